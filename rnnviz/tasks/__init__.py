@@ -1,0 +1,74 @@
+"""Training tasks: parity, binary addition, character model, copy (delayed recall), adding problem.
+
+``make_task(config, rng)`` builds the task named by ``config.task``; ``TASK_INFO`` tells the CLI
+and window what each task is and what ``seq_length`` means for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnviz.tasks.addition import AdditionTask
+from rnnviz.tasks.base import Batch, Task
+from rnnviz.tasks.charlm import CharLMTask
+from rnnviz.tasks.memory import AddingTask, CopyTask
+from rnnviz.tasks.parity import ParityTask
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    title: str
+    seq_length_label: str      # what config.seq_length means for this task (a window label)
+    description: str
+    settings: tuple[str, ...]  # the task settings (Config fields) this task reads
+
+
+TASK_INFO: dict[str, TaskInfo] = {
+    "parity": TaskInfo(
+        "XOR parity", "bits T",
+        "Read T random bits; at the end say whether an odd number of them were 1.",
+        ("seq_length", "n_train", "n_test", "batch_size")),
+    "addition": TaskInfo(
+        "Binary addition", "bits per number",
+        "Add two numbers fed bit by bit, least significant first; output each bit of the sum.",
+        ("n_bits", "n_test", "batch_size")),
+    "charlm": TaskInfo(
+        "Character model", "chunk length",
+        "Predict the next character of a text, reading it in chunks with the state carried over.",
+        ("seq_length", "corpus", "batch_size")),
+    "copy": TaskInfo(
+        "Copy (delayed recall)", "lag",
+        "See a few symbols, wait through a lag of blanks, then repeat the symbols when the marker appears.",
+        ("seq_length", "n_symbols", "copy_length", "n_test", "batch_size")),
+    "adding": TaskInfo(
+        "Adding problem", "sequence length",
+        "Read a sequence of random numbers, two of them marked; output the sum of the marked two.",
+        ("seq_length", "n_test", "batch_size")),
+}
+
+TASK_CLASSES: dict[str, type[Task]] = {
+    "parity": ParityTask,
+    "addition": AdditionTask,
+    "charlm": CharLMTask,
+    "copy": CopyTask,
+    "adding": AddingTask,
+}
+
+
+def make_task(config, rng: np.random.Generator, corpus_text: str | None = None) -> Task:
+    """The task ``config.task``; ``rng`` drives its training data only.
+
+    ``corpus_text`` (charlm only) overrides ``config.corpus``; ``ValueError`` with a one-line
+    message when the settings or the corpus do not fit the task.
+    """
+    try:
+        cls = TASK_CLASSES[config.task]
+    except KeyError:
+        raise ValueError(f"task must be one of {', '.join(TASK_CLASSES)} (got {config.task!r})") from None
+    return cls(config, rng, corpus_text)
+
+
+__all__ = ["Batch", "Task", "TaskInfo", "TASK_INFO", "TASK_CLASSES", "make_task",
+           "ParityTask", "AdditionTask", "CharLMTask", "CopyTask", "AddingTask"]

@@ -1,0 +1,116 @@
+"""Text for the character model: a user's UTF-8 file, or a built-in corpus assembled at run time.
+
+The built-in corpus is Python source code: the standard library of the interpreter running
+rnnviz (nothing third-party is stored in the repository). It is built the same way every time
+for a given interpreter, so runs with the same seed see the same text.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sysconfig
+from pathlib import Path
+
+MAX_CORPUS_BYTES = 64 * 1024 * 1024
+"""Larger files are refused: the whole text is held in memory as token ids."""
+
+DEFAULT_CORPUS_CHARS = 1_000_000
+"""Size of the built-in corpus in characters (ASCII, so also in bytes)."""
+
+_SKIP_DIRS = frozenset({"test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__"})
+
+
+def load_corpus(path) -> str:
+    """The text of a UTF-8 file, with Windows/old-Mac line ends turned into ``\\n``.
+
+    Raises ``ValueError`` with a one-line message naming the problem and the fix for a missing
+    file, a folder, an unreadable or too large file, an empty file, binary data, or text that
+    is not UTF-8.
+    """
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise ValueError(f"corpus file not found: {p} (check the path, or leave corpus empty for the built-in text)")
+    if p.is_dir():
+        raise ValueError(f"corpus path is a folder, not a file: {p} (choose a text file inside it)")
+    try:
+        size = p.stat().st_size
+        if size > MAX_CORPUS_BYTES:
+            raise ValueError(f"corpus file is too large ({size / 2**20:.0f} MB): {p} "
+                             f"(use a file under {MAX_CORPUS_BYTES // 2**20} MB, e.g. a slice of it)")
+        data = p.read_bytes()
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise ValueError(f"cannot read corpus file {p} ({reason}); check that it is a readable file") from None
+    if not data:
+        raise ValueError(f"corpus file is empty: {p} (choose a file that contains text)")
+    if b"\x00" in data:
+        raise ValueError(f"corpus file looks binary (it contains NUL bytes): {p} (choose a plain UTF-8 text file)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"corpus file is not UTF-8 text (bad byte at offset {err.start}): {p} "
+                         "(re-save it with UTF-8 encoding)") from None
+    text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise ValueError(f"corpus file holds only whitespace: {p} (choose a file that contains text)")
+    return text
+
+
+@functools.lru_cache(maxsize=1)
+def default_corpus() -> str:
+    """About 1 MB of Python source: the running interpreter's standard library.
+
+    Files are taken in sorted path order, skipping test folders, site-packages and any file that
+    is not plain ASCII (so the vocabulary stays under 100 characters), and concatenated up to
+    ``DEFAULT_CORPUS_CHARS`` (cut at a line end). If the standard library sources are missing
+    (some embedded or slimmed installs), rnnviz's own source files are used instead.
+    """
+    text = _concatenate(_stdlib_files(), DEFAULT_CORPUS_CHARS)
+    if len(text) < DEFAULT_CORPUS_CHARS // 10:
+        text = _concatenate(_python_files(Path(__file__).resolve().parents[1]), DEFAULT_CORPUS_CHARS)
+    return text
+
+
+def _stdlib_files() -> list[Path]:
+    stdlib = sysconfig.get_paths().get("stdlib")
+    return _python_files(Path(stdlib)) if stdlib else []
+
+
+def _python_files(root: Path) -> list[Path]:
+    """*.py files under ``root`` in sorted relative-path order, outside test and package folders."""
+    if not root.is_dir():
+        return []
+    found: list[tuple[str, Path]] = []
+    for folder, subdirs, names in os.walk(root):
+        subdirs[:] = [d for d in subdirs if d not in _SKIP_DIRS]
+        base = Path(folder)
+        for name in names:
+            if name.endswith(".py"):
+                f = base / name
+                found.append((f.relative_to(root).as_posix(), f))
+    return [f for _, f in sorted(found)]
+
+
+def _concatenate(files: list[Path], limit: int) -> str:
+    parts: list[str] = []
+    total = 0
+    for f in files:
+        try:
+            data = f.read_bytes()
+        except OSError:
+            continue
+        if not data or not data.isascii() or b"\x00" in data:
+            continue
+        part = data.decode("ascii").replace("\r\n", "\n").replace("\r", "\n")
+        if not part.endswith("\n"):
+            part += "\n"
+        parts.append(part)
+        total += len(part)
+        if total >= limit:
+            break
+    text = "".join(parts)
+    if len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        text = text[:cut + 1] if cut > 0 else text[:limit]
+    return text

@@ -1,0 +1,72 @@
+"""Named starting points (settings from the tutorials and papers) stored as JSON in resources/presets.
+
+Each file ``<name>.json`` holds ``{"name", "title", "description", "source", "steps", "config"}``;
+``config`` is a partial ``Config`` (missing fields keep their defaults).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from rnnviz.training.config import TASKS, Config
+
+PRESETS_DIR = Path(__file__).resolve().parents[2] / "resources" / "presets"
+_KEYS = ("name", "title", "description", "source", "steps", "config")
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    title: str
+    description: str
+    source: str        # where the setting comes from (tutorial, paper)
+    steps: int         # default number of training steps
+    config: Config     # validated, with config.preset == name
+
+
+def list_presets() -> list[Preset]:
+    """Every preset, grouped by task (in ``TASKS`` order), then by name."""
+    presets = [_read(path) for path in sorted(PRESETS_DIR.glob("*.json"))]
+    return sorted(presets, key=lambda p: (TASKS.index(p.config.task), p.name))
+
+
+def preset_names() -> list[str]:
+    return [p.name for p in list_presets()]
+
+
+def load_preset(name: str) -> Preset:
+    """The preset called ``name``; ``ValueError`` listing the known names when there is none."""
+    path = PRESETS_DIR / f"{name}.json"
+    if not isinstance(name, str) or "/" in name or "\\" in name or not path.is_file():
+        known = ", ".join(sorted(p.stem for p in PRESETS_DIR.glob("*.json")))
+        raise ValueError(f"unknown preset {name!r}; known presets: {known}")
+    return _read(path)
+
+
+def _read(path: Path) -> Preset:
+    """Parse and validate one preset file; ``ValueError`` naming the file and the problem."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"preset file {path.name} cannot be read: {err}") from None
+    if not isinstance(data, dict) or set(data) != set(_KEYS):
+        got = sorted(data) if isinstance(data, dict) else type(data).__name__
+        raise ValueError(f"preset file {path.name} must have exactly the keys {', '.join(_KEYS)} (got {got})")
+    for key in ("name", "title", "description", "source"):
+        if not isinstance(data[key], str) or not data[key].strip():
+            raise ValueError(f"preset file {path.name}: {key} must be a non-empty string")
+    if data["name"] != path.stem:
+        raise ValueError(f"preset file {path.name}: name {data['name']!r} must match the file name")
+    steps = data["steps"]
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
+        raise ValueError(f"preset file {path.name}: steps must be a positive whole number (got {steps!r})")
+    if not isinstance(data["config"], dict) or "preset" in data["config"]:
+        raise ValueError(f"preset file {path.name}: config must be an object of settings (without 'preset')")
+    try:
+        config = Config.from_dict({**data["config"], "preset": data["name"]})
+    except ValueError as err:
+        raise ValueError(f"preset file {path.name}: {err}") from None
+    return Preset(name=data["name"], title=data["title"], description=data["description"],
+                  source=data["source"], steps=steps, config=config)
