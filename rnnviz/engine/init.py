@@ -1,0 +1,63 @@
+"""Weight initialisers. Every one takes a ``numpy.random.Generator``: equal seeds, equal weights.
+
+Shapes: Wax (G·H, D), Waa (G·H, H), ba (G·H,), Wya (K, H), by (K,); G gate blocks.
+Each gate block is initialised as its own matrix (fan-in and fan-out of one block).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SCHEMES = ("small", "uniform", "xavier", "orthogonal", "identity")
+
+
+def orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
+    """A uniformly random (n, n) orthogonal matrix (QR of a Gaussian, signs fixed)."""
+    q, r = np.linalg.qr(rng.standard_normal((n, n)))
+    return q * np.sign(np.diag(r))
+
+
+def _xavier(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
+    limit = np.sqrt(6.0 / (rows + cols))
+    return rng.uniform(-limit, limit, size=(rows, cols))
+
+
+def init_params(cell: str, D: int, H: int, K: int, G: int, rng: np.random.Generator,
+                scheme: str = "xavier", dtype=np.float64) -> dict[str, np.ndarray]:
+    """Fresh parameters.
+
+    small       ``randn·0.01`` everywhere (min-char-rnn).
+    uniform     uniform in [-1, 1) (the binary-addition tutorial's ``2·random - 1``).
+    xavier      Glorot uniform per block.
+    orthogonal  orthogonal recurrent blocks, Glorot input and readout weights.
+    identity    identity recurrent blocks, ``randn·0.001`` elsewhere (IRNN, Le et al. 2015).
+    Biases start at zero, except the LSTM forget gate's at 1 (so memory is kept by default).
+    """
+    if scheme not in SCHEMES:
+        raise ValueError(f"init must be one of {', '.join(SCHEMES)} (got {scheme!r})")
+    if scheme == "small":
+        Wax = rng.standard_normal((G * H, D)) * 0.01
+        Waa = rng.standard_normal((G * H, H)) * 0.01
+        Wya = rng.standard_normal((K, H)) * 0.01
+    elif scheme == "uniform":
+        Wax = rng.uniform(-1.0, 1.0, size=(G * H, D))
+        Waa = rng.uniform(-1.0, 1.0, size=(G * H, H))
+        Wya = rng.uniform(-1.0, 1.0, size=(K, H))
+    elif scheme == "xavier":
+        Wax = np.concatenate([_xavier(rng, H, D) for _ in range(G)])
+        Waa = np.concatenate([_xavier(rng, H, H) for _ in range(G)])
+        Wya = _xavier(rng, K, H)
+    elif scheme == "orthogonal":
+        Wax = np.concatenate([_xavier(rng, H, D) for _ in range(G)])
+        Waa = np.concatenate([orthogonal(rng, H) for _ in range(G)])
+        Wya = _xavier(rng, K, H)
+    else:  # identity
+        Wax = rng.standard_normal((G * H, D)) * 0.001
+        Waa = np.concatenate([np.eye(H) for _ in range(G)])
+        Wya = rng.standard_normal((K, H)) * 0.001
+    ba = np.zeros(G * H)
+    if cell == "lstm":
+        ba[:H] = 1.0
+    by = np.zeros(K)
+    params = {"Wax": Wax, "Waa": Waa, "ba": ba, "Wya": Wya, "by": by}
+    return {k: np.ascontiguousarray(v, dtype=dtype) for k, v in params.items()}

@@ -1,0 +1,322 @@
+"""A recurrent network: specification + parameters, with loss, gradients, prediction and sampling.
+
+Shapes: T time, N batch, D input features (V vocabulary for token inputs), H hidden, K outputs,
+G gate blocks (1 RNN, 4 LSTM, 3 GRU). Parameters (name-keyed, the course's names):
+``Wax`` (G·H, D), ``Waa`` (G·H, H), ``ba`` (G·H,), ``Wya`` (K, H), ``by`` (K,).
+See :mod:`rnnviz.engine.cells` for the gate layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnviz.engine import sequence
+from rnnviz.engine.init import init_params
+from rnnviz.engine.sequence import GATE_BLOCKS, STATE_KEYS
+
+PARAM_NAMES = ("Wax", "Waa", "ba", "Wya", "by")
+READOUTS = ("softmax", "sigmoid", "linear")
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """What a network is; every field fixes array shapes or the loss."""
+
+    cell: str                   # "rnn" | "lstm" | "gru"
+    input_size: int             # D, or the vocabulary size V for token inputs
+    hidden_size: int            # H
+    output_size: int            # K
+    input_kind: str = "dense"   # "dense": x (T, N, D) float; "tokens": x (T, N) int
+    activation: str = "tanh"    # vanilla RNN only: tanh | relu | sigmoid
+    readout: str = "softmax"    # softmax + cross-entropy | sigmoid + logistic | linear + squared error
+    many_to_one: bool = False   # readout and loss at the last step only
+    reduction: str = "mean"     # over time: "mean" or "sum"; always the mean over the batch
+    dtype: str = "float64"
+
+    def __post_init__(self):
+        if self.cell not in GATE_BLOCKS:
+            raise ValueError(f"cell must be rnn, lstm or gru (got {self.cell!r})")
+        for name in ("input_size", "hidden_size", "output_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer (got {value!r})")
+        if self.input_kind not in ("dense", "tokens"):
+            raise ValueError(f"input_kind must be dense or tokens (got {self.input_kind!r})")
+        if self.activation not in ("tanh", "relu", "sigmoid"):
+            raise ValueError(f"activation must be tanh, relu or sigmoid (got {self.activation!r})")
+        if self.readout not in READOUTS:
+            raise ValueError(f"readout must be softmax, sigmoid or linear (got {self.readout!r})")
+        if self.reduction not in ("mean", "sum"):
+            raise ValueError(f"reduction must be mean or sum (got {self.reduction!r})")
+        if self.dtype not in ("float64", "float32"):
+            raise ValueError(f"dtype must be float64 or float32 (got {self.dtype!r})")
+
+    @property
+    def gate_blocks(self) -> int:
+        return GATE_BLOCKS[self.cell]
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        G, D, H, K = self.gate_blocks, self.input_size, self.hidden_size, self.output_size
+        return {"Wax": (G * H, D), "Waa": (G * H, H), "ba": (G * H,), "Wya": (K, H), "by": (K,)}
+
+
+@dataclass
+class ForwardResult:
+    """What a forward pass (and, after ``loss_and_grads``, BPTT) produced.
+
+    outputs: probabilities (softmax, sigmoid) or values (linear): (T, N, K), or (N, K) many-to-one.
+    final_state: {"a": (N, H)} (+ "c" for LSTM), copies.
+    states: (T, N, H) arrays: "a"; LSTM also "c", "f", "i", "o", "cand"; GRU "r", "u", "cand".
+        Empty after ``loss_and_grads`` (BPTT reuses those buffers).
+    grad_a_norms: (T,) ``||dL/da<t>||`` over the batch, counting every path; None after ``forward``.
+    grad_c_norms: (T,) ``||dL/dc<t>||`` for LSTM.
+    grad_state0: gradient of the loss on the initial state (same keys as final_state).
+    """
+
+    outputs: np.ndarray
+    final_state: dict
+    states: dict
+    grad_a_norms: np.ndarray | None = None
+    grad_c_norms: np.ndarray | None = None
+    grad_state0: dict | None = None
+
+
+class Network:
+    """Holds a :class:`NetworkSpec` and its name-keyed parameters; all numerics are in the kernels."""
+
+    def __init__(self, spec: NetworkSpec, params: dict[str, np.ndarray]):
+        self.spec = spec
+        self.params = check_params(spec, params)
+
+    @classmethod
+    def create(cls, spec: NetworkSpec, rng: np.random.Generator, init: str = "xavier") -> "Network":
+        G, D, H, K = spec.gate_blocks, spec.input_size, spec.hidden_size, spec.output_size
+        return cls(spec, init_params(spec.cell, D, H, K, G, rng, init, dtype=np.dtype(spec.dtype)))
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self.spec.dtype)
+
+    def zero_state(self, N: int) -> dict[str, np.ndarray]:
+        """Initial state of zeros: {"a": (N, H)} (+ {"c": (N, H)} for LSTM)."""
+        H = self.spec.hidden_size
+        return {k: np.zeros((N, H), dtype=self.dtype) for k in STATE_KEYS[self.spec.cell]}
+
+    # ------------------------------------------------------------------ checks
+    def _check_x(self, x) -> np.ndarray:
+        spec = self.spec
+        x = np.asarray(x)
+        if spec.input_kind == "tokens":
+            if x.ndim != 2 or not np.issubdtype(x.dtype, np.integer):
+                raise ValueError(f"x must be integer token ids of shape (T, N); got {x.dtype} {x.shape}")
+            if x.size and (x.min() < 0 or x.max() >= spec.input_size):
+                raise ValueError(f"x holds token ids outside [0, {spec.input_size})")
+            x = x.astype(np.intp, copy=False)
+        else:
+            if x.ndim != 3 or x.shape[2] != spec.input_size:
+                raise ValueError(f"x must have shape (T, N, {spec.input_size}); got {x.shape}")
+            x = x.astype(self.dtype, copy=False)
+            if not np.isfinite(x).all():
+                raise ValueError("x holds NaN or infinite values")
+        if x.shape[0] < 1 or x.shape[1] < 1:
+            raise ValueError(f"x must have at least one time step and one sequence; got shape {x.shape}")
+        return x
+
+    def _check_state(self, state0, N: int) -> dict:
+        if state0 is None:
+            return self.zero_state(N)
+        keys = STATE_KEYS[self.spec.cell]
+        if not isinstance(state0, dict) or set(state0) != set(keys):
+            raise ValueError(f"state0 must be a dict with keys {list(keys)}")
+        H = self.spec.hidden_size
+        out = {}
+        for k in keys:
+            s = np.asarray(state0[k], dtype=self.dtype)
+            if s.shape != (N, H):
+                raise ValueError(f"state0[{k!r}] must have shape ({N}, {H}); got {s.shape}")
+            if not np.isfinite(s).all():
+                raise ValueError(f"state0[{k!r}] holds NaN or infinite values")
+            out[k] = s
+        return out
+
+    def _check_y(self, y, T: int, N: int) -> np.ndarray:
+        spec = self.spec
+        y = np.asarray(y)
+        lead = (N,) if spec.many_to_one else (T, N)
+        if spec.readout == "softmax":
+            if y.shape != lead or not np.issubdtype(y.dtype, np.integer):
+                raise ValueError(f"y must be integer class ids of shape {lead}; got {y.dtype} {y.shape}")
+            if y.size and (y.min() < 0 or y.max() >= spec.output_size):
+                raise ValueError(f"y holds class ids outside [0, {spec.output_size})")
+            return y.astype(np.intp, copy=False)
+        shape = lead + (spec.output_size,)
+        if y.shape != shape:
+            raise ValueError(f"y must have shape {shape}; got {y.shape}")
+        y = y.astype(self.dtype, copy=False)
+        if not np.isfinite(y).all():
+            raise ValueError("y holds NaN or infinite values")
+        return y
+
+    def _check_mask(self, mask, T: int):
+        if mask is None:
+            return None
+        if self.spec.many_to_one:
+            raise ValueError("mask applies to many-to-many readouts only")
+        mask = np.asarray(mask, dtype=self.dtype)
+        if mask.shape != (T,) or not np.isfinite(mask).all() or (mask < 0).any():
+            raise ValueError(f"mask must be {T} non-negative finite weights, one per time step")
+        return mask
+
+    # ------------------------------------------------------------------ forward / backward
+    def forward(self, x, state0=None) -> ForwardResult:
+        """Outputs and every hidden state for x (T, N, D) or tokens (T, N); no gradients."""
+        x = self._check_x(x)
+        T, N = x.shape[:2]
+        state0 = self._check_state(state0, N)
+        spec, p = self.spec, self.params
+        A, final, cache = sequence.forward_sequence(p, spec.cell, spec.activation, x, state0)
+        A_out = A[T] if spec.many_to_one else A[1:]
+        _, outputs = sequence.readout(p["Wya"], p["by"], A_out, spec.readout)
+        states = {"a": A[1:]}
+        H = spec.hidden_size
+        if spec.cell == "lstm":
+            g = cache.gates
+            states.update(c=cache.C[1:], f=g[..., :H], i=g[..., H:2 * H], o=g[..., 2 * H:3 * H],
+                          cand=g[..., 3 * H:])
+        elif spec.cell == "gru":
+            g = cache.gates
+            states.update(r=g[..., :H], u=g[..., H:2 * H], cand=g[..., 2 * H:])
+        return ForwardResult(outputs, final, states)
+
+    def _forward_loss(self, x, y, state0, mask):
+        """Checked forward pass through the readout and loss; returns what the gradient needs."""
+        x = self._check_x(x)
+        T, N = x.shape[:2]
+        state0 = self._check_state(state0, N)
+        y = self._check_y(y, T, N)
+        mask = self._check_mask(mask, T)
+        spec, p = self.spec, self.params
+        A, final, cache = sequence.forward_sequence(p, spec.cell, spec.activation, x, state0)
+        weights = sequence.loss_weights(T, N, mask, spec.reduction, spec.many_to_one, self.dtype)
+        if spec.many_to_one:
+            A_out = A[T]                                             # (N, H)
+        else:
+            A_out = A[1:].reshape(T * N, spec.hidden_size)           # (T·N, H)
+            y = y.reshape((T * N,) + y.shape[2:])
+            weights = weights.reshape(-1)
+        logits, outputs = sequence.readout(p["Wya"], p["by"], A_out, spec.readout)
+        loss, dlogits = sequence.loss_and_dlogits(logits, outputs, y, spec.readout, weights)
+        return loss, dlogits, A_out, outputs, final, cache
+
+    def loss_and_grads(self, x, y, state0=None, mask=None
+                       ) -> tuple[float, dict[str, np.ndarray], ForwardResult]:
+        """Loss, gradients of every parameter (same keys as ``params``), and the forward result.
+
+        x: (T, N, D) float or (T, N) tokens.  y: see :func:`sequence.loss_and_dlogits`.
+        state0: initial state (zeros if None).  mask: (T,) loss weight per step (many-to-many).
+        Loss = mean over the batch of Σt mask_t·ℓ_t, divided by Σt mask_t if reduction is "mean".
+        """
+        loss, dlogits, A_out, outputs, final, cache = self._forward_loss(x, y, state0, mask)
+        Wya = self.params["Wya"]
+        dWya = dlogits.T @ A_out         # before BPTT, which reuses the hidden-state buffer
+        dA = dlogits @ Wya                                           # (N, H) or (T·N, H)
+        if self.spec.many_to_one:
+            dA_out, dA_last = None, dA
+        else:
+            T, N = cache.A.shape[0] - 1, cache.A.shape[1]
+            dA_out, dA_last = dA.reshape(T, N, -1), None
+            outputs = outputs.reshape(T, N, -1)
+        grads, dstate0, norms, c_norms = sequence.backward_sequence(self.params, dA_out, dA_last, cache)
+        grads["Wya"] = dWya
+        grads["by"] = dlogits.sum(axis=0)
+        return loss, grads, ForwardResult(outputs, final, {}, norms, c_norms, dstate0)
+
+    def loss(self, x, y, state0=None, mask=None) -> float:
+        """The loss alone (a forward pass); used by gradient checks."""
+        return self._forward_loss(x, y, state0, mask)[0]
+
+
+def check_params(spec: NetworkSpec, params: dict) -> dict[str, np.ndarray]:
+    """Validate names, shapes, dtype and finiteness; returns contiguous arrays of ``spec.dtype``."""
+    if not isinstance(params, dict):
+        raise ValueError("params must be a dict of arrays")
+    expected = spec.param_shapes()
+    missing = sorted(set(expected) - set(params))
+    extra = sorted(set(params) - set(expected))
+    if missing or extra:
+        raise ValueError(f"params: missing {missing or 'none'}, unexpected {extra or 'none'}; "
+                         f"expected {list(expected)}")
+    out = {}
+    for name, shape in expected.items():
+        arr = np.asarray(params[name])
+        if arr.shape != shape:
+            raise ValueError(f"params[{name!r}] must have shape {shape}; got {arr.shape}")
+        if not np.issubdtype(arr.dtype, np.floating):
+            raise ValueError(f"params[{name!r}] must be floating point; got {arr.dtype}")
+        if not np.isfinite(arr).all():
+            raise ValueError(f"params[{name!r}] holds NaN or infinite values")
+        out[name] = np.ascontiguousarray(arr, dtype=spec.dtype)
+    return out
+
+
+def truncated_bptt(net: Network, x, y, chunk: int, state0=None, mask=None
+                   ) -> tuple[float, dict[str, np.ndarray], dict]:
+    """Truncated BPTT over a long sequence: chunks of ``chunk`` steps, state carried, gradient not.
+
+    Each chunk starts from the previous chunk's final state, treated as a constant (as min-char-rnn
+    does between its 25-character chunks). Returns the summed chunk losses, the summed gradients,
+    and the final state. Chunk losses use the network's own reduction over each chunk.
+    """
+    x = np.asarray(x)
+    T = x.shape[0]
+    if chunk <= 0:
+        raise ValueError("chunk must be a positive number of steps")
+    if net.spec.many_to_one:
+        raise ValueError("truncated BPTT needs a many-to-many readout")
+    total = 0.0
+    grads = {k: np.zeros_like(v) for k, v in net.params.items()}
+    state = state0
+    for start in range(0, T, chunk):
+        sl = slice(start, start + chunk)
+        m = None if mask is None else np.asarray(mask)[sl]
+        loss, g, res = net.loss_and_grads(x[sl], np.asarray(y)[sl], state, m)
+        total += loss
+        for k in grads:
+            grads[k] += g[k]
+        state = res.final_state
+    return total, grads, state
+
+
+def sample(net: Network, state0: dict | None, first_token: int, n: int, rng: np.random.Generator,
+           temperature: float = 1.0, greedy: bool = False) -> tuple[list[int], dict]:
+    """Generate ``n`` tokens from a token-input softmax network, feeding each one back in.
+
+    The first generated token follows ``first_token``. ``temperature`` divides the logits;
+    ``greedy`` takes the argmax instead of drawing. Returns the tokens and the final state.
+    """
+    spec = net.spec
+    if spec.input_kind != "tokens" or spec.readout != "softmax" or spec.many_to_one:
+        raise ValueError("sampling needs a token-input, many-to-many softmax network")
+    if not temperature > 0:
+        raise ValueError("temperature must be positive")
+    state = net._check_state(state0, 1)
+    tokens = []
+    token = int(first_token)
+    x = np.empty((1, 1), dtype=np.intp)
+    for _ in range(n):
+        x[0, 0] = token
+        A, state, _ = sequence.forward_sequence(net.params, spec.cell, spec.activation, x, state)
+        logits = A[1, 0] @ net.params["Wya"].T + net.params["by"]
+        if greedy:
+            token = int(np.argmax(logits))
+        else:
+            z = logits.astype(np.float64) / temperature
+            z -= z.max()
+            p = np.exp(z)
+            cdf = np.cumsum(p)
+            token = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
+            token = min(token, spec.output_size - 1)
+        tokens.append(token)
+    return tokens, state

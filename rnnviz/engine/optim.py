@@ -1,0 +1,187 @@
+"""Optimizers and gradient clipping. State is name-keyed like the parameters, so it saves exactly.
+
+Every optimizer updates parameters in place: ``step(params, grads)``. ``state_dict()`` returns
+``{"t": steps taken, "<slot>/<name>": array}`` (slots: ``velocity``, ``mem``, ``m``, ``v``);
+``load_state_dict`` checks names and shapes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Optimizer:
+    """Base class: hyperparameters, per-parameter slots, the update of the last step."""
+
+    slots: tuple[str, ...] = ()
+    hyper_names: tuple[str, ...] = ("lr",)
+
+    def __init__(self, params: dict[str, np.ndarray], lr: float, **hyper):
+        self.hyper = {"lr": float(lr)}
+        for name in self.hyper_names[1:]:
+            self.hyper[name] = float(hyper[name])
+        self.t = 0
+        self.state = {slot: {k: np.zeros_like(v) for k, v in params.items()} for slot in self.slots}
+        self.last_update = {k: np.zeros_like(v) for k, v in params.items()}
+
+    def set_hyper(self, **hyper) -> None:
+        for name, value in hyper.items():
+            if name in self.hyper:
+                self.hyper[name] = float(value)
+
+    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        """Apply one update in place; the update itself is kept in ``last_update``."""
+        self.t += 1
+        for k, p in params.items():
+            upd = self.last_update[k]
+            self._update(k, grads[k], upd)
+            p += upd
+
+    def _update(self, name: str, g: np.ndarray, out: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def update_ratios(self, params: dict[str, np.ndarray]) -> dict[str, float]:
+        """``||Δp|| / ||p||`` of the last step for every parameter (0 where p is all zeros)."""
+        out = {}
+        for k, p in params.items():
+            pn = float(np.sqrt(np.vdot(p, p)))
+            un = float(np.sqrt(np.vdot(self.last_update[k], self.last_update[k])))
+            out[k] = un / pn if pn > 0 else 0.0
+        return out
+
+    def state_dict(self) -> dict:
+        d = {"t": self.t}
+        for slot, arrays in self.state.items():
+            for k, v in arrays.items():
+                d[f"{slot}/{k}"] = v
+        return d
+
+    def load_state_dict(self, d: dict) -> None:
+        expected = {f"{slot}/{k}": v for slot, arrays in self.state.items() for k, v in arrays.items()}
+        if set(d) != set(expected) | {"t"}:
+            raise ValueError(f"optimizer state must have keys {sorted(expected) + ['t']}")
+        t = d["t"]
+        if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
+            raise ValueError("optimizer step counter must be a non-negative integer")
+        for key, ref in expected.items():
+            arr = np.asarray(d[key])
+            if arr.shape != ref.shape:
+                raise ValueError(f"optimizer state {key!r} must have shape {ref.shape}; got {arr.shape}")
+            if not np.isfinite(arr).all():
+                raise ValueError(f"optimizer state {key!r} holds NaN or infinite values")
+            ref[...] = arr
+        self.t = int(t)
+
+
+class SGD(Optimizer):
+    """``p -= lr·g``."""
+
+    def _update(self, name, g, out):
+        np.multiply(g, -self.hyper["lr"], out=out)
+
+
+class Momentum(Optimizer):
+    """Classical momentum: ``v = μ·v - lr·g; p += v``."""
+
+    slots = ("velocity",)
+    hyper_names = ("lr", "momentum")
+
+    def _update(self, name, g, out):
+        v = self.state["velocity"][name]
+        v *= self.hyper["momentum"]
+        v -= self.hyper["lr"] * g
+        out[...] = v
+
+
+class Adagrad(Optimizer):
+    """min-char-rnn's Adagrad: ``mem += g²; p -= lr·g / sqrt(mem + eps)``."""
+
+    slots = ("mem",)
+    hyper_names = ("lr", "eps")
+
+    def _update(self, name, g, out):
+        mem = self.state["mem"][name]
+        mem += g * g
+        np.add(mem, self.hyper["eps"], out=out)
+        np.sqrt(out, out=out)
+        np.divide(g, out, out=out)
+        out *= -self.hyper["lr"]
+
+
+class RMSProp(Optimizer):
+    """``ms = ρ·ms + (1-ρ)·g²; p -= lr·g / (sqrt(ms) + eps)``."""
+
+    slots = ("mem",)
+    hyper_names = ("lr", "rho", "eps")
+
+    def _update(self, name, g, out):
+        ms = self.state["mem"][name]
+        rho = self.hyper["rho"]
+        ms *= rho
+        ms += (1.0 - rho) * (g * g)
+        np.sqrt(ms, out=out)
+        out += self.hyper["eps"]
+        np.divide(g, out, out=out)
+        out *= -self.hyper["lr"]
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba): bias-corrected first and second moments."""
+
+    slots = ("m", "v")
+    hyper_names = ("lr", "beta1", "beta2", "eps")
+
+    def _update(self, name, g, out):
+        b1, b2 = self.hyper["beta1"], self.hyper["beta2"]
+        m, v = self.state["m"][name], self.state["v"][name]
+        m *= b1
+        m += (1.0 - b1) * g
+        v *= b2
+        v += (1.0 - b2) * (g * g)
+        c1 = 1.0 - b1 ** self.t
+        c2 = 1.0 - b2 ** self.t
+        np.sqrt(v, out=out)
+        out /= np.sqrt(c2)
+        out += self.hyper["eps"]
+        np.divide(m, out, out=out)
+        out *= -self.hyper["lr"] / c1
+
+
+OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adagrad": Adagrad, "rmsprop": RMSProp, "adam": Adam}
+
+
+def make_optimizer(name: str, params: dict[str, np.ndarray], **hyper) -> Optimizer:
+    """An optimizer by name; ``hyper`` may hold extra keys (only the ones it uses are read)."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)} (got {name!r})")
+    cls = OPTIMIZERS[name]
+    return cls(params, **{k: hyper[k] for k in cls.hyper_names})
+
+
+def global_norm(grads: dict[str, np.ndarray]) -> float:
+    """``sqrt(Σ ||g||²)`` over all gradients."""
+    return float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
+
+
+def clip_gradients(grads: dict[str, np.ndarray], mode: str, threshold: float) -> tuple[float, bool]:
+    """Clip in place. mode "value": every entry to [-threshold, threshold] (min-char-rnn's ±5);
+    "norm": rescale all gradients together if their global norm exceeds threshold; "none".
+    Returns ``(global norm before clipping, whether anything changed)``.
+    """
+    norm = global_norm(grads)
+    if mode == "none":
+        return norm, False
+    if mode == "value":
+        clipped = any(float(np.abs(g).max(initial=0.0)) > threshold for g in grads.values())
+        if clipped:
+            for g in grads.values():
+                np.clip(g, -threshold, threshold, out=g)
+        return norm, clipped
+    if mode == "norm":
+        if norm > threshold:
+            scale = threshold / norm
+            for g in grads.values():
+                g *= scale
+            return norm, True
+        return norm, False
+    raise ValueError(f"clip mode must be none, value or norm (got {mode!r})")

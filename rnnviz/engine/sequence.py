@@ -1,0 +1,237 @@
+"""Forward over time, readout and loss, and backpropagation through time (BPTT).
+
+Shapes: T time steps, N batch, D input features (or V vocabulary for token inputs), H hidden,
+G gate blocks (1 RNN, 4 LSTM, 3 GRU), K outputs. Time-major throughout.
+
+Work that does not depend on the recurrence is done for all time steps at once: the input
+projection ``x<t> Waxᵀ + ba`` before the loop, the readout and loss after it, and the weight
+gradients ``dWax, dba`` (all cells) and ``dWaa`` (LSTM, GRU) after the backward loop. Only the
+recurrent matrix products stay inside the time loop.
+
+Memory: the vanilla RNN keeps one (T+1, N, H) buffer. The forward pass writes the input projection
+into it and turns it into the hidden states in place; BPTT overwrites ``a<t>`` with ``dz<t>`` as
+soon as it is no longer needed. So a full-batch step costs about one copy of the hidden states.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnviz.engine import cells
+
+GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}
+STATE_KEYS = {"rnn": ("a",), "lstm": ("a", "c"), "gru": ("a",)}
+
+
+@dataclass
+class SequenceCache:
+    """What BPTT needs from the forward pass (all time-major, (T, N, ·))."""
+
+    cell: str
+    activation: str
+    x: np.ndarray            # (T, N, D) float or (T, N) int tokens
+    A: np.ndarray            # (T+1, N, H): A[0] = a<0>, A[t+1] = a<t+1>
+    C: np.ndarray | None     # LSTM (T+1, N, H) cell states
+    TC: np.ndarray | None    # LSTM (T, N, H) tanh(c<t>)
+    gates: np.ndarray | None  # LSTM (T, N, 4H) [f, i, o, c~]; GRU (T, N, 3H) [r, u, c~]
+    RA: np.ndarray | None    # GRU (T, N, H) Γr * a<t-1>
+
+
+def input_projection(Wax: np.ndarray, ba: np.ndarray, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``x<t> Waxᵀ + ba`` for every step into ``out`` (T, N, G·H).
+
+    x: (T, N, D) float, or (T, N) int tokens, in which case column ``x<t>`` of Wax is looked up
+    (the product with a one-hot vector, without building it).
+    """
+    T, N, GH = out.shape
+    if x.ndim == 2:
+        np.take(Wax.T, x, axis=0, out=out)
+    else:
+        np.matmul(x.reshape(T * N, -1), Wax.T, out=out.reshape(T * N, GH))
+    out += ba
+    return out
+
+
+def forward_sequence(params: dict, cell: str, activation: str, x: np.ndarray,
+                     state0: dict) -> tuple[np.ndarray, dict, SequenceCache]:
+    """Run the cell over all T steps.
+
+    params: Wax (G·H, D), Waa (G·H, H), ba (G·H,).  x: (T, N, D) or (T, N) tokens.
+    state0: {"a": (N, H)} (+ {"c": (N, H)} for LSTM).
+    Returns ``(A, final_state, cache)``: A (T+1, N, H) with A[0] = a<0>; final_state holds copies.
+    """
+    Wax, Waa, ba = params["Wax"], params["Waa"], params["ba"]
+    a0 = state0["a"]
+    T, N, H = x.shape[0], a0.shape[0], a0.shape[1]
+    G = GATE_BLOCKS[cell]
+    dtype = Wax.dtype
+    A = np.empty((T + 1, N, H), dtype=dtype)
+    A[0] = a0
+    C = TC = gates = RA = None
+    if cell == "rnn":
+        input_projection(Wax, ba, x, out=A[1:])
+        for t in range(T):
+            cells.rnn_step_forward(A[t + 1], A[t], Waa, activation)
+        final = {"a": A[T].copy()}
+    else:
+        XW = input_projection(Wax, ba, x, out=np.empty((T, N, G * H), dtype=dtype))
+        gates = np.empty((T, N, G * H), dtype=dtype)
+        if cell == "lstm":
+            C = np.empty((T + 1, N, H), dtype=dtype)
+            C[0] = state0["c"]
+            TC = np.empty((T, N, H), dtype=dtype)
+            for t in range(T):
+                cells.lstm_step_forward(XW[t], A[t], C[t], Waa, gates[t], C[t + 1], TC[t], A[t + 1])
+            final = {"a": A[T].copy(), "c": C[T].copy()}
+        else:
+            RA = np.empty((T, N, H), dtype=dtype)
+            for t in range(T):
+                cells.gru_step_forward(XW[t], A[t], Waa, gates[t], RA[t], A[t + 1])
+            final = {"a": A[T].copy()}
+    return A, final, SequenceCache(cell, activation, x, A, C, TC, gates, RA)
+
+
+# --------------------------------------------------------------------------- readout and loss
+def readout(Wya: np.ndarray, by: np.ndarray, A_out: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """``y = g(a Wyaᵀ + by)`` for hidden states A_out (..., H); returns ``(logits, outputs)`` (..., K).
+
+    kind: "softmax" (probabilities over K), "sigmoid" (K independent probabilities) or "linear".
+    """
+    logits = A_out @ Wya.T
+    logits += by
+    if kind == "softmax":
+        out = logits - logits.max(axis=-1, keepdims=True)
+        np.exp(out, out=out)
+        out /= out.sum(axis=-1, keepdims=True)
+    elif kind == "sigmoid":
+        out = cells.sigmoid(logits)
+    else:
+        out = logits
+    return logits, out
+
+
+def loss_and_dlogits(logits: np.ndarray, outputs: np.ndarray, y: np.ndarray, kind: str,
+                     weights: np.ndarray) -> tuple[float, np.ndarray]:
+    """Weighted loss and its gradient on the logits.
+
+    logits, outputs: (..., K).  y: int (...) class ids for softmax, float (..., K) otherwise.
+    weights: broadcastable to (...): each position's share of the total (mask, 1/N, 1/T).
+    Per-position loss: softmax ``-log p[y]``; sigmoid ``-Σk [y log p + (1-y) log(1-p)]``
+    (computed from the logits, stable); linear ``Σk (ŷ - y)²``.
+    """
+    if kind == "softmax":
+        flat_out = outputs.reshape(-1, outputs.shape[-1])
+        flat_y = y.reshape(-1)
+        rows = np.arange(flat_y.size)
+        # log p[y] from the logits: stable where p underflows
+        flat_logits = logits.reshape(-1, logits.shape[-1])
+        mx = flat_logits.max(axis=1)
+        logsum = np.log(np.exp(flat_logits - mx[:, None]).sum(axis=1)) + mx
+        per = (logsum - flat_logits[rows, flat_y]).reshape(y.shape)
+        d = flat_out.copy()
+        d[rows, flat_y] -= 1.0
+        d = d.reshape(outputs.shape)
+    elif kind == "sigmoid":
+        per = (np.maximum(logits, 0) - logits * y + np.log1p(np.exp(-np.abs(logits)))).sum(axis=-1)
+        d = outputs - y
+    else:
+        diff = outputs - y
+        per = (diff * diff).sum(axis=-1)
+        d = 2.0 * diff
+    loss = float((per * weights).sum())
+    d *= weights[..., None] if np.ndim(weights) else weights
+    return loss, d.astype(logits.dtype, copy=False)
+
+
+def loss_weights(T: int, N: int, mask: np.ndarray | None, reduction: str, many_to_one: bool,
+                 dtype) -> np.ndarray | float:
+    """Weight of each (t, n) position in the loss: mean over the batch, sum or mean over time."""
+    if many_to_one:
+        return 1.0 / N
+    w = np.ones(T, dtype=dtype) if mask is None else np.asarray(mask, dtype=dtype)
+    total = w.sum()
+    if reduction == "mean":
+        if total <= 0:
+            raise ValueError("mask must select at least one time step")
+        w = w / total
+    return (w / N)[:, None] * np.ones((1, N), dtype=dtype)
+
+
+# --------------------------------------------------------------------------- backward
+def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | None,
+                      cache: SequenceCache, dfinal: dict | None = None
+                      ) -> tuple[dict, dict, np.ndarray, np.ndarray | None]:
+    """Backpropagation through time over the whole cached sequence.
+
+    dA_out: (T, N, H) gradient reaching each ``a<t>`` from the readout (many-to-many), or None.
+    dA_last: (N, H) gradient on the last state only (many-to-one), or None.
+    dfinal: optional gradient on the final state ({"a": (N, H)} [+ "c"]).
+    Destroys the cache (buffers are reused for the pre-activation gradients).
+    Returns ``(grads, dstate0, grad_a_norms, grad_c_norms)``: grads for Wax, Waa, ba;
+    dstate0 the gradient on the initial state; ``grad_a_norms[t] = ||dL/da<t>||`` (T,) counting
+    every path (readout at t and all later steps); ``grad_c_norms`` likewise for LSTM's ``c<t>``.
+    """
+    Wax, Waa = params["Wax"], params["Waa"]
+    cell, A, x = cache.cell, cache.A, cache.x
+    T, N, H = A.shape[0] - 1, A.shape[1], A.shape[2]
+    dtype = A.dtype
+    norms = np.empty(T, dtype=np.float64)
+    c_norms = None
+    dnext = np.zeros((N, H), dtype=dtype)
+    if dfinal is not None:
+        dnext += dfinal["a"]
+    if dA_last is not None:
+        dnext += dA_last
+    dWaa = np.zeros_like(Waa)
+
+    if cell == "rnn":
+        # A[t+1] is overwritten with dz<t> once consumed; dWaa is summed inside the loop because
+        # a<t> (needed by step t) is about to be overwritten by dz<t-1>.
+        for t in range(T - 1, -1, -1):
+            da = dnext if dA_out is None else dA_out[t] + dnext
+            norms[t] = np.sqrt(np.vdot(da, da))
+            dnext = cells.rnn_step_backward(da, A[t + 1], Waa, cache.activation, dz_out=A[t + 1])
+            dWaa += A[t + 1].T @ A[t]
+        dZ = A[1:]
+    elif cell == "lstm":
+        c_norms = np.empty(T, dtype=np.float64)
+        dc_next = np.zeros((N, H), dtype=dtype)
+        if dfinal is not None and "c" in dfinal:
+            dc_next += dfinal["c"]
+        gates = cache.gates
+        for t in range(T - 1, -1, -1):
+            da = dnext if dA_out is None else dA_out[t] + dnext
+            norms[t] = np.sqrt(np.vdot(da, da))
+            dnext, dc_next, dc = cells.lstm_step_backward(
+                da, dc_next, cache.C[t], gates[t], cache.TC[t], Waa, dz_out=gates[t])
+            c_norms[t] = np.sqrt(np.vdot(dc, dc))
+        dZ = gates
+        G4 = dZ.shape[2]
+        np.matmul(dZ.reshape(T * N, G4).T, A[:-1].reshape(T * N, H), out=dWaa)
+    else:  # gru
+        gates = cache.gates
+        for t in range(T - 1, -1, -1):
+            da = dnext if dA_out is None else dA_out[t] + dnext
+            norms[t] = np.sqrt(np.vdot(da, da))
+            dnext = cells.gru_step_backward(da, A[t], gates[t], Waa, dz_out=gates[t])
+        dZ = gates
+        dZ2 = dZ.reshape(T * N, 3 * H)
+        dWaa[:2 * H] = dZ2[:, :2 * H].T @ A[:-1].reshape(T * N, H)
+        dWaa[2 * H:] = dZ2[:, 2 * H:].T @ cache.RA.reshape(T * N, H)
+
+    GH = dZ.shape[2]
+    dZ2 = dZ.reshape(T * N, GH)
+    dba = dZ2.sum(axis=0)
+    if x.ndim == 2:
+        # token inputs: dWax[:, v] = Σ over positions holding token v of dz  (no one-hot product)
+        dWaxT = np.zeros((Wax.shape[1], GH), dtype=dtype)
+        np.add.at(dWaxT, x.reshape(-1), dZ2)
+        dWax = dWaxT.T.copy()
+    else:
+        dWax = dZ2.T @ x.reshape(T * N, -1)
+    dstate0 = {"a": dnext}
+    if cell == "lstm":
+        dstate0["c"] = dc_next
+    return {"Wax": dWax, "Waa": dWaa, "ba": dba}, dstate0, norms, c_norms
