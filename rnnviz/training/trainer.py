@@ -1,0 +1,303 @@
+"""The trainer shared by the command line and the window: no threads, no Qt.
+
+``Trainer(config).step()`` takes one optimisation step on one training batch and returns an
+immutable :class:`StepResult` with the loss and the diagnostics the window shows. Settings in
+``LIVE_FIELDS`` change between steps through :meth:`Trainer.set_live`; any other setting needs a
+new trainer (a reset). Evaluation and sampling never touch the training data stream or its RNG.
+
+Random streams (all ``numpy.random.Generator``, spawned from ``config.seed``): ``init`` (weights),
+``data`` (owned by the task), ``sample`` (text sampling). Equal seeds give bit-identical runs.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from rnnviz.engine import Network, NetworkSpec, clip_gradients, make_optimizer, nonfinite_report
+from rnnviz.engine import sample as sample_tokens
+from rnnviz.engine.diagnostics import array_norms, saturation, spectral_radius
+from rnnviz.tasks import make_task
+from rnnviz.tasks.corpus import default_corpus, load_corpus
+from rnnviz.training.config import LIVE_FIELDS, Config
+from rnnviz.training.history import History
+
+STATE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One training step, as the window and the command line see it (arrays are private copies)."""
+
+    step: int                          # steps completed after this one
+    loss: float                        # this batch's loss (the network's reduction over time)
+    smooth_loss: float | None          # charlm: min-char-rnn's smoothed chunk loss
+    grad_a_norms: np.ndarray           # (T,) ||dL/da<t>||
+    grad_c_norms: np.ndarray | None    # (T,) ||dL/dc<t>|| (LSTM)
+    param_grad_norms: dict             # name -> ||dL/dW|| before clipping
+    update_ratios: dict                # name -> ||ΔW|| / ||W||
+    grad_norm: float                   # global gradient norm before clipping
+    clipped: bool
+    refused: str | None                # non-finite: what went wrong; parameters unchanged
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Probe:
+    """The network's internal states on one fixed probe sequence."""
+
+    labels: list                       # input symbol at each time step
+    states: dict                       # display name -> (H, T) array
+    ranges: dict                       # display name -> (low, high) colour range
+    spectral_radius: float
+    saturation: float
+
+
+class Trainer:
+    """Owns the task, network, optimizer, random streams and history of one run."""
+
+    def __init__(self, config: Config, *, corpus_text: str | None = None):
+        config.validate()
+        self.config = config
+        init_seq, data_seq, sample_seq = np.random.SeedSequence(config.seed).spawn(3)
+        self.rng_sample = np.random.Generator(np.random.PCG64(sample_seq))
+        self.corpus_text = None
+        if config.task == "charlm":
+            if corpus_text is None:
+                corpus_text = load_corpus(config.corpus) if config.corpus else default_corpus()
+            self.corpus_text = corpus_text
+        self.task = make_task(config, np.random.Generator(np.random.PCG64(data_seq)), corpus_text)
+        task = self.task
+        self.spec = NetworkSpec(
+            config.cell, task.input_size, config.hidden, task.output_size,
+            input_kind=task.input_kind, activation=config.activation, readout=task.readout,
+            many_to_one=task.many_to_one, reduction=config.reduction, dtype=config.dtype)
+        self.network = Network.create(self.spec, np.random.Generator(np.random.PCG64(init_seq)),
+                                      config.init)
+        self.optimizer = self._make_optimizer(config)
+        self.step_count = 0
+        self.carried_state: dict | None = None
+        self.smooth_loss = self._initial_smooth_loss()
+        self.history = History(self.network.params)
+
+    # ------------------------------------------------------------------ helpers
+    def _make_optimizer(self, config: Config):
+        return make_optimizer(config.optimizer, self.network.params, lr=config.lr,
+                              momentum=config.momentum, beta1=config.beta1, beta2=config.beta2,
+                              rho=config.rho, eps=config.eps)
+
+    def _initial_smooth_loss(self) -> float | None:
+        """min-char-rnn starts its smoothed loss at ``-ln(1/V) · seq_length``."""
+        if self.config.task != "charlm":
+            return None
+        return -math.log(1.0 / self.task.output_size) * self.config.seq_length
+
+    @property
+    def is_charlm(self) -> bool:
+        return self.config.task == "charlm"
+
+    # ------------------------------------------------------------------ training
+    def step(self) -> StepResult:
+        """One optimisation step. A non-finite loss or gradient refuses the step (parameters and
+        optimizer state unchanged; the batch is skipped) and says what went non-finite."""
+        t0 = time.perf_counter()
+        cfg, net, task = self.config, self.network, self.task
+        batch = task.train_batch()
+        carry = task.carries_state and not batch.reset_state
+        state0 = self.carried_state if carry else None
+        loss, grads, res = net.loss_and_grads(batch.x, batch.y, state0, batch.mask)
+        norms = array_norms(grads)
+        problem = None
+        if not (math.isfinite(loss) and math.isfinite(sum(norms.values()))):
+            problem = nonfinite_report(loss, grads, res.grad_a_norms, res.final_state) or "overflow"
+        if problem is None:
+            grad_norm, clipped = clip_gradients(grads, cfg.clip_mode, cfg.clip)
+            self.optimizer.step(net.params, grads)
+            bad = [k for k, p in net.params.items() if not np.isfinite(p).all()]
+            if bad:
+                for k, p in net.params.items():      # undo the update: keep the last good weights
+                    p -= self.optimizer.last_update[k]
+                problem = f"the update made {', '.join(bad)} non-finite (learning rate too high?)"
+        if problem is not None:
+            return StepResult(self.step_count, float(loss), self.smooth_loss, res.grad_a_norms,
+                              res.grad_c_norms, norms, {}, float("nan"), False,
+                              f"step {self.step_count + 1} refused: {problem}",
+                              time.perf_counter() - t0)
+        self.carried_state = res.final_state if task.carries_state else None
+        self.step_count += 1
+        if self.smooth_loss is not None:
+            chunk_loss = loss * (batch.x.shape[0] if cfg.reduction == "mean" else 1)
+            self.smooth_loss = self.smooth_loss * 0.999 + chunk_loss * 0.001
+        self.history.record_step(self.step_count, loss, self.smooth_loss, res.grad_a_norms, norms)
+        return StepResult(self.step_count, float(loss), self.smooth_loss, res.grad_a_norms,
+                          res.grad_c_norms, norms, self.optimizer.update_ratios(net.params),
+                          grad_norm, clipped, None, time.perf_counter() - t0)
+
+    def set_live(self, **changes) -> None:
+        """Change settings that apply at the next step; ``ValueError`` for anything else."""
+        not_live = sorted(set(changes) - LIVE_FIELDS)
+        if not_live:
+            raise ValueError(f"{', '.join(not_live)} cannot change during training; it applies on reset")
+        new = self.config.replace(**changes)
+        old = self.config
+        for name in changes:
+            if getattr(old, name) != getattr(new, name):
+                self.history.record_change(self.step_count, name, getattr(old, name), getattr(new, name))
+        self.config = new
+        if new.optimizer != old.optimizer:
+            self.optimizer = self._make_optimizer(new)
+        else:
+            self.optimizer.set_hyper(lr=new.lr, momentum=new.momentum, beta1=new.beta1,
+                                     beta2=new.beta2, rho=new.rho, eps=new.eps)
+
+    # ------------------------------------------------------------------ looking
+    def evaluate(self) -> dict[str, float]:
+        """Held-out metrics; never touches the training state or any RNG. Recorded in history."""
+        metrics = {k: float(v) for k, v in self.task.metrics(self.network).items()}
+        self.history.record_eval(self.step_count, metrics)
+        return metrics
+
+    def probe(self) -> Probe:
+        """Hidden states (and LSTM cell state and gates, GRU gates) on the probe sequence."""
+        x, labels = self._probe_input()
+        res = self.network.forward(x)
+        act = self.config.activation if self.config.cell == "rnn" else "tanh"
+        hidden_range = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}.get(act)
+        a = res.states["a"][:, 0, :].T
+        if hidden_range is None:   # relu: unbounded above
+            hidden_range = (0.0, max(1.0, float(a.max(initial=0.0))))
+        states = {"hidden a<t>": a}
+        ranges = {"hidden a<t>": hidden_range}
+        names = {"c": "cell c<t>", "f": "forget gate Γf", "i": "update gate Γi", "o": "output gate Γo",
+                 "r": "reset gate Γr", "u": "update gate Γu", "cand": "candidate c~<t>"}
+        for key, title in names.items():
+            if key in res.states:
+                arr = res.states[key][:, 0, :].T
+                states[title] = arr
+                if key == "c":
+                    m = max(1.0, float(np.abs(arr).max(initial=0.0)))
+                    ranges[title] = (-m, m)
+                else:
+                    ranges[title] = (-1.0, 1.0) if key == "cand" else (0.0, 1.0)
+        return Probe(list(labels), states, ranges,
+                     spectral_radius(self.network.params["Waa"], self.config.cell),
+                     saturation(res.states["a"], act))
+
+    def _probe_input(self):
+        if self.is_charlm and self.config.prime:
+            ids = self._encode_prime(self.config.prime)
+            if ids is not None and ids.size:
+                from rnnviz.tasks.base import escape_char
+                return ids[:, None], [escape_char(self.task.vocab[i]) for i in ids]
+        return self.task.probe_input()
+
+    def _encode_prime(self, prime: str):
+        try:
+            return self.task.encode(prime)
+        except ValueError:
+            return None
+
+    def examples(self, k: int = 4) -> list[str]:
+        """Readable predictions on held-out examples (``74 + 120 = 194 ✓``)."""
+        return list(self.task.examples(self.network, k))
+
+    def sample(self, prime: str | None = None, length: int | None = None,
+               temperature: float | None = None, seed: int | None = None, greedy: bool = False) -> str:
+        """Text from the character model: the priming text followed by ``length`` new characters.
+
+        Without a seed, draws come from the trainer's own sampling stream (saved with a session).
+        """
+        if not self.is_charlm:
+            raise ValueError("sampling text needs the character model task (charlm)")
+        cfg = self.config
+        prime = cfg.prime if prime is None else prime
+        length = cfg.sample_length if length is None else int(length)
+        temperature = cfg.temperature if temperature is None else float(temperature)
+        if length < 0:
+            raise ValueError("length must be zero or more characters")
+        if not temperature > 0:
+            raise ValueError("temperature must be a positive number")
+        rng = self.rng_sample if seed is None else np.random.default_rng(seed)
+        vocab = self.task.vocab
+        if prime:
+            missing = sorted({c for c in prime if c not in set(vocab)})
+            if missing:
+                raise ValueError(f"priming text holds characters the model never saw: {''.join(missing)!r}")
+            ids = self.task.encode(prime)
+            state = None
+            if ids.size > 1:
+                state = self.network.forward(ids[:-1, None]).final_state
+            first = int(ids[-1])
+        else:
+            state, first = None, vocab.index("\n") if "\n" in vocab else 0
+        tokens, _ = sample_tokens(self.network, state, first, length, rng, temperature, greedy)
+        text = prime + self.task.decode(tokens)
+        self.history.record_sample(self.step_count, text)
+        return text
+
+    def update_ratios(self) -> dict[str, float]:
+        return self.optimizer.update_ratios(self.network.params)
+
+    # ------------------------------------------------------------------ saving and resuming
+    def state_dict(self) -> dict:
+        """Everything needed to continue exactly: config, weights, optimizer, RNGs, data position,
+        carried state, history. Arrays are copies; everything else is JSON-able."""
+        opt = self.optimizer.state_dict()
+        return {
+            "format": STATE_FORMAT,
+            "config": self.config.to_dict(),
+            "step": self.step_count,
+            "params": {k: v.copy() for k, v in self.network.params.items()},
+            "optimizer": {"name": self.config.optimizer, "t": opt.pop("t"),
+                          "slots": {k: v.copy() for k, v in opt.items()}},
+            "rng_sample": self.rng_sample.bit_generator.state,
+            "task": self.task.state_dict(),
+            "carried_state": None if self.carried_state is None
+            else {k: v.copy() for k, v in self.carried_state.items()},
+            "smooth_loss": self.smooth_loss,
+            "history": self.history.state_dict(),
+        }
+
+    @classmethod
+    def from_state_dict(cls, state: dict, *, corpus_text: str | None = None) -> "Trainer":
+        """Rebuild a trainer from :meth:`state_dict`; ``ValueError`` naming anything that does not fit."""
+        if not isinstance(state, dict):
+            raise ValueError("trainer state must be a dict")
+        try:
+            if state.get("format") != STATE_FORMAT:
+                raise ValueError(f"unsupported trainer state format {state.get('format')!r}")
+            config = Config.from_dict(state["config"])
+            trainer = cls(config, corpus_text=corpus_text)
+            trainer.network = Network(trainer.spec, state["params"])
+            trainer.optimizer = trainer._make_optimizer(config)
+            opt = state["optimizer"]
+            if opt["name"] != config.optimizer:
+                raise ValueError(f"optimizer state is for {opt['name']!r}, config says {config.optimizer!r}")
+            trainer.optimizer.load_state_dict({"t": opt["t"], **opt["slots"]})
+            for k, v in trainer.optimizer.state.items():
+                for name, arr in v.items():
+                    if arr.dtype != trainer.network.dtype:
+                        raise ValueError(f"optimizer state {k}/{name} has dtype {arr.dtype}")
+            trainer.task.load_state_dict(state["task"])
+            trainer.rng_sample.bit_generator.state = state["rng_sample"]
+            carried = state["carried_state"]
+            if carried is not None:
+                N = trainer.task.n_streams if hasattr(trainer.task, "n_streams") else None
+                ref = trainer.network.zero_state(N or np.asarray(carried["a"]).shape[0])
+                carried = trainer.network._check_state(carried, ref["a"].shape[0])
+            trainer.carried_state = carried
+            step = state["step"]
+            if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+                raise ValueError("step must be a non-negative integer")
+            trainer.step_count = step
+            smooth = state["smooth_loss"]
+            trainer.smooth_loss = None if smooth is None else float(smooth)
+            trainer.history.load_state_dict(state["history"])
+        except KeyError as exc:
+            raise ValueError(f"trainer state is missing {exc}") from None
+        except (TypeError, AttributeError) as exc:
+            raise ValueError(f"trainer state is malformed ({exc})") from None
+        return trainer
