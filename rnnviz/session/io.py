@@ -168,6 +168,17 @@ def read_header(path: str | os.PathLike) -> dict:
     return {"format_version": version, "rnnviz_version": writer, "tree": tree}
 
 
+def read_array(path: str | os.PathLike, ref: ArrayRef) -> np.ndarray:
+    """One array of ``path``, given its ``ArrayRef`` from ``read_header``, checked like ``load_tree``."""
+    source = f"'{os.fspath(path)}'"
+    with _open_zip(path, source) as zf:
+        with _damaged(source):
+            _, _, _, refs = _read_json(zf, source)
+            if ref not in refs:
+                raise SessionError(f"{source} holds no array {ref.member} of {ref.dtype} {ref.shape}")
+            return _read_array(zf, ref, source)
+
+
 @contextlib.contextmanager
 def _open_zip(path, source: str) -> Iterator[zipfile.ZipFile]:
     """The open archive, after checking that ``path`` is a readable, plausible file."""
