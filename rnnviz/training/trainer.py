@@ -78,6 +78,7 @@ class Trainer:
         self.network = Network.create(self.spec, np.random.Generator(np.random.PCG64(init_seq)),
                                       config.init)
         self.optimizer = self._make_optimizer(config)
+        self._backup = {k: v.copy() for k, v in self.network.params.items()}
         self.step_count = 0
         self.carried_state: dict | None = None
         self.smooth_loss = self._initial_smooth_loss()
@@ -101,27 +102,35 @@ class Trainer:
 
     # ------------------------------------------------------------------ training
     def step(self) -> StepResult:
-        """One optimisation step. A non-finite loss or gradient refuses the step (parameters and
-        optimizer state unchanged; the batch is skipped) and says what went non-finite."""
+        """One optimisation step.
+
+        A non-finite loss or gradient, or an update that would make a weight non-finite, refuses the
+        step: the batch is skipped, the step counter does not move, and the weights go back to the
+        last ones whose loss was finite (those before the latest update). ``refused`` says what
+        went non-finite, so a lower learning rate can continue from there.
+        """
         t0 = time.perf_counter()
         cfg, net, task = self.config, self.network, self.task
         batch = task.train_batch()
         carry = task.carries_state and not batch.reset_state
         state0 = self.carried_state if carry else None
-        loss, grads, res = net.loss_and_grads(batch.x, batch.y, state0, batch.mask)
-        norms = array_norms(grads)
+        with np.errstate(over="ignore", invalid="ignore"):   # non-finite values are reported below
+            loss, grads, res = net.loss_and_grads(batch.x, batch.y, state0, batch.mask)
+            norms = array_norms(grads)
         problem = None
         if not (math.isfinite(loss) and math.isfinite(sum(norms.values()))):
             problem = nonfinite_report(loss, grads, res.grad_a_norms, res.final_state) or "overflow"
         if problem is None:
             grad_norm, clipped = clip_gradients(grads, cfg.clip_mode, cfg.clip)
+            for k, p in net.params.items():
+                np.copyto(self._backup[k], p)
             self.optimizer.step(net.params, grads)
             bad = [k for k, p in net.params.items() if not np.isfinite(p).all()]
             if bad:
-                for k, p in net.params.items():      # undo the update: keep the last good weights
-                    p -= self.optimizer.last_update[k]
-                problem = f"the update made {', '.join(bad)} non-finite (learning rate too high?)"
+                problem = f"the update made {', '.join(bad)} non-finite"
         if problem is not None:
+            for k, p in net.params.items():          # back to the last weights with a finite loss
+                np.copyto(p, self._backup[k])
             return StepResult(self.step_count, float(loss), self.smooth_loss, res.grad_a_norms,
                               res.grad_c_norms, norms, {}, float("nan"), False,
                               f"step {self.step_count + 1} refused: {problem}",

@@ -1,0 +1,215 @@
+"""The trainer: steps, live settings, evaluation isolation, refusal of non-finite steps, resume."""
+
+import math
+
+import numpy as np
+import pytest
+
+from rnnviz.training import LIVE_FIELDS, Config, Trainer
+
+TEXT = "the quick brown fox jumps over the lazy dog. " * 40
+
+
+def small(task="parity", **kw):
+    base = dict(task=task, seq_length=6, n_train=64, n_test=32, hidden=8, batch_size=0,
+                optimizer="sgd", lr=0.5, clip_mode="none", cell="rnn")
+    if task != "parity":
+        base.update(batch_size=4)
+    if task == "charlm":
+        base.update(seq_length=10, optimizer="adagrad", lr=0.1, clip_mode="value", reduction="sum")
+    if task == "addition":
+        base.update(n_bits=6)
+    if task == "copy":
+        base.update(seq_length=4, copy_length=3, n_symbols=4)
+    base.update(kw)
+    return Config(**base)
+
+
+def make(task="parity", **kw):
+    return Trainer(small(task, **kw), corpus_text=TEXT if task == "charlm" else None)
+
+
+def params_equal(a, b):
+    return all(np.array_equal(a.network.params[k], b.network.params[k]) for k in a.network.params)
+
+
+@pytest.mark.parametrize("task", ["parity", "addition", "charlm", "copy", "adding"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_step_reports_loss_and_diagnostics(task, cell):
+    t = make(task, cell=cell)
+    r = t.step()
+    assert r.step == 1 and t.step_count == 1 and r.refused is None
+    assert math.isfinite(r.loss) and r.loss > 0
+    T = t.task.probe_input()[0].shape[0] if task != "charlm" else t.config.seq_length
+    assert r.grad_a_norms.shape == (T,) and np.isfinite(r.grad_a_norms).all()
+    assert (r.grad_c_norms is not None) == (cell == "lstm")
+    assert set(r.param_grad_norms) == {"Wax", "Waa", "ba", "Wya", "by"}
+    assert set(r.update_ratios) == set(r.param_grad_norms)
+    probe = t.probe()
+    assert "hidden a<t>" in probe.states
+    for name, arr in probe.states.items():
+        assert arr.shape[0] == t.config.hidden and arr.shape[1] == len(probe.labels)
+        lo, hi = probe.ranges[name]
+        assert lo < hi
+    assert probe.spectral_radius > 0
+
+
+def test_equal_seeds_give_identical_runs_and_different_seeds_differ():
+    a, b, c = make("charlm"), make("charlm"), make("charlm", seed=1)
+    for _ in range(5):
+        ra, rb, rc = a.step(), b.step(), c.step()
+    assert ra.loss == rb.loss and params_equal(a, b)
+    assert not params_equal(a, c)
+
+
+def test_evaluation_and_sampling_do_not_disturb_training():
+    a, b = make("charlm"), make("charlm")
+    for i in range(6):
+        a.step()
+        b.step()
+        b.evaluate()
+        b.probe()
+        b.examples(2)
+        b.sample(length=20, seed=3)
+    assert params_equal(a, b)
+    assert a.step().loss == b.step().loss
+
+
+def test_live_learning_rate_reaches_optimizer_and_is_recorded():
+    t = make("parity")
+    t.step()
+    t.set_live(lr=0.01)
+    assert t.optimizer.hyper["lr"] == 0.01 and t.config.lr == 0.01
+    assert t.history.setting_changes == [(1, "lr", 0.5, 0.01)]
+    before = {k: v.copy() for k, v in t.network.params.items()}
+    r = t.step()
+    # plain SGD: the update is exactly -lr * (clipped) gradient
+    assert r.update_ratios["Waa"] > 0
+    delta = t.network.params["Waa"] - before["Waa"]
+    assert np.allclose(delta, t.optimizer.last_update["Waa"])
+
+
+def test_reset_settings_are_refused_live():
+    t = make("parity")
+    with pytest.raises(ValueError, match="hidden.*reset"):
+        t.set_live(hidden=16)
+    assert "hidden" not in LIVE_FIELDS and "lr" in LIVE_FIELDS
+    with pytest.raises(ValueError, match="lr"):
+        t.set_live(lr=-1.0)
+    assert t.config.lr == 0.5
+
+
+def test_switching_optimizer_live_starts_fresh_state():
+    t = make("parity")
+    t.step()
+    t.set_live(optimizer="adam", lr=0.01)
+    assert type(t.optimizer).__name__ == "Adam" and t.optimizer.t == 0
+    t.step()
+    assert t.optimizer.t == 1
+
+
+def test_non_finite_step_is_refused_and_training_can_continue():
+    t = make("parity", lr=0.5, activation="relu")
+    t.step()
+    t.set_live(lr=1e300)
+    snapshots = []
+    for _ in range(5):
+        snapshots.append({k: v.copy() for k, v in t.network.params.items()})
+        steps_before = t.step_count
+        r = t.step()
+        if r.refused:
+            break
+    assert r.refused and ("non-finite" in r.refused or "not finite" in r.refused)
+    assert t.step_count == steps_before
+    # the weights are the last ones whose loss was finite: those before the latest update
+    last_good = snapshots[-2] if len(snapshots) > 1 and "update made" not in r.refused else snapshots[-1]
+    for k, v in last_good.items():
+        np.testing.assert_array_equal(t.network.params[k], v)
+    assert math.isfinite(t.network.loss(*_first_batch(t)))
+    t.set_live(lr=1e-3)
+    r = t.step()
+    assert r.refused is None and t.step_count == steps_before + 1 and math.isfinite(r.loss)
+
+
+def _first_batch(t):
+    b = t.task.test_batches()[0]
+    return b.x, b.y
+
+
+def test_charlm_smoothed_loss_follows_min_char_rnn():
+    t = make("charlm")
+    V, T = t.task.output_size, t.config.seq_length
+    s = -math.log(1.0 / V) * T
+    assert t.smooth_loss == pytest.approx(s)
+    for _ in range(3):
+        r = t.step()
+        s = 0.999 * s + 0.001 * r.loss     # reduction "sum": the loss is the chunk's sum
+        assert r.smooth_loss == pytest.approx(s, rel=1e-12)
+
+
+def test_charlm_carries_state_between_chunks():
+    t = make("charlm", batch_size=1)
+    t.step()
+    carried = {k: v.copy() for k, v in t.carried_state.items()}
+    batch_state = t.task.state_dict()
+    # the next step starts from the carried state: reproduce its loss by hand
+    t2 = Trainer.from_state_dict(t.state_dict(), corpus_text=TEXT)
+    batch = t2.task.train_batch()
+    expected = t.network.loss(batch.x, batch.y, None if batch.reset_state else carried)
+    assert t.step().loss == pytest.approx(expected, rel=1e-12)
+    assert batch_state is not None
+
+
+@pytest.mark.parametrize("task", ["parity", "charlm", "copy"])
+def test_state_dict_resumes_exactly(task):
+    a = make(task, optimizer="adam", lr=0.01)
+    for _ in range(3):
+        a.step()
+    b = Trainer.from_state_dict(a.state_dict(), corpus_text=TEXT if task == "charlm" else None)
+    la = [a.step().loss for _ in range(4)]
+    lb = [b.step().loss for _ in range(4)]
+    assert la == lb and params_equal(a, b)
+    if task == "charlm":
+        assert a.sample(length=30) == b.sample(length=30)
+
+
+def test_state_dict_with_wrong_shapes_is_rejected():
+    a = make("parity")
+    state = a.state_dict()
+    state["params"]["Waa"] = np.zeros((3, 3))
+    with pytest.raises(ValueError, match="Waa"):
+        Trainer.from_state_dict(state)
+    with pytest.raises(ValueError):
+        Trainer.from_state_dict({"format": 1})
+
+
+def test_history_bounds_gradient_rows_but_keeps_every_loss():
+    t = make("parity")
+    t.history.max_rows = 8
+    for _ in range(40):
+        t.step()
+    h = t.history
+    assert len(h.loss) == 40 and list(h.steps) == list(range(1, 41))
+    assert len(h.grad_steps) <= 8 and h.grad_a_norms.shape[0] == len(h.grad_steps)
+    assert all(s % h.stride == 0 for s in h.grad_steps)
+
+
+def test_sample_rejects_unknown_characters_and_non_charlm():
+    t = make("charlm")
+    with pytest.raises(ValueError, match="never saw"):
+        t.sample(prime="Z€")
+    assert t.sample(prime="the ", length=10, seed=1).startswith("the ")
+    assert t.sample(prime="the ", length=10, seed=1) == t.sample(prime="the ", length=10, seed=1)
+    with pytest.raises(ValueError, match="charlm"):
+        make("parity").sample()
+
+
+def test_addition_preset_learns_within_its_budget():
+    """The second tutorial's setting: >= 95% of 1,000 held-out sums fully right in 10,000 steps."""
+    from rnnviz.tasks.presets import load_preset
+    preset = load_preset("addition")
+    t = Trainer(preset.config)
+    assert preset.steps == 10_000 and preset.config.n_test == 1000
+    for _ in range(preset.steps):
+        t.step()
+    assert t.evaluate()["sum_accuracy"] >= 0.95
