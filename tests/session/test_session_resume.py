@@ -6,47 +6,12 @@ import numpy as np
 import pytest
 
 from rnnviz.session import load_session, read_header, save_session
-from rnnviz.training import Config, Trainer
-from session_testing import assert_tree_equal
+from rnnviz.training import Config
+from session_testing import (
+    OPTIMIZERS, SMALL, TASKS, assert_tree_equal, first_part, make_trainer, second_part,
+)
 
-SMALL = dict(hidden=6, n_test=16, eval_every=1000, sample_every=1000)
-TASKS = {
-    "parity": dict(task="parity", n_train=32, seq_length=5, batch_size=4),
-    "addition": dict(task="addition", n_bits=4, batch_size=4),
-    "charlm": dict(task="charlm", seq_length=8, batch_size=2),
-    "copy": dict(task="copy", seq_length=3, copy_length=2, n_symbols=4, batch_size=4),
-    "adding": dict(task="adding", seq_length=6, batch_size=4),
-}
 CELLS = ("rnn", "lstm", "gru")
-OPTIMIZERS = {"sgd": 0.1, "momentum": 0.05, "adagrad": 0.1, "rmsprop": 0.01, "adam": 0.01}
-
-
-def small_text(seed: int = 0, words: int = 400) -> str:
-    """A few kB of pseudo-English: enough for a character model with chunks of 8."""
-    rng = np.random.default_rng(seed)
-    vocabulary = ["the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "far", "away,", "home.", "\n"]
-    return " ".join(rng.choice(vocabulary, size=words))
-
-
-def make_trainer(config: Config) -> Trainer:
-    return Trainer(config, corpus_text=small_text() if config.task == "charlm" else None)
-
-
-def first_part(trainer: Trainer) -> list[float]:
-    """N = 5 steps with a live change, an evaluation and (charlm) a sample in between."""
-    losses = [trainer.step().loss for _ in range(3)]
-    trainer.set_live(lr=trainer.config.lr / 2, clip_mode="norm", clip=1.0)
-    trainer.evaluate()
-    if trainer.is_charlm:
-        trainer.sample(length=12)
-    return losses + [trainer.step().loss for _ in range(2)]
-
-
-def second_part(trainer: Trainer) -> list[float]:
-    """M = 4 more steps and an evaluation."""
-    losses = [trainer.step().loss for _ in range(4)]
-    trainer.evaluate()
-    return losses
 
 
 def assert_resume_is_exact(config: Config, tmp_path) -> None:
