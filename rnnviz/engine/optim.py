@@ -41,12 +41,16 @@ class Optimizer:
         raise NotImplementedError
 
     def update_ratios(self, params: dict[str, np.ndarray]) -> dict[str, float]:
-        """``||Δp|| / ||p||`` of the last step for every parameter (0 where p is all zeros)."""
+        """``||Δp|| / ||p||`` of the last step for every parameter (``||Δp||`` where p is all zeros;
+        NaN or inf when the update or the weight is not finite)."""
         out = {}
         for k, p in params.items():
             pn = float(np.sqrt(np.vdot(p, p)))
             un = float(np.sqrt(np.vdot(self.last_update[k], self.last_update[k])))
-            out[k] = un / pn if pn > 0 else 0.0
+            if not np.isfinite(pn):
+                out[k] = float("nan")        # a weight overflowed: callers treat NaN as failure
+            else:
+                out[k] = un / pn if pn > 0 else un
         return out
 
     def state_dict(self) -> dict:
@@ -163,12 +167,15 @@ def global_norm(grads: dict[str, np.ndarray]) -> float:
     return float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
 
 
-def clip_gradients(grads: dict[str, np.ndarray], mode: str, threshold: float) -> tuple[float, bool]:
+def clip_gradients(grads: dict[str, np.ndarray], mode: str, threshold: float,
+                   norm: float | None = None) -> tuple[float, bool]:
     """Clip in place. mode "value": every entry to [-threshold, threshold] (min-char-rnn's ±5);
     "norm": rescale all gradients together if their global norm exceeds threshold; "none".
+    ``norm``: the global norm if the caller has it already.
     Returns ``(global norm before clipping, whether anything changed)``.
     """
-    norm = global_norm(grads)
+    if norm is None:
+        norm = global_norm(grads)
     if mode == "none":
         return norm, False
     if mode == "value":

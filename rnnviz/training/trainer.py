@@ -118,14 +118,16 @@ class Trainer:
             loss, grads, res = net.loss_and_grads(batch.x, batch.y, state0, batch.mask)
             norms = array_norms(grads)
         problem = None
-        if not (math.isfinite(loss) and math.isfinite(sum(norms.values()))):
+        grad_norm = math.sqrt(sum(v * v for v in norms.values()))
+        if not (math.isfinite(loss) and math.isfinite(grad_norm)):
             problem = nonfinite_report(loss, grads, res.grad_a_norms, res.final_state) or "overflow"
         if problem is None:
-            grad_norm, clipped = clip_gradients(grads, cfg.clip_mode, cfg.clip)
+            grad_norm, clipped = clip_gradients(grads, cfg.clip_mode, cfg.clip, grad_norm)
             for k, p in net.params.items():
                 np.copyto(self._backup[k], p)
             self.optimizer.step(net.params, grads)
-            bad = [k for k, p in net.params.items() if not np.isfinite(p).all()]
+            ratios = self.optimizer.update_ratios(net.params)   # NaN/inf if a weight overflowed
+            bad = [k for k, r in ratios.items() if not math.isfinite(r)]
             if bad:
                 problem = f"the update made {', '.join(bad)} non-finite"
         if problem is not None:
@@ -142,8 +144,8 @@ class Trainer:
             self.smooth_loss = self.smooth_loss * 0.999 + chunk_loss * 0.001
         self.history.record_step(self.step_count, loss, self.smooth_loss, res.grad_a_norms, norms)
         return StepResult(self.step_count, float(loss), self.smooth_loss, res.grad_a_norms,
-                          res.grad_c_norms, norms, self.optimizer.update_ratios(net.params),
-                          grad_norm, clipped, None, time.perf_counter() - t0)
+                          res.grad_c_norms, norms, ratios, grad_norm, clipped, None,
+                          time.perf_counter() - t0)
 
     def set_live(self, **changes) -> None:
         """Change settings that apply at the next step; ``ValueError`` for anything else."""
