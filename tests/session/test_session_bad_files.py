@@ -1,7 +1,6 @@
 """Every kind of bad file gives one SessionError with a one-line message, never a crash."""
 
 import io
-import json
 import os
 
 import numpy as np
@@ -133,7 +132,8 @@ def json_with_bare_nan(path):
 
 def deeply_nested_json(path):
     members = read_members(path)
-    members["session.json"] = b'{"format_version":1,"rnnviz_version":"0","tree":{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}}"
+    nested = b"[" * 100_000 + b"]" * 100_000
+    members["session.json"] = b'{"format_version":1,"rnnviz_version":"0","tree":{"a":' + nested + b"}}"
     write_members(path, members)
 
 
@@ -244,7 +244,12 @@ def test_small_file_claiming_a_huge_member_is_refused_before_reading(tmp_path, m
     assert path.stat().st_size < 100_000
     reads = []
     original = session_io._read_member
-    monkeypatch.setattr(session_io, "_read_member", lambda zf, info, src: reads.append(info.filename) or original(zf, info, src))
+
+    def counting_reader(zf, info, source):
+        reads.append(info.filename)
+        return original(zf, info, source)
+
+    monkeypatch.setattr(session_io, "_read_member", counting_reader)
     with pytest.raises(SessionError, match="cannot hold a float64 array of shape"):
         load_tree(path)
     assert reads == ["session.json"]

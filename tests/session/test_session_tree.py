@@ -14,9 +14,7 @@ from session_testing import assert_tree_equal, example_tree, read_members
 def test_round_trip_gives_an_equal_tree(tmp_path):
     tree = example_tree(np.random.default_rng(0))
     save_tree(tmp_path / "run.rnnviz", tree)
-    loaded = load_tree(tmp_path / "run.rnnviz")
-    tuples_as_lists = tree  # example_tree holds no tuples
-    assert_tree_equal(tuples_as_lists, loaded)
+    assert_tree_equal(tree, load_tree(tmp_path / "run.rnnviz"))
 
 
 def test_floats_and_big_ints_round_trip_exactly(tmp_path):
