@@ -157,8 +157,9 @@ def _cmd_train(args) -> int:
     from rnnviz.training.trainer import Trainer
     if args.resume:
         from rnnviz.session import load_session
-        trainer = load_session(args.resume)
         overrides = {f.name: getattr(args, f.name) for f in _config_fields() if getattr(args, f.name) is not None}
+        # --corpus with --resume says where a large (not embedded) corpus now lives
+        trainer = load_session(args.resume, corpus_path=overrides.pop("corpus", None))
         if args.preset:
             raise UsageError("--preset cannot be combined with --resume (the session has its settings)")
         if overrides:

@@ -159,13 +159,17 @@ class History:
             grad_a = np.asarray(d["grad_a_norms"], dtype=np.float32)
             pnorms = np.asarray(d["param_grad_norms"], dtype=np.float32)
             stride = int(d["stride"])
-            if self.T is None:
+            if R == 0:
+                self.T = None          # no rows yet: the first recorded step sets T
+                grad_a = np.zeros((0, 0), np.float32)
+            elif self.T is None:
                 self.T = grad_a.shape[1] if grad_a.ndim == 2 else -1
             if list(d["param_names"]) != list(self.param_names):
                 raise ValueError("history parameter names do not match the network")
             if steps.ndim != 1 or loss.shape != (S,) or smooth.shape != (S,):
                 raise ValueError("history loss series have mismatched lengths")
-            if grad_steps.ndim != 1 or grad_a.shape != (R, self.T) or pnorms.shape != (R, len(self.param_names)):
+            if grad_steps.ndim != 1 or grad_a.shape != (R, self.T or 0) \
+                    or pnorms.shape != (R, len(self.param_names)):
                 raise ValueError("history gradient series have wrong shapes")
             if stride < 1 or stride & (stride - 1):
                 raise ValueError("history stride must be a power of two")

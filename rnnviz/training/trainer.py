@@ -262,6 +262,7 @@ class Trainer:
             "config": self.config.to_dict(),
             "step": self.step_count,
             "params": {k: v.copy() for k, v in self.network.params.items()},
+            "previous_params": {k: v.copy() for k, v in self._backup.items()},
             "optimizer": {"name": self.config.optimizer, "t": opt.pop("t"),
                           "slots": {k: v.copy() for k, v in opt.items()}},
             "rng_sample": self.rng_sample.bit_generator.state,
@@ -283,6 +284,7 @@ class Trainer:
             config = Config.from_dict(state["config"])
             trainer = cls(config, corpus_text=corpus_text)
             trainer.network = Network(trainer.spec, state["params"])
+            trainer._backup = Network(trainer.spec, state["previous_params"]).params
             trainer.optimizer = trainer._make_optimizer(config)
             opt = state["optimizer"]
             if opt["name"] != config.optimizer:

@@ -73,10 +73,6 @@ def test_resume_after_switching_optimizer_live(tmp_path):
     assert_tree_equal(straight.state_dict(), resumed.state_dict())
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    "trainer gap: History.load_state_dict of an empty history sets T = 0 (grad_a_norms saved as (0, 0)), "
-    "so the first step after resuming fails; Trainer.from_state_dict(Trainer(c).state_dict()).step() "
-    "fails the same way without any session file"))
 def test_untrained_session_resumes(tmp_path):
     config = Config(**SMALL, **TASKS["adding"])
     save_session(make_trainer(config), tmp_path / "new.rnnviz")
@@ -109,11 +105,6 @@ def test_history_events_are_stored_as_arrays(tmp_path):
     assert history["samples"]["step"].shape == (1,)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "trainer gap: Trainer._backup (the weights before the latest update, restored when a step is "
-    "refused for a non-finite loss or gradient) is not in state_dict, and from_state_dict leaves it "
-    "holding the freshly initialised weights, so a refused first step after resuming goes back to "
-    "step-0 weights instead of the weights before the last update"))
 def test_refused_step_right_after_resuming_restores_the_same_weights(tmp_path):
     config = Config(**SMALL, **TASKS["adding"], optimizer="sgd", lr=0.1, clip_mode="none")
 
