@@ -1,0 +1,270 @@
+"""Owns the Trainer, the training thread and the GUI-side history; no widgets here.
+
+Thread ownership: the Trainer is used by the GUI thread only while no worker runs. While one
+runs, the GUI reaches it through the worker's thread-safe request methods and learns what
+happened from snapshots (copies). ``stop_and_wait`` gives the Trainer back synchronously.
+"""
+
+from __future__ import annotations
+
+import collections
+import time
+
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal, Slot
+
+from rnnviz.training.config import LIVE_FIELDS, Config
+from rnnviz.training.trainer import Trainer
+
+from .run_data import RunData
+from .worker import TrainingWorker, freeze_probe
+
+try:  # session files are written by another part of rnnviz; the window degrades gracefully
+    from rnnviz.session import SessionError, load_session, save_session
+except ImportError:  # pragma: no cover - only while rnnviz.session is being written
+    SessionError, load_session, save_session = ValueError, None, None
+
+SESSIONS_UNAVAILABLE = "Session files are not available in this build of rnnviz (rnnviz.session is missing)."
+
+
+class TrainingController(QObject):
+    """Start/pause/step/reset a Trainer on a worker thread and keep the GUI's copy of its history."""
+
+    state_changed = Signal(str)          # "running" | "pausing" | "paused"
+    data_changed = Signal()              # RunData has new points
+    trainer_replaced = Signal()          # new run (reset, preset, opened session): panels start over
+    config_changed = Signal(object)      # the Config as the GUI knows it
+    training_refused = Signal(str)       # a non-finite step paused training
+    worker_failed = Signal(str)          # an exception in the worker (traceback text)
+    dirty_changed = Signal(bool)
+    path_changed = Signal(object)        # str | None
+
+    def __init__(self, trainer: Trainer, parent=None):
+        super().__init__(parent)
+        self._trainer = trainer
+        self._config: Config = trainer.config
+        self.data = RunData()
+        self._thread: QThread | None = None
+        self._worker: TrainingWorker | None = None
+        self._generation = 0
+        self._restart_after_stop = False
+        self._rates = collections.deque(maxlen=64)   # (time, step) for steps per second
+        self.steps_per_second = 0.0
+        self.path: str | None = None
+        self.dirty = False
+        self.data.load_history(trainer.history, trainer.step_count)
+        self._refresh_idle_view()
+
+    # ---- state ------------------------------------------------------------------------------
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @property
+    def is_running(self) -> bool:
+        """True from start until the worker thread has finished (including while pausing)."""
+        return self._thread is not None
+
+    @property
+    def state(self) -> str:
+        if self._thread is None:
+            return "paused"
+        return "pausing" if self._worker.stop_requested and not self._restart_after_stop else "running"
+
+    @property
+    def trainer(self) -> Trainer:
+        """The Trainer, for the GUI thread: only while no worker runs."""
+        if self._thread is not None:
+            raise RuntimeError("the trainer belongs to the training thread while it runs")
+        return self._trainer
+
+    @property
+    def step_count(self) -> int:
+        return self.data.step
+
+    # ---- commands ---------------------------------------------------------------------------
+    def start(self, max_steps: int | None = None) -> None:
+        if self._thread is not None:
+            if self._worker.stop_requested and max_steps is None:
+                self._restart_after_stop = True   # start again as soon as the old worker is done
+                self.state_changed.emit("running")
+            return
+        self._generation += 1
+        generation = self._generation
+        worker = TrainingWorker(self._trainer, max_steps=max_steps, generation=generation)
+        thread = QThread()
+        thread.setObjectName("rnnviz-training")
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        # Bound slots of this GUI-thread object: queued, so they run in the GUI thread.
+        worker.snapshot_ready.connect(self._on_snapshot_ready)
+        worker.finished.connect(thread.quit)
+        thread.finished.connect(self._on_thread_finished)
+        self._worker, self._thread = worker, thread
+        self._rates.clear()
+        self._rates.append((time.perf_counter(), self.data.step))
+        thread.start()
+        self.state_changed.emit("running")
+
+    def pause(self) -> None:
+        """Ask the worker to stop after its current step; returns at once."""
+        self._restart_after_stop = False
+        if self._worker is not None and not self._worker.stop_requested:
+            self._worker.request_stop()
+            self.state_changed.emit("pausing")
+
+    def toggle(self) -> None:
+        if self.state == "running":
+            self.pause()
+        else:
+            self.start()
+
+    def step_once(self) -> None:
+        if self._thread is None:
+            self.start(max_steps=1)
+
+    def stop_and_wait(self, timeout_ms: int = 5000) -> bool:
+        """Stop -> quit -> wait. Afterwards the Trainer belongs to the GUI thread again."""
+        self._restart_after_stop = False
+        thread, worker = self._thread, self._worker
+        if thread is None:
+            return True
+        worker.request_stop()
+        thread.quit()
+        finished = thread.wait(timeout_ms)
+        if finished:
+            # Deliver the worker's last snapshot and the finished notice now, not later.
+            QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
+            if self._thread is thread:
+                self._on_thread_finished()
+        return finished
+
+    def set_live(self, **changes) -> None:
+        """Change live settings; they apply at the next step. ValueError if a value is invalid."""
+        bad = sorted(set(changes) - LIVE_FIELDS)
+        if bad:
+            raise ValueError(f"{', '.join(bad)} apply on reset, not live")
+        changes = {k: v for k, v in changes.items() if getattr(self._config, k) != v}
+        if not changes:
+            return
+        new_config = self._config.replace(**changes)   # validates
+        if self._worker is not None:
+            self._worker.request_live(**changes)
+        else:
+            history = self._trainer.history
+            mark = len(history.setting_changes)
+            self._trainer.set_live(**changes)
+            self.data.setting_changes.extend(history.setting_changes[mark:])
+            self.data.revision += 1
+            self.data_changed.emit()
+        self._config = new_config
+        self._set_dirty(True)
+        self.config_changed.emit(new_config)
+
+    def sample_now(self, **kwargs) -> None:
+        """A sample from the character model (on the worker's next step if it is running)."""
+        if self._worker is not None:
+            self._worker.request_sample(**kwargs)
+            return
+        history = self._trainer.history
+        mark = len(history.samples)
+        text = self._trainer.sample(**kwargs)
+        new = list(history.samples[mark:]) or [(self._trainer.step_count, text)]
+        self.data.add_samples(new)
+        self.data.revision += 1
+        self.data_changed.emit()
+
+    def reset(self, config: Config, corpus_text: str | None = None) -> None:
+        """Build a new Trainer from ``config`` (ValueError, with the current run kept, if it fails)."""
+        self.stop_and_wait()
+        trainer = Trainer(config, corpus_text=corpus_text) if corpus_text is not None else Trainer(config)
+        self._install(trainer, path=self.path, dirty=True)
+
+    def open_session(self, path: str) -> None:
+        """Replace the run with the session in ``path``; SessionError/ValueError keeps the current one."""
+        if load_session is None:
+            raise ValueError(SESSIONS_UNAVAILABLE)
+        self.stop_and_wait()
+        trainer = load_session(path)
+        self._install(trainer, path=path, dirty=False)
+
+    def save_session(self, path: str) -> None:
+        """Write the run to ``path`` (training pauses first so the file is consistent)."""
+        if save_session is None:
+            raise ValueError(SESSIONS_UNAVAILABLE)
+        self.stop_and_wait()
+        save_session(self._trainer, path)
+        self.path = path
+        self.path_changed.emit(path)
+        self._set_dirty(False)
+
+    def replace_trainer(self, trainer: Trainer, path: str | None = None, dirty: bool = False) -> None:
+        self.stop_and_wait()
+        self._install(trainer, path=path, dirty=dirty)
+
+    # ---- internals --------------------------------------------------------------------------
+    def _install(self, trainer: Trainer, *, path, dirty) -> None:
+        self._trainer = trainer
+        self._config = trainer.config
+        self.data.load_history(trainer.history, trainer.step_count)
+        self.steps_per_second = 0.0
+        self._refresh_idle_view()
+        if path != self.path:
+            self.path = path
+            self.path_changed.emit(path)
+        self._set_dirty(dirty)
+        self.config_changed.emit(self._config)
+        self.trainer_replaced.emit()
+        self.data_changed.emit()
+
+    def _refresh_idle_view(self) -> None:
+        """Probe and examples computed in the GUI thread (only while no worker runs)."""
+        trainer = self._trainer
+        self.data.probe = freeze_probe(trainer.probe())
+        if trainer.config.task != "charlm":
+            self.data.examples = tuple(trainer.examples())
+        self.data.revision += 1
+
+    @Slot(object)
+    def _on_snapshot_ready(self, snapshot) -> None:
+        if snapshot.generation != self._generation:
+            return   # a stale worker's message
+        self.data.add_snapshot(snapshot)
+        now = time.perf_counter()
+        self._rates.append((now, snapshot.step))
+        while len(self._rates) > 2 and now - self._rates[0][0] > 2.0:
+            self._rates.popleft()
+        (t0, s0), (t1, s1) = self._rates[0], self._rates[-1]
+        if t1 > t0 and snapshot.results:
+            self.steps_per_second = (s1 - s0) / (t1 - t0)
+        if snapshot.results or snapshot.setting_changes:
+            self._set_dirty(True)
+        self.data_changed.emit()
+        if snapshot.refused:
+            self.training_refused.emit(snapshot.refused)
+        if snapshot.error:
+            self.worker_failed.emit(snapshot.error)
+
+    @Slot()
+    def _on_thread_finished(self) -> None:
+        if self._thread is None or not self._thread.isFinished():
+            return
+        thread, worker = self._thread, self._worker
+        self._thread = self._worker = None
+        try:
+            worker.snapshot_ready.disconnect()
+        except (RuntimeError, TypeError):  # pragma: no cover - already disconnected
+            pass
+        worker.deleteLater()
+        thread.deleteLater()
+        for message in worker.live_errors:
+            self.worker_failed.emit(message)
+        if self._restart_after_stop:
+            self._restart_after_stop = False
+            self.start()
+        else:
+            self.state_changed.emit("paused")
+
+    def _set_dirty(self, dirty: bool) -> None:
+        if dirty != self.dirty:
+            self.dirty = dirty
+            self.dirty_changed.emit(dirty)

@@ -1,0 +1,721 @@
+"""The main window: a control dock beside four panels, menus, status bar, settings persistence.
+
+Thin by design: training state lives in TrainingController, drawing in the panels. Every dialog
+goes through ``_dialog`` so tests (and scripted runs) never block on one.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+import pyqtgraph.exporters  # noqa: F401 - registers ImageExporter / SVGExporter
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QVBoxLayout,
+    QWidget,
+)
+
+from rnnviz.training.config import Config
+
+from .controller import TrainingController
+from .panels.cost import CostPanel
+from .panels.gradient_flow import GradientFlowPanel
+from .panels.hidden_states import HiddenStatesPanel
+from .panels.sampling import SamplingPanel
+from .widgets.control_panel import ControlPanel
+
+try:
+    from rnnviz.tasks.presets import list_presets, load_preset
+except ImportError:  # pragma: no cover - only while rnnviz.tasks.presets is being written
+    def list_presets():
+        return []
+
+    def load_preset(name):
+        raise ValueError(f"presets are not available (asked for {name!r})")
+
+ORGANIZATION = "rnnviz"
+APPLICATION = "rnnviz"
+SESSION_SUFFIX = ".rnnviz"
+SESSION_FILTER = "rnnviz sessions (*.rnnviz);;All files (*)"
+TEXT_FILTER = "Text files (*.txt *.md *.py *.csv *.tex *.html);;All files (*)"
+MAX_RECENT = 8
+RENDER_MIN_INTERVAL = 0.05     # seconds: at most ~20 redraws per second
+RENDER_SHARE = 0.08            # redraws may use at most ~8% of the time (training shares the CPU)
+SHORTCUTS = [
+    ("Space", "Start / pause training"),
+    ("Ctrl+Right", "Step once (one training step)"),
+    ("Ctrl+R", "Reset: fresh weights with the settings shown"),
+    ("Ctrl+N", "New run with the default preset"),
+    ("Ctrl+O", "Open a session file"),
+    ("Ctrl+S / Ctrl+Shift+S", "Save / Save as"),
+    ("Ctrl+Q", "Quit"),
+]
+
+
+def settings() -> QSettings:
+    """The app's persistent settings (an INI file; tests point QSettings.setPath elsewhere)."""
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+
+
+def loss_axis_label(config: Config) -> str:
+    per = {"charlm": "character", "parity": "sequence", "addition": "bit"}.get(config.task, "step")
+    if config.reduction == "sum" and config.task != "parity":
+        return f"training loss (nats, summed over {config.seq_length if config.task == 'charlm' else 'the'} " \
+               f"{'characters' if config.task == 'charlm' else 'time steps'})"
+    return f"training loss (nats per {per})"
+
+
+class MainWindow(QMainWindow):
+    """rnnviz's window. ``trainer`` is the run shown at start."""
+
+    def __init__(self, trainer, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("rnnviz")
+        self.setAcceptDrops(True)
+        self.non_interactive = False   # scripted runs (--quit-after): dialogs print instead of blocking
+        self._closing_accepted = False
+        self._render_pending = False
+        self._last_render_end = 0.0
+        self._render_cost = 0.0
+        self._presets = {p.name: p for p in list_presets()}
+
+        self.controller = TrainingController(trainer, self)
+        self.controls = ControlPanel(self._presets.values())
+        self.cost_panel = CostPanel()
+        self.hidden_panel = HiddenStatesPanel()
+        self.gradient_panel = GradientFlowPanel()
+        self.sampling_panel = SamplingPanel()
+        self._build_layout()
+        self._build_menus()
+        self._build_status_bar()
+        self._reset_edit_timer = QTimer(self, singleShot=True, interval=400)
+        self._reset_edit_timer.timeout.connect(self._on_reset_edit_timer_timeout)
+
+        c = self.controller
+        c.state_changed.connect(self._on_controller_state_changed)
+        c.data_changed.connect(self._on_controller_data_changed)
+        c.trainer_replaced.connect(self._on_controller_trainer_replaced)
+        c.config_changed.connect(self._on_controller_config_changed)
+        c.training_refused.connect(self._on_controller_training_refused)
+        c.worker_failed.connect(self._on_controller_worker_failed)
+        c.dirty_changed.connect(self._update_title)
+        c.path_changed.connect(self._update_title)
+        self.controls.start_clicked.connect(c.toggle)
+        self.controls.step_clicked.connect(c.step_once)
+        self.controls.reset_clicked.connect(self.reset_run)
+        self.controls.preset_chosen.connect(self.load_preset)
+        self.controls.live_edited.connect(self._on_live_edited)
+        self.controls.reset_field_edited.connect(self._on_controls_reset_field_edited)
+        self.controls.corpus_chosen.connect(self._on_controls_corpus_chosen)
+        self.controls.corpus_browse_requested.connect(self._on_controls_corpus_browse_requested)
+        self.sampling_panel.live_edited.connect(self._on_live_edited)
+        self.sampling_panel.sample_requested.connect(self._on_sampling_panel_sample_requested)
+
+        self._default_state = self.saveState()
+        self._default_splits = [s.saveState() for s in self._splitters]
+        self._restore_settings()
+        self._on_controller_trainer_replaced()
+        self._on_controller_state_changed("paused")
+
+    # ---- construction -----------------------------------------------------------------------
+    def _build_layout(self) -> None:
+        self.control_dock = QDockWidget("Controls", self)
+        self.control_dock.setObjectName("controls_dock")
+        self.control_dock.setWidget(self.controls)
+        self.control_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable |
+                                      QDockWidget.DockWidgetFeature.DockWidgetFloatable |
+                                      QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.control_dock.setMinimumWidth(330)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.control_dock)
+
+        def framed(title, panel, name):
+            box = QWidget()
+            box.setObjectName(name)
+            heading = QLabel(f"<b>{title}</b>")
+            heading.setContentsMargins(4, 2, 4, 0)
+            lay = QVBoxLayout(box)
+            lay.setContentsMargins(0, 0, 0, 0)
+            lay.setSpacing(0)
+            lay.addWidget(heading)
+            lay.addWidget(panel, 1)
+            return box
+
+        self.panel_frames = {
+            "cost": framed("Cost", self.cost_panel, "cost_panel"),
+            "hidden": framed("Hidden states across time", self.hidden_panel, "hidden_panel"),
+            "gradient": framed("Gradient flow through time", self.gradient_panel, "gradient_panel"),
+            "sampling": framed("Samples and predictions", self.sampling_panel, "sampling_panel"),
+        }
+        top = QSplitter(Qt.Orientation.Horizontal)
+        top.addWidget(self.panel_frames["cost"])
+        top.addWidget(self.panel_frames["hidden"])
+        bottom = QSplitter(Qt.Orientation.Horizontal)
+        bottom.addWidget(self.panel_frames["gradient"])
+        bottom.addWidget(self.panel_frames["sampling"])
+        rows = QSplitter(Qt.Orientation.Vertical)
+        rows.addWidget(top)
+        rows.addWidget(bottom)
+        for s, sizes in ((top, [1, 1]), (bottom, [3, 2]), (rows, [1, 1])):
+            s.setChildrenCollapsible(False)
+            for i, size in enumerate(sizes):
+                s.setStretchFactor(i, size)
+        top.setSizes([600, 500])
+        bottom.setSizes([660, 440])
+        self._splitters = [top, bottom, rows]
+        self.setCentralWidget(rows)
+        self.resize(1500, 950)
+
+    def _action(self, menu, text, slot, shortcut=None, tip=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        self._action(file_menu, "&New", self.new_run, QKeySequence.StandardKey.New,
+                     "Start over with the default experiment")
+        self._action(file_menu, "&Open…", self.open_session_dialog, QKeySequence.StandardKey.Open,
+                     "Open a saved session (.rnnviz) and continue where it stopped")
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        file_menu.addSeparator()
+        self._action(file_menu, "&Save", self.save, QKeySequence.StandardKey.Save,
+                     "Save the run (weights, optimizer state, history) to its session file")
+        self._action(file_menu, "Save &As…", self.save_as, QKeySequence.StandardKey.SaveAs)
+        file_menu.addSeparator()
+        export = file_menu.addMenu("&Export Plot as PNG/SVG")
+        for title, item in (("Cost plot…", lambda: self.cost_panel.plot),
+                            ("Hidden-state heatmap…", lambda: self.hidden_panel.graphics.ci),
+                            ("Gradient-flow plots…", lambda: self.gradient_panel.graphics.ci)):
+            self._action(export, title, lambda _=False, t=title, i=item: self.export_plot_dialog(t, i()))
+        self._action(file_menu, "Export &History as CSV…", self.export_history_dialog)
+        file_menu.addSeparator()
+        self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        run_menu = bar.addMenu("&Run")
+        self.start_action = self._action(run_menu, "Start / Pause", self.controller.toggle, "Space")
+        self.start_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self._action(run_menu, "Step once", self.controller.step_once, "Ctrl+Right")
+        self._action(run_menu, "Reset", self.reset_run, "Ctrl+R")
+
+        view = bar.addMenu("&View")
+        toggle = self.control_dock.toggleViewAction()
+        toggle.setText("Controls")
+        view.addAction(toggle)
+        self.panel_actions = {}
+        for key, title in (("cost", "Cost"), ("hidden", "Hidden states"), ("gradient", "Gradient flow"),
+                           ("sampling", "Samples and predictions")):
+            action = QAction(title, self, checkable=True, checked=True)
+            action.toggled.connect(lambda on, k=key: self._set_panel_visible(k, on))
+            view.addAction(action)
+            self.panel_actions[key] = action
+        view.addSeparator()
+        self._action(view, "Reset Layout", self.reset_layout)
+
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "Keyboard Shortcuts", self.show_shortcuts)
+        self._action(help_menu, "About rnnviz", self.show_about)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.status_labels = {}
+        for key, width in (("state", 90), ("step", 110), ("loss", 130), ("speed", 120), ("file", 220)):
+            label = QLabel()
+            label.setMinimumWidth(width)
+            bar.addPermanentWidget(label)
+            self.status_labels[key] = label
+
+    # ---- dialogs (the one place that may block) -----------------------------------------------
+    def _dialog(self, kind: str, title: str, text: str = "", *, choices=None, file_filter: str = "",
+                path: str = "") -> str | None:
+        """Show a dialog and return the answer.
+
+        kind: "info" | "error" -> None; "question" -> one of ``choices`` (first is the default) or
+        None; "open" / "save" -> a path or None. Tests monkeypatch this method.
+        """
+        if self.non_interactive:
+            print(f"rnnviz: {title}: {text}", file=sys.stderr)
+            return None
+        if kind in ("open", "save"):
+            start = path or settings().value("last_folder", str(Path.home()))
+            if kind == "open":
+                chosen, _ = QFileDialog.getOpenFileName(self, title, start, file_filter)
+            else:
+                chosen, _ = QFileDialog.getSaveFileName(self, title, start, file_filter)
+            if chosen:
+                settings().setValue("last_folder", str(Path(chosen).parent))
+            return chosen or None
+        box = QMessageBox(self)
+        box.setWindowTitle(title)
+        box.setText(text)
+        box.setIcon({"error": QMessageBox.Icon.Critical, "question": QMessageBox.Icon.Question}
+                    .get(kind, QMessageBox.Icon.Information))
+        if kind == "question":
+            buttons = {}
+            for choice in choices:
+                role = QMessageBox.ButtonRole.RejectRole if choice == "Cancel" else QMessageBox.ButtonRole.AcceptRole
+                buttons[box.addButton(choice, role)] = choice
+            box.setDefaultButton(next(iter(buttons)))
+            box.exec()
+            return buttons.get(box.clickedButton())
+        if "\n" in text and text.count("\n") > 3:   # a traceback: keep the dialog short
+            box.setText(text.strip().splitlines()[-1])
+            box.setDetailedText(text)
+        box.exec()
+        return None
+
+    def _confirm_discard(self, what: str) -> bool:
+        """Ask before throwing away trained weights."""
+        steps = self.controller.step_count
+        if steps == 0 or not self.controller.dirty:
+            return True
+        answer = self._dialog("question", "Discard trained weights?",
+                              f"{what} discards the weights trained for {steps:,} steps that are not saved.",
+                              choices=["Discard", "Cancel"])
+        return answer == "Discard"
+
+    def _maybe_save(self, what: str) -> bool:
+        """Offer to save unsaved work; False if the user cancelled."""
+        if not self.controller.dirty or self.controller.step_count == 0:
+            return True
+        answer = self._dialog("question", "Save this run?",
+                              f"{what}: the run has {self.controller.step_count:,} training steps that are not "
+                              "saved. Save them to a session file first?",
+                              choices=["Save", "Discard", "Cancel"])
+        if answer == "Save":
+            return self.save()
+        return answer == "Discard"
+
+    # ---- run management -----------------------------------------------------------------------
+    def reset_run(self) -> None:
+        """Fresh weights with the settings shown in the controls (asks before discarding)."""
+        try:
+            config = self.controls.edited_config()
+        except ValueError as exc:
+            self._dialog("error", "Invalid setting", str(exc))
+            return
+        if not self._confirm_discard("Reset"):
+            return
+        self._build_run(config)
+
+    def load_preset(self, name: str) -> bool:
+        try:
+            preset = load_preset(name)
+        except (ValueError, KeyError) as exc:
+            self._dialog("error", "Unknown preset", str(exc))
+            return False
+        if not self._confirm_discard(f"Loading the preset “{preset.title}”"):
+            self.controls.show_config(self.controller.config)
+            return False
+        config = preset.config if preset.config.preset else preset.config.replace(preset=preset.name)
+        return self._build_run(config)
+
+    def new_run(self) -> None:
+        if not self._maybe_save("New run"):
+            return
+        config = self._default_config()
+        try:
+            self.controller.reset(config)
+        except ValueError as exc:
+            self._dialog("error", "Cannot build the default run", str(exc))
+            return
+        self.controller.path = None
+        self.controller.path_changed.emit(None)
+        self.controller._set_dirty(False)
+
+    @staticmethod
+    def _default_config() -> Config:
+        try:
+            return load_preset("char-rnn").config
+        except Exception:  # noqa: BLE001 - presets missing: fall back to Config's defaults
+            return Config()
+
+    def _build_run(self, config: Config) -> bool:
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            self.controller.reset(config)
+        except ValueError as exc:
+            QApplication.restoreOverrideCursor()
+            what = "Cannot use this corpus" if config.task == "charlm" and config.corpus else "Cannot build this run"
+            self._dialog("error", what, f"{exc}\n\nThe current run is unchanged.")
+            self.controls.show_config(self.controller.config)
+            return False
+        QApplication.restoreOverrideCursor()
+        return True
+
+    # ---- sessions -----------------------------------------------------------------------------
+    def open_session_dialog(self) -> None:
+        if not self._maybe_save("Opening another session"):
+            return
+        path = self._dialog("open", "Open session", file_filter=SESSION_FILTER)
+        if path:
+            self.open_path(path, ask_to_save=False)
+
+    def open_path(self, path: str, ask_to_save: bool = True) -> bool:
+        """Open a session file; on any problem show why and keep the current session."""
+        if ask_to_save and not self._maybe_save("Opening another session"):
+            return False
+        try:
+            self.controller.open_session(path)
+        except (ValueError, OSError) as exc:   # SessionError is a ValueError
+            self._dialog("error", "Could not open session",
+                         f"{Path(path).name}: {exc}\n\nThe current session is unchanged.")
+            return False
+        self._add_recent(path)
+        return True
+
+    def save(self) -> bool:
+        if self.controller.path is None:
+            return self.save_as()
+        return self._save_to(self.controller.path)
+
+    def save_as(self) -> bool:
+        path = self._dialog("save", "Save session as", file_filter=SESSION_FILTER,
+                            path=self.controller.path or "")
+        if not path:
+            return False
+        if not path.endswith(SESSION_SUFFIX):
+            path += SESSION_SUFFIX
+        return self._save_to(path)
+
+    def _save_to(self, path: str) -> bool:
+        was_running = self.controller.state == "running"
+        try:
+            self.controller.save_session(path)
+        except (ValueError, OSError) as exc:
+            self._dialog("error", "Could not save", f"{path}: {exc}")
+            return False
+        self._add_recent(path)
+        self.statusBar().showMessage(f"Saved {path}", 4000)
+        if was_running and not self._closing_accepted:
+            self.controller.start()
+        return True
+
+    def _add_recent(self, path: str) -> None:
+        path = os.path.abspath(path)
+        s = settings()
+        recent = [p for p in (s.value("recent_files") or []) if p != path]
+        if isinstance(recent, str):
+            recent = [recent]
+        s.setValue("recent_files", [path] + recent[: MAX_RECENT - 1])
+        s.setValue("last_folder", os.path.dirname(path))
+        self._update_recent_menu()
+
+    def _update_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = settings().value("recent_files") or []
+        if isinstance(recent, str):
+            recent = [recent]
+        for path in recent:
+            action = self.recent_menu.addAction(Path(path).name)
+            action.setToolTip(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_path(p))
+        self.recent_menu.setEnabled(bool(recent))
+
+    # ---- exports ------------------------------------------------------------------------------
+    def export_plot_dialog(self, title: str, item) -> None:
+        path = self._dialog("save", f"Export {title.rstrip('…').lower()}",
+                            file_filter="PNG image (*.png);;SVG drawing (*.svg)")
+        if path:
+            self.export_plot(item, path)
+
+    def export_plot(self, item, path: str) -> None:
+        """PNG or SVG by the file's suffix, with pyqtgraph's exporters."""
+        if not path.lower().endswith((".png", ".svg")):
+            path += ".png"
+        exporter = (pg.exporters.SVGExporter(item) if path.lower().endswith(".svg")
+                    else pg.exporters.ImageExporter(item))
+        if isinstance(exporter, pg.exporters.ImageExporter):
+            exporter.parameters()["width"] = max(800, int(item.boundingRect().width()) * 2)
+        try:
+            exporter.export(path)
+        except OSError as exc:
+            self._dialog("error", "Could not export", f"{path}: {exc}")
+
+    def export_history_dialog(self) -> None:
+        path = self._dialog("save", "Export history as CSV", file_filter="CSV files (*.csv)")
+        if path:
+            if not path.lower().endswith(".csv"):
+                path += ".csv"
+            try:
+                self.export_history(path)
+            except OSError as exc:
+                self._dialog("error", "Could not export", f"{path}: {exc}")
+
+    def export_history(self, path: str) -> None:
+        """One row per training step; held-out metrics on the steps where they were measured."""
+        data = self.controller.data
+        smoothed = self.cost_panel.smoothed()
+        metrics = data.metric_names()
+        by_step = {}
+        for step, values in data.evals:
+            by_step.setdefault(int(step), {}).update(values)
+        params = list(data.param_norms)
+        param_row = {int(step): j for j, step in enumerate(data.param_steps.view)}
+
+        def number(value) -> str:
+            return repr(float(value)) if np.isfinite(value) else ""
+
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(["step", "loss", f"loss_smoothed_{self.cost_panel.smoothing_value:g}", "smooth_loss",
+                        "grad_norm"] + [f"grad_norm_{p}" for p in params] + [f"test_{m}" for m in metrics])
+            for i, step in enumerate(data.steps.view):
+                step = int(step)
+                ev = by_step.get(step, {})
+                j = param_row.get(step)
+                row = [step, number(data.loss.view[i]), number(smoothed[i]) if i < len(smoothed) else "",
+                       number(data.smooth_loss.view[i])]
+                row.append("" if j is None else number(data.grad_norm.view[j]))
+                row += ["" if j is None else number(data.param_norms[p].view[j]) for p in params]
+                row += [number(ev[m]) if m in ev else "" for m in metrics]
+                w.writerow(row)
+
+    # ---- layout, settings ---------------------------------------------------------------------
+    def _set_panel_visible(self, key: str, visible: bool) -> None:
+        self.panel_frames[key].setVisible(visible)
+        if visible:
+            self._schedule_render()
+
+    def reset_layout(self) -> None:
+        self.restoreState(self._default_state)
+        self.control_dock.show()
+        for s, state in zip(self._splitters, self._default_splits):
+            s.restoreState(state)
+        for action in self.panel_actions.values():
+            action.setChecked(True)
+
+    def _restore_settings(self) -> None:
+        s = settings()
+        geometry = s.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        state = s.value("window/state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        for i, splitter in enumerate(self._splitters):
+            split = s.value(f"window/splitter{i}")
+            if isinstance(split, QByteArray):
+                splitter.restoreState(split)
+        hidden = s.value("window/hidden_panels") or []
+        if isinstance(hidden, str):
+            hidden = [hidden]
+        for key in hidden:
+            if key in self.panel_actions:
+                self.panel_actions[key].setChecked(False)
+        smoothing = s.value("cost/smoothing")
+        if smoothing is not None:
+            try:
+                self.cost_panel.smoothing.set_value(float(smoothing))
+                self.cost_panel._ema.set_beta(self.cost_panel.smoothing.value())
+            except (TypeError, ValueError):
+                pass
+        self._update_recent_menu()
+
+    def _save_settings(self) -> None:
+        s = settings()
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState())
+        for i, splitter in enumerate(self._splitters):
+            s.setValue(f"window/splitter{i}", splitter.saveState())
+        s.setValue("window/hidden_panels", [k for k, a in self.panel_actions.items() if not a.isChecked()])
+        s.setValue("cost/smoothing", self.cost_panel.smoothing_value)
+        s.sync()
+
+    # ---- help ---------------------------------------------------------------------------------
+    def show_shortcuts(self) -> None:
+        rows = "".join(f"<tr><td><b>{html.escape(k)}</b></td><td>&nbsp;&nbsp;{html.escape(v)}</td></tr>"
+                       for k, v in SHORTCUTS)
+        self._dialog("info", "Keyboard shortcuts", f"<table>{rows}</table>")
+
+    def show_about(self) -> None:
+        from rnnviz import __version__ as version  # noqa: PLC0415
+        self._dialog("info", "About rnnviz",
+                     f"<b>rnnviz {version}</b><br>Watch recurrent neural networks (RNN, LSTM, GRU) learn. "
+                     "The networks are written from scratch in NumPy with exact backpropagation through "
+                     "time; this window shows the cost, the hidden states across time, and how the gradient "
+                     "flows (or vanishes) back through the time steps.")
+
+    # ---- rendering ------------------------------------------------------------------------------
+    def _schedule_render(self) -> None:
+        """Coalesce redraws: at most ~20/s and at most RENDER_SHARE of the time."""
+        if self._render_pending:
+            return
+        self._render_pending = True
+        wait = max(RENDER_MIN_INTERVAL, self._render_cost / RENDER_SHARE)
+        delay = max(0.0, self._last_render_end + wait - time.perf_counter())
+        QTimer.singleShot(int(delay * 1000), self._render)
+
+    def _render(self) -> None:
+        self._render_pending = False
+        t0 = time.perf_counter()
+        data = self.controller.data
+        for key, panel in (("cost", self.cost_panel), ("hidden", self.hidden_panel),
+                           ("gradient", self.gradient_panel), ("sampling", self.sampling_panel)):
+            if self.panel_frames[key].isVisible() or not self.isVisible():
+                panel.refresh(data)
+        self._update_status()
+        t1 = time.perf_counter()
+        self._render_cost = 0.7 * self._render_cost + 0.3 * (t1 - t0)
+        self._last_render_end = t1
+
+    def render_now(self) -> None:
+        """Redraw every panel immediately (tests, screenshots)."""
+        self._render()
+
+    def _update_status(self) -> None:
+        c = self.controller
+        self.status_labels["state"].setText({"running": "● running", "pausing": "pausing…"}.get(c.state, "‖ paused"))
+        self.status_labels["step"].setText(f"step {c.step_count:,}")
+        loss = c.data.latest_loss()
+        self.status_labels["loss"].setText("loss –" if loss is None else f"loss {loss:.4g}")
+        self.status_labels["speed"].setText(f"{c.steps_per_second:,.0f} steps/s" if c.state == "running" else "")
+
+    def _update_title(self, *_args) -> None:
+        c = self.controller
+        name = Path(c.path).name if c.path else "untitled"
+        mark = "*" if c.dirty else ""
+        self.setWindowTitle(f"{name}{mark} — rnnviz")
+        self.status_labels["file"].setText(f"{name}{' (unsaved changes)' if c.dirty else ''}")
+        self.status_labels["file"].setToolTip(c.path or "not saved yet")
+
+    # ---- controller signals -------------------------------------------------------------------
+    def _on_controller_state_changed(self, state: str) -> None:
+        self.controls.set_run_state(state)
+        self._update_status()
+        if state == "paused":
+            self._schedule_render()
+
+    def _on_controller_data_changed(self) -> None:
+        self._schedule_render()
+
+    def _on_controller_trainer_replaced(self) -> None:
+        config = self.controller.config
+        for panel in (self.cost_panel, self.hidden_panel, self.gradient_panel, self.sampling_panel):
+            panel.clear()
+        self.controls.show_config(config)
+        self._on_controller_config_changed(config)
+        self._update_title()
+        self.render_now()
+
+    def _on_controller_config_changed(self, config: Config) -> None:
+        self.controls.show_live_config(config)
+        self.sampling_panel.show_config(config)
+        self.gradient_panel.set_clipping(config.clip_mode, config.clip)
+        self.cost_panel.set_loss_label(loss_axis_label(config))
+
+    def _on_controller_training_refused(self, message: str) -> None:
+        self._dialog("error", "Training paused: a step went non-finite",
+                     f"{message}\n\nThat step was not applied: the last good parameters are kept. Lower the "
+                     "learning rate (or turn on gradient clipping) and press Start to continue.")
+
+    def _on_controller_worker_failed(self, text: str) -> None:
+        self._dialog("error", "Training stopped by an error",
+                     f"Training was paused because of an unexpected error. The window keeps running; "
+                     f"you can reset or open another session.\n\n{text}")
+
+    # ---- control signals ----------------------------------------------------------------------
+    def _on_live_edited(self, changes: dict) -> None:
+        try:
+            self.controller.set_live(**changes)
+        except ValueError as exc:
+            self._dialog("error", "Invalid setting", str(exc))
+            self.controls.show_live_config(self.controller.config)
+
+    def _on_controls_reset_field_edited(self, name: str) -> None:
+        if self.controller.step_count == 0:
+            self._reset_edit_timer.start()     # nothing trained yet: rebuild once the edits settle
+        else:
+            self.statusBar().showMessage("That setting applies on reset: press Reset to rebuild the network "
+                                         "(trained weights are discarded).", 6000)
+
+    def _on_reset_edit_timer_timeout(self) -> None:
+        if self.controller.step_count == 0 and self.controls.reset_changes():
+            try:
+                config = self.controls.edited_config()
+            except ValueError as exc:
+                self._dialog("error", "Invalid setting", str(exc))
+                self.controls.show_config(self.controller.config)
+                return
+            self._build_run(config)
+
+    def _on_controls_corpus_chosen(self, path: str) -> None:
+        self.use_corpus(path or None)
+
+    def _on_controls_corpus_browse_requested(self) -> None:
+        path = self._dialog("open", "Choose a text file to learn from", file_filter=TEXT_FILTER)
+        if path:
+            self.use_corpus(path)
+
+    def use_corpus(self, path: str | None) -> bool:
+        """Train a character model on ``path`` (None: the built-in corpus); asks before discarding."""
+        self.controls.set_value("task", "charlm")
+        self.controls.set_value("corpus", path)
+        self.controls.update_pending()
+        try:
+            config = self.controls.edited_config()
+        except ValueError as exc:
+            self._dialog("error", "Invalid setting", str(exc))
+            self.controls.show_config(self.controller.config)
+            return False
+        if not self._confirm_discard("Training on a new corpus"):
+            self.controls.show_config(self.controller.config)
+            return False
+        return self._build_run(config)
+
+    def _on_sampling_panel_sample_requested(self) -> None:
+        if self.controller.config.task == "charlm":
+            self.controller.sample_now()
+
+    # ---- drag and drop ----------------------------------------------------------------------------
+    def dragEnterEvent(self, event):  # noqa: N802 - Qt override
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):  # noqa: N802 - Qt override
+        files = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if not files:
+            return
+        event.acceptProposedAction()
+        QTimer.singleShot(0, lambda: self.open_dropped_file(files[0]))   # leave the drop handler first
+
+    def open_dropped_file(self, path: str) -> None:
+        if path.endswith(SESSION_SUFFIX):
+            self.open_path(path)
+        else:
+            self.use_corpus(path)
+
+    # ---- closing ----------------------------------------------------------------------------------
+    def closeEvent(self, event):  # noqa: N802 - Qt override
+        was_running = self.controller.state == "running"
+        self.controller.stop_and_wait(timeout_ms=5000)
+        if not self.non_interactive and not self._maybe_save("Quitting"):
+            event.ignore()
+            if was_running:
+                self.controller.start()
+            return
+        self._closing_accepted = True
+        self._save_settings()
+        event.accept()
+
+    def save_screenshot(self, path: str) -> None:
+        """Render the window into a PNG (for documentation)."""
+        self.render_now()
+        QApplication.processEvents()
+        image = self.grab().toImage()
+        image.save(path)
+

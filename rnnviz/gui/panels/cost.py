@@ -1,0 +1,235 @@
+"""Cost panel: raw loss (faint), debiased moving average, held-out metric, setting-change markers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from ..run_data import RunData, SmoothedSeries
+from ..widgets.sliders import ValueSlider
+
+METRIC_TITLES = {
+    "accuracy": "test accuracy (fraction correct)",
+    "sum_accuracy": "test sums fully right (fraction)",
+    "bit_accuracy": "test bit accuracy (fraction)",
+    "bits_per_char": "test bits per character",
+    "loss": "test loss (nats)",
+}
+METRIC_PREFERENCE = ("accuracy", "sum_accuracy", "bits_per_char", "bit_accuracy")
+RAW_PEN = pg.mkPen((70, 110, 200, 70), width=1)
+EMA_PEN = pg.mkPen((25, 70, 180), width=2)
+METRIC_PEN = pg.mkPen((220, 110, 0), width=2)
+MARKER_PEN = pg.mkPen((120, 120, 120), width=1, style=Qt.PenStyle.DashLine)
+NOT_TRAINING = frozenset({"temperature", "sample_every", "sample_length", "prime", "eval_every"})
+"""Live settings that do not change training: they get no marker on the cost plot."""
+
+
+def format_value(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def marker_text(name: str, old, new) -> str:
+    return f"{name} {format_value(old)}→{format_value(new)}"
+
+
+class CostPanel(QWidget):
+    """Loss per training step, smoothed, with the held-out metric on its own (right) axis."""
+
+    smoothing_changed = Signal(float)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._ema = SmoothedSeries(0.9)
+        self._markers: list[pg.InfiniteLine] = []
+        self._n_markers_shown = 0
+        self._revision = -1
+        self._data: RunData | None = None
+        self._metric: str | None = None
+
+        self.log_box = QCheckBox("Log scale")
+        self.log_box.setToolTip("Show the loss axis on a true logarithmic scale (ticks at 10^k).")
+        self.smoothing = ValueSlider(0.0, 0.999, 0.9, resolution=999, fmt="{:.3f}")
+        self.smoothing.setToolTip("Smoothing of the dark curve: weight of the past in an exponential moving "
+                                  "average (0 = raw loss, 0.999 = very smooth). Debiased, so the start is not "
+                                  "pulled towards zero. Does not change training.")
+        self.metric_box = QComboBox()
+        self.metric_box.setToolTip("Which held-out metric to draw on the right axis.")
+        self.metric_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Smoothing"))
+        top.addWidget(self.smoothing, 1)
+        top.addWidget(self.log_box)
+        top.addWidget(QLabel("Right axis"))
+        top.addWidget(self.metric_box)
+
+        self.plot_widget = pg.PlotWidget()
+        self.plot = self.plot_widget.getPlotItem()
+        self.plot.setLabel("bottom", "training step")
+        self.plot.setLabel("left", "training loss (nats)")
+        self.plot.showGrid(x=True, y=True, alpha=0.15)
+        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="9pt")
+        self.raw_curve = self.plot.plot(pen=RAW_PEN, name="loss per step (raw)")
+        self.ema_curve = self.plot.plot(pen=EMA_PEN, name="loss, smoothed")
+        for curve in (self.raw_curve, self.ema_curve):
+            curve.setDownsampling(auto=True, method="peak")
+            curve.setClipToView(True)
+        # Held-out metric in its own ViewBox, sharing the step axis (pyqtgraph's multi-axis recipe).
+        self.metric_view = pg.ViewBox()
+        self.plot.showAxis("right")
+        self.plot.scene().addItem(self.metric_view)
+        self.plot.getAxis("right").linkToView(self.metric_view)
+        self.metric_view.setXLink(self.plot)
+        self.metric_curve = pg.PlotDataItem(pen=METRIC_PEN, symbol="o", symbolSize=5,
+                                            symbolBrush=(220, 110, 0), symbolPen=None)
+        self.metric_view.addItem(self.metric_curve)
+        self.legend.addItem(self.metric_curve, "held-out metric (right axis)")
+        self.plot.vb.sigResized.connect(self._on_plot_resized)
+        self.crosshair = pg.InfiniteLine(angle=90, pen=pg.mkPen((0, 0, 0, 60)))
+        self.crosshair.setZValue(20)
+        self.crosshair.hide()
+        self.plot.addItem(self.crosshair, ignoreBounds=True)
+
+        self.readout = QLabel("Hover over the plot to read values.")
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(top)
+        layout.addWidget(self.plot_widget, 1)
+        layout.addWidget(self.readout)
+
+        self.log_box.toggled.connect(self._on_log_box_toggled)
+        self._smoothing_proxy = pg.SignalProxy(self.smoothing.value_changed, rateLimit=10,
+                                               slot=self._on_smoothing_proxy_fired)
+        self.metric_box.activated.connect(self._on_metric_box_activated)
+        self._hover_proxy = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=30,
+                                           slot=self._on_hover_proxy_fired)
+
+    # ---- updating ---------------------------------------------------------------------------
+    def clear(self) -> None:
+        self._ema.reset()
+        for line in self._markers:
+            self.plot.removeItem(line)
+        self._markers.clear()
+        self._n_markers_shown = 0
+        self._revision = -1
+        self.raw_curve.setData([], [])
+        self.ema_curve.setData([], [])
+        self.metric_curve.setData([], [])
+        self.metric_box.clear()
+        self._metric = None
+
+    def set_loss_label(self, text: str) -> None:
+        self.plot.setLabel("left", text)
+
+    def refresh(self, data: RunData) -> None:
+        self._data = data
+        if data.revision == self._revision:
+            return
+        self._revision = data.revision
+        steps, loss = data.steps.view, data.loss.view
+        self.raw_curve.setData(steps, loss)
+        self.ema_curve.setData(steps, self._ema.update(loss))
+        self._refresh_metric(data)
+        self._refresh_markers(data)
+
+    def _refresh_metric(self, data: RunData) -> None:
+        names = data.metric_names()
+        if names and self.metric_box.count() != len(names):
+            current = self._metric
+            self.metric_box.clear()
+            for name in names:
+                self.metric_box.addItem(METRIC_TITLES.get(name, name.replace("_", " ")), name)
+            if current not in names:
+                current = next((n for n in METRIC_PREFERENCE if n in names), names[0])
+            self._set_metric(current)
+        if self._metric:
+            x, y = data.metric_series(self._metric)
+            self.metric_curve.setData(x, y)
+
+    def _set_metric(self, name: str) -> None:
+        self._metric = name
+        self.metric_box.setCurrentIndex(max(0, self.metric_box.findData(name)))
+        self.plot.setLabel("right", METRIC_TITLES.get(name, name.replace("_", " ")))
+        if "accuracy" in name:
+            self.metric_view.enableAutoRange(y=False)
+            self.metric_view.setYRange(0, 1.02, padding=0)
+        else:
+            self.metric_view.enableAutoRange(y=True)
+
+    def _refresh_markers(self, data: RunData) -> None:
+        changes = data.setting_changes
+        for i in range(self._n_markers_shown, len(changes)):
+            step, name, old, new = changes[i]
+            if name in NOT_TRAINING:
+                continue
+            line = pg.InfiniteLine(
+                pos=step, angle=90, pen=MARKER_PEN, label=marker_text(name, old, new),
+                labelOpts={"position": 0.93 - 0.08 * (len(self._markers) % 4), "color": (60, 60, 60),
+                           "fill": (255, 255, 255, 200), "movable": False})
+            line.setZValue(10)
+            self.plot.addItem(line, ignoreBounds=True)
+            self._markers.append(line)
+        self._n_markers_shown = len(changes)
+
+    @property
+    def marker_labels(self) -> list[str]:
+        return [line.label.format for line in self._markers]
+
+    # ---- user actions -------------------------------------------------------------------------
+    def _on_plot_resized(self) -> None:
+        self.metric_view.setGeometry(self.plot.vb.sceneBoundingRect())
+        self.metric_view.linkedViewChanged(self.plot.vb, self.metric_view.XAxis)
+
+    def _on_log_box_toggled(self, checked: bool) -> None:
+        self.plot.setLogMode(y=checked)
+        self.plot.setLabel("left", self.plot.getAxis("left").labelText)
+        self.plot.enableAutoRange(y=True)
+
+    def _on_smoothing_proxy_fired(self, args) -> None:
+        self._ema.set_beta(float(args[0]))
+        if self._data is not None:
+            self.ema_curve.setData(self._data.steps.view, self._ema.update(self._data.loss.view))
+        self.smoothing_changed.emit(float(args[0]))
+
+    def _on_metric_box_activated(self, index: int) -> None:
+        self._set_metric(self.metric_box.itemData(index))
+        if self._data is not None:
+            x, y = self._data.metric_series(self._metric)
+            self.metric_curve.setData(x, y)
+
+    def _on_hover_proxy_fired(self, args) -> None:
+        pos = args[0]
+        data = self._data
+        if data is None or not self.plot.sceneBoundingRect().contains(pos) or len(data.steps) == 0:
+            self.crosshair.hide()
+            return
+        x = self.plot.vb.mapSceneToView(pos).x()
+        steps = data.steps.view
+        i = int(np.clip(np.searchsorted(steps, x), 0, len(steps) - 1))
+        if i > 0 and abs(steps[i - 1] - x) < abs(steps[i] - x):
+            i -= 1
+        self.crosshair.setPos(steps[i])
+        self.crosshair.show()
+        text = f"step {int(steps[i]):,}: loss {data.loss.view[i]:.4g}"
+        ema = self._ema.values.view
+        if i < len(ema):
+            text += f", smoothed {ema[i]:.4g}"
+        if data.has_smooth_loss and np.isfinite(data.smooth_loss.view[i]):
+            text += f", min-char-rnn smooth_loss {data.smooth_loss.view[i]:.4g}"
+        if self._metric:
+            xs, ys = data.metric_series(self._metric)
+            if xs.size:
+                j = int(np.clip(np.searchsorted(xs, steps[i], side="right") - 1, 0, xs.size - 1))
+                text += f" · {METRIC_TITLES.get(self._metric, self._metric)} {ys[j]:.4g} (at step {int(xs[j]):,})"
+        self.readout.setText(text)
+
+    @property
+    def smoothing_value(self) -> float:
+        return self._ema.beta
+
+    def smoothed(self) -> np.ndarray:
+        return self._ema.values.view

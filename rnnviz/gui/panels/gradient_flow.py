@@ -1,0 +1,158 @@
+"""Gradient flow: ||dL/da<t>|| per time step (latest step and over training), per-parameter norms."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from ..run_data import TINY, RunData
+
+IMAGE_MAP = pg.colormap.get("inferno")
+PARAM_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
+                 (140, 86, 75), (227, 119, 194), (127, 127, 127)]
+THRESHOLD_PEN = pg.mkPen((200, 0, 0), width=1.5, style=Qt.PenStyle.DashLine)
+
+
+class GradientFlowPanel(QWidget):
+    """Vanishing/exploding gradients made visible."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._revision = -1
+        self._param_curves: dict[str, pg.PlotDataItem] = {}
+        self._clip = (None, None)
+
+        self.header = QLabel()
+        self.header.setTextFormat(Qt.TextFormat.RichText)
+        self.header.setToolTip("Spectral radius: the largest |eigenvalue| of the recurrent matrix Waa. Above 1, "
+                               "signals (and gradients) passed through time can grow; below 1 they shrink. "
+                               "Saturated: fraction of hidden units stuck near ±1 on the probe, where tanh "
+                               "passes almost no gradient.")
+        self.graphics = pg.GraphicsLayoutWidget()
+
+        self.latest = self.graphics.addPlot(row=0, col=0, title="latest step")
+        self.latest.setLabel("bottom", "time step t")
+        self.latest.setLabel("left", "‖∂L/∂a⟨t⟩‖ (log scale)")
+        self.latest.setLogMode(y=True)
+        self.latest.showGrid(x=True, y=True, alpha=0.2)
+        self.latest_legend = self.latest.addLegend(offset=(5, 5), labelTextSize="8pt")
+        self.latest_a = self.latest.plot(pen=pg.mkPen((31, 119, 180), width=2), symbol="o", symbolSize=4,
+                                         symbolBrush=(31, 119, 180), symbolPen=None, name="‖∂L/∂a⟨t⟩‖")
+        self.latest_c = self.latest.plot(pen=pg.mkPen((214, 39, 40), width=2, style=Qt.PenStyle.DashLine),
+                                         name="‖∂L/∂c⟨t⟩‖ (LSTM cell)")
+
+        self.over_time = self.graphics.addPlot(row=0, col=1, title="‖∂L/∂a⟨t⟩‖ over training")
+        self.over_time.setLabel("bottom", "training step")
+        self.over_time.setLabel("left", "time step t")
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.over_time.addItem(self.image)
+        self.colorbar = pg.ColorBarItem(values=(-6, 0), colorMap=IMAGE_MAP, interactive=False,
+                                        label="log10 ‖∂L/∂a⟨t⟩‖", width=12)
+        self.colorbar.setImageItem(self.image)
+        self.graphics.addItem(self.colorbar, row=0, col=2)
+
+        self.params = self.graphics.addPlot(row=1, col=0, colspan=3, title="gradient norm per parameter")
+        self.params.setLabel("bottom", "training step")
+        self.params.setLabel("left", "‖∂L/∂W‖ (log scale)")
+        self.params.setLogMode(y=True)
+        self.params.showGrid(x=True, y=True, alpha=0.15)
+        self.params_legend = self.params.addLegend(offset=(5, 5), labelTextSize="8pt", colCount=4)
+        self.global_curve = self.params.plot(pen=pg.mkPen((0, 0, 0), width=1.5), name="global (before clipping)")
+        self.global_curve.setDownsampling(auto=True, method="peak")
+        self.global_curve.setClipToView(True)
+        self.threshold = pg.InfiniteLine(angle=0, pen=THRESHOLD_PEN, label="clip threshold",
+                                         labelOpts={"position": 0.05, "color": (200, 0, 0),
+                                                    "anchors": [(0, 1), (0, 1)]})
+        self.threshold.setZValue(10)
+        self.params.addItem(self.threshold, ignoreBounds=True)
+        self.threshold.hide()
+        self.graphics.ci.layout.setRowStretchFactor(0, 3)
+        self.graphics.ci.layout.setRowStretchFactor(1, 2)
+        self.graphics.ci.layout.setColumnStretchFactor(0, 2)
+        self.graphics.ci.layout.setColumnStretchFactor(1, 3)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.header)
+        layout.addWidget(self.graphics, 1)
+        self._show_header(None, None)
+
+    def clear(self) -> None:
+        self._revision = -1
+        for curve in self._param_curves.values():
+            self.params.removeItem(curve)
+            self.params_legend.removeItem(curve)
+        self._param_curves.clear()
+        for item in (self.latest_a, self.latest_c, self.global_curve):
+            item.setData([], [])
+        self.image.clear()
+        self._show_header(None, None)
+
+    def set_clipping(self, mode: str, threshold: float) -> None:
+        """Draw the clipping threshold (global norm for norm clipping; per entry for value clipping)."""
+        if (mode, threshold) == self._clip:
+            return
+        self._clip = (mode, threshold)
+        if mode == "none":
+            self.threshold.hide()
+            return
+        self.threshold.setPos(math.log10(threshold))   # the axis is in log10 units
+        self.threshold.label.setFormat(
+            f"clip threshold {threshold:g} (global norm)" if mode == "norm"
+            else f"clip value ±{threshold:g} (applies to each entry)")
+        self.threshold.show()
+
+    def refresh(self, data: RunData) -> None:
+        if data.probe is not None:
+            self._show_header(data.probe.spectral_radius, data.probe.saturation)
+        if data.revision == self._revision:
+            return
+        self._revision = data.revision
+        if data.latest_grad_a is not None:
+            g = np.maximum(np.nan_to_num(data.latest_grad_a, nan=TINY), TINY)
+            self.latest_a.setData(np.arange(1, g.size + 1), g)
+            if data.latest_grad_c is not None:
+                c = np.maximum(np.nan_to_num(data.latest_grad_c, nan=TINY), TINY)
+                self.latest_c.setData(np.arange(1, c.size + 1), c)
+            self.latest.setTitle(f"latest step ({data.step:,})")
+        img, first, last = data.gradient_image.image()
+        if img is not None:
+            finite = img[np.isfinite(img) & (img > math.log10(TINY) + 1)]
+            lo, hi = (float(np.percentile(finite, 1)), float(np.percentile(finite, 99.5))) if finite.size \
+                else (-6.0, 0.0)
+            if hi - lo < 1e-3:
+                lo, hi = lo - 0.5, hi + 0.5
+            self.image.setImage(img.T, levels=(lo, hi), autoLevels=False)   # (T, columns): y = time step
+            self.colorbar.setLevels((lo, hi))
+            n_cols, T = img.shape
+            self.image.setRect(QRectF(first - 0.5, 0.5, max(1.0, last - first + 1), T))
+            caption = "‖∂L/∂a⟨t⟩‖ over training"
+            per_column = data.gradient_image.bin_size
+            if per_column > 1:
+                caption += f" (each column: mean of ~{per_column:,} steps)"
+            self.over_time.setTitle(caption)
+        steps = data.param_steps.view
+        for i, (name, series) in enumerate(data.param_norms.items()):
+            curve = self._param_curves.get(name)
+            if curve is None:
+                colour = PARAM_COLOURS[i % len(PARAM_COLOURS)]
+                curve = self.params.plot(pen=pg.mkPen(colour, width=1), name=name)
+                curve.setDownsampling(auto=True, method="peak")
+                curve.setClipToView(True)
+                self._param_curves[name] = curve
+            curve.setData(steps, np.maximum(series.view, TINY))
+        if len(data.grad_norm):
+            self.global_curve.setData(steps, np.maximum(data.grad_norm.view, TINY))
+
+    def _show_header(self, radius, saturation) -> None:
+        if radius is None:
+            self.header.setText("<b>Spectral radius of Waa:</b> – &nbsp;&nbsp; <b>saturated units:</b> –")
+            return
+        trend = ("below 1: gradients through Waa must shrink over long spans" if radius < 1
+                 else "1 or more: gradients through Waa can grow (explode)")
+        self.header.setText(f"<b>Spectral radius of Waa: <span style='font-size:13pt'>{radius:.3f}</span></b>"
+                            f" ({trend}) &nbsp;&nbsp; <b>saturated units:</b> {saturation:.0%}")

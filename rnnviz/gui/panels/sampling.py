@@ -1,0 +1,116 @@
+"""Sampling panel: text from the character model, or the model's answers on test examples."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QFont, QFontDatabase, QTextCursor
+from PySide6.QtWidgets import (
+    QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+)
+
+from ..run_data import RunData
+from ..widgets.sliders import ValueSlider
+
+
+class SamplingPanel(QWidget):
+    """Character model: samples appear every N steps and on demand. Other tasks: live predictions."""
+
+    live_edited = Signal(dict)
+    sample_requested = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._task = None
+        self._samples_shown = 0
+        self._examples = None
+
+        self.prime_edit = QLineEdit()
+        self.prime_edit.setPlaceholderText("priming text (optional)")
+        self.prime_edit.setToolTip("Text fed to the network before sampling starts, to set its hidden state; "
+                                   "the sample continues it. Empty: start from one random character.")
+        self.length_box = QSpinBox()
+        self.length_box.setRange(1, 100_000)
+        self.length_box.setKeyboardTracking(False)
+        self.length_box.setToolTip("How many characters each sample has.")
+        self.temperature = ValueSlider(0.05, 2.0, 1.0, resolution=195)
+        self.temperature.setToolTip("Sampling temperature: below 1 picks likely characters (safer, repetitive), "
+                                    "above 1 more surprising ones. Does not change training.")
+        self.sample_button = QPushButton("Sample now")
+        self.sample_button.setToolTip("Draw a sample from the model as it is now (also while training).")
+        self.controls = QWidget()
+        row = QHBoxLayout(self.controls)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.prime_edit, 2)
+        row.addWidget(QLabel("length"))
+        row.addWidget(self.length_box)
+        row.addWidget(QLabel("temperature"))
+        row.addWidget(self.temperature, 1)
+        row.addWidget(self.sample_button)
+
+        self.caption = QLabel()
+        self.caption.setWordWrap(True)
+        self.caption.setStyleSheet("color: #444;")
+        self.text = QPlainTextEdit()
+        self.text.setReadOnly(True)
+        self.text.setMaximumBlockCount(3000)   # old samples scroll away; memory stays bounded
+        font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        font.setStyleHint(QFont.StyleHint.Monospace)
+        self.text.setFont(font)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.controls)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.text, 1)
+
+        self.prime_edit.editingFinished.connect(self._on_prime_edit_editing_finished)
+        self.length_box.valueChanged.connect(lambda v: self.live_edited.emit({"sample_length": int(v)}))
+        # Merge slider bursts: only the value the slider settles on becomes a setting change.
+        self._temperature_proxy = pg.SignalProxy(self.temperature.value_changed, delay=0.2, rateLimit=0,
+                                                 slot=self._on_temperature_proxy_fired)
+        self.sample_button.clicked.connect(self.sample_requested)
+
+    def show_config(self, config) -> None:
+        for w in (self.prime_edit, self.length_box):
+            w.blockSignals(True)
+        if self.prime_edit.text() != config.prime:
+            self.prime_edit.setText(config.prime)
+        self.length_box.setValue(config.sample_length)
+        for w in (self.prime_edit, self.length_box):
+            w.blockSignals(False)
+        self.temperature.set_value(config.temperature)
+        if config.task != self._task:
+            self._task = config.task
+            is_charlm = config.task == "charlm"
+            self.controls.setVisible(is_charlm)
+            self.caption.setText(
+                f"Samples from the model appear here every {config.sample_every:,} steps (at most two per "
+                "second) and when you press Sample now." if is_charlm else
+                "The model's answers on a few held-out test examples, updated live (✓ right, ✗ wrong).")
+        elif config.task == "charlm":
+            self.caption.setText(f"Samples from the model appear here every {config.sample_every:,} steps "
+                                 "(at most two per second) and when you press Sample now.")
+
+    def clear(self) -> None:
+        self.text.clear()
+        self._samples_shown = 0
+        self._examples = None
+
+    def refresh(self, data: RunData) -> None:
+        if self._task == "charlm":
+            if data.new_samples:
+                cursor = self.text.textCursor()
+                for step, sample in data.new_samples:
+                    cursor.movePosition(QTextCursor.MoveOperation.End)
+                    self.text.appendPlainText(f"──── step {step:,} ────\n{sample}\n")
+                data.new_samples.clear()
+                self.text.verticalScrollBar().setValue(self.text.verticalScrollBar().maximum())
+        elif data.examples is not None and data.examples is not self._examples:
+            self._examples = data.examples
+            self.text.setPlainText(f"Test examples at step {data.step:,}:\n\n" + "\n".join(data.examples))
+
+    def _on_prime_edit_editing_finished(self) -> None:
+        self.live_edited.emit({"prime": self.prime_edit.text()})
+
+    def _on_temperature_proxy_fired(self, args) -> None:
+        self.live_edited.emit({"temperature": round(float(args[0]), 3)})

@@ -1,0 +1,1 @@
+"""Small reusable widgets: logarithmic slider, labelled slider, file field that accepts drops."""

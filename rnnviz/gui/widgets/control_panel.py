@@ -1,0 +1,391 @@
+"""The control dock: presets, task, model and training settings, and the run buttons.
+
+It only shows a Config and reports edits; the window decides what an edit does (a live change
+at the next step, or a pending change that applies on reset).
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
+    QScrollArea, QSpinBox, QVBoxLayout, QWidget,
+)
+
+from rnnviz.training.config import (
+    ACTIVATIONS, CELLS, CLIP_MODES, DTYPES, INITS, LIVE_FIELDS, OPTIMIZERS, REDUCTIONS, TASKS, Config,
+)
+
+from .file_field import FileField
+from .sliders import LogSlider, ValueSlider
+
+TASK_TITLES = {
+    "parity": "XOR parity (many-to-one)",
+    "addition": "Binary addition",
+    "charlm": "Character language model",
+    "copy": "Copy: recall symbols after a lag",
+    "adding": "Adding problem (long memory)",
+}
+SEQ_LENGTH_LABELS = {
+    "parity": ("Bits T", "How many random bits each sequence has; the label is their XOR. Longer sequences make "
+                         "the gradient travel further back in time: vanilla RNNs stall beyond ~20 bits."),
+    "addition": ("Sequence length", "Not used by binary addition (its length is the number width)."),
+    "charlm": ("Chunk length", "Characters per training chunk (truncated backpropagation through time): the "
+                               "gradient reaches at most this many characters back; the hidden state still "
+                               "carries over from one chunk to the next."),
+    "copy": ("Lag", "How many steps the network must wait before recalling the symbols: the memory span it "
+                    "needs. Vanilla RNNs fail at long lags; LSTM and GRU bridge them."),
+    "adding": ("Length T", "Sequence length of the adding problem: the two marked numbers can be this far apart, "
+                           "so the memory needed grows with T."),
+}
+ACTIVATION_TIPS = "Vanilla RNN hidden activation. tanh is centred at 0; relu can explode; sigmoid saturates."
+FIELD_TIPS = {
+    "task": "The problem the network learns. Changing it rebuilds data and network (applies on reset).",
+    "n_bits": "Width in bits of each number being added; the sum must fit in the same width.",
+    "n_train": "Size of the fixed training set. More data generalises better but each full-batch step is slower.",
+    "n_test": "Held-out examples used for the test metric on the cost plot (never trained on).",
+    "n_symbols": "Alphabet size of the copy task: more symbols means more to remember per position.",
+    "copy_length": "How many symbols must be recalled after the lag.",
+    "corpus": "Plain UTF-8 text file to learn from (drop a file here). Empty: the built-in corpus of Python "
+              "standard-library source code.",
+    "cell": "Recurrent cell. RNN: a single tanh layer (gradients vanish or explode over time). LSTM and GRU "
+            "add gates that let gradients flow across many steps.",
+    "hidden": "Number of hidden units H: the size of the memory a<t>. Bigger learns more but steps slower.",
+    "batch_size": "Sequences per training step; 0 trains on the whole training set at once (full-batch "
+                  "gradient descent). Bigger batches give smoother but slower steps.",
+    "init": "How the weights start. small: N(0, 0.01²) as in min-char-rnn; xavier scales by fan-in; orthogonal "
+            "and identity start the recurrent matrix with spectral radius 1, so gradients neither vanish nor "
+            "explode at first.",
+    "seed": "Random seed for weights and data: the same seed gives bit-identical runs.",
+    "dtype": "Floating-point precision of the arrays. float32 is faster and uses half the memory; float64 is "
+             "exact enough for gradient checks.",
+    "reduction": "How the loss combines time steps: sum (min-char-rnn; gradients scale with the sequence "
+                 "length, which matters for clipping) or mean.",
+    "optimizer": "Update rule. Switching it during training starts the new optimizer's memory from zero.",
+    "lr": "Learning rate: the step size of each update (log scale, 1e-5 to 1). Too large and the loss "
+          "jumps or becomes non-finite; too small and nothing moves. Applies at the next step.",
+    "momentum": "SGD with momentum: fraction of the previous update carried into the next one.",
+    "beta1": "Adam: decay of the running mean of gradients (momentum).",
+    "beta2": "Adam: decay of the running mean of squared gradients (per-weight step size).",
+    "rho": "RMSProp: decay of the running mean of squared gradients.",
+    "eps": "Added to the denominator of Adagrad/RMSProp/Adam so steps stay finite when gradients are tiny.",
+    "clip_mode": "Gradient clipping. value: clamp every gradient entry to ±threshold (min-char-rnn); norm: "
+                 "rescale all gradients when their global norm exceeds the threshold; none: no protection "
+                 "against exploding gradients.",
+    "clip": "Clipping threshold (per entry for value clipping, global norm for norm clipping). Drawn as a "
+            "dashed line on the parameter-gradient plot.",
+    "temperature": "Sampling temperature of the character model: below 1 picks likely characters (repetitive "
+                   "text), above 1 more random ones. Does not change training.",
+    "sample_every": "Draw a sample from the character model every this many training steps.",
+    "sample_length": "Characters per sample.",
+    "eval_every": "Evaluate the held-out metric every this many steps (the curve on the right axis).",
+}
+OPTIMIZER_FIELDS = {
+    "sgd": (), "momentum": ("momentum",), "adagrad": ("eps",), "rmsprop": ("rho", "eps"),
+    "adam": ("beta1", "beta2", "eps"),
+}
+TASK_FIELDS = {
+    "parity": ("seq_length", "n_train", "n_test"),
+    "addition": ("n_bits", "n_test"),
+    "charlm": ("seq_length", "corpus"),
+    "copy": ("seq_length", "n_symbols", "copy_length", "n_train", "n_test"),
+    "adding": ("seq_length", "n_train", "n_test"),
+}
+PENDING_STYLE = "background-color: #fff3c4;"
+
+
+def _combo(items, titles=None) -> QComboBox:
+    box = QComboBox()
+    for item in items:
+        box.addItem((titles or {}).get(item, item), item)
+    return box
+
+
+def _spin(low, high) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setKeyboardTracking(False)
+    box.setGroupSeparatorShown(True)
+    return box
+
+
+def _dspin(low, high, decimals, step) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(low, high)
+    box.setDecimals(decimals)
+    box.setSingleStep(step)
+    box.setKeyboardTracking(False)
+    return box
+
+
+class ControlPanel(QWidget):
+    """Settings and run buttons. Signals report what the user did; the window acts on them."""
+
+    preset_chosen = Signal(str)
+    live_edited = Signal(dict)            # live settings to apply at the next step
+    reset_field_edited = Signal(str)      # a setting that applies on reset was edited
+    corpus_chosen = Signal(str)
+    corpus_browse_requested = Signal()
+    start_clicked = Signal()
+    step_clicked = Signal()
+    reset_clicked = Signal()
+
+    def __init__(self, presets=(), parent=None):
+        super().__init__(parent)
+        self._config = Config()
+        self._widgets: dict[str, QWidget] = {}
+        self._labels: dict[str, QLabel] = {}
+        self._forms: dict[str, QFormLayout] = {}
+        self._boxes: list[QGroupBox] = []
+
+        # --- run buttons -------------------------------------------------------------------
+        self.start_button = QPushButton("Start")
+        self.start_button.setToolTip("Start or pause training (Space). Training runs in the background; "
+                                     "the plots update live.")
+        self.step_button = QPushButton("Step once")
+        self.step_button.setToolTip("Run exactly one training step, to watch the network change slowly "
+                                     "(Ctrl+Right).")
+        self.reset_button = QPushButton("Reset")
+        self.reset_button.setToolTip("Build a fresh network with the settings shown, discarding the trained "
+                                     "weights (asks first). Applies every setting marked 'applies on reset' "
+                                     "(Ctrl+R).")
+        for b in (self.start_button, self.step_button, self.reset_button):
+            b.setMinimumHeight(30)
+        self.start_button.setStyleSheet("font-weight: bold;")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button, 2)
+        buttons.addWidget(self.step_button, 1)
+        buttons.addWidget(self.reset_button, 1)
+        self.pending_label = QLabel()
+        self.pending_label.setWordWrap(True)
+        self.pending_label.setStyleSheet("color: #8a5a00;")
+        self.pending_label.hide()
+
+        # --- problem -----------------------------------------------------------------------
+        problem = self._group("Problem — applies on reset")
+        self.preset_box = QComboBox()
+        self.preset_box.addItem("(choose a preset…)", None)
+        for preset in presets:
+            self.preset_box.addItem(preset.title or preset.name, preset.name)
+            tip = f"<b>{preset.title}</b><br>{preset.description}"
+            if preset.source:
+                tip += f"<br><i>Source: {preset.source}</i>"
+            self.preset_box.setItemData(self.preset_box.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        self.preset_box.setToolTip("Load a ready-made experiment (task, network and training settings from the "
+                                   "tutorial or paper it comes from). Replaces the current run.")
+        self.preset_box.activated.connect(self._on_preset_box_activated)
+        problem.addRow("Preset", self.preset_box)
+        self._add(problem, "task", "Task", _combo(TASKS, TASK_TITLES))
+        self._add(problem, "seq_length", "Bits T", _spin(1, 10_000))
+        self._add(problem, "n_bits", "Number width (bits)", _spin(1, 62))
+        self._add(problem, "n_train", "Training sequences", _spin(1, 10_000_000))
+        self._add(problem, "n_test", "Test sequences", _spin(1, 1_000_000))
+        self._add(problem, "n_symbols", "Alphabet size", _spin(1, 256))
+        self._add(problem, "copy_length", "Symbols to recall", _spin(1, 1000))
+        corpus = FileField("built-in corpus (Python source)")
+        corpus.file_chosen.connect(self.corpus_chosen)
+        corpus.browse_requested.connect(self.corpus_browse_requested)
+        self._add(problem, "corpus", "Corpus file", corpus, connect=False)
+
+        # --- model -------------------------------------------------------------------------
+        model = self._group("Network — applies on reset")
+        self._add(model, "cell", "Cell", _combo(CELLS, {"rnn": "RNN (vanilla)", "lstm": "LSTM", "gru": "GRU"}))
+        self._add(model, "activation", "Activation", _combo(ACTIVATIONS))
+        self._add(model, "hidden", "Hidden units H", _spin(1, 4096))
+        self._add(model, "batch_size", "Batch size", _spin(0, 1_000_000))
+        self._widgets["batch_size"].setSpecialValueText("full batch")
+        self._add(model, "init", "Initialiser", _combo(INITS))
+        self._add(model, "seed", "Seed", _spin(0, 2**31 - 1))
+        self._add(model, "dtype", "Precision", _combo(DTYPES))
+        self._add(model, "reduction", "Loss over time", _combo(REDUCTIONS))
+
+        # --- training ----------------------------------------------------------------------
+        train = self._group("Training — live, applies at the next step")
+        self._add(train, "optimizer", "Optimizer", _combo(OPTIMIZERS, {
+            "sgd": "SGD", "momentum": "SGD + momentum", "adagrad": "Adagrad", "rmsprop": "RMSProp", "adam": "Adam"}))
+        self._add(train, "lr", "Learning rate", LogSlider(1e-5, 1.0, 0.1), connect=False)
+        self._add(train, "momentum", "Momentum", _dspin(0, 0.999, 3, 0.01))
+        self._add(train, "beta1", "β1", _dspin(0, 0.9999, 4, 0.01))
+        self._add(train, "beta2", "β2", _dspin(0, 0.99999, 5, 0.001))
+        self._add(train, "rho", "Decay ρ", _dspin(0, 0.9999, 4, 0.01))
+        eps = _dspin(1e-12, 1.0, 12, 1e-8)
+        self._add(train, "eps", "ε", eps)
+        self._add(train, "clip_mode", "Clipping", _combo(CLIP_MODES, {
+            "none": "none", "value": "by value (each entry)", "norm": "by global norm"}))
+        self._add(train, "clip", "Clip threshold", _dspin(1e-4, 1e6, 4, 0.5))
+        self._add(train, "temperature", "Temperature", ValueSlider(0.05, 2.0, 1.0, resolution=195), connect=False)
+        self._add(train, "sample_every", "Sample every (steps)", _spin(1, 1_000_000))
+        self._add(train, "sample_length", "Sample length", _spin(1, 100_000))
+        self._add(train, "eval_every", "Test every (steps)", _spin(1, 1_000_000))
+
+        # The learning-rate slider sends bursts while dragged: apply only the value it settles on.
+        self._lr_proxy = pg.SignalProxy(self._widgets["lr"].value_changed, delay=0.25, rateLimit=0,
+                                        slot=self._on_lr_proxy_fired)
+        self._temperature_proxy = pg.SignalProxy(self._widgets["temperature"].value_changed, delay=0.2,
+                                                 rateLimit=0, slot=self._on_temperature_proxy_fired)
+
+        content = QWidget()
+        column = QVBoxLayout(content)
+        column.addLayout(buttons)
+        column.addWidget(self.pending_label)
+        for box in self._boxes:
+            column.addWidget(box)
+        column.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(content)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+
+        self.start_button.clicked.connect(self.start_clicked)
+        self.step_button.clicked.connect(self.step_clicked)
+        self.reset_button.clicked.connect(self.reset_clicked)
+        self.show_config(self._config)
+
+    # ---- building ---------------------------------------------------------------------------
+    def _group(self, title: str) -> QFormLayout:
+        box = QGroupBox(title)
+        form = QFormLayout(box)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self._boxes.append(box)
+        return form
+
+    def _add(self, form: QFormLayout, name: str, label: str, widget: QWidget, *, connect: bool = True) -> None:
+        tip = FIELD_TIPS.get(name, "")
+        if name not in LIVE_FIELDS and name != "task":
+            tip += " (Applies on reset.)"
+        widget.setToolTip(tip)
+        lab = QLabel(label)
+        lab.setToolTip(tip)
+        form.addRow(lab, widget)
+        self._widgets[name] = widget
+        self._labels[name] = lab
+        self._forms[name] = form
+        if not connect:
+            return
+        if isinstance(widget, QComboBox):
+            widget.activated.connect(lambda _i, n=name: self._on_field_edited(n))
+        elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
+            widget.valueChanged.connect(lambda _v, n=name: self._on_field_edited(n))
+
+    # ---- reading and showing ----------------------------------------------------------------
+    def value(self, name: str):
+        w = self._widgets[name]
+        if isinstance(w, QComboBox):
+            return w.currentData()
+        if isinstance(w, QSpinBox):
+            return int(w.value())
+        if isinstance(w, (QDoubleSpinBox, LogSlider, ValueSlider)):
+            return float(w.value())
+        if isinstance(w, FileField):
+            return w.path() or None
+        raise KeyError(name)
+
+    def set_value(self, name: str, value) -> None:
+        """Show ``value`` without reporting it as an edit."""
+        w = self._widgets[name]
+        w.blockSignals(True)
+        if isinstance(w, QComboBox):
+            w.setCurrentIndex(max(0, w.findData(value)))
+        elif isinstance(w, (QSpinBox, QDoubleSpinBox)):
+            w.setValue(value)
+        elif isinstance(w, (LogSlider, ValueSlider)):
+            w.set_value(value)
+        elif isinstance(w, FileField):
+            w.set_path(value)
+        w.blockSignals(False)
+
+    def show_config(self, config: Config) -> None:
+        """Show ``config`` as the current run's settings (clears pending marks)."""
+        self._config = config
+        for name in self._widgets:
+            self.set_value(name, getattr(config, name))
+        if config.preset:
+            self.preset_box.setCurrentIndex(max(0, self.preset_box.findData(config.preset)))
+        self._update_visibility()
+        self.update_pending()
+
+    def show_live_config(self, config: Config) -> None:
+        """Show changed live settings only (pending reset-only edits stay as the user left them)."""
+        self._config = config
+        for name in LIVE_FIELDS & set(self._widgets):
+            if self.value(name) != getattr(config, name):
+                self.set_value(name, getattr(config, name))
+        self._update_visibility()
+
+    def reset_changes(self) -> dict:
+        """Settings edited in the panel that apply on reset, as {name: new value}."""
+        out = {}
+        for name in self._widgets:
+            if name in LIVE_FIELDS:
+                continue
+            value = self.value(name)
+            if value != getattr(self._config, name):
+                out[name] = value
+        return out
+
+    def edited_config(self) -> Config:
+        """The current config with every pending reset-only edit applied (ValueError if invalid)."""
+        return self._config.replace(**self.reset_changes())
+
+    def update_pending(self) -> None:
+        pending = self.reset_changes()
+        for name, w in self._widgets.items():
+            self._labels[name].setStyleSheet(PENDING_STYLE if name in pending else "")
+        if pending:
+            names = ", ".join(self._labels[n].text().lower() for n in pending)
+            self.pending_label.setText(f"Changed: {names}. Applies on reset (press Reset).")
+            self.reset_button.setText(f"Reset ({len(pending)})")
+        self.pending_label.setVisible(bool(pending))
+        if not pending:
+            self.reset_button.setText("Reset")
+
+    def set_run_state(self, state: str) -> None:
+        self.start_button.setText({"running": "Pause", "pausing": "Pausing…"}.get(state, "Start"))
+        self.start_button.setEnabled(state != "pausing")
+        self.step_button.setEnabled(state == "paused")
+
+    def _update_visibility(self) -> None:
+        task = self.value("task")
+        for name in ("seq_length", "n_bits", "n_train", "n_test", "n_symbols", "copy_length", "corpus"):
+            self._set_row_visible(name, name in TASK_FIELDS.get(task, ()))
+        label, tip = SEQ_LENGTH_LABELS.get(task, ("Sequence length", ""))
+        self._labels["seq_length"].setText(label)
+        self._widgets["seq_length"].setToolTip(tip + " (Applies on reset.)")
+        self._labels["seq_length"].setToolTip(tip)
+        self._set_row_visible("activation", self.value("cell") == "rnn")
+        self._widgets["activation"].setToolTip(ACTIVATION_TIPS + " (Applies on reset.)")
+        shown = OPTIMIZER_FIELDS.get(self.value("optimizer"), ())
+        for name in ("momentum", "beta1", "beta2", "rho", "eps"):
+            self._set_row_visible(name, name in shown)
+        self._set_row_visible("clip", self.value("clip_mode") != "none")
+        is_charlm = task == "charlm"
+        for name in ("temperature", "sample_every", "sample_length"):
+            self._set_row_visible(name, is_charlm)
+
+    def _set_row_visible(self, name: str, visible: bool) -> None:
+        self._forms[name].setRowVisible(self._widgets[name], visible)
+
+    # ---- edits --------------------------------------------------------------------------------
+    def _on_field_edited(self, name: str) -> None:
+        self._update_visibility()
+        if name in LIVE_FIELDS:
+            self.live_edited.emit({name: self.value(name)})
+        else:
+            self.update_pending()
+            self.reset_field_edited.emit(name)
+
+    def _on_lr_proxy_fired(self, args) -> None:
+        self.live_edited.emit({"lr": float(args[0])})
+
+    def _on_temperature_proxy_fired(self, args) -> None:
+        self.live_edited.emit({"temperature": round(float(args[0]), 3)})
+
+    def _on_preset_box_activated(self, index: int) -> None:
+        name = self.preset_box.itemData(index)
+        if name:
+            self.preset_chosen.emit(name)

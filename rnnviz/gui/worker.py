@@ -1,0 +1,211 @@
+"""The training loop, run on a QThread.
+
+Ownership: while a worker runs, its thread is the only one that touches the Trainer. The GUI
+thread talks to it only through the thread-safe methods below (an Event for stop, a locked
+slot for pending commands) and hears back only through immutable ``Snapshot`` copies.
+When the thread has finished, the Trainer belongs to the GUI thread again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal, Slot
+
+EMIT_INTERVAL = 0.05          # seconds between snapshots: at most ~20 per second
+EXTRA_BUDGET = 0.03           # probes, evaluations and samples each take at most ~3% of the time
+MIN_SAMPLE_INTERVAL = 0.5     # seconds; nobody can read more than two samples a second
+
+
+def _frozen(array):
+    """A read-only copy, so a snapshot can be shared with the GUI thread safely."""
+    if array is None:
+        return None
+    out = np.array(array, copy=True)
+    out.flags.writeable = False
+    return out
+
+
+def freeze_probe(probe):
+    """A copy of a Probe whose arrays the worker can no longer change."""
+    if probe is None:
+        return None
+    return type(probe)(
+        labels=list(probe.labels),
+        states={name: _frozen(value) for name, value in probe.states.items()},
+        ranges=dict(probe.ranges),
+        spectral_radius=float(probe.spectral_radius),
+        saturation=float(probe.saturation),
+    )
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What happened since the previous snapshot. Every field is a copy.
+
+    results: every StepResult since the last snapshot, in order (none are dropped).
+    """
+
+    results: tuple
+    step: int
+    probe: object | None
+    examples: tuple[str, ...] | None
+    evals: tuple                # (step, {metric: value}) added since the last snapshot
+    samples: tuple              # (step, text) added since the last snapshot
+    setting_changes: tuple      # (step, name, old, new) added since the last snapshot
+    final: bool                 # the worker stops after this one
+    refused: str | None = None  # set when a non-finite step paused training
+    error: str | None = None    # set when an exception stopped the worker
+    generation: int = 0         # which worker sent it (stale snapshots are ignored)
+
+
+class _Budget:
+    """Lets an optional extra (probe, evaluation, sample) run only while its cost stays small."""
+
+    def __init__(self, fraction: float, min_interval: float = 0.0):
+        self.fraction = fraction
+        self.min_interval = min_interval
+        self.last_end = -1e9
+        self.last_cost = 0.0
+
+    def allows(self, now: float) -> bool:
+        return now - self.last_end >= max(self.min_interval, self.last_cost / self.fraction)
+
+    def run(self, fn, *args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            t1 = time.perf_counter()
+            self.last_cost, self.last_end = t1 - t0, t1
+
+
+class TrainingWorker(QObject):
+    """Runs ``trainer.step()`` until stopped (or ``max_steps`` done). Create without a parent,
+    move to a QThread, connect ``thread.started`` to ``run``. Shutdown: ``request_stop`` ->
+    ``thread.quit`` -> ``thread.wait``."""
+
+    snapshot_ready = Signal(object)   # Snapshot
+    finished = Signal()
+
+    def __init__(self, trainer, *, max_steps: int | None = None, emit_interval: float = EMIT_INTERVAL,
+                 generation: int = 0):
+        super().__init__()
+        self._generation = generation
+        self._trainer = trainer
+        self._max_steps = max_steps
+        self._emit_interval = emit_interval
+        self._stop = threading.Event()
+        self._lock = threading.Lock()       # guards the two pending-command slots below
+        self._pending_live: dict = {}
+        self._pending_sample: dict | None = None
+        self._has_pending = False           # cheap unlocked check; set/cleared under the lock
+        self.live_errors: list[str] = []    # filled in the worker thread, read after finished
+
+    # ---- called from the GUI thread -------------------------------------------------------
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def request_live(self, **changes) -> None:
+        """Live settings to apply before the next step (later requests overwrite earlier ones)."""
+        with self._lock:
+            self._pending_live.update(changes)
+            self._has_pending = True
+
+    def request_sample(self, **kwargs) -> None:
+        with self._lock:
+            self._pending_sample = dict(kwargs)
+            self._has_pending = True
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    # ---- runs in the worker thread --------------------------------------------------------
+    @Slot()
+    def run(self) -> None:
+        trainer = self._trainer
+        history = trainer.history
+        results: list = []
+        marks = {"evals": len(history.evals), "samples": len(history.samples),
+                 "changes": len(history.setting_changes)}
+        probe_budget = _Budget(EXTRA_BUDGET)
+        eval_budget = _Budget(EXTRA_BUDGET)
+        sample_budget = _Budget(0.02, MIN_SAMPLE_INTERVAL)
+        is_charlm = trainer.config.task == "charlm"
+        last_emit = time.perf_counter()
+        done = 0
+        refused = error = None
+        try:
+            while not self._stop.is_set():
+                if self._max_steps is not None and done >= self._max_steps:
+                    break
+                if self._has_pending:
+                    self._apply_pending(trainer)
+                result = trainer.step()
+                if result.refused:
+                    refused = result.refused
+                    break
+                results.append(result)
+                done += 1
+                now = time.perf_counter()
+                cfg = trainer.config
+                step = trainer.step_count
+                if step % cfg.eval_every == 0 and eval_budget.allows(now):
+                    eval_budget.run(trainer.evaluate)
+                if is_charlm and step % cfg.sample_every == 0 and sample_budget.allows(now):
+                    sample_budget.run(trainer.sample)
+                if now - last_emit >= self._emit_interval:
+                    probe = examples = None
+                    if probe_budget.allows(now):
+                        probe, examples = probe_budget.run(self._probe_and_examples, trainer)
+                    self.snapshot_ready.emit(self._snapshot(trainer, results, marks, probe, examples, final=False))
+                    results = []
+                    last_emit = time.perf_counter()
+            if self._has_pending:
+                self._apply_pending(trainer)
+        except Exception:  # noqa: BLE001 - reported to the user, the app keeps running
+            error = traceback.format_exc()
+        probe = examples = None
+        if error is None:
+            try:
+                probe, examples = self._probe_and_examples(trainer)
+            except Exception:  # noqa: BLE001
+                error = traceback.format_exc()
+        self.snapshot_ready.emit(self._snapshot(trainer, results, marks, probe, examples, final=True,
+                                                refused=refused, error=error))
+        self.finished.emit()
+
+    def _apply_pending(self, trainer) -> None:
+        with self._lock:
+            live, self._pending_live = self._pending_live, {}
+            sample, self._pending_sample = self._pending_sample, None
+            self._has_pending = False
+        if live:
+            try:
+                trainer.set_live(**live)
+            except ValueError as exc:
+                self.live_errors.append(str(exc))
+        if sample is not None and trainer.config.task == "charlm":
+            trainer.sample(**sample)
+
+    @staticmethod
+    def _probe_and_examples(trainer):
+        probe = freeze_probe(trainer.probe())
+        examples = None if trainer.config.task == "charlm" else tuple(trainer.examples())
+        return probe, examples
+
+    def _snapshot(self, trainer, results, marks, probe, examples, *, final, refused=None, error=None):
+        history = trainer.history
+        evals = tuple((s, dict(m)) for s, m in history.evals[marks["evals"]:])
+        samples = tuple(history.samples[marks["samples"]:])
+        changes = tuple(history.setting_changes[marks["changes"]:])
+        marks.update(evals=len(history.evals), samples=len(history.samples),
+                     changes=len(history.setting_changes))
+        return Snapshot(results=tuple(results), step=trainer.step_count, probe=probe, examples=examples,
+                        evals=evals, samples=samples, setting_changes=changes, final=final,
+                        refused=refused, error=error, generation=self._generation)
