@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401 - registers ImageExporter / SVGExporter
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QByteArray, QRectF, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence, QPainter
+from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import (
     QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QVBoxLayout,
     QWidget,
@@ -71,6 +72,23 @@ def loss_axis_label(config: Config) -> str:
         return f"training loss (nats, summed over {config.seq_length if config.task == 'charlm' else 'the'} " \
                f"{'characters' if config.task == 'charlm' else 'time steps'})"
     return f"training loss (nats per {per})"
+
+
+def export_svg(item, path: str) -> None:
+    """Render a plot item's part of the scene into an SVG file with Qt's own SVG generator."""
+    rect = item.sceneBoundingRect()
+    generator = QSvgGenerator()
+    generator.setFileName(path)
+    generator.setSize(rect.size().toSize())
+    generator.setViewBox(QRectF(0, 0, rect.width(), rect.height()))
+    generator.setTitle("rnnviz plot")
+    painter = QPainter(generator)
+    try:
+        item.scene().render(painter, QRectF(0, 0, rect.width(), rect.height()), rect)
+    finally:
+        painter.end()
+    if not os.path.exists(path):
+        raise OSError(f"could not write {path}")
 
 
 class MainWindow(QMainWindow):
@@ -437,12 +455,17 @@ class MainWindow(QMainWindow):
         """PNG or SVG by the file's suffix, with pyqtgraph's exporters."""
         if not path.lower().endswith((".png", ".svg")):
             path += ".png"
-        exporter = (pg.exporters.SVGExporter(item) if path.lower().endswith(".svg")
-                    else pg.exporters.ImageExporter(item))
-        if isinstance(exporter, pg.exporters.ImageExporter):
-            exporter.parameters()["width"] = max(800, int(item.boundingRect().width()) * 2)
         try:
-            exporter.export(path)
+            if path.lower().endswith(".svg"):
+                try:
+                    pg.exporters.SVGExporter(item).export(path)
+                except ValueError:
+                    # pyqtgraph 0.14's SVG post-processing cannot parse Qt 6.12's path syntax.
+                    export_svg(item, path)
+            else:
+                exporter = pg.exporters.ImageExporter(item)
+                exporter.parameters()["width"] = max(800, int(item.sceneBoundingRect().width()) * 2)
+                exporter.export(path)
         except OSError as exc:
             self._dialog("error", "Could not export", f"{path}: {exc}")
 

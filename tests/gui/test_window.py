@@ -1,0 +1,312 @@
+"""The window as a user drives it: training on a thread, live settings, reset, sessions, closing."""
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings, Qt
+
+from rnnviz.gui import controller as controller_module
+from rnnviz.gui.main_window import settings
+
+sessions_available = pytest.mark.skipif(
+    controller_module.save_session is None, reason="rnnviz.session.save_session is not written yet")
+
+
+def wait_steps(qtbot, window, n, timeout=10_000):
+    qtbot.waitUntil(lambda: window.controller.data.step >= n, timeout=timeout)
+
+
+def pause_and_wait(qtbot, window):
+    window.controller.pause()
+    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=5_000)
+
+
+def test_start_streams_snapshots_and_pause_stops_training(qtbot, make_window):
+    window = make_window()
+    qtbot.mouseClick(window.controls.start_button, Qt.MouseButton.LeftButton)
+    assert window.controller.state == "running"
+    assert window.controls.start_button.text() == "Pause"
+    wait_steps(qtbot, window, 20)
+    qtbot.mouseClick(window.controls.start_button, Qt.MouseButton.LeftButton)   # pause
+    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=5_000)
+    trainer = window.controller.trainer
+    data = window.controller.data
+    # Every step reached the GUI, in order, including the last one before the pause.
+    assert data.step == trainer.step_count
+    np.testing.assert_array_equal(data.steps.view, np.arange(1, trainer.step_count + 1))
+    np.testing.assert_array_equal(data.loss.view, trainer.history.loss)
+    # Paused means paused: no more steps arrive.
+    qtbot.wait(200)
+    assert trainer.step_count == data.step
+    assert window.controls.start_button.text() == "Start"
+    window.render_now()
+    x, y = window.cost_panel.raw_curve.getOriginalDataset()
+    assert len(x) == trainer.step_count
+    assert window.hidden_panel.image.image.shape == (8, 8)       # 8 hidden units x 8 bits
+    assert window.gradient_panel.latest_a.getOriginalDataset()[0].size == 8
+    assert "step" in window.sampling_panel.text.toPlainText()
+
+
+def test_snapshots_are_copies_the_worker_cannot_change(qtbot, make_window):
+    window = make_window()
+    window.controller.start()
+    wait_steps(qtbot, window, 5)
+    pause_and_wait(qtbot, window)
+    probe = window.controller.data.probe
+    with pytest.raises(ValueError):
+        probe.states["hidden a<t>"][0, 0] = 1.0
+
+
+def test_step_once_takes_exactly_one_step(qtbot, make_window):
+    window = make_window()
+    window.controller.step_once()
+    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=5_000)
+    assert window.controller.trainer.step_count == 1
+    assert window.controller.data.step == 1
+
+
+def test_live_learning_rate_change_reaches_trainer_and_is_marked(qtbot, make_window):
+    window = make_window()
+    window.controller.start()
+    wait_steps(qtbot, window, 5)
+    window.controls._widgets["lr"].box.setValue(0.05)     # what typing into the box does
+    qtbot.waitUntil(lambda: window.controller.config.lr == 0.05, timeout=5_000)
+    marked_at = window.controller.data.step
+    wait_steps(qtbot, window, marked_at + 5)
+    pause_and_wait(qtbot, window)
+    trainer = window.controller.trainer
+    assert trainer.config.lr == 0.05
+    changes = [(name, old, new) for _, name, old, new in trainer.history.setting_changes]
+    assert ("lr", 0.5, 0.05) in changes
+    window.render_now()
+    assert "lr 0.5→0.05" in window.cost_panel.marker_labels
+
+
+def test_live_change_while_paused_applies_to_the_trainer(qtbot, make_window):
+    window = make_window()
+    window.controls._widgets["clip_mode"].setCurrentIndex(
+        window.controls._widgets["clip_mode"].findData("norm"))
+    window.controls._widgets["clip_mode"].activated.emit(0)
+    assert window.controller.trainer.config.clip_mode == "norm"
+    assert window.gradient_panel.threshold.isVisible()
+
+
+def test_reset_with_a_new_hidden_size_asks_and_rebuilds(qtbot, make_window, dialogs):
+    window = make_window()
+    window.controller.start()
+    wait_steps(qtbot, window, 5)
+    pause_and_wait(qtbot, window)
+    window.controls._widgets["hidden"].setValue(12)
+    assert window.controls.pending_label.isVisibleTo(window.controls)
+    assert window.controller.trainer.config.hidden == 8          # not applied until reset
+    dialogs.answers["question"] = "Cancel"
+    qtbot.mouseClick(window.controls.reset_button, Qt.MouseButton.LeftButton)
+    assert window.controller.trainer.config.hidden == 8          # the user kept the weights
+    assert "Discard trained weights?" in dialogs.titles("question")
+    dialogs.answers["question"] = "Discard"
+    qtbot.mouseClick(window.controls.reset_button, Qt.MouseButton.LeftButton)
+    trainer = window.controller.trainer
+    assert trainer.config.hidden == 12
+    assert trainer.step_count == 0
+    assert trainer.network.params["Waa"].shape == (12, 12)
+    assert window.hidden_panel.image.image.shape[0] == 12
+    assert not window.controls.pending_label.isVisibleTo(window.controls)
+    window.controller.step_once()
+    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=5_000)
+    assert window.controller.trainer.step_count == 1
+
+
+def test_changing_a_reset_setting_before_training_applies_without_asking(qtbot, make_window, dialogs):
+    window = make_window()
+    window.controls._widgets["hidden"].setValue(5)
+    qtbot.waitUntil(lambda: window.controller.trainer.config.hidden == 5, timeout=5_000)
+    assert dialogs.shown == []
+
+
+def test_task_options_are_labelled_for_the_task(qtbot, make_window):
+    window = make_window()
+    labels = window.controls._labels
+    assert labels["seq_length"].text() == "Bits T"
+    box = window.controls._widgets["task"]
+    box.setCurrentIndex(box.findData("copy"))
+    box.activated.emit(box.currentIndex())
+    assert labels["seq_length"].text() == "Lag"
+    box.setCurrentIndex(box.findData("charlm"))
+    box.activated.emit(box.currentIndex())
+    assert labels["seq_length"].text() == "Chunk length"
+    assert window.controls._forms["corpus"].isRowVisible(window.controls._widgets["corpus"])
+
+
+def test_every_control_explains_itself(make_window):
+    window = make_window()
+    for name, widget in window.controls._widgets.items():
+        assert len(widget.toolTip()) > 20, name
+
+
+def test_non_finite_step_pauses_with_a_message_and_keeps_the_weights(qtbot, make_window, config, dialogs):
+    window = make_window(config(lr=1e300))
+    before = {k: v.copy() for k, v in window.controller.trainer.network.params.items()}
+    window.controller.start()
+    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=10_000)
+    assert "Training paused: a step went non-finite" in dialogs.titles("error")
+    assert "non-finite" in dialogs.texts("error")[-1]
+    trainer = window.controller.trainer
+    for name, value in trainer.network.params.items():
+        assert np.isfinite(value).all()
+        np.testing.assert_array_equal(value, before[name])
+    # Lower the learning rate and continue.
+    window.controls._widgets["lr"].box.setValue(0.1)
+    qtbot.waitUntil(lambda: window.controller.config.lr == 0.1, timeout=5_000)
+    window.controller.start()
+    wait_steps(qtbot, window, 3)
+    pause_and_wait(qtbot, window)
+    assert window.controller.trainer.step_count >= 3
+    assert np.isfinite(window.controller.data.loss.view).all()
+
+
+def test_an_exception_in_the_worker_shows_a_dialog_and_the_app_keeps_running(qtbot, make_window, dialogs):
+    window = make_window()
+    trainer = window.controller.trainer
+    real_step = trainer.step
+
+    def failing_step():
+        if trainer.step_count >= 3:
+            raise RuntimeError("simulated engine failure")
+        return real_step()
+
+    trainer.step = failing_step
+    window.controller.start()
+    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=10_000)
+    assert "Training stopped by an error" in dialogs.titles("error")
+    assert "simulated engine failure" in dialogs.texts("error")[-1]
+    assert window.controller.data.step == 3
+    trainer.step = real_step
+    window.controller.step_once()
+    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=5_000)
+    assert window.controller.trainer.step_count == 4
+
+
+def test_closing_while_training_stops_the_thread_and_offers_to_save(qtbot, make_window, dialogs):
+    window = make_window()
+    window.controller.start()
+    wait_steps(qtbot, window, 5)
+    thread = window.controller._thread
+    dialogs.answers["question"] = "Cancel"
+    assert not window.close()                      # the user cancelled: still open, still training
+    assert "Save this run?" in dialogs.titles("question")
+    assert window.controller.is_running
+    dialogs.answers["question"] = "Discard"
+    thread = window.controller._thread
+    assert window.close()
+    assert not window.controller.is_running
+    assert thread.isFinished()
+
+
+def test_close_saves_window_settings_in_the_temporary_location(qtbot, make_window, temporary_settings):
+    window = make_window()
+    window.panel_actions["sampling"].setChecked(False)
+    assert window.close()
+    assert any(temporary_settings.rglob("*.ini"))
+    assert settings().value("window/hidden_panels") in (["sampling"], "sampling")
+    second = make_window()
+    assert not second.panel_actions["sampling"].isChecked()
+
+
+def test_bad_session_file_shows_a_dialog_and_keeps_the_current_session(qtbot, make_window, tmp_path, dialogs):
+    window = make_window()
+    window.controller.step_once()
+    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=5_000)
+    trainer = window.controller.trainer
+    bad = tmp_path / "broken.rnnviz"
+    bad.write_bytes(b"PK\x03\x04 this is not really a session")
+    dialogs.answers["open"] = str(bad)
+    dialogs.answers["question"] = "Discard"
+    window.open_session_dialog()
+    assert "Could not open session" in dialogs.titles("error")
+    assert "broken.rnnviz" in dialogs.texts("error")[-1]
+    assert window.controller.trainer is trainer
+    assert window.controller.step_count == 1
+
+
+def test_a_corpus_that_is_not_text_is_refused_with_a_reason(qtbot, make_window, tmp_path, dialogs):
+    window = make_window()
+    trainer = window.controller.trainer
+    binary = tmp_path / "picture.png"
+    binary.write_bytes(bytes(range(256)) * 64)
+    window.open_dropped_file(str(binary))
+    assert "Cannot use this corpus" in dialogs.titles("error")
+    assert "picture.png" in dialogs.texts("error")[-1] or "text" in dialogs.texts("error")[-1]
+    assert window.controller.trainer is trainer
+    assert window.controls.value("task") == "parity"      # the controls show the run that is kept
+
+
+@sessions_available
+def test_save_and_reopen_through_the_menu_code(qtbot, make_window, tmp_path, dialogs):
+    window = make_window()
+    window.controller.start()
+    wait_steps(qtbot, window, 10)
+    window.controls._widgets["lr"].box.setValue(0.25)
+    qtbot.waitUntil(lambda: window.controller.config.lr == 0.25, timeout=5_000)
+    wait_steps(qtbot, window, window.controller.data.step + 3)
+    pause_and_wait(qtbot, window)
+    path = tmp_path / "run.rnnviz"
+    dialogs.answers["save"] = str(tmp_path / "run")          # the suffix is added
+    assert window.save_as()
+    assert path.exists()
+    assert window.controller.path == str(path)
+    assert "*" not in window.windowTitle()
+    saved = window.controller.trainer
+    params = {k: v.copy() for k, v in saved.network.params.items()}
+    steps = saved.step_count
+
+    other = make_window()
+    dialogs.answers["open"] = str(path)
+    other.open_session_dialog()
+    reopened = other.controller.trainer
+    assert reopened is not saved
+    assert reopened.step_count == steps
+    assert reopened.config.lr == 0.25
+    for name, value in params.items():
+        np.testing.assert_array_equal(reopened.network.params[name], value)
+    np.testing.assert_array_equal(other.controller.data.loss.view, window.controller.data.loss.view)
+    other.render_now()
+    assert "lr 0.5→0.25" in other.cost_panel.marker_labels
+    assert str(path) in settings().value("recent_files")
+    assert other.recent_menu.actions()[0].text() == "run.rnnviz"
+
+
+def test_export_history_csv_has_a_row_per_step(qtbot, make_window, tmp_path):
+    window = make_window()
+    window.controller.start()
+    wait_steps(qtbot, window, 12)
+    pause_and_wait(qtbot, window)
+    out = tmp_path / "history.csv"
+    window.export_history(str(out))
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("step,loss,")
+    assert "test_accuracy" in lines[0]
+    assert len(lines) == 1 + window.controller.trainer.step_count
+
+
+def test_export_plot_png_and_svg(qtbot, make_window, tmp_path):
+    window = make_window()
+    window.controller.step_once()
+    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=5_000)
+    window.render_now()
+    window.export_plot(window.cost_panel.plot, str(tmp_path / "cost.png"))
+    window.export_plot(window.gradient_panel.graphics.ci, str(tmp_path / "grad.svg"))
+    assert (tmp_path / "cost.png").stat().st_size > 1000
+    assert "<svg" in (tmp_path / "grad.svg").read_text()
+
+
+def test_cost_panel_log_scale_is_a_true_log_axis(make_window):
+    window = make_window()
+    window.cost_panel.log_box.setChecked(True)
+    assert window.cost_panel.plot.getAxis("left").logMode
+
+
+def test_run_gui_autostart_quit_after_and_screenshot(qtbot, tmp_path):
+    from rnnviz.gui.app import run_gui
+    shot = tmp_path / "shot.png"
+    assert run_gui(preset="addition", autostart=True, quit_after=1.5, screenshot=str(shot)) == 0
+    assert shot.stat().st_size > 10_000
+    assert QSettings  # settings were written to the temporary folder by the fixture's path
