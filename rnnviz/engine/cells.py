@@ -77,8 +77,17 @@ def rnn_step_backward(da: np.ndarray, a: np.ndarray, Waa: np.ndarray, activation
     Returns ``da<t-1> = dz<t> Waa`` (N, H).
     """
     activation_grad(a, activation, out=dz_out)
-    dz_out *= da
-    return dz_out @ Waa
+    return rnn_step_backward_from_grad(da, dz_out, Waa)
+
+
+def rnn_step_backward_from_grad(da: np.ndarray, dz: np.ndarray, Waa: np.ndarray) -> np.ndarray:
+    """:func:`rnn_step_backward` when ``g'(z<t>)`` was computed beforehand (for all steps at once).
+
+    dz: (N, H) holds ``g'(z<t>)`` on entry and ``dz<t> = da * g'(z<t>)`` on return.
+    Returns ``da<t-1> = dz<t> Waa`` (N, H).
+    """
+    dz *= da
+    return dz @ Waa
 
 
 # --------------------------------------------------------------------------- LSTM

@@ -205,9 +205,9 @@ class Network:
         else:
             A_out = A[1:].reshape(T * N, spec.hidden_size)           # (T·N, H)
             y = y.reshape((T * N,) + y.shape[2:])
-            weights = weights.reshape(-1)
-        logits, outputs = sequence.readout(p["Wya"], p["by"], A_out, spec.readout)
-        loss, dlogits = sequence.loss_and_dlogits(logits, outputs, y, spec.readout, weights)
+            if np.ndim(weights):
+                weights = weights.reshape(-1)
+        loss, outputs, dlogits = sequence.readout_loss(p["Wya"], p["by"], A_out, y, spec.readout, weights)
         return loss, dlogits, A_out, outputs, final, cache
 
     def loss_and_grads(self, x, y, state0=None, mask=None

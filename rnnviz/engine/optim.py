@@ -105,7 +105,8 @@ class Adagrad(Optimizer):
 
     def _update(self, name, g, out):
         mem = self.state["mem"][name]
-        mem += g * g
+        np.multiply(g, g, out=out)
+        mem += out
         np.add(mem, self.hyper["eps"], out=out)
         np.sqrt(out, out=out)
         np.divide(g, out, out=out)
@@ -179,7 +180,7 @@ def clip_gradients(grads: dict[str, np.ndarray], mode: str, threshold: float,
     if mode == "none":
         return norm, False
     if mode == "value":
-        clipped = any(float(np.abs(g).max(initial=0.0)) > threshold for g in grads.values())
+        clipped = any(g.size and (g.max() > threshold or g.min() < -threshold) for g in grads.values())
         if clipped:
             for g in grads.values():
                 np.clip(g, -threshold, threshold, out=g)

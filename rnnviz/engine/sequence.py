@@ -22,6 +22,12 @@ import numpy as np
 from rnnviz.engine import cells
 
 GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}
+#: below this size (bytes of the hidden states) the vanilla RNN's BPTT keeps a separate dZ buffer
+#: and sums dWaa in one product after the loop; above it, it reuses the hidden-state buffer
+SEPARATE_DZ_BYTES = 1 << 24
+#: token inputs: below this many one-hot entries (T·N·V) dWax is a product with the one-hot
+#: matrix (one BLAS call); above it a scatter-add (np.add.at)
+ONE_HOT_MAX = 1 << 18
 STATE_KEYS = {"rnn": ("a",), "lstm": ("a", "c"), "gru": ("a",)}
 
 
@@ -145,11 +151,52 @@ def loss_and_dlogits(logits: np.ndarray, outputs: np.ndarray, y: np.ndarray, kin
     return loss, d.astype(logits.dtype, copy=False)
 
 
+def readout_loss(Wya: np.ndarray, by: np.ndarray, A_out: np.ndarray, y: np.ndarray, kind: str,
+                 weights) -> tuple[float, np.ndarray, np.ndarray]:
+    """:func:`readout` then :func:`loss_and_dlogits`, sharing the softmax's work.
+
+    A_out: (M, H) hidden states of the M scored positions.  y, weights: as in
+    :func:`loss_and_dlogits`, flattened to M positions (weights may be a scalar).
+    Returns ``(loss, outputs (M, K), dlogits (M, K))``. For softmax, ``-log p[y]`` is
+    ``log Σ exp(l - max l) - (l[y] - max l)``, stable where p underflows, with no second exp.
+    """
+    if kind != "softmax":
+        logits, outputs = readout(Wya, by, A_out, kind)
+        loss, d = loss_and_dlogits(logits, outputs, y, kind, weights)
+        return loss, outputs, d
+    probs = A_out @ Wya.T                                      # (M, K) logits, then probabilities
+    probs += by
+    rows = np.arange(probs.shape[0])
+    mx = probs.max(axis=1, keepdims=True)
+    picked = probs[rows, y]
+    picked -= mx[:, 0]
+    probs -= mx
+    np.exp(probs, out=probs)
+    total = probs.sum(axis=1, keepdims=True)
+    probs /= total
+    per = np.log(total[:, 0])
+    per -= picked
+    d = probs.copy()
+    d[rows, y] -= 1.0
+    if np.ndim(weights):
+        loss = float(np.dot(per, weights))
+        d *= weights[:, None]
+    else:
+        loss = float(per.sum()) * weights
+        d *= weights
+    return loss, probs, d
+
+
 def loss_weights(T: int, N: int, mask: np.ndarray | None, reduction: str, many_to_one: bool,
                  dtype) -> np.ndarray | float:
-    """Weight of each (t, n) position in the loss: mean over the batch, sum or mean over time."""
+    """Weight of each (t, n) position in the loss: mean over the batch, sum or mean over time.
+
+    A scalar when every position weighs the same (many-to-one, or no mask), else (T, N).
+    """
     if many_to_one:
         return 1.0 / N
+    if mask is None:
+        return 1.0 / N if reduction == "sum" else 1.0 / (N * T)
     w = np.ones(T, dtype=dtype) if mask is None else np.asarray(mask, dtype=dtype)
     total = w.sum()
     if reduction == "mean":
@@ -168,7 +215,8 @@ def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | No
     dA_out: (T, N, H) gradient reaching each ``a<t>`` from the readout (many-to-many), or None.
     dA_last: (N, H) gradient on the last state only (many-to-one), or None.
     dfinal: optional gradient on the final state ({"a": (N, H)} [+ "c"]).
-    Destroys the cache (buffers are reused for the pre-activation gradients).
+    Destroys the cache (buffers are reused for the pre-activation gradients), and for the vanilla
+    RNN overwrites ``dA_out[t]`` with the total gradient on ``a<t>``.
     Returns ``(grads, dstate0, grad_a_norms, grad_c_norms)``: grads for Wax, Waa, ba;
     dstate0 the gradient on the initial state; ``grad_a_norms[t] = ||dL/da<t>||`` (T,) counting
     every path (readout at t and all later steps); ``grad_c_norms`` likewise for LSTM's ``c<t>``.
@@ -187,14 +235,38 @@ def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | No
     dWaa = np.zeros_like(Waa)
 
     if cell == "rnn":
-        # A[t+1] is overwritten with dz<t> once consumed; dWaa is summed inside the loop because
-        # a<t> (needed by step t) is about to be overwritten by dz<t-1>.
-        for t in range(T - 1, -1, -1):
-            da = dnext if dA_out is None else dA_out[t] + dnext
-            norms[t] = np.sqrt(np.vdot(da, da))
-            dnext = cells.rnn_step_backward(da, A[t + 1], Waa, cache.activation, dz_out=A[t + 1])
-            dWaa += A[t + 1].T @ A[t]
-        dZ = A[1:]
+        if A[1:].nbytes <= SEPARATE_DZ_BYTES:
+            # Small problems (a character model's chunk): g'(z<t>) for every step in one call, a
+            # separate dZ buffer, and dWaa as one product after the loop; per step only
+            # ``da += dnext; dz *= da; dnext = dz Waa`` remain.
+            dZ = cells.activation_grad(A[1:], cache.activation, out=np.empty_like(A[1:]))
+            for t in range(T - 1, -1, -1):
+                if dA_out is None:
+                    da = dnext
+                    norms[t] = np.vdot(da, da)
+                else:
+                    da = dA_out[t]
+                    da += dnext
+                dnext = cells.rnn_step_backward_from_grad(da, dZ[t], Waa)
+            np.matmul(dZ.reshape(T * N, H).T, A[:-1].reshape(T * N, H), out=dWaa)
+        else:
+            # Large problems: A[t+1] is overwritten with dz<t> once consumed, so BPTT needs no
+            # second (T, N, H) buffer; dWaa is summed inside the loop because a<t> (needed by
+            # step t) is about to be overwritten by dz<t-1>.
+            for t in range(T - 1, -1, -1):
+                if dA_out is None:
+                    da = dnext
+                    norms[t] = np.vdot(da, da)
+                else:
+                    da = dA_out[t]
+                    da += dnext
+                dnext = cells.rnn_step_backward(da, A[t + 1], Waa, cache.activation, dz_out=A[t + 1])
+                dWaa += A[t + 1].T @ A[t]
+            dZ = A[1:]
+        if dA_out is not None:   # dA_out now holds the total dL/da<t> of every step
+            flat = dA_out.reshape(T, N * H)
+            norms[:] = np.einsum("ij,ij->i", flat, flat)
+        np.sqrt(norms, out=norms)
     elif cell == "lstm":
         c_norms = np.empty(T, dtype=np.float64)
         dc_next = np.zeros((N, H), dtype=dtype)
@@ -226,9 +298,14 @@ def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | No
     dba = dZ2.sum(axis=0)
     if x.ndim == 2:
         # token inputs: dWax[:, v] = Σ over positions holding token v of dz  (no one-hot product)
-        dWaxT = np.zeros((Wax.shape[1], GH), dtype=dtype)
-        np.add.at(dWaxT, x.reshape(-1), dZ2)
-        dWax = dWaxT.T.copy()
+        V, ids = Wax.shape[1], x.reshape(-1)
+        if ids.size * V <= ONE_HOT_MAX:
+            onehot = np.zeros((ids.size, V), dtype=dtype)
+            onehot[np.arange(ids.size), ids] = 1.0
+            dWax = dZ2.T @ onehot
+        else:
+            dWax = np.zeros((GH, V), dtype=dtype)
+            np.add.at(dWax.T, ids, dZ2)
     else:
         dWax = dZ2.T @ x.reshape(T * N, -1)
     dstate0 = {"a": dnext}
