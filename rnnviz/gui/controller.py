@@ -8,6 +8,7 @@ happened from snapshots (copies). ``stop_and_wait`` gives the Trainer back synch
 from __future__ import annotations
 
 import collections
+import threading
 import time
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal, Slot
@@ -47,6 +48,8 @@ class TrainingController(QObject):
         self._worker: TrainingWorker | None = None
         self._generation = 0
         self._restart_after_stop = False
+        self.gui_idle = threading.Event()   # cleared while the window draws: the worker holds back
+        self.gui_idle.set()
         self._rates = collections.deque(maxlen=64)   # (time, step) for steps per second
         self.steps_per_second = 0.0
         self.path: str | None = None
@@ -90,7 +93,8 @@ class TrainingController(QObject):
             return
         self._generation += 1
         generation = self._generation
-        worker = TrainingWorker(self._trainer, max_steps=max_steps, generation=generation)
+        worker = TrainingWorker(self._trainer, max_steps=max_steps, generation=generation,
+                                gui_idle=self.gui_idle)
         thread = QThread()
         thread.setObjectName("rnnviz-training")
         worker.moveToThread(thread)
@@ -134,8 +138,7 @@ class TrainingController(QObject):
         if finished:
             # Deliver the worker's last snapshot and the finished notice now, not later.
             QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
-            if self._thread is thread:
-                self._on_thread_finished()
+            self._finish_thread(thread)
         return finished
 
     def set_live(self, **changes) -> None:
@@ -246,9 +249,14 @@ class TrainingController(QObject):
 
     @Slot()
     def _on_thread_finished(self) -> None:
-        if self._thread is None or not self._thread.isFinished():
+        self._finish_thread(self.sender())
+
+    def _finish_thread(self, thread) -> None:
+        """Clean up after ``thread`` (once; a late notice from an older thread is ignored)."""
+        if thread is None or thread is not self._thread:
             return
-        thread, worker = self._thread, self._worker
+        thread.wait()   # 'finished' is emitted just before the thread ends: let it end
+        worker = self._worker
         self._thread = self._worker = None
         try:
             worker.snapshot_ready.disconnect()

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401 - registers ImageExporter / SVGExporter
-from PySide6.QtCore import QByteArray, QRectF, QSettings, Qt, QTimer
+from PySide6.QtCore import QByteArray, QRectF, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPainter
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import (
@@ -48,8 +48,8 @@ SESSION_SUFFIX = ".rnnviz"
 SESSION_FILTER = "rnnviz sessions (*.rnnviz);;All files (*)"
 TEXT_FILTER = "Text files (*.txt *.md *.py *.csv *.tex *.html);;All files (*)"
 MAX_RECENT = 8
-RENDER_MIN_INTERVAL = 0.05     # seconds: at most ~20 redraws per second
-RENDER_SHARE = 0.08            # redraws may use at most ~8% of the time (training shares the CPU)
+RENDER_MIN_GAP = 0.012         # seconds between two panel redraws: each panel at most ~20 per second
+RENDER_SHARE = 0.06            # redraws may use at most ~6% of the time (training shares the CPU)
 SHORTCUTS = [
     ("Space", "Start / pause training"),
     ("Ctrl+Right", "Step once (one training step)"),
@@ -94,15 +94,14 @@ def export_svg(item, path: str) -> None:
 class MainWindow(QMainWindow):
     """rnnviz's window. ``trainer`` is the run shown at start."""
 
+    closed = Signal()    # the window accepted a close (training stopped, settings saved)
+
     def __init__(self, trainer, parent=None):
         super().__init__(parent)
         self.setWindowTitle("rnnviz")
         self.setAcceptDrops(True)
         self.non_interactive = False   # scripted runs (--quit-after): dialogs print instead of blocking
         self._closing_accepted = False
-        self._render_pending = False
-        self._last_render_end = 0.0
-        self._render_cost = 0.0
         self._presets = {p.name: p for p in list_presets()}
 
         self.controller = TrainingController(trainer, self)
@@ -111,6 +110,21 @@ class MainWindow(QMainWindow):
         self.hidden_panel = HiddenStatesPanel()
         self.gradient_panel = GradientFlowPanel()
         self.sampling_panel = SamplingPanel()
+        self._panels = {"cost": self.cost_panel, "hidden": self.hidden_panel,
+                        "gradient": self.gradient_panel, "sampling": self.sampling_panel}
+        self._dirty: set[str] = set()
+        self._painting: str | None = None
+        self._last_rendered: str | None = None
+        self._frame_cost = 0.0
+        self._render_wait = RENDER_MIN_GAP
+        self.render_costs: dict[str, float] = {}
+        self._render_timer = QTimer(self, singleShot=True)
+        self._render_timer.timeout.connect(self._render_next_panel)
+        self._paint_timeout = QTimer(self, singleShot=True, interval=100)
+        self._paint_timeout.timeout.connect(self._finish_frame)
+        for panel in self._panels.values():
+            for view in panel.views:
+                view.painted = self._on_view_painted
         self._build_layout()
         self._build_menus()
         self._build_status_bar()
@@ -574,31 +588,66 @@ class MainWindow(QMainWindow):
                      "flows (or vanishes) back through the time steps.")
 
     # ---- rendering ------------------------------------------------------------------------------
+    # Drawing shares the CPU and the GIL with training. Panels are redrawn one at a time (so the
+    # event loop is never blocked for long), each redraw's cost (refresh + paint) is measured, and
+    # the next one waits long enough that drawing takes at most RENDER_SHARE of the time. While a
+    # panel is redrawn the worker holds back at its next step boundary (controller.gui_idle), so
+    # the two threads do not fight over the GIL call by call.
     def _schedule_render(self) -> None:
-        """Coalesce redraws: at most ~20/s and at most RENDER_SHARE of the time."""
-        if self._render_pending:
-            return
-        self._render_pending = True
-        wait = max(RENDER_MIN_INTERVAL, self._render_cost / RENDER_SHARE)
-        delay = max(0.0, self._last_render_end + wait - time.perf_counter())
-        QTimer.singleShot(int(delay * 1000), self._render)
+        self._dirty.update(self._panels)
+        self._arm_render()
 
-    def _render(self) -> None:
-        self._render_pending = False
-        t0 = time.perf_counter()
-        data = self.controller.data
-        for key, panel in (("cost", self.cost_panel), ("hidden", self.hidden_panel),
-                           ("gradient", self.gradient_panel), ("sampling", self.sampling_panel)):
-            if self.panel_frames[key].isVisible() or not self.isVisible():
-                panel.refresh(data)
+    def _arm_render(self) -> None:
+        if not self._render_timer.isActive() and self._painting is None:
+            self._render_timer.start(int(self._render_wait * 1000))
+
+    def _render_next_panel(self) -> None:
+        order = list(self._panels)
+        start = (order.index(self._last_rendered) + 1) if self._last_rendered in order else 0
+        key = None
+        for k in order[start:] + order[:start]:
+            if k in self._dirty and self.panel_frames[k].isVisible():
+                key = k
+                break
         self._update_status()
-        t1 = time.perf_counter()
-        self._render_cost = 0.7 * self._render_cost + 0.3 * (t1 - t0)
-        self._last_render_end = t1
+        if key is None:
+            return
+        self._dirty.discard(key)
+        self._last_rendered = key
+        panel = self._panels[key]
+        gate = self.isVisible() and not self.isMinimized() and bool(panel.views)
+        if gate:
+            self.controller.gui_idle.clear()
+        t0 = time.perf_counter()
+        changed = panel.refresh(self.controller.data)
+        self._frame_cost = time.perf_counter() - t0
+        if changed and gate:
+            self._painting = key
+            self._paint_timeout.start()      # in case Qt does not paint it after all
+        else:
+            self._finish_frame()
+
+    def _on_view_painted(self, view, seconds: float) -> None:
+        if self._painting is not None and view in self._panels[self._painting].views:
+            self._frame_cost += seconds
+            self._finish_frame()
+
+    def _finish_frame(self) -> None:
+        self._paint_timeout.stop()
+        self._painting = None
+        self.controller.gui_idle.set()
+        cost = self._frame_cost
+        self.render_costs[self._last_rendered] = cost
+        self._render_wait = max(RENDER_MIN_GAP, cost / RENDER_SHARE - cost)
+        if self._dirty:
+            self._arm_render()
 
     def render_now(self) -> None:
-        """Redraw every panel immediately (tests, screenshots)."""
-        self._render()
+        """Redraw every panel immediately (after a reset, for tests and screenshots)."""
+        for key, panel in self._panels.items():
+            panel.refresh(self.controller.data)
+        self._dirty.clear()
+        self._update_status()
 
     def _update_status(self) -> None:
         c = self.controller
@@ -734,6 +783,7 @@ class MainWindow(QMainWindow):
         self._closing_accepted = True
         self._save_settings()
         event.accept()
+        self.closed.emit()
 
     def save_screenshot(self, path: str) -> None:
         """Render the window into a PNG (for documentation)."""

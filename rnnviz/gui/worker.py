@@ -8,6 +8,7 @@ When the thread has finished, the Trainer belongs to the GUI thread again.
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 import traceback
@@ -19,6 +20,50 @@ from PySide6.QtCore import QObject, Signal, Slot
 EMIT_INTERVAL = 0.05          # seconds between snapshots: at most ~20 per second
 EXTRA_BUDGET = 0.03           # probes, evaluations and samples each take at most ~3% of the time
 MIN_SAMPLE_INTERVAL = 0.5     # seconds; nobody can read more than two samples a second
+SLOW_CALL = 0.1               # seconds: steps/evaluations slower than this are made interruptible
+
+
+class Interrupted(BaseException):
+    """Raised inside a long pure computation (a full-batch forward/backward pass, an evaluation)
+    when pause is pressed. BaseException, so no ``except Exception`` in the engine swallows it."""
+
+
+class _Interrupter:
+    """Lets pause cut short a slow step or evaluation without touching the Trainer's code.
+
+    While a slow call runs, a trace function (``sys.settrace``, this thread only, 'call' events
+    only) checks the stop flag at every Python function call. It raises ``Interrupted`` only
+    while the stack is inside a pure region, so nothing has been changed yet:
+    ``Network.loss_and_grads`` on a full batch (the data position does not move) or the task's
+    ``metrics``. The trainer then simply has not taken that step. Because the flag and the stack
+    are read in the worker thread itself, there is no race with the GUI thread. Tracing costs
+    a little per call, so it is switched on only for calls known (or not yet known) to be slow.
+    """
+
+    def __init__(self, trainer, stop: threading.Event):
+        self._stop = stop
+        codes = [type(trainer.task).metrics.__code__]
+        if trainer.config.batch_size == 0:
+            codes.append(type(trainer.network).loss_and_grads.__code__)
+        self._codes = frozenset(codes)
+
+    def _trace(self, frame, event, arg):
+        if self._stop.is_set():
+            f = frame
+            while f is not None:
+                if f.f_code in self._codes:
+                    raise Interrupted
+                f = f.f_back
+        return None
+
+    def call(self, traced: bool, fn, *args, **kwargs):
+        if not traced:
+            return fn(*args, **kwargs)
+        sys.settrace(self._trace)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            sys.settrace(None)
 
 
 def _frozen(array):
@@ -93,9 +138,10 @@ class TrainingWorker(QObject):
     finished = Signal()
 
     def __init__(self, trainer, *, max_steps: int | None = None, emit_interval: float = EMIT_INTERVAL,
-                 generation: int = 0):
+                 generation: int = 0, gui_idle: threading.Event | None = None):
         super().__init__()
         self._generation = generation
+        self._gui_idle = gui_idle
         self._trainer = trainer
         self._max_steps = max_steps
         self._emit_interval = emit_interval
@@ -137,6 +183,10 @@ class TrainingWorker(QObject):
         eval_budget = _Budget(EXTRA_BUDGET)
         sample_budget = _Budget(0.02, MIN_SAMPLE_INTERVAL)
         is_charlm = trainer.config.task == "charlm"
+        interrupter = _Interrupter(trainer, self._stop)
+        gui_idle = self._gui_idle
+        step_seconds = None            # unknown until the first step: that one is interruptible
+        eval_seconds = None
         last_emit = time.perf_counter()
         done = 0
         refused = error = None
@@ -146,7 +196,14 @@ class TrainingWorker(QObject):
                     break
                 if self._has_pending:
                     self._apply_pending(trainer)
-                result = trainer.step()
+                if gui_idle is not None and not gui_idle.is_set():
+                    gui_idle.wait(0.25)     # the window is drawing: let it have the GIL briefly
+                t0 = time.perf_counter()
+                try:
+                    result = interrupter.call(step_seconds is None or step_seconds > SLOW_CALL, trainer.step)
+                except Interrupted:
+                    break           # the step was abandoned before it changed anything
+                step_seconds = time.perf_counter() - t0
                 if result.refused:
                     refused = result.refused
                     break
@@ -156,7 +213,12 @@ class TrainingWorker(QObject):
                 cfg = trainer.config
                 step = trainer.step_count
                 if step % cfg.eval_every == 0 and eval_budget.allows(now):
-                    eval_budget.run(trainer.evaluate)
+                    try:
+                        eval_budget.run(interrupter.call, eval_seconds is None or eval_seconds > SLOW_CALL,
+                                        trainer.evaluate)
+                    except Interrupted:
+                        break       # evaluation is pure: skipping it changes nothing
+                    eval_seconds = eval_budget.last_cost
                 if is_charlm and step % cfg.sample_every == 0 and sample_budget.allows(now):
                     sample_budget.run(trainer.sample)
                 if now - last_emit >= self._emit_interval:

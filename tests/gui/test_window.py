@@ -310,3 +310,40 @@ def test_run_gui_autostart_quit_after_and_screenshot(qtbot, tmp_path):
     assert run_gui(preset="addition", autostart=True, quit_after=1.5, screenshot=str(shot)) == 0
     assert shot.stat().st_size > 10_000
     assert QSettings  # settings were written to the temporary folder by the fixture's path
+
+
+def test_pause_cuts_a_long_full_batch_step_short_without_changing_the_weights(qtbot, make_window, config):
+    """A full-batch step on a big training set can take many seconds; pause must not wait for it."""
+    import threading
+    import time
+
+    window = make_window(config(batch_size=0))
+    trainer = window.controller.trainer
+    entered = threading.Event()
+    release = threading.Event()
+
+    def nap():
+        time.sleep(0.005)
+
+    class SlowNetwork(type(trainer.network)):
+        def loss_and_grads(self, *args, **kwargs):   # a step that takes up to 30 s
+            entered.set()
+            for _ in range(6000):
+                if release.is_set():
+                    break
+                nap()
+            return super().loss_and_grads(*args, **kwargs)
+
+    trainer.network.__class__ = SlowNetwork
+    before = {k: v.copy() for k, v in trainer.network.params.items()}
+    window.controller.start()
+    qtbot.waitUntil(entered.is_set, timeout=5_000)
+    window.controller.pause()
+    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=5_000)   # far less than 30 s
+    assert trainer.step_count == 0
+    for name, value in trainer.network.params.items():
+        np.testing.assert_array_equal(value, before[name])
+    release.set()
+    window.controller.step_once()
+    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=5_000)
+    assert trainer.step_count == 1

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLa
 
 from ..run_data import RunData, SmoothedSeries
 from ..widgets.sliders import ValueSlider
+from ..widgets.views import StepRangeFollower, TimedPlotWidget
 
 METRIC_TITLES = {
     "accuracy": "test accuracy (fraction correct)",
@@ -66,8 +67,10 @@ class CostPanel(QWidget):
         top.addWidget(QLabel("Right axis"))
         top.addWidget(self.metric_box)
 
-        self.plot_widget = pg.PlotWidget()
+        self.plot_widget = TimedPlotWidget()
         self.plot = self.plot_widget.getPlotItem()
+        self.views = [self.plot_widget]
+        self.x_follower = StepRangeFollower(self.plot)
         self.plot.setLabel("bottom", "training step")
         self.plot.setLabel("left", "training loss (nats)")
         self.plot.showGrid(x=True, y=True, alpha=0.15)
@@ -116,6 +119,7 @@ class CostPanel(QWidget):
         self._markers.clear()
         self._n_markers_shown = 0
         self._revision = -1
+        self.x_follower.reset()
         self.raw_curve.setData([], [])
         self.ema_curve.setData([], [])
         self.metric_curve.setData([], [])
@@ -125,16 +129,20 @@ class CostPanel(QWidget):
     def set_loss_label(self, text: str) -> None:
         self.plot.setLabel("left", text)
 
-    def refresh(self, data: RunData) -> None:
+    def refresh(self, data: RunData) -> bool:
+        """Show ``data``; False if there was nothing new to draw."""
         self._data = data
         if data.revision == self._revision:
-            return
+            return False
         self._revision = data.revision
         steps, loss = data.steps.view, data.loss.view
+        if steps.size:
+            self.x_follower.update(0.0, float(steps[-1]))
         self.raw_curve.setData(steps, loss)
         self.ema_curve.setData(steps, self._ema.update(loss))
         self._refresh_metric(data)
         self._refresh_markers(data)
+        return True
 
     def _refresh_metric(self, data: RunData) -> None:
         names = data.metric_names()

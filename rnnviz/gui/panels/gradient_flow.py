@@ -10,6 +10,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from ..run_data import TINY, RunData
+from ..widgets.views import StepRangeFollower, TimedGraphicsLayoutWidget
 
 IMAGE_MAP = pg.colormap.get("inferno")
 PARAM_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
@@ -32,7 +33,8 @@ class GradientFlowPanel(QWidget):
                                "signals (and gradients) passed through time can grow; below 1 they shrink. "
                                "Saturated: fraction of hidden units stuck near ±1 on the probe, where tanh "
                                "passes almost no gradient.")
-        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics = TimedGraphicsLayoutWidget()
+        self.views = [self.graphics]
 
         self.latest = self.graphics.addPlot(row=0, col=0, title="latest step")
         self.latest.setLabel("bottom", "time step t")
@@ -70,6 +72,8 @@ class GradientFlowPanel(QWidget):
         self.threshold.setZValue(10)
         self.params.addItem(self.threshold, ignoreBounds=True)
         self.threshold.hide()
+        self.image_follower = StepRangeFollower(self.over_time)
+        self.params_follower = StepRangeFollower(self.params)
         self.graphics.ci.layout.setRowStretchFactor(0, 3)
         self.graphics.ci.layout.setRowStretchFactor(1, 2)
         self.graphics.ci.layout.setColumnStretchFactor(0, 2)
@@ -83,6 +87,8 @@ class GradientFlowPanel(QWidget):
 
     def clear(self) -> None:
         self._revision = -1
+        self.image_follower.reset()
+        self.params_follower.reset()
         for curve in self._param_curves.values():
             self.params.removeItem(curve)
             self.params_legend.removeItem(curve)
@@ -106,11 +112,12 @@ class GradientFlowPanel(QWidget):
             else f"clip value ±{threshold:g} (applies to each entry)")
         self.threshold.show()
 
-    def refresh(self, data: RunData) -> None:
+    def refresh(self, data: RunData) -> bool:
+        """Show ``data``; False if there was nothing new to draw."""
         if data.probe is not None:
             self._show_header(data.probe.spectral_radius, data.probe.saturation)
         if data.revision == self._revision:
-            return
+            return False
         self._revision = data.revision
         if data.latest_grad_a is not None:
             g = np.maximum(np.nan_to_num(data.latest_grad_a, nan=TINY), TINY)
@@ -130,6 +137,8 @@ class GradientFlowPanel(QWidget):
             self.colorbar.setLevels((lo, hi))
             n_cols, T = img.shape
             self.image.setRect(QRectF(first - 0.5, 0.5, max(1.0, last - first + 1), T))
+            self.image_follower.update(0.0, last)
+            self.over_time.setYRange(0.5, T + 0.5, padding=0)
             caption = "‖∂L/∂a⟨t⟩‖ over training"
             per_column = data.gradient_image.bin_size
             if per_column > 1:
@@ -147,6 +156,8 @@ class GradientFlowPanel(QWidget):
             curve.setData(steps, np.maximum(series.view, TINY))
         if len(data.grad_norm):
             self.global_curve.setData(steps, np.maximum(data.grad_norm.view, TINY))
+            self.params_follower.update(0.0, float(steps[-1]))
+        return True
 
     def _show_header(self, radius, saturation) -> None:
         if radius is None:

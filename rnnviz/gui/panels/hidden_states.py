@@ -10,6 +10,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ..run_data import RunData
+from ..widgets.views import TimedGraphicsLayoutWidget
 
 DIVERGING = pg.colormap.get("CET-D1A")   # blue - white - red, white at the centre (0)
 SEQUENTIAL = pg.colormap.get("viridis")  # gates live in [0, 1]
@@ -59,7 +60,8 @@ class HiddenStatesPanel(QWidget):
         top.addWidget(self.state_box)
         top.addWidget(self.caption, 1)
 
-        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics = TimedGraphicsLayoutWidget()
+        self.views = [self.graphics]
         self.plot = self.graphics.addPlot(row=0, col=0)
         self.plot.setLabel("bottom", "time step t → (tick labels: the input symbol read at that step)")
         self.plot.setLabel("left", "hidden unit")
@@ -87,10 +89,11 @@ class HiddenStatesPanel(QWidget):
         self.state_box.clear()
         self.image.clear()
 
-    def refresh(self, data: RunData) -> None:
+    def refresh(self, data: RunData) -> bool:
+        """Show the latest probe; False if there was nothing new to draw."""
         probe = data.probe
         if probe is None or probe is self._probe:
-            return
+            return False
         first = self._probe is None
         self._probe = probe
         names = list(probe.states)
@@ -105,6 +108,7 @@ class HiddenStatesPanel(QWidget):
             self._labels = list(probe.labels)
             self._set_time_ticks(self._labels)
         self._show_state(first)
+        return True
 
     def _show_state(self, new_layout: bool) -> None:
         probe = self._probe

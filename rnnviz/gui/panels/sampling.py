@@ -24,6 +24,7 @@ class SamplingPanel(QWidget):
         self._task = None
         self._samples_shown = 0
         self._examples = None
+        self.views = []
 
         self.prime_edit = QLineEdit()
         self.prime_edit.setPlaceholderText("priming text (optional)")
@@ -96,7 +97,8 @@ class SamplingPanel(QWidget):
         self._samples_shown = 0
         self._examples = None
 
-    def refresh(self, data: RunData) -> None:
+    def refresh(self, data: RunData) -> bool:
+        """Append new samples / show the latest examples (plain text: nothing to time)."""
         if self._task == "charlm":
             if data.new_samples:
                 cursor = self.text.textCursor()
@@ -108,6 +110,7 @@ class SamplingPanel(QWidget):
         elif data.examples is not None and data.examples is not self._examples:
             self._examples = data.examples
             self.text.setPlainText(f"Test examples at step {data.step:,}:\n\n" + "\n".join(data.examples))
+        return False
 
     def _on_prime_edit_editing_finished(self) -> None:
         self.live_edited.emit({"prime": self.prime_edit.text()})

@@ -1,0 +1,244 @@
+"""Window responsiveness while a preset trains at full speed, with every panel live.
+
+Prints, from one run in one process:
+- the GUI thread's event-loop latency (a 10 ms QTimer probe: how late each tick fires), p50/p99;
+- training steps per second with the window open vs a headless ``Trainer.step()`` loop, and the
+  ratio (headless measured before and after the window, in blocks; medians);
+- resident memory (RSS) at the start and end of the window run, and its slope per minute;
+- time from launch to window shown (a separate ``python -m rnnviz.gui --quit-after`` process);
+- how long pause takes to take effect, on the char-rnn preset and on the slowest one (parity-100k,
+  whose full-batch step takes seconds).
+
+    python benchmarks/gui_latency.py                 # ~2 minutes
+    python benchmarks/gui_latency.py --minutes 20    # the memory-stays-flat run
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+
+import rnnviz.gui  # noqa: E402,F401 - PySide6 workaround first
+from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from rnnviz.gui.app import _configure_pyqtgraph  # noqa: E402
+from rnnviz.gui.main_window import MainWindow  # noqa: E402
+from rnnviz.tasks.presets import load_preset  # noqa: E402
+from rnnviz.training.trainer import Trainer  # noqa: E402
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * PAGE / 2**20
+
+
+def wait(seconds: float) -> None:
+    """Run the Qt event loop for ``seconds`` (the GUI stays live)."""
+    loop = QEventLoop()
+    QTimer.singleShot(int(seconds * 1000), loop.quit)
+    loop.exec()
+
+
+def wait_until(predicate, timeout: float) -> float:
+    """Process events until ``predicate()``; returns seconds waited (inf on timeout)."""
+    t0 = time.perf_counter()
+    while not predicate():
+        QApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
+        if time.perf_counter() - t0 > timeout:
+            return float("inf")
+        time.sleep(0.001)
+    return time.perf_counter() - t0
+
+
+def headless_rate(preset: str, seconds: float, block: float) -> list[float]:
+    trainer = Trainer(load_preset(preset).config)
+    for _ in range(20):
+        trainer.step()
+    rates = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t0, s0 = time.perf_counter(), trainer.step_count
+        while time.perf_counter() - t0 < block:
+            trainer.step()
+        rates.append((trainer.step_count - s0) / (time.perf_counter() - t0))
+    return rates
+
+
+class LatencyProbe:
+    """A 10 ms timer on the GUI thread; records how late each tick fires."""
+
+    def __init__(self, interval_ms: int = 10):
+        self.interval = interval_ms / 1000
+        self.late_ms: list[float] = []
+        self._last = None
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self._on_timer_timeout)
+
+    def start(self):
+        self._last = time.perf_counter()
+        self.timer.start()
+
+    def stop(self):
+        self.timer.stop()
+
+    def _on_timer_timeout(self):
+        now = time.perf_counter()
+        self.late_ms.append(max(0.0, (now - self._last - self.interval) * 1000))
+        self._last = now
+
+
+def window_run(preset: str, seconds: float, block: float, warmup: float = 3.0):
+    window = MainWindow(Trainer(load_preset(preset).config))
+    window.non_interactive = True
+    window.resize(1500, 950)
+    window.show()
+    wait(0.5)
+    c = window.controller
+    c.start()
+    wait(warmup)
+    probe = LatencyProbe()
+    probe.start()
+    rates, memory = [], [(0.0, rss_mb())]
+    t_start = time.perf_counter()
+    end = t_start + seconds
+    while time.perf_counter() < end:
+        t0, s0 = time.perf_counter(), c.data.step
+        wait(block)
+        rates.append((c.data.step - s0) / (time.perf_counter() - t0))
+        memory.append((time.perf_counter() - t_start, rss_mb()))
+    probe.stop()
+    renders = dict(window.render_costs)
+    # Pause latency on this preset, while it runs at full speed.
+    t0 = time.perf_counter()
+    c.pause()
+    pause_s = wait_until(lambda: not c.is_running, 30)
+    c.stop_and_wait()
+    window.close()
+    window.deleteLater()
+    wait(0.2)
+    return rates, probe.late_ms, memory, pause_s, renders
+
+
+def pause_latency(preset: str, repeats: int, into_step: float) -> list[float]:
+    """Start, wait ``into_step`` seconds (inside a long step), pause: seconds until paused."""
+    window = MainWindow(Trainer(load_preset(preset).config))
+    window.non_interactive = True
+    window.show()
+    out = []
+    for _ in range(repeats):
+        window.controller.start()
+        wait(into_step)
+        window.controller.pause()
+        out.append(wait_until(lambda: not window.controller.is_running, 60))
+    window.controller.stop_and_wait()
+    window.close()
+    window.deleteLater()
+    wait(0.2)
+    return out
+
+
+def launch_time(preset: str, repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        t0 = time.monotonic()
+        out = subprocess.run([sys.executable, "-m", "rnnviz.gui", "--preset", preset, "--quit-after", "0.2"],
+                             capture_output=True, text=True, cwd=ROOT,
+                             env={**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")})
+        m = re.search(r"monotonic ([0-9.]+)", out.stderr)
+        if m:
+            times.append(float(m.group(1)) - t0)
+        else:
+            print("launch: could not read the child's timing:", out.stderr[-500:])
+    return times
+
+
+def pct(values, q):
+    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default="char-rnn")
+    parser.add_argument("--minutes", type=float, default=0.5, help="length of the window run (default 0.5)")
+    parser.add_argument("--headless-seconds", type=float, default=15.0)
+    parser.add_argument("--block", type=float, default=2.5, help="seconds per throughput sample")
+    parser.add_argument("--slow-preset", default="parity-100k")
+    parser.add_argument("--skip-slow", action="store_true", help="skip the parity-100k pause measurement")
+    args = parser.parse_args()
+
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / "rnnviz-bench-settings"
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp))
+    app = QApplication.instance() or QApplication([])
+    app.setOrganizationName("rnnviz-benchmark")
+    _configure_pyqtgraph()
+
+    try:
+        from threadpoolctl import threadpool_info
+        blas = ", ".join(f"{i['internal_api']} {i.get('version')} ({i['num_threads']} threads)"
+                         for i in threadpool_info())
+    except ImportError:
+        blas = "unknown (threadpoolctl missing)"
+    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, BLAS: {blas}, cpus: {os.cpu_count()}")
+    print(f"load average at start: {os.getloadavg()}")
+
+    launches = launch_time(args.preset, 3)
+    print(f"\nlaunch to window shown ({args.preset}): median {statistics.median(launches):.2f} s "
+          f"(runs: {', '.join(f'{t:.2f}' for t in launches)}; target < 2 s)")
+
+    print(f"\nheadless Trainer.step() loop, {args.preset}, {args.headless_seconds:.0f} s ...")
+    before = headless_rate(args.preset, args.headless_seconds, args.block)
+    seconds = args.minutes * 60
+    print(f"window with all panels live, {args.preset}, {seconds:.0f} s ...")
+    rates, late, memory, pause_s, render_cost = window_run(args.preset, seconds, args.block)
+    print(f"headless again, {args.headless_seconds:.0f} s ...")
+    after = headless_rate(args.preset, args.headless_seconds, args.block)
+    headless = statistics.median(before + after)
+    windowed = statistics.median(rates)
+    print(f"\nsteps/s headless: median {headless:,.0f} (before {statistics.median(before):,.0f}, "
+          f"after {statistics.median(after):,.0f})")
+    print(f"steps/s with the window: median {windowed:,.0f}")
+    print(f"ratio window/headless: {windowed / headless:.2f} (target >= 0.9)")
+    print(f"GUI event-loop latency (10 ms timer, {len(late)} ticks): p50 {pct(late, 50):.1f} ms, "
+          f"p99 {pct(late, 99):.1f} ms, max {max(late):.1f} ms (target p99 < 30 ms)")
+    print("last redraw cost per panel (refresh + paint): " + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in render_cost.items()))
+    t = np.array([m[0] for m in memory])
+    mb = np.array([m[1] for m in memory])
+    slope = float(np.polyfit(t / 60, mb, 1)[0]) if len(t) > 2 else float("nan")
+    print(f"RSS: start {mb[0]:.0f} MB, end {mb[-1]:.0f} MB over {t[-1] / 60:.1f} min "
+          f"(slope {slope:+.1f} MB/min; first half max {mb[: len(mb) // 2 + 1].max():.0f} MB, "
+          f"second half max {mb[len(mb) // 2:].max():.0f} MB)")
+    print(f"pause while {args.preset} trains at full speed: {pause_s * 1000:.0f} ms until paused")
+
+    if not args.skip_slow:
+        print(f"\npause on {args.slow_preset} (full batch; a step takes seconds), pressed 1.5 s into a step ...")
+        t0 = time.perf_counter()
+        trainer = Trainer(load_preset(args.slow_preset).config)
+        trainer.step()
+        print(f"one {args.slow_preset} step, headless: {time.perf_counter() - t0:.1f} s (incl. building the data)")
+        del trainer
+        waits = pause_latency(args.slow_preset, 3, 1.5)
+        print(f"pause took effect after: {', '.join(f'{w * 1000:.0f} ms' for w in waits)} "
+              f"(max {max(waits) * 1000:.0f} ms; target < 500 ms)")
+    print(f"\nload average at end: {os.getloadavg()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
