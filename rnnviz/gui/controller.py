@@ -17,7 +17,7 @@ from rnnviz.training.config import LIVE_FIELDS, Config
 from rnnviz.training.trainer import Trainer
 
 from .run_data import RunData
-from .worker import TrainingWorker, freeze_probe
+from .worker import EXAMPLES, TrainingWorker, freeze_probe
 
 try:  # session files are written by another part of rnnviz; the window degrades gracefully
     from rnnviz.session import SessionError, load_session, save_session
@@ -224,7 +224,7 @@ class TrainingController(QObject):
         trainer = self._trainer
         self.data.probe = freeze_probe(trainer.probe())
         if trainer.config.task != "charlm":
-            self.data.examples = tuple(trainer.examples())
+            self.data.examples = tuple(trainer.examples(EXAMPLES))
         self.data.revision += 1
 
     @Slot(object)

@@ -165,7 +165,7 @@ class MainWindow(QMainWindow):
         self.control_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable |
                                       QDockWidget.DockWidgetFeature.DockWidgetFloatable |
                                       QDockWidget.DockWidgetFeature.DockWidgetClosable)
-        self.control_dock.setMinimumWidth(330)
+        self.control_dock.setMinimumWidth(self.controls.content_width())
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.control_dock)
 
         def framed(title, panel, name):
@@ -203,7 +203,7 @@ class MainWindow(QMainWindow):
         bottom.setSizes([660, 440])
         self._splitters = [top, bottom, rows]
         self.setCentralWidget(rows)
-        self.resize(1500, 950)
+        self.resize(1580, 960)
 
     def _action(self, menu, text, slot, shortcut=None, tip=None) -> QAction:
         action = QAction(text, self)
@@ -688,6 +688,7 @@ class MainWindow(QMainWindow):
         self.controls.show_live_config(config)
         self.sampling_panel.show_config(config)
         self.gradient_panel.set_clipping(config.clip_mode, config.clip)
+        self.gradient_panel.set_cell(config.cell, config.activation)
         self.cost_panel.set_loss_label(loss_axis_label(config))
 
     def _on_controller_training_refused(self, message: str) -> None:

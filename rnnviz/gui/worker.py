@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 EMIT_INTERVAL = 0.05          # seconds between snapshots: at most ~20 per second
 EXTRA_BUDGET = 0.03           # probes, evaluations and samples each take at most ~3% of the time
 MIN_SAMPLE_INTERVAL = 0.5     # seconds; nobody can read more than two samples a second
+EXAMPLES = 6                  # test examples shown by the sampling panel (non-text tasks)
 SLOW_CALL = 0.1               # seconds: steps/evaluations slower than this are made interruptible
 
 
@@ -258,7 +259,7 @@ class TrainingWorker(QObject):
     @staticmethod
     def _probe_and_examples(trainer):
         probe = freeze_probe(trainer.probe())
-        examples = None if trainer.config.task == "charlm" else tuple(trainer.examples())
+        examples = None if trainer.config.task == "charlm" else tuple(trainer.examples(EXAMPLES))
         return probe, examples
 
     def _snapshot(self, trainer, results, marks, probe, examples, *, final, refused=None, error=None):

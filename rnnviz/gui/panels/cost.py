@@ -73,6 +73,8 @@ class CostPanel(QWidget):
         self.x_follower = StepRangeFollower(self.plot)
         self.plot.setLabel("bottom", "training step")
         self.plot.setLabel("left", "training loss (nats)")
+        self.plot.getAxis("left").enableAutoSIPrefix(False)
+        self.plot.getAxis("right").enableAutoSIPrefix(False)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="9pt")
         self.raw_curve = self.plot.plot(pen=RAW_PEN, name="loss per step (raw)")
@@ -89,7 +91,7 @@ class CostPanel(QWidget):
         self.metric_curve = pg.PlotDataItem(pen=METRIC_PEN, symbol="o", symbolSize=5,
                                             symbolBrush=(220, 110, 0), symbolPen=None)
         self.metric_view.addItem(self.metric_curve)
-        self.legend.addItem(self.metric_curve, "held-out metric (right axis)")
+        self.legend.addItem(self.metric_curve, "held-out metric (right axis, dots)")
         self.plot.vb.sigResized.connect(self._on_plot_resized)
         self.crosshair = pg.InfiniteLine(angle=90, pen=pg.mkPen((0, 0, 0, 60)))
         self.crosshair.setZValue(20)
@@ -124,6 +126,8 @@ class CostPanel(QWidget):
         self.ema_curve.setData([], [])
         self.metric_curve.setData([], [])
         self.metric_box.clear()
+        self.metric_box.addItem("(after the first test)", None)
+        self.plot.setLabel("right", "held-out metric (measured every few steps)")
         self._metric = None
 
     def set_loss_label(self, text: str) -> None:
@@ -146,7 +150,7 @@ class CostPanel(QWidget):
 
     def _refresh_metric(self, data: RunData) -> None:
         names = data.metric_names()
-        if names and self.metric_box.count() != len(names):
+        if names and [self.metric_box.itemData(i) for i in range(self.metric_box.count())] != names:
             current = self._metric
             self.metric_box.clear()
             for name in names:
@@ -161,7 +165,10 @@ class CostPanel(QWidget):
     def _set_metric(self, name: str) -> None:
         self._metric = name
         self.metric_box.setCurrentIndex(max(0, self.metric_box.findData(name)))
-        self.plot.setLabel("right", METRIC_TITLES.get(name, name.replace("_", " ")))
+        title = METRIC_TITLES.get(name, name.replace("_", " "))
+        self.plot.setLabel("right", title)
+        self.legend.removeItem(self.metric_curve)
+        self.legend.addItem(self.metric_curve, f"{title.split(' (')[0]} (right axis)")
         if "accuracy" in name:
             self.metric_view.enableAutoRange(y=False)
             self.metric_view.setYRange(0, 1.02, padding=0)
@@ -175,7 +182,8 @@ class CostPanel(QWidget):
             if name in NOT_TRAINING:
                 continue
             line = pg.InfiniteLine(
-                pos=step, angle=90, pen=MARKER_PEN, label=marker_text(name, old, new),
+                pos=step, angle=90, pen=MARKER_PEN,
+                label=marker_text(name, old, new).replace("{", "{{").replace("}", "}}"),
                 labelOpts={"position": 0.93 - 0.08 * (len(self._markers) % 4), "color": (60, 60, 60),
                            "fill": (255, 255, 255, 200), "movable": False})
             line.setZValue(10)
@@ -204,6 +212,8 @@ class CostPanel(QWidget):
         self.smoothing_changed.emit(float(args[0]))
 
     def _on_metric_box_activated(self, index: int) -> None:
+        if self.metric_box.itemData(index) is None:
+            return
         self._set_metric(self.metric_box.itemData(index))
         if self._data is not None:
             x, y = self._data.metric_series(self._metric)

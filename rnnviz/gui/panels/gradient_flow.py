@@ -18,6 +18,12 @@ PARAM_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (
 THRESHOLD_PEN = pg.mkPen((200, 0, 0), width=1.5, style=Qt.PenStyle.DashLine)
 
 
+def positive_or_nan(values) -> np.ndarray:
+    """Zero or non-finite norms become gaps on a log axis instead of plunging to a floor."""
+    values = np.asarray(values, dtype=float)
+    return np.where(np.isfinite(values) & (values > 0), values, np.nan)
+
+
 class GradientFlowPanel(QWidget):
     """Vanishing/exploding gradients made visible."""
 
@@ -26,6 +32,7 @@ class GradientFlowPanel(QWidget):
         self._revision = -1
         self._param_curves: dict[str, pg.PlotDataItem] = {}
         self._clip = (None, None)
+        self._cell = ("rnn", "tanh")
 
         self.header = QLabel()
         self.header.setTextFormat(Qt.TextFormat.RichText)
@@ -40,35 +47,43 @@ class GradientFlowPanel(QWidget):
         self.latest.setLabel("bottom", "time step t")
         self.latest.setLabel("left", "‖∂L/∂a⟨t⟩‖ (log scale)")
         self.latest.setLogMode(y=True)
+        self.latest.getAxis("left").enableAutoSIPrefix(False)
+        self.latest.getAxis("left").setStyle(maxTextLevel=1)
         self.latest.showGrid(x=True, y=True, alpha=0.2)
-        self.latest_legend = self.latest.addLegend(offset=(5, 5), labelTextSize="8pt")
         self.latest_a = self.latest.plot(pen=pg.mkPen((31, 119, 180), width=2), symbol="o", symbolSize=4,
-                                         symbolBrush=(31, 119, 180), symbolPen=None, name="‖∂L/∂a⟨t⟩‖")
-        self.latest_c = self.latest.plot(pen=pg.mkPen((214, 39, 40), width=2, style=Qt.PenStyle.DashLine),
-                                         name="‖∂L/∂c⟨t⟩‖ (LSTM cell)")
+                                         symbolBrush=(31, 119, 180), symbolPen=None)
+        self.latest_c = self.latest.plot(pen=pg.mkPen((214, 39, 40), width=2, style=Qt.PenStyle.DashLine))
 
         self.over_time = self.graphics.addPlot(row=0, col=1, title="‖∂L/∂a⟨t⟩‖ over training")
+        self.over_time.getViewBox().setToolTip("Each column is one training step (or the mean of several): "
+                                               "colour is log10 ‖∂L/∂a⟨t⟩‖ at every time step t. Dark at "
+                                               "small t: the gradient vanishes before it reaches early steps.")
         self.over_time.setLabel("bottom", "training step")
         self.over_time.setLabel("left", "time step t")
         self.image = pg.ImageItem(axisOrder="row-major")
         self.over_time.addItem(self.image)
         self.colorbar = pg.ColorBarItem(values=(-6, 0), colorMap=IMAGE_MAP, interactive=False,
-                                        label="log10 ‖∂L/∂a⟨t⟩‖", width=12)
+                                        label="log10 norm", width=12)
         self.colorbar.setImageItem(self.image)
         self.graphics.addItem(self.colorbar, row=0, col=2)
 
-        self.params = self.graphics.addPlot(row=1, col=0, colspan=3, title="gradient norm per parameter")
+        self.params = self.graphics.addPlot(row=1, col=0, colspan=3)
         self.params.setLabel("bottom", "training step")
-        self.params.setLabel("left", "‖∂L/∂W‖ (log scale)")
+        self.params.setLabel("left", "‖∂L/∂W‖ (log)")
+        self.params.getViewBox().setToolTip("Gradient norm of each weight matrix at every training step, before "
+                                            "clipping; black: all parameters together (the global norm that "
+                                            "norm clipping compares with the threshold).")
         self.params.setLogMode(y=True)
+        self.params.getAxis("left").enableAutoSIPrefix(False)
+        self.params.getAxis("left").setStyle(maxTextLevel=1)
         self.params.showGrid(x=True, y=True, alpha=0.15)
-        self.params_legend = self.params.addLegend(offset=(5, 5), labelTextSize="8pt", colCount=4)
-        self.global_curve = self.params.plot(pen=pg.mkPen((0, 0, 0), width=1.5), name="global (before clipping)")
+        self.global_curve = self.params.plot(pen=pg.mkPen((0, 0, 0), width=1.5), connect="finite")
         self.global_curve.setDownsampling(auto=True, method="peak")
         self.global_curve.setClipToView(True)
         self.threshold = pg.InfiniteLine(angle=0, pen=THRESHOLD_PEN, label="clip threshold",
-                                         labelOpts={"position": 0.05, "color": (200, 0, 0),
-                                                    "anchors": [(0, 1), (0, 1)]})
+                                         labelOpts={"position": 0.98, "color": (200, 0, 0),
+                                                    "fill": (255, 255, 255, 190),
+                                                    "anchors": [(1, 1), (1, 1)]})
         self.threshold.setZValue(10)
         self.params.addItem(self.threshold, ignoreBounds=True)
         self.threshold.hide()
@@ -91,8 +106,8 @@ class GradientFlowPanel(QWidget):
         self.params_follower.reset()
         for curve in self._param_curves.values():
             self.params.removeItem(curve)
-            self.params_legend.removeItem(curve)
         self._param_curves.clear()
+        self._set_params_title([])
         for item in (self.latest_a, self.latest_c, self.global_curve):
             item.setData([], [])
         self.image.clear()
@@ -107,10 +122,10 @@ class GradientFlowPanel(QWidget):
             self.threshold.hide()
             return
         self.threshold.setPos(math.log10(threshold))   # the axis is in log10 units
+        self.threshold.show()                          # (the label only updates while shown)
         self.threshold.label.setFormat(
             f"clip threshold {threshold:g} (global norm)" if mode == "norm"
             else f"clip value ±{threshold:g} (applies to each entry)")
-        self.threshold.show()
 
     def refresh(self, data: RunData) -> bool:
         """Show ``data``; False if there was nothing new to draw."""
@@ -120,12 +135,14 @@ class GradientFlowPanel(QWidget):
             return False
         self._revision = data.revision
         if data.latest_grad_a is not None:
-            g = np.maximum(np.nan_to_num(data.latest_grad_a, nan=TINY), TINY)
+            g = positive_or_nan(data.latest_grad_a)
             self.latest_a.setData(np.arange(1, g.size + 1), g)
+            title = f"step {data.step:,}: ‖∂L/∂a⟨t⟩‖"
             if data.latest_grad_c is not None:
-                c = np.maximum(np.nan_to_num(data.latest_grad_c, nan=TINY), TINY)
+                c = positive_or_nan(data.latest_grad_c)
                 self.latest_c.setData(np.arange(1, c.size + 1), c)
-            self.latest.setTitle(f"latest step ({data.step:,})")
+                title += " <span style='color:#d62728'>- - ‖∂L/∂c⟨t⟩‖</span>"
+            self.latest.setTitle(title)
         img, first, last = data.gradient_image.image()
         if img is not None:
             finite = img[np.isfinite(img) & (img > math.log10(TINY) + 1)]
@@ -139,31 +156,45 @@ class GradientFlowPanel(QWidget):
             self.image.setRect(QRectF(first - 0.5, 0.5, max(1.0, last - first + 1), T))
             self.image_follower.update(0.0, last)
             self.over_time.setYRange(0.5, T + 0.5, padding=0)
-            caption = "‖∂L/∂a⟨t⟩‖ over training"
             per_column = data.gradient_image.bin_size
-            if per_column > 1:
-                caption += f" (each column: mean of ~{per_column:,} steps)"
-            self.over_time.setTitle(caption)
+            self.over_time.setLabel("bottom", "training step" if per_column == 1
+                                    else f"training step (~{per_column:,} per column)")
         steps = data.param_steps.view
         for i, (name, series) in enumerate(data.param_norms.items()):
             curve = self._param_curves.get(name)
             if curve is None:
                 colour = PARAM_COLOURS[i % len(PARAM_COLOURS)]
-                curve = self.params.plot(pen=pg.mkPen(colour, width=1), name=name)
+                curve = self.params.plot(pen=pg.mkPen(colour, width=1), connect="finite")
                 curve.setDownsampling(auto=True, method="peak")
                 curve.setClipToView(True)
                 self._param_curves[name] = curve
-            curve.setData(steps, np.maximum(series.view, TINY))
+                self._set_params_title(list(self._param_curves))
+            curve.setData(steps, positive_or_nan(series.view))
         if len(data.grad_norm):
-            self.global_curve.setData(steps, np.maximum(data.grad_norm.view, TINY))
+            self.global_curve.setData(steps, positive_or_nan(data.grad_norm.view))
             self.params_follower.update(0.0, float(steps[-1]))
         return True
+
+    def _set_params_title(self, names) -> None:
+        """The legend, as a coloured title line (a legend box would hide the curves)."""
+        parts = ["<b>‖∂L/∂W‖ per parameter</b>: <span style='color:#000'>━ all</span>"]
+        for i, name in enumerate(names):
+            r, g, b = PARAM_COLOURS[i % len(PARAM_COLOURS)]
+            parts.append(f"<span style='color:#{r:02x}{g:02x}{b:02x}'>━ {name}</span>")
+        self.params.setTitle(" &nbsp;".join(parts), size="9pt")
+
+    def set_cell(self, cell: str, activation: str) -> None:
+        self._cell = (cell, activation)
 
     def _show_header(self, radius, saturation) -> None:
         if radius is None:
             self.header.setText("<b>Spectral radius of Waa:</b> – &nbsp;&nbsp; <b>saturated units:</b> –")
             return
-        trend = ("below 1: gradients through Waa must shrink over long spans" if radius < 1
-                 else "1 or more: gradients through Waa can grow (explode)")
+        cell, activation = self._cell
+        if cell == "rnn" and activation == "tanh":
+            trend = (" (below 1: gradients through time must vanish)" if radius < 1
+                     else " (above 1: gradients through time can explode)")
+        else:
+            trend = "" if cell == "rnn" else " (candidate block)"
         self.header.setText(f"<b>Spectral radius of Waa: <span style='font-size:13pt'>{radius:.3f}</span></b>"
-                            f" ({trend}) &nbsp;&nbsp; <b>saturated units:</b> {saturation:.0%}")
+                            f"{trend} &nbsp;&nbsp; <b>saturated units:</b> {saturation:.0%}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -52,6 +53,7 @@ class HiddenStatesPanel(QWidget):
         self.state_box.setToolTip("Which quantity to show for every unit and time step: the hidden state, or "
                                   "for LSTM/GRU the cell state and each gate.")
         self.state_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.state_box.setMinimumContentsLength(12)
         self.caption = QLabel()
         self.caption.setWordWrap(True)
         self.caption.setStyleSheet("color: #444;")
@@ -124,10 +126,12 @@ class HiddenStatesPanel(QWidget):
         if new_layout or self.colorbar.levels() != (lo, hi):
             self.colorbar.setColorMap(cmap)
             self.colorbar.setLevels((lo, hi))
-            self.colorbar.setLabel("left", self._state_name)
+            self.colorbar.setLabel("left", html.escape(self._state_name))
         H, T = values.shape
         self.image.setRect(QRectF(0, 0, T, H))
         if new_layout:
+            step = next(s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 500, 1000) if H / s <= 14)
+            self.plot.getAxis("left").setTicks([[(h + 0.5, str(h)) for h in range(0, H, step)], []])
             self.plot.setRange(xRange=(0, T), yRange=(0, H), padding=0)
             self.caption.setText(explain_state(self._state_name).capitalize() +
                                  f". Probe: {self._probe_description()}")
@@ -144,9 +148,6 @@ class HiddenStatesPanel(QWidget):
         major = [(t + 0.5, symbol_label(labels[t])) for t in range(0, T, every)]
         minor = [(t + 0.5, "") for t in range(T)]
         self.plot.getAxis("bottom").setTicks([major, minor])
-        rows = max(1, len(self._probe.states[self._state_name])) if self._probe else 1
-        step = max(1, math.ceil(rows / 16))
-        self.plot.getAxis("left").setTicks([[(h + 0.5, str(h)) for h in range(0, rows, step)], []])
 
     def _on_state_box_activated(self, index: int) -> None:
         self._state_name = self.state_box.itemText(index)

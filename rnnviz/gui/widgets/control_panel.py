@@ -225,7 +225,7 @@ class ControlPanel(QWidget):
         self._temperature_proxy = pg.SignalProxy(self._widgets["temperature"].value_changed, delay=0.2,
                                                  rateLimit=0, slot=self._on_temperature_proxy_fired)
 
-        content = QWidget()
+        self._content = content = QWidget()
         column = QVBoxLayout(content)
         column.addLayout(buttons)
         column.addWidget(self.pending_label)
@@ -244,6 +244,10 @@ class ControlPanel(QWidget):
         self.step_button.clicked.connect(self.step_clicked)
         self.reset_button.clicked.connect(self.reset_clicked)
         self.show_config(self._config)
+
+    def content_width(self) -> int:
+        """Width that shows every control unclipped (plus room for the vertical scroll bar)."""
+        return self._content.sizeHint().width() + 24
 
     # ---- building ---------------------------------------------------------------------------
     def _group(self, title: str) -> QFormLayout:

@@ -32,12 +32,15 @@ class TimedGraphicsLayoutWidget(_TimedPaint, pg.GraphicsLayoutWidget):
     pass
 
 
+NICE = (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10)
+
+
 def nice_ceiling(value: float) -> float:
-    """The next of 1, 2, 5 x 10^k at or above ``value``."""
+    """The next round number (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 x 10^k) at or above ``value``."""
     if value <= 10:
         return 10.0
     exponent = 10 ** math.floor(math.log10(value))
-    for m in (1, 2, 5, 10):
+    for m in NICE:
         if m * exponent >= value:
             return m * exponent
     return 10 * exponent
@@ -70,7 +73,7 @@ class StepRangeFollower:
             else:
                 return
         span = max(last - first, 1.0)
-        limit = first + nice_ceiling(span * 1.05)
+        limit = first + nice_ceiling(span * 1.03)
         if self._limit is None or last > self._limit or limit < self._limit:
             self._limit = limit
             self.vb.setXRange(first, limit, padding=0.02)
