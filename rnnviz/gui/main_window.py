@@ -74,6 +74,38 @@ def loss_axis_label(config: Config) -> str:
     return f"training loss (nats per {per})"
 
 
+def write_history_csv(history, path: str) -> None:
+    """A Trainer History as CSV: step, loss, smooth_loss, gradient norms, test metrics."""
+    steps = np.asarray(history.steps)
+    names = list(history.param_grad_norms)
+    norms = {n: np.asarray(v, dtype=float) for n, v in history.param_grad_norms.items()}
+    grad_row = {int(s): j for j, s in enumerate(np.asarray(history.grad_steps))}
+    total = np.sqrt(sum(np.square(v) for v in norms.values())) if norms else None
+    by_step: dict[int, dict] = {}
+    for step, values in history.evals:
+        by_step.setdefault(int(step), {}).update(values)
+    metrics = sorted({m for values in by_step.values() for m in values})
+    smooth = np.asarray(history.smooth_loss, dtype=float)
+    has_smooth = bool(np.isfinite(smooth).any())
+
+    def number(value) -> str:
+        return repr(float(value)) if np.isfinite(value) else ""
+
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["step", "loss"] + (["smooth_loss"] if has_smooth else []) + ["grad_norm"] +
+                   [f"grad_norm_{n}" for n in names] + [f"test_{m}" for m in metrics])
+        for i, step in enumerate(steps):
+            step = int(step)
+            row = [step, number(history.loss[i])] + ([number(smooth[i])] if has_smooth else [])
+            j = grad_row.get(step)
+            row.append("" if j is None or total is None else number(total[j]))
+            row += ["" if j is None else number(norms[n][j]) for n in names]
+            ev = by_step.get(step, {})
+            row += [number(ev[m]) if m in ev else "" for m in metrics]
+            w.writerow(row)
+
+
 def export_svg(item, path: str) -> None:
     """Render a plot item's part of the scene into an SVG file with Qt's own SVG generator."""
     rect = item.sceneBoundingRect()
@@ -494,33 +526,16 @@ class MainWindow(QMainWindow):
                 self._dialog("error", "Could not export", f"{path}: {exc}")
 
     def export_history(self, path: str) -> None:
-        """One row per training step; held-out metrics on the steps where they were measured."""
-        data = self.controller.data
-        smoothed = self.cost_panel.smoothed()
-        metrics = data.metric_names()
-        by_step = {}
-        for step, values in data.evals:
-            by_step.setdefault(int(step), {}).update(values)
-        params = list(data.param_norms)
-        param_row = {int(step): j for j, step in enumerate(data.param_steps.view)}
-
-        def number(value) -> str:
-            return repr(float(value)) if np.isfinite(value) else ""
-
-        with open(path, "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(["step", "loss", f"loss_smoothed_{self.cost_panel.smoothing_value:g}", "smooth_loss",
-                        "grad_norm"] + [f"grad_norm_{p}" for p in params] + [f"test_{m}" for m in metrics])
-            for i, step in enumerate(data.steps.view):
-                step = int(step)
-                ev = by_step.get(step, {})
-                j = param_row.get(step)
-                row = [step, number(data.loss.view[i]), number(smoothed[i]) if i < len(smoothed) else "",
-                       number(data.smooth_loss.view[i])]
-                row.append("" if j is None else number(data.grad_norm.view[j]))
-                row += ["" if j is None else number(data.param_norms[p].view[j]) for p in params]
-                row += [number(ev[m]) if m in ev else "" for m in metrics]
-                w.writerow(row)
+        """One row per training step, from the Trainer's own history (full precision): loss,
+        gradient norms on the steps the history keeps them for, held-out metrics where measured.
+        Training pauses for the moment it takes."""
+        was_running = self.controller.state == "running"
+        self.controller.stop_and_wait()
+        try:
+            write_history_csv(self.controller.trainer.history, path)
+        finally:
+            if was_running:
+                self.controller.start()
 
     # ---- layout, settings ---------------------------------------------------------------------
     def _set_panel_visible(self, key: str, visible: bool) -> None:

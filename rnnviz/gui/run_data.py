@@ -1,7 +1,8 @@
 """The GUI thread's own copy of a run's history, filled from snapshots (never from live arrays).
 
-Every per-step value is kept (for export and exact hover values); the gradient-over-training
-image is kept at a bounded resolution so memory stays flat however long a run goes.
+The loss of every step is kept (float32, for drawing: 8-12 bytes a step); gradient statistics
+are kept at a bounded resolution (every k-th step, k doubling as the run grows, and an image of
+at most 512 columns), so they take the same memory after a minute or a day.
 """
 
 from __future__ import annotations
@@ -21,15 +22,15 @@ def log_norms(norms: np.ndarray) -> np.ndarray:
 class GrowableArray:
     """A 1-D float array with amortised O(1) appends; ``view`` is the filled part."""
 
-    def __init__(self, capacity: int = 1024):
-        self._data = np.empty(capacity)
+    def __init__(self, capacity: int = 1024, dtype=np.float64):
+        self._data = np.empty(capacity, dtype=dtype)
         self._n = 0
 
     def extend(self, values) -> None:
-        values = np.asarray(values, dtype=float).ravel()
+        values = np.asarray(values, dtype=self._data.dtype).ravel()
         need = self._n + values.size
         if need > self._data.size:
-            grown = np.empty(max(need, 2 * self._data.size))
+            grown = np.empty(max(need, 2 * self._data.size), dtype=self._data.dtype)
             grown[: self._n] = self._data[: self._n]
             self._data = grown
         self._data[self._n:need] = values
@@ -38,6 +39,58 @@ class GrowableArray:
     @property
     def view(self) -> np.ndarray:
         return self._data[: self._n]
+
+    def __len__(self) -> int:
+        return self._n
+
+
+class DecimatedRows:
+    """Named per-step values kept for at most ``max_rows`` steps.
+
+    Rows are kept for steps that are multiples of ``stride``; when the buffer is full every other
+    row is dropped and the stride doubles (as the Trainer's History does), so memory is bounded.
+    """
+
+    def __init__(self, max_rows: int = 8192):
+        self.max_rows = max_rows - max_rows % 2
+        self.clear()
+
+    def clear(self) -> None:
+        self.names: list[str] = []
+        self.stride = 1
+        self._steps = np.empty(self.max_rows)
+        self._values = None
+        self._n = 0
+
+    def add(self, steps: np.ndarray, columns: dict[str, np.ndarray]) -> None:
+        if not self.names:
+            self.names = list(columns)
+            self._values = np.full((self.max_rows, len(self.names)), np.nan)
+        steps = np.asarray(steps, dtype=float)
+        block = np.column_stack([np.asarray(columns.get(n, np.full(steps.size, np.nan)), dtype=float)
+                                 for n in self.names]) if self.names else np.empty((steps.size, 0))
+        keep = steps % self.stride == 0
+        steps, block = steps[keep], block[keep]
+        while self._n + steps.size > self.max_rows:
+            self.stride *= 2
+            old = self._steps[: self._n] % self.stride == 0
+            kept = int(old.sum())
+            self._steps[:kept] = self._steps[: self._n][old]
+            self._values[:kept] = self._values[: self._n][old]
+            self._n = kept
+            new = steps % self.stride == 0
+            steps, block = steps[new], block[new]
+        end = self._n + steps.size
+        self._steps[self._n:end] = steps
+        self._values[self._n:end] = block
+        self._n = end
+
+    @property
+    def steps(self) -> np.ndarray:
+        return self._steps[: self._n]
+
+    def column(self, name: str) -> np.ndarray:
+        return self._values[: self._n, self.names.index(name)]
 
     def __len__(self) -> int:
         return self._n
@@ -124,12 +177,10 @@ class RunData:
         self.clear()
 
     def clear(self) -> None:
-        self.steps = GrowableArray()
-        self.loss = GrowableArray()
-        self.smooth_loss = GrowableArray()
-        self.grad_norm = GrowableArray()
-        self.param_norms: dict[str, GrowableArray] = {}
-        self.param_steps = GrowableArray()
+        self.steps = GrowableArray(dtype=np.float32)        # exact up to 16.7 million steps
+        self.loss = GrowableArray(dtype=np.float32)
+        self.smooth_loss = GrowableArray(dtype=np.float32)  # min-char-rnn's smoothed loss (charlm only)
+        self.gradient_norms = DecimatedRows()               # "all" (global norm) and one per parameter
         self.gradient_image = GradientImage()
         self.latest_grad_a: np.ndarray | None = None
         self.latest_grad_c: np.ndarray | None = None
@@ -140,8 +191,11 @@ class RunData:
         self.examples: tuple[str, ...] | None = None
         self.probe = None
         self.step = 0
-        self.has_smooth_loss = False
         self.revision = 0        # bumped on every change, so panels can skip redundant redraws
+
+    @property
+    def has_smooth_loss(self) -> bool:
+        return len(self.smooth_loss) > 0
 
     # ---- filling ----------------------------------------------------------------------------
     def add_results(self, results) -> None:
@@ -150,10 +204,9 @@ class RunData:
         steps = np.fromiter((r.step for r in results), float, len(results))
         self.steps.extend(steps)
         self.loss.extend([r.loss for r in results])
-        smooth = [np.nan if r.smooth_loss is None else r.smooth_loss for r in results]
-        self.has_smooth_loss = self.has_smooth_loss or results[-1].smooth_loss is not None
-        self.smooth_loss.extend(smooth)
-        self._add_param_norms(steps, [r.param_grad_norms for r in results])
+        if results[-1].smooth_loss is not None:
+            self._add_smooth([np.nan if r.smooth_loss is None else r.smooth_loss for r in results])
+        self._add_gradient_norms(steps, [r.param_grad_norms for r in results])
         grads = np.stack([np.asarray(r.grad_a_norms, dtype=float) for r in results])
         self.gradient_image.add(steps, log_norms(grads))
         self.latest_grad_a = grads[-1]
@@ -162,16 +215,19 @@ class RunData:
         self.step = int(steps[-1])
         self.revision += 1
 
-    def _add_param_norms(self, steps, dicts) -> None:
-        self.param_steps.extend(steps)
-        self.grad_norm.extend([np.sqrt(sum(v * v for v in d.values())) for d in dicts])
-        names = list(dicts[0]) if dicts else []
-        for name in names:
-            if name not in self.param_norms:
-                grown = GrowableArray()
-                grown.extend(np.full(len(self.param_steps) - len(steps), np.nan))
-                self.param_norms[name] = grown
-            self.param_norms[name].extend([d.get(name, np.nan) for d in dicts])
+    def _add_smooth(self, values) -> None:
+        missing = len(self.steps) - len(values) - len(self.smooth_loss)
+        if missing > 0:
+            self.smooth_loss.extend(np.full(missing, np.nan))
+        self.smooth_loss.extend(values)
+
+    def _add_gradient_norms(self, steps, dicts) -> None:
+        if not dicts or not dicts[0]:
+            return
+        names = list(dicts[0])
+        columns = {name: np.fromiter((d.get(name, np.nan) for d in dicts), float, len(dicts)) for name in names}
+        columns = {"all": np.sqrt(sum(np.square(v) for v in columns.values())), **columns}
+        self.gradient_norms.add(steps, columns)
 
     def add_snapshot(self, snapshot) -> None:
         self.add_results(snapshot.results)
@@ -197,18 +253,15 @@ class RunData:
         if steps.size:
             self.steps.extend(steps)
             self.loss.extend(history.loss)
-            self.smooth_loss.extend(history.smooth_loss)
-            self.has_smooth_loss = bool(np.isfinite(self.smooth_loss.view).any())
+            smooth = np.asarray(history.smooth_loss, dtype=float)
+            if np.isfinite(smooth).any():
+                self.smooth_loss.extend(smooth)
         grad_steps = np.asarray(history.grad_steps, dtype=float)
         if grad_steps.size:
             # Gradient rows are kept for every k-th step in long histories.
-            self.param_steps.extend(grad_steps)
             norms = {name: np.asarray(v, dtype=float) for name, v in history.param_grad_norms.items()}
-            for name, values in norms.items():
-                arr = GrowableArray()
-                arr.extend(values)
-                self.param_norms[name] = arr
-            self.grad_norm.extend(np.sqrt(sum(np.square(v) for v in norms.values())))
+            self.gradient_norms.add(grad_steps, {"all": np.sqrt(sum(np.square(v) for v in norms.values())),
+                                                 **norms})
             grads = np.asarray(history.grad_a_norms, dtype=float)
             self.gradient_image.add(grad_steps, log_norms(grads))
             self.latest_grad_a = grads[-1]
@@ -283,7 +336,7 @@ class SmoothedSeries:
         self.reset()
 
     def reset(self) -> None:
-        self.values = GrowableArray()
+        self.values = GrowableArray(dtype=np.float32)
         self._state = (0.0, 0.0)
 
     def set_beta(self, beta: float) -> None:

@@ -33,7 +33,7 @@ def test_start_streams_snapshots_and_pause_stops_training(qtbot, make_window):
     # Every step reached the GUI, in order, including the last one before the pause.
     assert data.step == trainer.step_count
     np.testing.assert_array_equal(data.steps.view, np.arange(1, trainer.step_count + 1))
-    np.testing.assert_array_equal(data.loss.view, trainer.history.loss)
+    np.testing.assert_allclose(data.loss.view, trainer.history.loss, rtol=1e-6)   # float32 copy
     # Paused means paused: no more steps arrive.
     qtbot.wait(200)
     assert trainer.step_count == data.step
@@ -282,9 +282,11 @@ def test_export_history_csv_has_a_row_per_step(qtbot, make_window, tmp_path):
     out = tmp_path / "history.csv"
     window.export_history(str(out))
     lines = out.read_text().splitlines()
-    assert lines[0].startswith("step,loss,")
+    assert lines[0].startswith("step,loss,grad_norm,grad_norm_Wax")
     assert "test_accuracy" in lines[0]
     assert len(lines) == 1 + window.controller.trainer.step_count
+    first = lines[1].split(",")
+    assert first[0] == "1" and float(first[1]) == window.controller.trainer.history.loss[0]
 
 
 def test_export_plot_png_and_svg(qtbot, make_window, tmp_path):

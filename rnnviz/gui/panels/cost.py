@@ -76,7 +76,8 @@ class CostPanel(QWidget):
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.getAxis("right").enableAutoSIPrefix(False)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
-        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="9pt")
+        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="9pt",
+                                          brush=(255, 255, 255, 200), pen=(210, 210, 210))
         self.raw_curve = self.plot.plot(pen=RAW_PEN, name="loss per step (raw)")
         self.ema_curve = self.plot.plot(pen=EMA_PEN, name="loss, smoothed")
         for curve in (self.raw_curve, self.ema_curve):

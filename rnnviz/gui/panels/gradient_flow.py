@@ -24,6 +24,25 @@ def positive_or_nan(values) -> np.ndarray:
     return np.where(np.isfinite(values) & (values > 0), values, np.nan)
 
 
+def fit_log_range(plot: pg.PlotItem, arrays, min_decades: float = 1.5) -> None:
+    """Y range of a log-scale plot around the data, at least ``min_decades`` tall, so its ticks
+    are whole powers of ten (a narrower log axis crowds its labels)."""
+    lows, highs = [], []
+    for values in arrays:
+        values = np.asarray(values, dtype=float)
+        values = values[np.isfinite(values) & (values > 0)]
+        if values.size:
+            lows.append(values.min())
+            highs.append(values.max())
+    if not lows:
+        return
+    lo, hi = math.log10(min(lows)), math.log10(max(highs))
+    if hi - lo < min_decades:
+        mid = 0.5 * (lo + hi)
+        lo, hi = mid - min_decades / 2, mid + min_decades / 2
+    plot.setYRange(lo, hi, padding=0.05)
+
+
 class GradientFlowPanel(QWidget):
     """Vanishing/exploding gradients made visible."""
 
@@ -143,6 +162,8 @@ class GradientFlowPanel(QWidget):
                 self.latest_c.setData(np.arange(1, c.size + 1), c)
                 title += " <span style='color:#d62728'>- - ‖∂L/∂c⟨t⟩‖</span>"
             self.latest.setTitle(title)
+            fit_log_range(self.latest, [data.latest_grad_a] +
+                          ([] if data.latest_grad_c is None else [data.latest_grad_c]))
         img, first, last = data.gradient_image.image()
         if img is not None:
             finite = img[np.isfinite(img) & (img > math.log10(TINY) + 1)]
@@ -159,8 +180,9 @@ class GradientFlowPanel(QWidget):
             per_column = data.gradient_image.bin_size
             self.over_time.setLabel("bottom", "training step" if per_column == 1
                                     else f"training step (~{per_column:,} per column)")
-        steps = data.param_steps.view
-        for i, (name, series) in enumerate(data.param_norms.items()):
+        rows = data.gradient_norms
+        steps = rows.steps
+        for i, name in enumerate(n for n in rows.names if n != "all"):
             curve = self._param_curves.get(name)
             if curve is None:
                 colour = PARAM_COLOURS[i % len(PARAM_COLOURS)]
@@ -169,10 +191,11 @@ class GradientFlowPanel(QWidget):
                 curve.setClipToView(True)
                 self._param_curves[name] = curve
                 self._set_params_title(list(self._param_curves))
-            curve.setData(steps, positive_or_nan(series.view))
-        if len(data.grad_norm):
-            self.global_curve.setData(steps, positive_or_nan(data.grad_norm.view))
-            self.params_follower.update(0.0, float(steps[-1]))
+            curve.setData(steps, positive_or_nan(rows.column(name)))
+        if len(rows):
+            self.global_curve.setData(steps, positive_or_nan(rows.column("all")))
+            fit_log_range(self.params, [rows.column(n) for n in rows.names])
+            self.params_follower.update(0.0, float(data.step))
         return True
 
     def _set_params_title(self, names) -> None:

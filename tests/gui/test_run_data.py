@@ -1,0 +1,47 @@
+"""The window's own copy of the history: smoothing is right, long runs take bounded memory."""
+
+import numpy as np
+
+from rnnviz.gui.run_data import DecimatedRows, GradientImage, SmoothedSeries, ema_blocks
+
+
+def test_debiased_ema_matches_the_textbook_loop_and_continues_incrementally():
+    rng = np.random.default_rng(0)
+    x = rng.random(5000)
+    for beta in (0.0, 0.5, 0.9, 0.999):
+        expected, e = [], 0.0
+        for t, v in enumerate(x):
+            e = beta * e + (1 - beta) * v
+            expected.append(e / (1 - beta ** (t + 1)) if beta else v)
+        np.testing.assert_allclose(ema_blocks(x, beta)[0], expected, rtol=1e-10, atol=1e-12)
+        series = SmoothedSeries(beta)
+        series.update(x[:1234])
+        np.testing.assert_allclose(series.update(x), expected, rtol=1e-6)   # float32 storage
+
+
+def test_ema_skips_non_finite_values():
+    out, _ = ema_blocks(np.array([1.0, np.nan, 3.0]), 0.5)
+    assert np.isfinite(out).all()
+    assert out[1] == out[0]
+
+
+def test_gradient_rows_stay_bounded_and_keep_every_kth_step():
+    rows = DecimatedRows(max_rows=64)
+    for start in range(1, 10_001, 100):
+        steps = np.arange(start, start + 100, dtype=float)
+        rows.add(steps, {"all": steps * 2, "Waa": steps})
+    assert len(rows) <= 64
+    assert np.all(rows.steps % rows.stride == 0)
+    np.testing.assert_array_equal(rows.column("all"), rows.steps * 2)
+    assert rows.steps[-1] >= 10_000 - rows.stride
+
+
+def test_gradient_image_has_bounded_width_and_spans_all_steps():
+    image = GradientImage(width=32)
+    for start in range(1, 5001, 50):
+        steps = np.arange(start, start + 50, dtype=float)
+        image.add(steps, np.tile(np.log10(steps)[:, None], (1, 7)))
+    img, first, last = image.image()
+    assert img.shape[0] <= 33 and img.shape[1] == 7
+    assert (first, last) == (1.0, 5000.0)
+    assert np.all(np.diff(img[:, 0]) > 0)        # columns in training order
