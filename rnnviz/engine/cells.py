@@ -44,6 +44,14 @@ def activate(z: np.ndarray, activation: str, out: np.ndarray | None = None) -> n
     raise ValueError(f"activation must be tanh, relu or sigmoid (got {activation!r})")
 
 
+def _relu(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    return np.maximum(z, 0.0, out=out)
+
+
+#: the vanilla RNN's activations as functions ``g(z, out=...)``, for loops that call one per step
+ACTIVATIONS = {"tanh": np.tanh, "relu": _relu, "sigmoid": sigmoid}
+
+
 def activation_grad(a: np.ndarray, activation: str, out: np.ndarray) -> np.ndarray:
     """Derivative g'(z) written from the activation's output ``a = g(z)``; shape of ``a``."""
     if activation == "tanh":

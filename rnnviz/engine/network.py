@@ -109,7 +109,7 @@ class Network:
         spec = self.spec
         x = np.asarray(x)
         if spec.input_kind == "tokens":
-            if x.ndim != 2 or not np.issubdtype(x.dtype, np.integer):
+            if x.ndim != 2 or x.dtype.kind not in "iu":         # integer, not bool
                 raise ValueError(f"x must be integer token ids of shape (T, N); got {x.dtype} {x.shape}")
             if x.size and (x.min() < 0 or x.max() >= spec.input_size):
                 raise ValueError(f"x holds token ids outside [0, {spec.input_size})")
@@ -146,7 +146,7 @@ class Network:
         y = np.asarray(y)
         lead = (N,) if spec.many_to_one else (T, N)
         if spec.readout == "softmax":
-            if y.shape != lead or not np.issubdtype(y.dtype, np.integer):
+            if y.shape != lead or y.dtype.kind not in "iu":
                 raise ValueError(f"y must be integer class ids of shape {lead}; got {y.dtype} {y.shape}")
             if y.size and (y.min() < 0 or y.max() >= spec.output_size):
                 raise ValueError(f"y holds class ids outside [0, {spec.output_size})")
@@ -205,7 +205,7 @@ class Network:
         else:
             A_out = A[1:].reshape(T * N, spec.hidden_size)           # (T·N, H)
             y = y.reshape((T * N,) + y.shape[2:])
-            if np.ndim(weights):
+            if isinstance(weights, np.ndarray):
                 weights = weights.reshape(-1)
         loss, outputs, dlogits = sequence.readout_loss(p["Wya"], p["by"], A_out, y, spec.readout, weights)
         return loss, dlogits, A_out, outputs, final, cache

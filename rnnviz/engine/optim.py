@@ -180,7 +180,13 @@ def clip_gradients(grads: dict[str, np.ndarray], mode: str, threshold: float,
     if mode == "none":
         return norm, False
     if mode == "value":
-        clipped = any(g.size and (g.max() > threshold or g.min() < -threshold) for g in grads.values())
+        # every |entry| <= the global norm: below the threshold, nothing can need clipping
+        clipped = False
+        if norm > threshold:
+            for g in grads.values():
+                if g.size and (g.max() > threshold or g.min() < -threshold):
+                    clipped = True
+                    break
         if clipped:
             for g in grads.values():
                 np.clip(g, -threshold, threshold, out=g)

@@ -25,9 +25,13 @@ GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}
 #: below this size (bytes of the hidden states) the vanilla RNN's BPTT keeps a separate dZ buffer
 #: and sums dWaa in one product after the loop; above it, it reuses the hidden-state buffer
 SEPARATE_DZ_BYTES = 1 << 24
-#: token inputs: below this many one-hot entries (T·N·V) dWax is a product with the one-hot
-#: matrix (one BLAS call); above it a scatter-add (np.add.at)
-ONE_HOT_MAX = 1 << 18
+#: token inputs: for vocabularies up to this size dWax is a product with one-hot rows (BLAS);
+#: above it a scatter-add (np.add.at)
+ONE_HOT_MAX_V = 512
+#: token inputs: up to this many tokens the input projection gathers columns of Wax (else np.take)
+FEW_TOKENS = 256
+#: one-hot entries per block of that product (bounds its temporary memory)
+ONE_HOT_BLOCK = 1 << 20
 STATE_KEYS = {"rnn": ("a",), "lstm": ("a", "c"), "gru": ("a",)}
 
 
@@ -53,7 +57,10 @@ def input_projection(Wax: np.ndarray, ba: np.ndarray, x: np.ndarray, out: np.nda
     """
     T, N, GH = out.shape
     if x.ndim == 2:
-        np.take(Wax.T, x, axis=0, out=out)
+        if x.size <= FEW_TOKENS:    # gather columns, then one transposed copy: 2x faster when few
+            out.reshape(T * N, GH)[...] = Wax[:, x.reshape(-1)].T
+        else:
+            np.take(Wax.T, x, axis=0, out=out)
     else:
         np.matmul(x.reshape(T * N, -1), Wax.T, out=out.reshape(T * N, GH))
     out += ba
@@ -78,8 +85,11 @@ def forward_sequence(params: dict, cell: str, activation: str, x: np.ndarray,
     C = TC = gates = RA = None
     if cell == "rnn":
         input_projection(Wax, ba, x, out=A[1:])
-        for t in range(T):
-            cells.rnn_step_forward(A[t + 1], A[t], Waa, activation)
+        # cells.rnn_step_forward inlined (the loop is the whole cost at batch 1): z += a<t-1> Waaᵀ; g(z)
+        WaaT, act = Waa.T, cells.ACTIVATIONS[activation]
+        for a_prev, z in zip(A[:-1], A[1:]):          # views of steps t-1 and t
+            z += a_prev @ WaaT
+            act(z, out=z)
         final = {"a": A[T].copy()}
     else:
         XW = input_projection(Wax, ba, x, out=np.empty((T, N, G * H), dtype=dtype))
@@ -178,12 +188,13 @@ def readout_loss(Wya: np.ndarray, by: np.ndarray, A_out: np.ndarray, y: np.ndarr
     per -= picked
     d = probs.copy()
     d[rows, y] -= 1.0
-    if np.ndim(weights):
+    if isinstance(weights, np.ndarray):
         loss = float(np.dot(per, weights))
         d *= weights[:, None]
     else:
         loss = float(per.sum()) * weights
-        d *= weights
+        if weights != 1.0:
+            d *= weights
     return loss, probs, d
 
 
@@ -232,7 +243,7 @@ def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | No
         dnext += dfinal["a"]
     if dA_last is not None:
         dnext += dA_last
-    dWaa = np.zeros_like(Waa)
+    dWaa = np.empty_like(Waa)
 
     if cell == "rnn":
         if A[1:].nbytes <= SEPARATE_DZ_BYTES:
@@ -240,19 +251,21 @@ def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | No
             # separate dZ buffer, and dWaa as one product after the loop; per step only
             # ``da += dnext; dz *= da; dnext = dz Waa`` remain.
             dZ = cells.activation_grad(A[1:], cache.activation, out=np.empty_like(A[1:]))
-            for t in range(T - 1, -1, -1):
-                if dA_out is None:
-                    da = dnext
-                    norms[t] = np.vdot(da, da)
-                else:
-                    da = dA_out[t]
+            if dA_out is None:
+                for t in range(T - 1, -1, -1):
+                    norms[t] = np.vdot(dnext, dnext)
+                    dnext = cells.rnn_step_backward_from_grad(dnext, dZ[t], Waa)
+            else:
+                for da, dz in zip(dA_out[::-1], dZ[::-1]):     # views of step t, t = T-1 … 0
                     da += dnext
-                dnext = cells.rnn_step_backward_from_grad(da, dZ[t], Waa)
+                    dz *= da                 # cells.rnn_step_backward_from_grad, inlined
+                    dnext = dz @ Waa
             np.matmul(dZ.reshape(T * N, H).T, A[:-1].reshape(T * N, H), out=dWaa)
         else:
             # Large problems: A[t+1] is overwritten with dz<t> once consumed, so BPTT needs no
             # second (T, N, H) buffer; dWaa is summed inside the loop because a<t> (needed by
             # step t) is about to be overwritten by dz<t-1>.
+            dWaa[...] = 0.0
             for t in range(T - 1, -1, -1):
                 if dA_out is None:
                     da = dnext
@@ -297,12 +310,21 @@ def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | No
     dZ2 = dZ.reshape(T * N, GH)
     dba = dZ2.sum(axis=0)
     if x.ndim == 2:
-        # token inputs: dWax[:, v] = Σ over positions holding token v of dz  (no one-hot product)
+        # token inputs: dWax[:, v] = Σ over positions holding token v of dz<t>
         V, ids = Wax.shape[1], x.reshape(-1)
-        if ids.size * V <= ONE_HOT_MAX:
-            onehot = np.zeros((ids.size, V), dtype=dtype)
-            onehot[np.arange(ids.size), ids] = 1.0
-            dWax = dZ2.T @ onehot
+        if V <= ONE_HOT_MAX_V:
+            # as a product with one-hot rows, in blocks of at most ~2^20 one-hot entries: for a
+            # small vocabulary one BLAS product beats a scatter-add (np.add.at) several times over
+            dWax = np.zeros((GH, V), dtype=dtype)
+            rows = max(1, ONE_HOT_BLOCK // V)
+            for s in range(0, ids.size, rows):
+                block = ids[s:s + rows]
+                onehot = np.zeros((block.size, V), dtype=dtype)
+                onehot[np.arange(block.size), block] = 1.0
+                if s == 0 and block.size == ids.size:
+                    np.matmul(dZ2.T, onehot, out=dWax)
+                else:
+                    dWax += dZ2[s:s + rows].T @ onehot
         else:
             dWax = np.zeros((GH, V), dtype=dtype)
             np.add.at(dWax.T, ids, dZ2)
