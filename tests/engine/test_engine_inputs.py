@@ -253,11 +253,16 @@ def test_vanilla_rnn_bptt_paths_agree(monkeypatch, input_kind, readout, many_to_
     mask = None if many_to_one else np.array([1.0, 0.5, 0.0, 2.0])
     loss_a, grads_a, res_a = net.loss_and_grads(x, y, None, mask)
     monkeypatch.setattr(sequence, "SEPARATE_DZ_BYTES", 0)
-    monkeypatch.setattr(sequence, "ONE_HOT_MAX", 0)
+    monkeypatch.setattr(sequence, "ONE_HOT_MAX_V", 0)
+    monkeypatch.setattr(sequence, "FEW_TOKENS", 0)
     loss_b, grads_b, res_b = net.loss_and_grads(x, y, None, mask)
+    monkeypatch.setattr(sequence, "ONE_HOT_MAX_V", 512)
+    monkeypatch.setattr(sequence, "ONE_HOT_BLOCK", 2 * D)      # one-hot product in blocks of 2 rows
+    _, grads_c, _ = net.loss_and_grads(x, y, None, mask)
     assert loss_a == loss_b
     for k in grads_a:
         np.testing.assert_allclose(grads_a[k], grads_b[k], rtol=1e-12, atol=1e-15, err_msg=k)
+        np.testing.assert_allclose(grads_a[k], grads_c[k], rtol=1e-12, atol=1e-15, err_msg=k)
     np.testing.assert_allclose(res_a.grad_a_norms, res_b.grad_a_norms, rtol=1e-12)
     np.testing.assert_allclose(res_a.grad_state0["a"], res_b.grad_state0["a"], rtol=1e-12, atol=1e-15)
 

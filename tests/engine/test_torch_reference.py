@@ -221,7 +221,8 @@ def test_large_vanilla_rnn_in_place_path_matches_torch(monkeypatch):
     force it on a small problem and compare with torch again."""
     from rnnviz.engine import sequence
     monkeypatch.setattr(sequence, "SEPARATE_DZ_BYTES", 0)
-    monkeypatch.setattr(sequence, "ONE_HOT_MAX", 0)
+    monkeypatch.setattr(sequence, "ONE_HOT_MAX_V", 0)
+    monkeypatch.setattr(sequence, "FEW_TOKENS", 0)
     for readout, m2o, kind in (("softmax", False, "tokens"), ("sigmoid", True, "dense")):
         net, x, y, state0, mask = make_case("rnn", "tanh", readout, m2o, "sum", kind, True, seed=21)
         loss, grads, res = net.loss_and_grads(x, y, state0, mask)
