@@ -67,13 +67,16 @@ class Optimizer:
         t = d["t"]
         if isinstance(t, bool) or not isinstance(t, (int, np.integer)) or t < 0:
             raise ValueError("optimizer step counter must be a non-negative integer")
-        for key, ref in expected.items():
+        checked = {}
+        for key, ref in expected.items():          # validate everything before changing anything
             arr = np.asarray(d[key])
             if arr.shape != ref.shape:
                 raise ValueError(f"optimizer state {key!r} must have shape {ref.shape}; got {arr.shape}")
             if not np.isfinite(arr).all():
                 raise ValueError(f"optimizer state {key!r} holds NaN or infinite values")
-            ref[...] = arr
+            checked[key] = arr
+        for key, ref in expected.items():
+            ref[...] = checked[key]
         self.t = int(t)
 
 

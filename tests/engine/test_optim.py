@@ -218,8 +218,6 @@ def test_bad_state_is_rejected_and_leaves_the_optimizer_usable(change, match):
     assert opt.t == 1
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: Optimizer.load_state_dict copies each array as it "
-                   "validates it, so a state rejected at a later key is left half-loaded")
 def test_rejected_state_leaves_the_optimizer_state_unchanged():
     params = {"W": np.ones((2, 3)), "b": np.ones(2)}
     opt = make_optimizer("adam", params, **HYPER)
