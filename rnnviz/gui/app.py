@@ -8,7 +8,7 @@ import time
 
 def _configure_pyqtgraph() -> None:
     import pyqtgraph as pg
-    pg.setConfigOptions(imageAxisOrder="row-major", background="w", foreground="k", antialias=True)
+    pg.setConfigOptions(imageAxisOrder="row-major", background="w", foreground="k", antialias=False)
 
 
 def initial_trainer(session_path: str | None, preset: str | None):

@@ -75,7 +75,7 @@ class CostPanel(QWidget):
         self.plot.setLabel("left", "training loss (nats)")
         self.plot.getAxis("left").enableAutoSIPrefix(False)
         self.plot.getAxis("right").enableAutoSIPrefix(False)
-        self.plot.showGrid(x=True, y=True, alpha=0.15)
+        # No grid: pyqtgraph draws it with the axes, which would then be repainted on every update.
         self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="9pt",
                                           brush=(255, 255, 255, 200), pen=(210, 210, 210))
         self.raw_curve = self.plot.plot(pen=RAW_PEN, name="loss per step (raw)")

@@ -68,7 +68,7 @@ class GradientFlowPanel(QWidget):
         self.latest.setLogMode(y=True)
         self.latest.getAxis("left").enableAutoSIPrefix(False)
         self.latest.getAxis("left").setStyle(maxTextLevel=1)
-        self.latest.showGrid(x=True, y=True, alpha=0.2)
+        # (no grid: it would make every update repaint the axes)
         self.latest_a = self.latest.plot(pen=pg.mkPen((31, 119, 180), width=2), symbol="o", symbolSize=4,
                                          symbolBrush=(31, 119, 180), symbolPen=None)
         self.latest_c = self.latest.plot(pen=pg.mkPen((214, 39, 40), width=2, style=Qt.PenStyle.DashLine))
@@ -95,7 +95,7 @@ class GradientFlowPanel(QWidget):
         self.params.setLogMode(y=True)
         self.params.getAxis("left").enableAutoSIPrefix(False)
         self.params.getAxis("left").setStyle(maxTextLevel=1)
-        self.params.showGrid(x=True, y=True, alpha=0.15)
+        # (no grid here: it would make every update repaint the axes)
         self.global_curve = self.params.plot(pen=pg.mkPen((0, 0, 0), width=1.5), connect="finite")
         self.global_curve.setDownsampling(auto=True, method="peak")
         self.global_curve.setClipToView(True)
