@@ -47,6 +47,22 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * PAGE / 2**20
 
 
+def thread_cpu_seconds(name: str) -> float:
+    """CPU seconds used so far by this process's threads called ``name`` (Linux /proc)."""
+    total = 0.0
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                if f.read().strip() != name:
+                    continue
+            with open(f"/proc/self/task/{tid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            continue
+    return total
+
+
 def wait(seconds: float) -> None:
     """Run the Qt event loop for ``seconds`` (the GUI stays live)."""
     loop = QEventLoop()
@@ -65,18 +81,20 @@ def wait_until(predicate, timeout: float) -> float:
     return time.perf_counter() - t0
 
 
-def headless_rate(preset: str, seconds: float, block: float) -> list[float]:
+def headless_rate(preset: str, seconds: float, block: float) -> tuple[list[float], float]:
+    """Steps per second of a bare ``Trainer.step()`` loop, per block; and steps per CPU second."""
     trainer = Trainer(load_preset(preset).config)
     for _ in range(20):
         trainer.step()
     rates = []
+    c0, first = time.thread_time(), trainer.step_count
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         t0, s0 = time.perf_counter(), trainer.step_count
         while time.perf_counter() - t0 < block:
             trainer.step()
         rates.append((trainer.step_count - s0) / (time.perf_counter() - t0))
-    return rates
+    return rates, (trainer.step_count - first) / (time.thread_time() - c0)
 
 
 class LatencyProbe:
@@ -117,6 +135,7 @@ def window_run(preset: str, seconds: float, block: float, warmup: float = 3.0):
     probe.start()
     rates, memory = [], [(0.0, rss_mb())]
     t_start = time.perf_counter()
+    cpu0, gui0, step0 = thread_cpu_seconds("rnnviz-training"), time.thread_time(), c.data.step
     end = t_start + seconds
     while time.perf_counter() < end:
         t0, s0 = time.perf_counter(), c.data.step
@@ -124,6 +143,10 @@ def window_run(preset: str, seconds: float, block: float, warmup: float = 3.0):
         rates.append((c.data.step - s0) / (time.perf_counter() - t0))
         memory.append((time.perf_counter() - t_start, rss_mb()))
     probe.stop()
+    wall = time.perf_counter() - t_start
+    cpu = {"training_share": (thread_cpu_seconds("rnnviz-training") - cpu0) / wall,
+           "gui_share": (time.thread_time() - gui0) / wall,
+           "steps_per_cpu_second": (c.data.step - step0) / max(1e-9, thread_cpu_seconds("rnnviz-training") - cpu0)}
     renders = dict(window.render_costs)
     # Pause latency on this preset, while it runs at full speed.
     t0 = time.perf_counter()
@@ -133,7 +156,7 @@ def window_run(preset: str, seconds: float, block: float, warmup: float = 3.0):
     window.close()
     window.deleteLater()
     wait(0.2)
-    return rates, probe.late_ms, memory, pause_s, renders
+    return rates, probe.late_ms, memory, pause_s, renders, cpu
 
 
 def pause_latency(preset: str, repeats: int, into_step: float) -> list[float]:
@@ -203,18 +226,22 @@ def main() -> int:
           f"(runs: {', '.join(f'{t:.2f}' for t in launches)}; target < 2 s)")
 
     print(f"\nheadless Trainer.step() loop, {args.preset}, {args.headless_seconds:.0f} s ...")
-    before = headless_rate(args.preset, args.headless_seconds, args.block)
+    before, per_cpu_before = headless_rate(args.preset, args.headless_seconds, args.block)
     seconds = args.minutes * 60
     print(f"window with all panels live, {args.preset}, {seconds:.0f} s ...")
-    rates, late, memory, pause_s, render_cost = window_run(args.preset, seconds, args.block)
+    rates, late, memory, pause_s, render_cost, cpu = window_run(args.preset, seconds, args.block)
     print(f"headless again, {args.headless_seconds:.0f} s ...")
-    after = headless_rate(args.preset, args.headless_seconds, args.block)
+    after, per_cpu_after = headless_rate(args.preset, args.headless_seconds, args.block)
     headless = statistics.median(before + after)
     windowed = statistics.median(rates)
     print(f"\nsteps/s headless: median {headless:,.0f} (before {statistics.median(before):,.0f}, "
           f"after {statistics.median(after):,.0f})")
     print(f"steps/s with the window: median {windowed:,.0f}")
     print(f"ratio window/headless: {windowed / headless:.2f} (target >= 0.9)")
+    per_cpu = statistics.mean([per_cpu_before, per_cpu_after])
+    print(f"training thread: {cpu['training_share']:.0%} of a core, {cpu['steps_per_cpu_second']:,.0f} steps per CPU "
+          f"second (headless: {per_cpu:,.0f}; ratio {cpu['steps_per_cpu_second'] / per_cpu:.2f}); GUI thread: "
+          f"{cpu['gui_share']:.0%} of a core")
     print(f"GUI event-loop latency (10 ms timer, {len(late)} ticks): p50 {pct(late, 50):.1f} ms, "
           f"p99 {pct(late, 99):.1f} ms, max {max(late):.1f} ms (target p99 < 30 ms)")
     print("last redraw cost per panel (refresh + paint): " + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in render_cost.items()))
@@ -233,9 +260,9 @@ def main() -> int:
         trainer.step()
         print(f"one {args.slow_preset} step, headless: {time.perf_counter() - t0:.1f} s (incl. building the data)")
         del trainer
-        waits = pause_latency(args.slow_preset, 3, 1.5)
+        waits = pause_latency(args.slow_preset, 4, 1.5)
         print(f"pause took effect after: {', '.join(f'{w * 1000:.0f} ms' for w in waits)} "
-              f"(max {max(waits) * 1000:.0f} ms; target < 500 ms)")
+              f"(median {statistics.median(waits) * 1000:.0f} ms, max {max(waits) * 1000:.0f} ms; target < 500 ms)")
     print(f"\nload average at end: {os.getloadavg()}")
     return 0
 

@@ -8,6 +8,7 @@ When the thread has finished, the Trainer belongs to the GUI thread again.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -18,8 +19,10 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 EMIT_INTERVAL = 0.05          # seconds between snapshots: at most ~20 per second
-EXTRA_BUDGET = 0.03           # probes, evaluations and samples each take at most ~3% of the time
-MIN_SAMPLE_INTERVAL = 0.5     # seconds; nobody can read more than two samples a second
+PROBE_BUDGET = 0.02           # the heatmap's probe takes at most ~2% of the time
+EVAL_BUDGET = 0.02            # held-out evaluations at most ~2%
+SAMPLE_BUDGET = 0.01          # text samples at most ~1%, and at most one a second:
+MIN_SAMPLE_INTERVAL = 1.0     # nobody reads faster than that
 EXAMPLES = 6                  # test examples shown by the sampling panel (non-text tasks)
 SLOW_CALL = 0.1               # seconds: steps/evaluations slower than this are made interruptible
 
@@ -32,14 +35,17 @@ class Interrupted(BaseException):
 class _Interrupter:
     """Lets pause cut short a slow step or evaluation without touching the Trainer's code.
 
-    While a slow call runs, a trace function (``sys.settrace``, this thread only, 'call' events
-    only) checks the stop flag at every Python function call. It raises ``Interrupted`` only
-    while the stack is inside a pure region, so nothing has been changed yet:
-    ``Network.loss_and_grads`` on a full batch (the data position does not move) or the task's
-    ``metrics``. The trainer then simply has not taken that step. Because the flag and the stack
-    are read in the worker thread itself, there is no race with the GUI thread. Tracing costs
-    a little per call, so it is switched on only for calls known (or not yet known) to be slow.
+    While a slow call runs, a trace function (``sys.settrace``: this thread only) checks the
+    stop flag at every function call and at every line of rnnviz's own code (one engine line
+    is one large array operation in a slow step, so the check costs nothing measurable). It
+    raises ``Interrupted`` only while the stack is inside a pure region, where nothing has been
+    changed yet: ``Network.loss_and_grads`` on a full batch (the data position does not move)
+    or the task's ``metrics``. The trainer then simply has not taken that step. Because the flag
+    and the stack are read in the worker thread itself, there is no race with the GUI thread.
+    Tracing is switched on only for calls known (or not yet known) to be slow.
     """
+
+    PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # .../rnnviz
 
     def __init__(self, trainer, stop: threading.Event):
         self._stop = stop
@@ -48,14 +54,22 @@ class _Interrupter:
             codes.append(type(trainer.network).loss_and_grads.__code__)
         self._codes = frozenset(codes)
 
+    def _check(self, frame) -> None:
+        f = frame
+        while f is not None:
+            if f.f_code in self._codes:
+                raise Interrupted
+            f = f.f_back
+
     def _trace(self, frame, event, arg):
         if self._stop.is_set():
-            f = frame
-            while f is not None:
-                if f.f_code in self._codes:
-                    raise Interrupted
-                f = f.f_back
-        return None
+            self._check(frame)
+        return self._trace_lines if frame.f_code.co_filename.startswith(self.PACKAGE) else None
+
+    def _trace_lines(self, frame, event, arg):
+        if event == "line" and self._stop.is_set():
+            self._check(frame)
+        return self._trace_lines
 
     def call(self, traced: bool, fn, *args, **kwargs):
         if not traced:
@@ -180,9 +194,9 @@ class TrainingWorker(QObject):
         results: list = []
         marks = {"evals": len(history.evals), "samples": len(history.samples),
                  "changes": len(history.setting_changes)}
-        probe_budget = _Budget(EXTRA_BUDGET)
-        eval_budget = _Budget(EXTRA_BUDGET)
-        sample_budget = _Budget(0.02, MIN_SAMPLE_INTERVAL)
+        probe_budget = _Budget(PROBE_BUDGET)
+        eval_budget = _Budget(EVAL_BUDGET)
+        sample_budget = _Budget(SAMPLE_BUDGET, MIN_SAMPLE_INTERVAL)
         is_charlm = trainer.config.task == "charlm"
         interrupter = _Interrupter(trainer, self._stop)
         gui_idle = self._gui_idle

@@ -91,12 +91,12 @@ class SamplingPanel(QWidget):
             is_charlm = config.task == "charlm"
             self.controls.setVisible(is_charlm)
             self.caption.setText(
-                f"Samples from the model appear here every {config.sample_every:,} steps (at most two per "
+                f"Samples from the model appear here every {config.sample_every:,} steps (at most one per "
                 "second) and when you press Sample now." if is_charlm else
                 "The model's answers on a few held-out test examples, updated live (✓ right, ✗ wrong).")
         elif config.task == "charlm":
             self.caption.setText(f"Samples from the model appear here every {config.sample_every:,} steps "
-                                 "(at most two per second) and when you press Sample now.")
+                                 "(at most one per second) and when you press Sample now.")
 
     def clear(self) -> None:
         self.text.clear()

@@ -77,7 +77,8 @@ FIELD_TIPS = {
             "dashed line on the parameter-gradient plot.",
     "temperature": "Sampling temperature of the character model: below 1 picks likely characters (repetitive "
                    "text), above 1 more random ones. Does not change training.",
-    "sample_every": "Draw a sample from the character model every this many training steps.",
+    "sample_every": "Draw a sample from the character model every this many training steps (at most one "
+                    "a second while training runs fast).",
     "sample_length": "Characters per sample.",
     "eval_every": "Evaluate the held-out metric every this many steps (the curve on the right axis).",
 }
