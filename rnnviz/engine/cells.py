@@ -130,24 +130,73 @@ def lstm_step_backward(da: np.ndarray, dc_next: np.ndarray, c_prev: np.ndarray, 
     """
     H = tanh_c.shape[1]
     f, i, o, cand = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
-    dc = da * o
-    dc *= 1.0 - tanh_c * tanh_c
-    dc += dc_next
+    # σ' = σ(1 - σ) for the three sigmoid gates at once, before dz_out (which may alias gates)
+    dsig = np.subtract(1.0, gates[:, :3 * H])
+    dsig *= gates[:, :3 * H]
+    dc = np.multiply(tanh_c, tanh_c)
+    np.subtract(1.0, dc, out=dc)
+    dc *= o
+    dc *= da
+    dc += dc_next                                   # total dL/dc<t>
     dc_prev = dc * f
-    # pre-activation gradients; each line reads its gate before overwriting that block of dz_out
-    d_o = da * tanh_c
-    d_o *= o * (1.0 - o)
-    df = dc * c_prev
-    df *= f * (1.0 - f)
-    di = dc * cand
-    di *= i * (1.0 - i)
-    dcand = dc * i
-    dcand *= 1.0 - cand * cand
-    dz_out[:, :H] = df
-    dz_out[:, H:2 * H] = di
-    dz_out[:, 2 * H:3 * H] = d_o
+    dcand = np.multiply(cand, cand)                 # tanh' of the candidate, times Γi, times dc
+    np.subtract(1.0, dcand, out=dcand)
+    dcand *= i
+    dcand *= dc
+    # each block of dz_out is written after the last read of the gate it replaces
+    np.multiply(dc, c_prev, out=dz_out[:, :H])
+    np.multiply(dc, cand, out=dz_out[:, H:2 * H])
+    np.multiply(da, tanh_c, out=dz_out[:, 2 * H:3 * H])
+    dz_out[:, :3 * H] *= dsig
     dz_out[:, 3 * H:] = dcand
     return dz_out @ Waa, dc_prev, dc
+
+
+def lstm_backward_factors(gates: np.ndarray, c_prev: np.ndarray, tanh_c: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """The parts of :func:`lstm_step_backward` that do not depend on the incoming gradient, for
+    any number of steps at once (leading shape ``S``: (N,) for one step, (T, N) for a sequence).
+
+    gates (S, 4H) ``[Γf, Γi, Γo, c~]``, c_prev and tanh_c (S, H): the forward cache.
+    Returns ``P`` (S, 4H) ``[c<t-1>·Γf(1-Γf), c~·Γi(1-Γi), tanh(c<t>)·Γo(1-Γo), Γi·(1-c~²)]`` and
+    ``R`` (S, H) ``Γo·(1 - tanh²(c<t>))``, so that ``dc = da·R + dc_next`` and
+    ``dz = [dc, dc, da, dc] · P`` blockwise.
+    """
+    H = tanh_c.shape[-1]
+    P = np.empty_like(gates)
+    sig = gates[..., :3 * H]
+    np.subtract(1.0, sig, out=P[..., :3 * H])
+    P[..., :3 * H] *= sig                                      # σ' = σ(1 - σ) for f, i, o
+    P[..., :H] *= c_prev
+    P[..., H:2 * H] *= gates[..., 3 * H:]
+    P[..., 2 * H:3 * H] *= tanh_c
+    cand = gates[..., 3 * H:]
+    np.multiply(cand, cand, out=P[..., 3 * H:])
+    np.subtract(1.0, P[..., 3 * H:], out=P[..., 3 * H:])
+    P[..., 3 * H:] *= gates[..., H:2 * H]
+    R = np.multiply(tanh_c, tanh_c)
+    np.subtract(1.0, R, out=R)
+    R *= gates[..., 2 * H:3 * H]
+    return P, R
+
+
+def lstm_step_backward_from_factors(da: np.ndarray, dc_next: np.ndarray, P: np.ndarray, R: np.ndarray,
+                                    f: np.ndarray, Waa: np.ndarray, dz_out: np.ndarray,
+                                    dc_out: np.ndarray, dc_prev_out: np.ndarray) -> np.ndarray:
+    """:func:`lstm_step_backward` given the step's :func:`lstm_backward_factors` (7 array calls).
+
+    da, dc_next (N, H); P (N, 4H), R (N, H); f (N, H) the forget gate Γf (may alias
+    ``dz_out[:, :H]``: it is read before dz_out is written).
+    Writes ``dz<t>`` into dz_out (N, 4H), the total ``dc<t>`` into dc_out and ``dc<t-1> = dc·Γf``
+    into dc_prev_out (N, H); returns ``da<t-1> = dz<t> Waa`` (N, H).
+    """
+    N, H = da.shape
+    np.multiply(da, R, out=dc_out)
+    dc_out += dc_next
+    np.multiply(dc_out, f, out=dc_prev_out)
+    np.multiply(dc_out[:, None, :], P.reshape(N, 4, H), out=dz_out.reshape(N, 4, H))
+    np.multiply(da, P[:, 2 * H:3 * H], out=dz_out[:, 2 * H:3 * H])
+    return dz_out @ Waa
 
 
 # --------------------------------------------------------------------------- GRU
