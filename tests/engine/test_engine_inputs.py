@@ -242,13 +242,14 @@ def test_an_exploding_network_is_reported_not_silently_used():
 
 
 # --------------------------------------------------------------------------- both BPTT paths
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
 @pytest.mark.parametrize("input_kind,readout,many_to_one", [("tokens", "softmax", False),
                                                             ("dense", "sigmoid", True),
                                                             ("dense", "linear", False)])
-def test_vanilla_rnn_bptt_paths_agree(monkeypatch, input_kind, readout, many_to_one):
-    """Small problems use a separate dZ buffer; large ones reuse the hidden-state buffer. Forced
-    onto one problem, the two paths give the same loss, gradients and per-step norms."""
-    net = net_for("rnn", input_kind, readout, many_to_one, seed=9)
+def test_bptt_paths_agree(monkeypatch, cell, input_kind, readout, many_to_one):
+    """Small problems precompute in extra buffers; large ones reuse the forward buffers. Forced
+    onto one problem, the paths give the same loss, gradients and per-step norms."""
+    net = net_for(cell, input_kind, readout, many_to_one, seed=9)
     x, y = data(np.random.default_rng(10), input_kind, readout, many_to_one)
     mask = None if many_to_one else np.array([1.0, 0.5, 0.0, 2.0])
     loss_a, grads_a, res_a = net.loss_and_grads(x, y, None, mask)
@@ -264,7 +265,10 @@ def test_vanilla_rnn_bptt_paths_agree(monkeypatch, input_kind, readout, many_to_
         np.testing.assert_allclose(grads_a[k], grads_b[k], rtol=1e-12, atol=1e-15, err_msg=k)
         np.testing.assert_allclose(grads_a[k], grads_c[k], rtol=1e-12, atol=1e-15, err_msg=k)
     np.testing.assert_allclose(res_a.grad_a_norms, res_b.grad_a_norms, rtol=1e-12)
-    np.testing.assert_allclose(res_a.grad_state0["a"], res_b.grad_state0["a"], rtol=1e-12, atol=1e-15)
+    for k in res_a.grad_state0:
+        np.testing.assert_allclose(res_a.grad_state0[k], res_b.grad_state0[k], rtol=1e-12, atol=1e-15)
+    if cell == "lstm":
+        np.testing.assert_allclose(res_a.grad_c_norms, res_b.grad_c_norms, rtol=1e-12)
 
 
 # --------------------------------------------------------------------------- memory
@@ -296,3 +300,25 @@ def test_vanilla_rnn_bptt_keeps_about_one_copy_of_the_hidden_states():
         if hidden > sequence.SEPARATE_DZ_BYTES:
             assert peaks[dtype] < 1.5 * hidden, (dtype, peaks[dtype] / hidden)
     assert peaks["float32"] < 0.6 * peaks["float64"]
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_a_large_batch_equals_the_mean_of_its_sequences(cell):
+    """Batches of 16 or more take other code paths (a contiguous Waaᵀ); the loss and gradients of a
+    batch of 20 are the mean of those of its sequences run one at a time."""
+    rng = np.random.default_rng(13)
+    net = Network.create(NetworkSpec(cell, D, H, K, input_kind="tokens", reduction="sum"), rng)
+    Nb = 20
+    x, y = rng.integers(0, D, (T, Nb)), rng.integers(0, K, (T, Nb))
+    state0 = {k: 0.3 * rng.standard_normal((Nb, H)) for k in net.zero_state(Nb)}
+    loss, grads, res = net.loss_and_grads(x, y, state0)
+    singles = [net.loss_and_grads(x[:, n:n + 1], y[:, n:n + 1], {k: v[n:n + 1] for k, v in state0.items()})
+               for n in range(Nb)]
+    assert loss == pytest.approx(np.mean([s[0] for s in singles]), rel=1e-12)
+    for k in grads:
+        np.testing.assert_allclose(grads[k], np.mean([s[1][k] for s in singles], axis=0), rtol=1e-10, atol=1e-13)
+    for k in state0:
+        np.testing.assert_allclose(res.grad_state0[k], np.concatenate([s[2].grad_state0[k] for s in singles]) / Nb,
+                                   rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(res.final_state[k], np.concatenate([s[2].final_state[k] for s in singles]),
+                                   rtol=1e-12, atol=1e-14)

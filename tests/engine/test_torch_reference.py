@@ -216,18 +216,19 @@ def test_outputs_and_final_state_match_torch(cell):
         np.testing.assert_allclose(res.final_state["c"], cstates[-1].numpy(), rtol=1e-12, atol=1e-14)
 
 
-def test_large_vanilla_rnn_in_place_path_matches_torch(monkeypatch):
-    """The vanilla RNN's BPTT has a second path for large hidden-state buffers (reusing the buffer);
-    force it on a small problem and compare with torch again."""
+def test_large_problem_paths_match_torch(monkeypatch):
+    """BPTT, the input projection and dWax have second paths for large problems (reusing buffers,
+    np.take, np.add.at); force them on a small problem and compare with torch again."""
     from rnnviz.engine import sequence
     monkeypatch.setattr(sequence, "SEPARATE_DZ_BYTES", 0)
     monkeypatch.setattr(sequence, "ONE_HOT_MAX_V", 0)
     monkeypatch.setattr(sequence, "FEW_TOKENS", 0)
-    for readout, m2o, kind in (("softmax", False, "tokens"), ("sigmoid", True, "dense")):
-        net, x, y, state0, mask = make_case("rnn", "tanh", readout, m2o, "sum", kind, True, seed=21)
+    for cell, readout, m2o, kind in (("rnn", "softmax", False, "tokens"), ("rnn", "sigmoid", True, "dense"),
+                                     ("lstm", "softmax", False, "tokens"), ("lstm", "linear", True, "dense")):
+        net, x, y, state0, mask = make_case(cell, "tanh", readout, m2o, "sum", kind, True, seed=21)
         loss, grads, res = net.loss_and_grads(x, y, state0, mask)
         ref = TorchReference(net.spec, net.params)
-        tloss, a0, _, states, _ = ref.loss(x, y, state0, mask, unrolled=True)
+        tloss, a0, c0, states, cstates = ref.loss(x, y, state0, mask, unrolled=True)
         tloss.backward()
         assert loss == pytest.approx(tloss.item(), rel=RTOL)
         tg = ref.grads()
@@ -235,6 +236,11 @@ def test_large_vanilla_rnn_in_place_path_matches_torch(monkeypatch):
             np.testing.assert_allclose(grads[name], tg[name], rtol=RTOL, atol=ATOL, err_msg=name)
         np.testing.assert_allclose(res.grad_a_norms, [float(torch.linalg.norm(a.grad)) for a in states],
                                    rtol=RTOL, atol=ATOL)
+        np.testing.assert_allclose(res.grad_state0["a"], a0.grad.numpy(), rtol=RTOL, atol=ATOL)
+        if cell == "lstm":
+            np.testing.assert_allclose(res.grad_c_norms, [float(torch.linalg.norm(c.grad)) for c in cstates],
+                                       rtol=RTOL, atol=ATOL)
+            np.testing.assert_allclose(res.grad_state0["c"], c0.grad.numpy(), rtol=RTOL, atol=ATOL)
 
 
 # --------------------------------------------------------------------------- optimizers
