@@ -8,6 +8,7 @@ When the thread has finished, the Trainer belongs to the GUI thread again.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -79,6 +80,17 @@ class _Interrupter:
             return fn(*args, **kwargs)
         finally:
             sys.settrace(None)
+
+
+try:   # optional: threadpoolctl (installed with rnnviz's test extras)
+    from threadpoolctl import ThreadpoolController
+    _BLAS = ThreadpoolController()
+
+    def _one_blas_thread():
+        return _BLAS.limit(limits=1, user_api="blas")
+except ImportError:  # pragma: no cover - runs without it, with occasional slow probes
+    def _one_blas_thread():
+        return contextlib.nullcontext()
 
 
 def _frozen(array):
@@ -272,7 +284,10 @@ class TrainingWorker(QObject):
 
     @staticmethod
     def _probe_and_examples(trainer):
-        probe = freeze_probe(trainer.probe())
+        # The probe's small eigenvalue problem (spectral radius) sometimes takes 100x longer when
+        # OpenBLAS spreads it over threads that compete with the GUI thread: keep it on one.
+        with _one_blas_thread():
+            probe = freeze_probe(trainer.probe())
         examples = None if trainer.config.task == "charlm" else tuple(trainer.examples(EXAMPLES))
         return probe, examples
 

@@ -349,3 +349,71 @@ def test_pause_cuts_a_long_full_batch_step_short_without_changing_the_weights(qt
     window.controller.step_once()
     qtbot.waitUntil(lambda: not window.controller.is_running, timeout=5_000)
     assert trainer.step_count == 1
+
+
+def test_lstm_heatmap_switches_between_hidden_cell_and_gates(qtbot, make_window, config):
+    window = make_window(config(cell="lstm"))
+    window.render_now()
+    panel = window.hidden_panel
+    names = [panel.state_box.itemText(i) for i in range(panel.state_box.count())]
+    assert names[0].startswith("hidden") and any("cell" in n for n in names)
+    assert any("forget" in n for n in names) and any("output" in n for n in names)
+    assert panel.colorbar.levels() == (-1.0, 1.0)
+    forget = next(i for i, n in enumerate(names) if "forget" in n)
+    panel.state_box.setCurrentIndex(forget)
+    panel.state_box.activated.emit(forget)
+    assert panel.colorbar.levels() == (0.0, 1.0)          # gates: sequential map from 0 to 1
+    assert panel.image.image.shape == (8, 8)
+
+
+def test_hover_readouts_name_step_and_value(qtbot, make_window):
+    window = make_window()
+    window.controller.start()
+    wait_steps(qtbot, window, 10)
+    pause_and_wait(qtbot, window)
+    window.render_now()
+    vb = window.cost_panel.plot.vb
+    y_mid = sum(vb.viewRange()[1]) / 2
+    window.cost_panel._on_hover_proxy_fired((vb.mapViewToScene(pg_point(5, y_mid)),))
+    assert window.cost_panel.readout.text().startswith("step 5: loss")
+    hb = window.hidden_panel.plot.vb
+    window.hidden_panel._on_hover_proxy_fired((hb.mapViewToScene(pg_point(2.5, 3.5)),))
+    text = window.hidden_panel.readout.text()
+    assert text.startswith("unit 3, step t=3, input") and "hidden a<t> =" in text
+
+
+def pg_point(x, y):
+    from PySide6.QtCore import QPointF
+    return QPointF(x, y)
+
+
+def test_character_model_samples_on_demand_and_while_training(qtbot, make_window, config, tmp_path):
+    corpus = tmp_path / "book.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 400, encoding="utf-8")
+    window = make_window(config(task="charlm", corpus=str(corpus), seq_length=10, hidden=12, batch_size=1,
+                                optimizer="adagrad", lr=0.1, clip_mode="value", sample_every=20,
+                                sample_length=30, eval_every=50))
+    assert window.sampling_panel.controls.isVisibleTo(window)
+    qtbot.mouseClick(window.sampling_panel.sample_button, Qt.MouseButton.LeftButton)
+    window.render_now()
+    assert "step 0" in window.sampling_panel.text.toPlainText()
+    window.controller.start()
+    wait_steps(qtbot, window, 60)
+    pause_and_wait(qtbot, window)
+    window.render_now()
+    assert "step 20 " in window.sampling_panel.text.toPlainText()
+    assert window.cost_panel.metric_box.currentData() == "bits_per_char"
+
+
+def test_dropping_a_session_file_opens_it(qtbot, make_window, tmp_path, dialogs):
+    if controller_module.save_session is None:
+        pytest.skip("rnnviz.session.save_session is not written yet")
+    first = make_window()
+    first.controller.step_once()
+    qtbot.waitUntil(lambda: not first.controller.is_running, timeout=5_000)
+    path = tmp_path / "dropped.rnnviz"
+    first.controller.save_session(str(path))
+    second = make_window()
+    second.open_dropped_file(str(path))
+    assert second.controller.trainer.step_count == 1
+    assert second.windowTitle().startswith("dropped.rnnviz")

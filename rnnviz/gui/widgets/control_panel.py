@@ -7,7 +7,7 @@ at the next step, or a pending change that applies on reset).
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
     QScrollArea, QSpinBox, QVBoxLayout, QWidget,
@@ -139,6 +139,9 @@ class ControlPanel(QWidget):
         self._labels: dict[str, QLabel] = {}
         self._forms: dict[str, QFormLayout] = {}
         self._boxes: list[QGroupBox] = []
+        self._live_burst: dict = {}
+        self._live_timer = QTimer(self, singleShot=True, interval=300)
+        self._live_timer.timeout.connect(self._on_live_timer_timeout)
 
         # --- run buttons -------------------------------------------------------------------
         self.start_button = QPushButton("Start")
@@ -379,10 +382,20 @@ class ControlPanel(QWidget):
     def _on_field_edited(self, name: str) -> None:
         self._update_visibility()
         if name in LIVE_FIELDS:
-            self.live_edited.emit({name: self.value(name)})
+            if isinstance(self._widgets[name], QComboBox):
+                self.live_edited.emit({name: self.value(name)})
+            else:
+                # Spin-box arrows send a value per click: apply the one the user settles on.
+                self._live_burst[name] = self.value(name)
+                self._live_timer.start()
         else:
             self.update_pending()
             self.reset_field_edited.emit(name)
+
+    def _on_live_timer_timeout(self) -> None:
+        changes, self._live_burst = self._live_burst, {}
+        if changes:
+            self.live_edited.emit(changes)
 
     def _on_lr_proxy_fired(self, args) -> None:
         self.live_edited.emit({"lr": float(args[0])})
