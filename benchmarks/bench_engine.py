@@ -2,7 +2,8 @@
 
 Every figure is measured in this one process: the implementations of a case run in turns
 (round robin), ``--repeats`` timed blocks each, so a neighbour's load hits them alike; the script
-prints the median time per training step of each, and ratios of those medians. PyTorch runs at
+prints the median time per training step of each (wall clock, and the process's CPU time over
+all its threads), and ratios of those medians. PyTorch runs at
 1 and 2 intra-op threads and its better setting is the one compared; rnnviz runs with the BLAS
 at its default threads and at 1 thread, and its better setting is compared likewise.
 
@@ -53,16 +54,22 @@ except ImportError:
 
 
 # --------------------------------------------------------------------------- timing harness
+CPU_TIMES: dict[str, list[float]] = {}   # process CPU seconds per step, all threads, by implementation
+
+
 def run_round_robin(impls: dict, block: int, repeats: int, warmup: int) -> dict[str, list[float]]:
     """impls: name -> fn(n) running n training steps. Returns name -> per-step seconds of each block."""
     for fn in impls.values():
         fn(warmup)
     times = {name: [] for name in impls}
+    cpu = {name: [] for name in impls}
     for _ in range(repeats):
         for name, fn in impls.items():
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             fn(block)
             times[name].append((time.perf_counter() - t0) / block)
+            cpu[name].append((time.process_time() - c0) / block)
+    CPU_TIMES.update(cpu)
     return times
 
 
@@ -92,8 +99,9 @@ def report(title: str, times: dict[str, list[float]], compare: list[tuple[str, s
     width = max(len(k) for k in med)
     for k, v in med.items():
         lo, hi = min(times[k]), max(times[k])
+        c = statistics.median(CPU_TIMES[k]) if k in CPU_TIMES else float("nan")
         print(f"  {k:<{width}}  {v * 1e3:9.3f} ms/step  {1.0 / v:9.1f} steps/s   "
-              f"(blocks {lo * 1e3:.3f}..{hi * 1e3:.3f} ms)")
+              f"cpu {c * 1e3:9.3f} ms/step   (blocks {lo * 1e3:.3f}..{hi * 1e3:.3f} ms)")
 
     def best(prefix):
         names = [k for k in med if k.startswith(prefix)]
@@ -104,7 +112,8 @@ def report(title: str, times: dict[str, list[float]], compare: list[tuple[str, s
     for label, a, b in compare:
         (ka, va), (kb, vb) = best(a), best(b)
         out[label] = va / vb
-        print(f"  {label}: {ka} / {kb} = {va / vb:.2f}x")
+        ca, cb = statistics.median(CPU_TIMES[ka]), statistics.median(CPU_TIMES[kb])
+        print(f"  {label}: {ka} / {kb} = {va / vb:.2f}x wall ({ca / cb:.2f}x cpu)")
     return med | {"ratios": out}
 
 
