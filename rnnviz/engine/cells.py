@@ -107,7 +107,7 @@ def lstm_step_forward(xw: np.ndarray, a_prev: np.ndarray, c_prev: np.ndarray, Wa
     Waa: (4H, H).  Outputs: gates (N, 4H) receives ``[Γf, Γi, Γo, c~]``; c, tanh_c, a: (N, H).
     """
     H = c.shape[1]
-    np.matmul(a_prev, Waa.T, out=gates)
+    np.dot(a_prev, Waa.T, gates)
     gates += xw
     sigmoid(gates[:, :3 * H], out=gates[:, :3 * H])
     np.tanh(gates[:, 3 * H:], out=gates[:, 3 * H:])
@@ -196,7 +196,7 @@ def lstm_step_backward_from_factors(da: np.ndarray, dc_next: np.ndarray, P: np.n
     np.multiply(dc_out, f, out=dc_prev_out)
     np.multiply(dc_out[:, None, :], P.reshape(N, 4, H), out=dz_out.reshape(N, 4, H))
     np.multiply(da, P[:, 2 * H:3 * H], out=dz_out[:, 2 * H:3 * H])
-    return dz_out @ Waa
+    return np.dot(dz_out, Waa)
 
 
 # --------------------------------------------------------------------------- GRU

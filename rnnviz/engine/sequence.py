@@ -92,9 +92,12 @@ def forward_sequence(params: dict, cell: str, activation: str, x: np.ndarray,
     if cell == "rnn":
         input_projection(Wax, ba, x, out=A[1:])
         # cells.rnn_step_forward inlined (the loop is the whole cost at batch 1): z += a<t-1> Waaᵀ; g(z)
+        # np.dot with an output buffer: ~0.3 us less per call than matmul at batch 1
         WaaT, act = (np.ascontiguousarray(Waa.T) if N >= 16 else Waa.T), cells.ACTIVATIONS[activation]
+        rec = np.empty((N, H), dtype=dtype)
         for a_prev, z in zip(A[:-1], A[1:]):          # views of steps t-1 and t
-            z += a_prev @ WaaT
+            np.dot(a_prev, WaaT, rec)
+            z += rec
             act(z, out=z)
         final = {"a": A[T].copy()}
     else:
@@ -267,7 +270,7 @@ def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | No
                 for da, dz in zip(dA_out[::-1], dZ[::-1]):     # views of step t, t = T-1 … 0
                     da += dnext
                     dz *= da                 # cells.rnn_step_backward_from_grad, inlined
-                    dnext = dz @ Waa
+                    np.dot(dz, Waa, dnext)
             np.matmul(dZ.reshape(T * N, H).T, A[:-1].reshape(T * N, H), out=dWaa)
         else:
             # Large problems: A[t+1] is overwritten with dz<t> once consumed, so BPTT needs no
