@@ -322,7 +322,7 @@ def case_minchar(args):
         add_rnnviz_variants(impls, f"rnnviz {dt}", rnnviz_char_trainer("rnn", V, H, T, dt, np.random.default_rng(1), stream))
         if torch is not None:
             add_torch_variants(impls, f"torch {dt}", lambda dt=dt: torch_char_trainer("rnn", V, H, T, dt, stream, 1))
-    times = run_round_robin(impls, args.block or 40, args.repeats, warmup=20)
+    times = run_round_robin(impls, args.block or 40, args.repeats or 15, warmup=20)
     compare = [("min-char style / rnnviz f64 (target >= 3)", "min-char", "rnnviz float64")]
     if torch is not None:
         compare += [("torch f64 / rnnviz f64 (target > 1)", "torch float64", "rnnviz float64"),
@@ -338,7 +338,7 @@ def case_charlstm(args):
     add_rnnviz_variants(impls, "rnnviz float32", rnnviz_char_trainer("lstm", V, H, T, "float32", np.random.default_rng(1), stream))
     if torch is not None:
         add_torch_variants(impls, "torch float32", lambda: torch_char_trainer("lstm", V, H, T, "float32", stream, 1))
-    times = run_round_robin(impls, args.block or 40, args.repeats, warmup=20)
+    times = run_round_robin(impls, args.block or 40, args.repeats or 15, warmup=20)
     compare = [("torch / rnnviz (target >= 1)", "torch", "rnnviz")] if torch is not None else []
     return report("charlstm: LSTM H=100, T=25, batch 1, V=95, float32, Adagrad 0.1, clip ±5", times, compare)
 
@@ -349,7 +349,7 @@ def case_parity(args):
     add_rnnviz_variants(impls, "rnnviz float32", rnnviz_parity_trainer(H, T, N, "float32", np.random.default_rng(2)))
     if torch is not None:
         add_torch_variants(impls, "torch float32", lambda: torch_parity_trainer(H, T, N, 2, np.random.default_rng(2)))
-    times = run_round_robin(impls, args.block or 3, args.repeats, warmup=2)
+    times = run_round_robin(impls, args.block or 3, args.repeats or 9, warmup=2)
     compare = [("torch / rnnviz (target >= 1)", "torch", "rnnviz")] if torch is not None else []
     return report("parity: vanilla RNN H=25, T=50, N=10,000, 1 input bit, full-batch GD, sigmoid many-to-one, float32",
                   times, compare)
@@ -361,7 +361,7 @@ def case_biglstm(args):
     add_rnnviz_variants(impls, "rnnviz float32", rnnviz_biglstm_trainer(V, H, T, N, "float32", np.random.default_rng(3)))
     if torch is not None:
         add_torch_variants(impls, "torch float32", lambda: torch_biglstm_trainer(V, H, T, N, 3, np.random.default_rng(3)))
-    times = run_round_robin(impls, args.block or 3, args.repeats, warmup=2)
+    times = run_round_robin(impls, args.block or 3, args.repeats or 9, warmup=2)
     compare = [("rnnviz / torch (target <= 1.3)", "rnnviz", "torch")] if torch is not None else []
     return report("biglstm: LSTM H=256, batch 64, T=50, V=80, float32, Adam, clip norm 5", times, compare)
 
@@ -406,7 +406,8 @@ def describe_machine() -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cases", default=",".join(CASES), help=f"comma-separated subset of {','.join(CASES)}")
-    ap.add_argument("--repeats", type=int, default=15, help="timed blocks per implementation (median taken)")
+    ap.add_argument("--repeats", type=int, default=0,
+                    help="timed blocks per implementation, median taken (0: 15, or 9 for parity and biglstm)")
     ap.add_argument("--block", type=int, default=0, help="training steps per timed block (0: per-case default)")
     ap.add_argument("--profile", default="", help="also cProfile the rnnviz step of this case")
     ap.add_argument("--profile-steps", type=int, default=200)
