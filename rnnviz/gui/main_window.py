@@ -17,7 +17,7 @@ import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401 - registers ImageExporter / SVGExporter
 from PySide6.QtCore import QByteArray, QRectF, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence, QPainter
+from PySide6.QtGui import QAction, QImage, QKeySequence, QPainter
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import (
     QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QVBoxLayout,
@@ -802,9 +802,10 @@ class MainWindow(QMainWindow):
         self.closed.emit()
 
     def save_screenshot(self, path: str) -> None:
-        """Render the window into a PNG (for documentation)."""
+        """Render the window into an image file (for documentation); PNGs at maximum compression."""
         self.render_now()
         QApplication.processEvents()
-        image = self.grab().toImage()
-        image.save(path)
+        image = self.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+        if not image.save(path, None, 0 if path.lower().endswith(".png") else -1):
+            raise OSError(f"could not write {path}")
 

@@ -40,7 +40,38 @@ def fit_log_range(plot: pg.PlotItem, arrays, min_decades: float = 1.5) -> None:
     if hi - lo < min_decades:
         mid = 0.5 * (lo + hi)
         lo, hi = mid - min_decades / 2, mid + min_decades / 2
-    plot.setYRange(lo, hi, padding=0.05)
+    # Redraw the axis only when the range really moves (every axis redraw costs a repaint).
+    key = (round(lo, 1), round(hi, 1))
+    if getattr(plot, "_rnnviz_log_range", None) != key:
+        plot._rnnviz_log_range = key
+        plot.setYRange(lo, hi, padding=0.05)
+        plot.getAxis("left").setTicks(log_ticks(lo, hi))
+
+
+def log_ticks(lo: float, hi: float, max_labels: int = 6):
+    """Ticks for a log10 axis from 10^lo to 10^hi: labelled powers of ten (every k-th one if
+    there are many), plus 2x and 5x when the range is short; unlabelled minor ticks between."""
+    first, last = math.floor(lo), math.ceil(hi)
+    decades = list(range(first, last + 1))
+    every = max(1, math.ceil(len(decades) / max_labels))
+    major = [(float(k), format_power(k)) for k in decades if k % every == 0 and lo - 0.1 <= k <= hi + 0.1]
+    minor = []
+    short = hi - lo < 2.5
+    for k in decades:
+        for m in range(2, 10):
+            v = k + math.log10(m)
+            if lo <= v <= hi:
+                if short and m in (2, 5):
+                    major.append((v, f"{m * 10.0 ** k:g}"))
+                else:
+                    minor.append((v, ""))
+    return [sorted(major), minor]
+
+
+def format_power(k: int) -> str:
+    if -3 <= k <= 3:
+        return f"{10.0 ** k:g}"
+    return f"1e{k}"
 
 
 class GradientFlowPanel(QWidget):
@@ -67,7 +98,7 @@ class GradientFlowPanel(QWidget):
         self.latest.setLabel("left", "‖∂L/∂a⟨t⟩‖ (log scale)")
         self.latest.setLogMode(y=True)
         self.latest.getAxis("left").enableAutoSIPrefix(False)
-        self.latest.getAxis("left").setStyle(maxTextLevel=1)
+
         # (no grid: it would make every update repaint the axes)
         self.latest_a = self.latest.plot(pen=pg.mkPen((31, 119, 180), width=2), symbol="o", symbolSize=4,
                                          symbolBrush=(31, 119, 180), symbolPen=None)
@@ -94,7 +125,7 @@ class GradientFlowPanel(QWidget):
                                             "norm clipping compares with the threshold).")
         self.params.setLogMode(y=True)
         self.params.getAxis("left").enableAutoSIPrefix(False)
-        self.params.getAxis("left").setStyle(maxTextLevel=1)
+
         # (no grid here: it would make every update repaint the axes)
         self.global_curve = self.params.plot(pen=pg.mkPen((0, 0, 0), width=1.5), connect="finite")
         self.global_curve.setDownsampling(auto=True, method="peak")
@@ -177,9 +208,10 @@ class GradientFlowPanel(QWidget):
             self.image.setRect(QRectF(first - 0.5, 0.5, max(1.0, last - first + 1), T))
             self.image_follower.update(0.0, last)
             self.over_time.setYRange(0.5, T + 0.5, padding=0)
-            per_column = data.gradient_image.bin_size
-            self.over_time.setLabel("bottom", "training step" if per_column == 1
-                                    else f"training step (~{per_column:,} per column)")
+            per_column = data.gradient_image.bin_size   # (a long title would widen the layout)
+            self.over_time.getViewBox().setToolTip(
+                f"Each column is the mean of ~{per_column:,} training step(s): colour is log10 ‖∂L/∂a⟨t⟩‖ at "
+                "every time step t. Dark at small t: the gradient vanishes before it reaches early steps.")
         rows = data.gradient_norms
         steps = rows.steps
         for i, name in enumerate(n for n in rows.names if n != "all"):
