@@ -126,15 +126,16 @@ class TrainingController(QObject):
         if self._thread is None:
             self.start(max_steps=1)
 
-    def stop_and_wait(self, timeout_ms: int = 5000) -> bool:
-        """Stop -> quit -> wait. Afterwards the Trainer belongs to the GUI thread again."""
+    def stop_and_wait(self, timeout_ms: int | None = None) -> bool:
+        """Stop -> quit -> wait (``None``: as long as it takes). Afterwards, if it returns True,
+        the Trainer belongs to the GUI thread again."""
         self._restart_after_stop = False
         thread, worker = self._thread, self._worker
         if thread is None:
             return True
         worker.request_stop()
         thread.quit()
-        finished = thread.wait(timeout_ms)
+        finished = thread.wait() if timeout_ms is None else thread.wait(timeout_ms)
         if finished:
             # Deliver the worker's last snapshot and the finished notice now, not later.
             QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)

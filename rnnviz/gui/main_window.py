@@ -767,7 +767,10 @@ class MainWindow(QMainWindow):
 
     def _on_sampling_panel_sample_requested(self) -> None:
         if self.controller.config.task == "charlm":
-            self.controller.sample_now()
+            try:
+                self.controller.sample_now()
+            except ValueError as exc:
+                self._dialog("error", "Cannot sample", str(exc))
 
     # ---- drag and drop ----------------------------------------------------------------------------
     def dragEnterEvent(self, event):  # noqa: N802 - Qt override
@@ -790,7 +793,12 @@ class MainWindow(QMainWindow):
     # ---- closing ----------------------------------------------------------------------------------
     def closeEvent(self, event):  # noqa: N802 - Qt override
         was_running = self.controller.state == "running"
-        self.controller.stop_and_wait(timeout_ms=5000)
+        if not self.controller.stop_and_wait(timeout_ms=5000):
+            # A step that cannot be interrupted is still running; a QThread must never be
+            # destroyed while it runs, so wait for it (pause normally ends a step far sooner).
+            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            self.controller.stop_and_wait(timeout_ms=None)
+            QApplication.restoreOverrideCursor()
         if not self.non_interactive and not self._maybe_save("Quitting"):
             event.ignore()
             if was_running:

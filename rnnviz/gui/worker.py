@@ -177,6 +177,7 @@ class TrainingWorker(QObject):
         self._pending_live: dict = {}
         self._pending_sample: dict | None = None
         self._has_pending = False           # cheap unlocked check; set/cleared under the lock
+        self._failed_samples: list = []     # worker thread only
         self.live_errors: list[str] = []    # filled in the worker thread, read after finished
 
     # ---- called from the GUI thread -------------------------------------------------------
@@ -247,7 +248,7 @@ class TrainingWorker(QObject):
                         break       # evaluation is pure: skipping it changes nothing
                     eval_seconds = eval_budget.last_cost
                 if is_charlm and step % cfg.sample_every == 0 and sample_budget.allows(now):
-                    sample_budget.run(trainer.sample)
+                    sample_budget.run(self._sample, trainer, {})
                 if now - last_emit >= self._emit_interval:
                     probe = examples = None
                     if probe_budget.allows(now):
@@ -280,7 +281,15 @@ class TrainingWorker(QObject):
             except ValueError as exc:
                 self.live_errors.append(str(exc))
         if sample is not None and trainer.config.task == "charlm":
-            trainer.sample(**sample)
+            self._sample(trainer, sample)
+
+    def _sample(self, trainer, kwargs: dict) -> None:
+        """A sample; a setting that makes sampling impossible (a priming text with characters the
+        model never saw) is reported in the sample box instead of stopping training."""
+        try:
+            trainer.sample(**kwargs)
+        except ValueError as exc:
+            self._failed_samples.append((trainer.step_count, f"[no sample: {exc}]"))
 
     @staticmethod
     def _probe_and_examples(trainer):
@@ -294,7 +303,8 @@ class TrainingWorker(QObject):
     def _snapshot(self, trainer, results, marks, probe, examples, *, final, refused=None, error=None):
         history = trainer.history
         evals = tuple((s, dict(m)) for s, m in history.evals[marks["evals"]:])
-        samples = tuple(history.samples[marks["samples"]:])
+        samples = tuple(history.samples[marks["samples"]:]) + tuple(self._failed_samples)
+        self._failed_samples.clear()
         changes = tuple(history.setting_changes[marks["changes"]:])
         marks.update(evals=len(history.evals), samples=len(history.samples),
                      changes=len(history.setting_changes))

@@ -387,7 +387,7 @@ def pg_point(x, y):
     return QPointF(x, y)
 
 
-def test_character_model_samples_on_demand_and_while_training(qtbot, make_window, config, tmp_path):
+def test_character_model_samples_on_demand_and_while_training(qtbot, make_window, config, tmp_path, dialogs):
     corpus = tmp_path / "book.txt"
     corpus.write_text("the quick brown fox jumps over the lazy dog. " * 400, encoding="utf-8")
     window = make_window(config(task="charlm", corpus=str(corpus), seq_length=10, hidden=12, batch_size=1,
@@ -403,6 +403,16 @@ def test_character_model_samples_on_demand_and_while_training(qtbot, make_window
     window.render_now()
     assert "step 20 " in window.sampling_panel.text.toPlainText()
     assert window.cost_panel.metric_box.currentData() == "bits_per_char"
+    # A priming text the model cannot read is explained in the sample box; training goes on.
+    window.sampling_panel.prime_edit.setText("Ωmega")
+    window.sampling_panel.prime_edit.editingFinished.emit()
+    assert window.controller.config.prime == "Ωmega"
+    window.controller.start()
+    qtbot.waitUntil(lambda: (window.render_now(), "[no sample:" in window.sampling_panel.text.toPlainText())[1],
+                    timeout=10_000)
+    pause_and_wait(qtbot, window)
+    assert window.controller.trainer.step_count > 60
+    assert dialogs.shown == []
 
 
 def test_dropping_a_session_file_opens_it(qtbot, make_window, tmp_path, dialogs):
