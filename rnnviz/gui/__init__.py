@@ -1,3 +1,5 @@
-"""The desktop window (the only package that imports Qt): ``rnnviz.gui.app.run_gui``."""
+"""The desktop window (the only package that imports Qt): ``rnnviz.gui.app.run_gui``.
 
-from . import _qt_compat  # noqa: F401 - must run before Qt is used heavily
+Importing this package imports no Qt (the architecture test walks every package); the modules
+that use Qt import ``_qt_compat`` first.
+"""
