@@ -18,7 +18,10 @@ MAX_CORPUS_BYTES = 64 * 1024 * 1024
 DEFAULT_CORPUS_CHARS = 1_000_000
 """Size of the built-in corpus in characters (ASCII, so also in bytes)."""
 
-_SKIP_DIRS = frozenset({"test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__"})
+MIN_FILE_BYTES = 1024
+MAX_FILE_BYTES = 64 * 1024
+# Test suites, installed third-party packages, and codec tables (data rather than code).
+_SKIP_DIRS = frozenset({"test", "tests", "idle_test", "site-packages", "dist-packages", "__pycache__", "encodings"})
 
 
 def load_corpus(path) -> str:
@@ -61,12 +64,15 @@ def load_corpus(path) -> str:
 def default_corpus() -> str:
     """About 1 MB of Python source: the running interpreter's standard library.
 
-    Files are taken in sorted path order, skipping test folders, site-packages and any file that
-    is not plain ASCII (so the vocabulary stays under 100 characters), and concatenated up to
-    ``DEFAULT_CORPUS_CHARS`` (cut at a line end). If the standard library sources are missing
-    (some embedded or slimmed installs), rnnviz's own source files are used instead.
+    The selection is deterministic: public modules (no leading underscore, so no generated
+    files such as ``_sysconfigdata``) of 1 to 64 KB outside test folders, codec tables and
+    site-packages, in sorted path order, taken with an even stride across the whole library so
+    the text mixes many modules instead of a few huge ones; files that are not plain ASCII are
+    skipped (the vocabulary stays under 100 characters). They are concatenated up to ``DEFAULT_CORPUS_CHARS``
+    (cut at a line end). If the standard library sources are missing (some embedded or slimmed
+    installs), rnnviz's own source files are used instead.
     """
-    text = _concatenate(_stdlib_files(), DEFAULT_CORPUS_CHARS)
+    text = _concatenate(_spread(_stdlib_files(), DEFAULT_CORPUS_CHARS), DEFAULT_CORPUS_CHARS)
     if len(text) < DEFAULT_CORPUS_CHARS // 10:
         text = _concatenate(_python_files(Path(__file__).resolve().parents[1]), DEFAULT_CORPUS_CHARS)
     return text
@@ -90,6 +96,24 @@ def _python_files(root: Path) -> list[Path]:
                 f = base / name
                 found.append((f.relative_to(root).as_posix(), f))
     return [f for _, f in sorted(found)]
+
+
+def _spread(files: list[Path], limit: int) -> list[Path]:
+    """Eligible ``files`` reordered as every s-th file, then the ones after those, ... (stride s)."""
+    sized = []
+    for f in files:
+        name = f.name
+        if name.startswith("_") and name != "__init__.py":
+            continue
+        try:
+            size = f.stat().st_size
+        except OSError:
+            continue
+        if MIN_FILE_BYTES <= size <= MAX_FILE_BYTES:
+            sized.append((f, size))
+    total = sum(size for _, size in sized)
+    stride = max(1, total // limit)
+    return [f for offset in range(stride) for f, _ in sized[offset::stride]]
 
 
 def _concatenate(files: list[Path], limit: int) -> str:
