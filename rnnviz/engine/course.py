@@ -22,6 +22,8 @@ gate matrices fused into ``Wax`` (G·H, D), ``Waa`` (G·H, H), ``ba`` (G·H,) in
 f, i, o, c (LSTM) or r, u, c (GRU). So the course's ``Wf`` is ``[Waa_f | Wax_f]``, block f of
 ``Waa`` beside block f of ``Wax``; :func:`to_engine_params` and :func:`to_course_params` convert.
 
+Inputs of any numeric dtype are accepted and the results are float64, as in the notebooks.
+
 Caches have the course's structure, so a student's own backward function can consume ours and
 ours can consume theirs: ``rnn_cell_forward`` returns ``(a_next, a_prev, xt, parameters)``;
 ``lstm_cell_forward`` ``(a_next, c_next, a_prev, c_prev, ft, it, cct, ot, xt, parameters)``;
