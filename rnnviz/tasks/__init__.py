@@ -20,7 +20,7 @@ from rnnviz.tasks.parity import ParityTask
 @dataclass(frozen=True)
 class TaskInfo:
     title: str
-    seq_length_label: str      # what config.seq_length means for this task (a window label)
+    seq_length_label: str | None  # what config.seq_length means for this task; None: not used
     description: str
     settings: tuple[str, ...]  # the task settings (Config fields) this task reads
 
@@ -31,7 +31,7 @@ TASK_INFO: dict[str, TaskInfo] = {
         "Read T random bits; at the end say whether an odd number of them were 1.",
         ("seq_length", "n_train", "n_test", "batch_size")),
     "addition": TaskInfo(
-        "Binary addition", "bits per number",
+        "Binary addition", None,
         "Add two numbers fed bit by bit, least significant first; output each bit of the sum.",
         ("n_bits", "n_test", "batch_size")),
     "charlm": TaskInfo(

@@ -44,7 +44,10 @@ class CharLMTask(Task):
         if not isinstance(corpus_text, str) or not corpus_text:
             raise ValueError("the corpus is empty; choose a text file that contains text")
         self.T = T = config.seq_length
-        self.n_streams = B = max(1, config.batch_size)
+        if config.batch_size == 0:
+            raise ValueError("batch_size 0 (full batch) does not apply to the character model, which reads the text "
+                             "in chunks; set batch_size to the number of parallel streams (1 as in min-char-rnn)")
+        self.n_streams = B = config.batch_size
         self.vocab: list[str] = sorted(set(corpus_text))
         self._codes = np.array([ord(c) for c in self.vocab], dtype=np.int64)
         self.input_size = self.output_size = len(self.vocab)

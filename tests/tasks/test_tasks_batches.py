@@ -50,8 +50,8 @@ def test_batch_sizes_follow_the_config():
     assert sum(b.x.shape[1] for b in small_task("adding", n_test=123).test_batches()) == 123
 
 
-@pytest.mark.parametrize("name", ["addition", "copy", "adding"])
-def test_full_batch_is_refused_where_data_is_fresh_every_step(name):
+@pytest.mark.parametrize("name", ["addition", "copy", "adding", "charlm"])
+def test_full_batch_is_refused_where_there_is_no_fixed_training_set(name):
     with pytest.raises(ValueError, match="batch_size 0"):
         small_task(name, batch_size=0)
 
@@ -172,6 +172,7 @@ def test_task_info_names_every_task_and_what_seq_length_means():
     assert TASK_INFO["charlm"].seq_length_label == "chunk length"
     assert TASK_INFO["copy"].seq_length_label == "lag"
     assert TASK_INFO["adding"].seq_length_label == "sequence length"
+    assert TASK_INFO["addition"].seq_length_label is None          # its length is n_bits
     assert all(set(info.settings) <= set(Config().to_dict()) for info in TASK_INFO.values())
 
 
