@@ -65,6 +65,10 @@ def input_projection(Wax: np.ndarray, ba: np.ndarray, x: np.ndarray, out: np.nda
             out.reshape(T * N, GH)[...] = Wax[:, x.reshape(-1)].T
         else:
             np.take(Wax.T, x, axis=0, out=out)
+    elif x.shape[2] == 1:
+        # one input feature (parity's bit): a broadcast product, exactly what the K = 1 matrix
+        # product computes, without BLAS's slow K = 1 path (~4x faster at T·N = 5·10^6)
+        np.multiply(x, Wax[:, 0], out=out)
     else:
         np.matmul(x.reshape(T * N, -1), Wax.T, out=out.reshape(T * N, GH))
     out += ba
