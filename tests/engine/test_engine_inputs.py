@@ -322,3 +322,19 @@ def test_a_large_batch_equals_the_mean_of_its_sequences(cell):
                                    rtol=1e-10, atol=1e-13)
         np.testing.assert_allclose(res.final_state[k], np.concatenate([s[2].final_state[k] for s in singles]),
                                    rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_one_input_feature_path(cell):
+    """One dense input feature (parity's bit) takes a broadcast product instead of a matrix product:
+    same projection as the matrix product, and gradients that pass the finite-difference check."""
+    from rnnviz.engine import gradcheck
+    rng = np.random.default_rng(14)
+    net = Network.create(NetworkSpec(cell, 1, H, 1, readout="sigmoid", many_to_one=True), rng)
+    x = rng.integers(0, 2, (T, N, 1)).astype(float)
+    y = rng.integers(0, 2, (N, 1)).astype(float)
+    G = net.spec.gate_blocks
+    out = np.empty((T, N, G * H))
+    sequence.input_projection(net.params["Wax"], net.params["ba"], x, out)
+    np.testing.assert_array_equal(out, x @ net.params["Wax"].T + net.params["ba"])
+    assert max(gradcheck(net, x, y).values()) < 1e-6
