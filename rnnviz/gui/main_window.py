@@ -388,7 +388,11 @@ class MainWindow(QMainWindow):
             self.controls.show_config(self.controller.config)
             return False
         config = preset.config if preset.config.preset else preset.config.replace(preset=preset.name)
-        return self._build_run(config)
+        if not self._build_run(config):
+            return False
+        self.statusBar().showMessage(f"{preset.title}: {preset.source}. Suggested length: {preset.steps:,} steps.",
+                                     15000)
+        return True
 
     def new_run(self) -> None:
         if not self._maybe_save("New run"):
@@ -574,8 +578,7 @@ class MainWindow(QMainWindow):
         smoothing = s.value("cost/smoothing")
         if smoothing is not None:
             try:
-                self.cost_panel.smoothing.set_value(float(smoothing))
-                self.cost_panel._ema.set_beta(self.cost_panel.smoothing.value())
+                self.cost_panel.set_smoothing(min(max(float(smoothing), 0.0), 0.999))
             except (TypeError, ValueError):
                 pass
         self._update_recent_menu()

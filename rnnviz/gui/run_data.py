@@ -1,8 +1,10 @@
 """The GUI thread's own copy of a run's history, filled from snapshots (never from live arrays).
 
-The loss of every step is kept (float32, for drawing: 8-12 bytes a step); gradient statistics
-are kept at a bounded resolution (every k-th step, k doubling as the run grows, and an image of
-at most 512 columns), so they take the same memory after a minute or a day.
+Everything here has a bounded size, so the window takes the same memory after a minute or a day
+(the Trainer's History keeps every step's loss; this is what is drawn): the loss as at most
+262,144 buckets of equal size holding min, max and mean (one step per bucket until the run is
+that long; then neighbours merge), gradient statistics for every k-th step (k doubling), and an
+image of at most 512 columns.
 """
 
 from __future__ import annotations
@@ -42,6 +44,93 @@ class GrowableArray:
 
     def __len__(self) -> int:
         return self._n
+
+
+class LossEnvelope:
+    """A per-step series kept as at most ``max_buckets`` buckets of ``size`` consecutive steps
+    each (min, max and mean per bucket). ``size`` is 1 until the buffer fills; then neighbouring
+    buckets merge and ``size`` doubles. Drawn as the min-max envelope, nothing a step did is lost
+    from sight (pyqtgraph's "peak" downsampling does the same for what fits on the screen)."""
+
+    def __init__(self, max_buckets: int = 1 << 18):
+        self.max_buckets = max_buckets - max_buckets % 2
+        self.clear()
+
+    def clear(self) -> None:
+        self.size = 1
+        self.n = 0                                   # full buckets
+        self._x = np.empty(self.max_buckets)         # first step of each bucket
+        self._lo = np.empty(self.max_buckets)
+        self._hi = np.empty(self.max_buckets)
+        self._mean = np.empty(self.max_buckets)
+        self._part: list = []                        # (step, value) of the bucket being filled
+        self.last = None
+
+    def extend(self, steps, values) -> None:
+        steps = np.asarray(steps, dtype=float)
+        values = np.asarray(values, dtype=float)
+        if steps.size == 0:
+            return
+        self.last = float(values[-1])
+        if self._part:
+            steps = np.concatenate([[p[0] for p in self._part], steps])
+            values = np.concatenate([[p[1] for p in self._part], values])
+            self._part = []
+        while steps.size >= self.size:
+            k = min(steps.size // self.size, self.max_buckets - self.n)
+            if k == 0:
+                self._merge()
+                continue
+            take = k * self.size
+            block = values[:take].reshape(k, self.size)
+            end = self.n + k
+            self._x[self.n:end] = steps[:take:self.size]
+            with np.errstate(all="ignore"):
+                self._lo[self.n:end] = np.nanmin(block, axis=1) if self.size > 1 else block[:, 0]
+                self._hi[self.n:end] = np.nanmax(block, axis=1) if self.size > 1 else block[:, 0]
+                self._mean[self.n:end] = np.nanmean(block, axis=1) if self.size > 1 else block[:, 0]
+            self.n = end
+            steps, values = steps[take:], values[take:]
+        self._part = list(zip(steps.tolist(), values.tolist()))
+
+    def _merge(self) -> None:
+        half = self.n // 2
+        with np.errstate(all="ignore"):
+            self._lo[:half] = np.fmin(self._lo[0:2 * half:2], self._lo[1:2 * half:2])
+            self._hi[:half] = np.fmax(self._hi[0:2 * half:2], self._hi[1:2 * half:2])
+            self._mean[:half] = 0.5 * (self._mean[0:2 * half:2] + self._mean[1:2 * half:2])
+        self._x[:half] = self._x[0:2 * half:2]
+        self.n = half
+        self.size *= 2
+
+    # Full buckets only (the partial one is still changing).
+    @property
+    def x(self) -> np.ndarray:
+        return self._x[: self.n]
+
+    @property
+    def lo(self) -> np.ndarray:
+        return self._lo[: self.n]
+
+    @property
+    def hi(self) -> np.ndarray:
+        return self._hi[: self.n]
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self._mean[: self.n]
+
+    def envelope(self) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) to draw: the series itself at one step per bucket, else min-max zigzag."""
+        if self.size == 1:
+            return self.x, self.mean
+        x = np.repeat(self.x, 2)
+        y = np.empty(2 * self.n)
+        y[0::2], y[1::2] = self.lo, self.hi
+        return x, y
+
+    def __len__(self) -> int:
+        return self.n
 
 
 class DecimatedRows:
@@ -177,9 +266,8 @@ class RunData:
         self.clear()
 
     def clear(self) -> None:
-        self.steps = GrowableArray(dtype=np.float32)        # exact up to 16.7 million steps
-        self.loss = GrowableArray(dtype=np.float32)
-        self.smooth_loss = GrowableArray(dtype=np.float32)  # min-char-rnn's smoothed loss (charlm only)
+        self.loss = LossEnvelope()
+        self.smooth_loss = LossEnvelope()     # min-char-rnn's smoothed loss (charlm only)
         self.gradient_norms = DecimatedRows()               # "all" (global norm) and one per parameter
         self.gradient_image = GradientImage()
         self.latest_grad_a: np.ndarray | None = None
@@ -195,17 +283,16 @@ class RunData:
 
     @property
     def has_smooth_loss(self) -> bool:
-        return len(self.smooth_loss) > 0
+        return self.smooth_loss.last is not None
 
     # ---- filling ----------------------------------------------------------------------------
     def add_results(self, results) -> None:
         if not results:
             return
         steps = np.fromiter((r.step for r in results), float, len(results))
-        self.steps.extend(steps)
-        self.loss.extend([r.loss for r in results])
+        self.loss.extend(steps, [r.loss for r in results])
         if results[-1].smooth_loss is not None:
-            self._add_smooth([np.nan if r.smooth_loss is None else r.smooth_loss for r in results])
+            self.smooth_loss.extend(steps, [np.nan if r.smooth_loss is None else r.smooth_loss for r in results])
         self._add_gradient_norms(steps, [r.param_grad_norms for r in results])
         grads = np.stack([np.asarray(r.grad_a_norms, dtype=float) for r in results])
         self.gradient_image.add(steps, log_norms(grads))
@@ -214,12 +301,6 @@ class RunData:
         self.latest_grad_c = None if last_c is None else np.asarray(last_c, dtype=float)
         self.step = int(steps[-1])
         self.revision += 1
-
-    def _add_smooth(self, values) -> None:
-        missing = len(self.steps) - len(values) - len(self.smooth_loss)
-        if missing > 0:
-            self.smooth_loss.extend(np.full(missing, np.nan))
-        self.smooth_loss.extend(values)
 
     def _add_gradient_norms(self, steps, dicts) -> None:
         if not dicts or not dicts[0]:
@@ -251,11 +332,10 @@ class RunData:
         self.clear()
         steps = np.asarray(history.steps, dtype=float)
         if steps.size:
-            self.steps.extend(steps)
-            self.loss.extend(history.loss)
+            self.loss.extend(steps, history.loss)
             smooth = np.asarray(history.smooth_loss, dtype=float)
             if np.isfinite(smooth).any():
-                self.smooth_loss.extend(smooth)
+                self.smooth_loss.extend(steps, smooth)
         grad_steps = np.asarray(history.grad_steps, dtype=float)
         if grad_steps.size:
             # Gradient rows are kept for every k-th step in long histories.
@@ -289,7 +369,7 @@ class RunData:
         return arr[:, 0], arr[:, 1]
 
     def latest_loss(self) -> float | None:
-        return float(self.loss.view[-1]) if len(self.loss) else None
+        return self.loss.last
 
 
 def ema_blocks(values: np.ndarray, beta: float, state=(0.0, 0.0)):

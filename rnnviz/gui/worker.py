@@ -77,11 +77,12 @@ class _Interrupter:
     def call(self, traced: bool, fn, *args, **kwargs):
         if not traced:
             return fn(*args, **kwargs)
+        previous = sys.gettrace()     # (a debugger's or coverage's tracer comes back afterwards)
         sys.settrace(self._trace)
         try:
             return fn(*args, **kwargs)
         finally:
-            sys.settrace(None)
+            sys.settrace(previous)
 
 
 try:   # optional: threadpoolctl (installed with rnnviz's test extras)

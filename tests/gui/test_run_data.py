@@ -45,3 +45,24 @@ def test_gradient_image_has_bounded_width_and_spans_all_steps():
     assert img.shape[0] <= 33 and img.shape[1] == 7
     assert (first, last) == (1.0, 5000.0)
     assert np.all(np.diff(img[:, 0]) > 0)        # columns in training order
+
+
+def test_loss_envelope_is_bounded_and_keeps_every_extreme():
+    from rnnviz.gui.run_data import LossEnvelope
+
+    rng = np.random.default_rng(1)
+    values = rng.random(100_000)
+    values[77_777] = 50.0                        # one spike must stay visible
+    env = LossEnvelope(max_buckets=1024)
+    for start in range(0, values.size, 997):
+        chunk = values[start:start + 997]
+        env.extend(np.arange(start + 1, start + 1 + chunk.size), chunk)
+    assert len(env) <= 1024 and env.size == 128
+    full = env.n * env.size
+    assert env.hi.max() == 50.0
+    np.testing.assert_allclose(env.mean, values[:full].reshape(env.n, env.size).mean(axis=1))
+    np.testing.assert_array_equal(env.lo, values[:full].reshape(env.n, env.size).min(axis=1))
+    np.testing.assert_array_equal(env.x, np.arange(1, full + 1, env.size))
+    assert env.last == values[-1]
+    x, y = env.envelope()
+    assert x.size == y.size == 2 * env.n

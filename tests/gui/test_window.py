@@ -32,8 +32,8 @@ def test_start_streams_snapshots_and_pause_stops_training(qtbot, make_window):
     data = window.controller.data
     # Every step reached the GUI, in order, including the last one before the pause.
     assert data.step == trainer.step_count
-    np.testing.assert_array_equal(data.steps.view, np.arange(1, trainer.step_count + 1))
-    np.testing.assert_allclose(data.loss.view, trainer.history.loss, rtol=1e-6)   # float32 copy
+    np.testing.assert_array_equal(data.loss.x, np.arange(1, trainer.step_count + 1))
+    np.testing.assert_array_equal(data.loss.mean, trainer.history.loss)
     # Paused means paused: no more steps arrive.
     qtbot.wait(200)
     assert trainer.step_count == data.step
@@ -160,7 +160,7 @@ def test_non_finite_step_pauses_with_a_message_and_keeps_the_weights(qtbot, make
     wait_steps(qtbot, window, 3)
     pause_and_wait(qtbot, window)
     assert window.controller.trainer.step_count >= 3
-    assert np.isfinite(window.controller.data.loss.view).all()
+    assert np.isfinite(window.controller.data.loss.mean).all()
 
 
 def test_an_exception_in_the_worker_shows_a_dialog_and_the_app_keeps_running(qtbot, make_window, dialogs):
@@ -267,7 +267,7 @@ def test_save_and_reopen_through_the_menu_code(qtbot, make_window, tmp_path, dia
     assert reopened.config.lr == 0.25
     for name, value in params.items():
         np.testing.assert_array_equal(reopened.network.params[name], value)
-    np.testing.assert_array_equal(other.controller.data.loss.view, window.controller.data.loss.view)
+    np.testing.assert_array_equal(other.controller.data.loss.mean, window.controller.data.loss.mean)
     other.render_now()
     assert "lr 0.5→0.25" in other.cost_panel.marker_labels
     assert str(path) in settings().value("recent_files")

@@ -44,7 +44,8 @@ class CostPanel(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._ema = SmoothedSeries(0.9)
+        self._beta = 0.9
+        self._ema = SmoothedSeries(self._beta)
         self._markers: list[pg.InfiniteLine] = []
         self._n_markers_shown = 0
         self._revision = -1
@@ -140,11 +141,12 @@ class CostPanel(QWidget):
         if data.revision == self._revision:
             return False
         self._revision = data.revision
-        steps, loss = data.steps.view, data.loss.view
-        if steps.size:
-            self.x_follower.update(0.0, float(steps[-1]))
-        self.raw_curve.setData(steps, loss)
-        self.ema_curve.setData(steps, self._ema.update(loss))
+        loss = data.loss
+        if data.step:
+            self.x_follower.update(0.0, float(data.step))
+        self.raw_curve.setData(*loss.envelope())
+        self._ema.set_beta(self._beta ** loss.size)    # a bucket of n steps decays like n steps
+        self.ema_curve.setData(loss.x, self._ema.update(loss.mean))
         self._refresh_metric(data)
         self._refresh_markers(data)
         return True
@@ -206,11 +208,17 @@ class CostPanel(QWidget):
         self.plot.setLabel("left", self.plot.getAxis("left").labelText)
         self.plot.enableAutoRange(y=True)
 
-    def _on_smoothing_proxy_fired(self, args) -> None:
-        self._ema.set_beta(float(args[0]))
+    def set_smoothing(self, beta: float) -> None:
+        self._beta = float(beta)
+        self.smoothing.set_value(self._beta)
         if self._data is not None:
-            self.ema_curve.setData(self._data.steps.view, self._ema.update(self._data.loss.view))
-        self.smoothing_changed.emit(float(args[0]))
+            loss = self._data.loss
+            self._ema.set_beta(self._beta ** loss.size)
+            self.ema_curve.setData(loss.x, self._ema.update(loss.mean))
+        self.smoothing_changed.emit(self._beta)
+
+    def _on_smoothing_proxy_fired(self, args) -> None:
+        self.set_smoothing(float(args[0]))
 
     def _on_metric_box_activated(self, index: int) -> None:
         if self.metric_box.itemData(index) is None:
@@ -223,22 +231,28 @@ class CostPanel(QWidget):
     def _on_hover_proxy_fired(self, args) -> None:
         pos = args[0]
         data = self._data
-        if data is None or not self.plot.sceneBoundingRect().contains(pos) or len(data.steps) == 0:
+        if data is None or not self.plot.sceneBoundingRect().contains(pos) or len(data.loss) == 0:
             self.crosshair.hide()
             return
         x = self.plot.vb.mapSceneToView(pos).x()
-        steps = data.steps.view
-        i = int(np.clip(np.searchsorted(steps, x), 0, len(steps) - 1))
-        if i > 0 and abs(steps[i - 1] - x) < abs(steps[i] - x):
-            i -= 1
+        loss = data.loss
+        steps = loss.x
+        i = int(np.clip(np.searchsorted(steps, x, side="right") - 1, 0, len(steps) - 1))
+        if loss.size == 1 and i + 1 < len(steps) and abs(steps[i + 1] - x) < abs(steps[i] - x):
+            i += 1
         self.crosshair.setPos(steps[i])
         self.crosshair.show()
-        text = f"step {int(steps[i]):,}: loss {data.loss.view[i]:.4g}"
+        if loss.size == 1:
+            text = f"step {int(steps[i]):,}: loss {loss.mean[i]:.4g}"
+        else:
+            text = (f"steps {int(steps[i]):,}–{int(steps[i]) + loss.size - 1:,}: loss {loss.lo[i]:.4g} to "
+                    f"{loss.hi[i]:.4g}, mean {loss.mean[i]:.4g}")
         ema = self._ema.values.view
         if i < len(ema):
             text += f", smoothed {ema[i]:.4g}"
-        if data.has_smooth_loss and np.isfinite(data.smooth_loss.view[i]):
-            text += f", min-char-rnn smooth_loss {data.smooth_loss.view[i]:.4g}"
+        smooth = data.smooth_loss
+        if data.has_smooth_loss and i < len(smooth) and np.isfinite(smooth.mean[i]):
+            text += f", min-char-rnn smooth_loss {smooth.mean[i]:.4g}"
         if self._metric:
             xs, ys = data.metric_series(self._metric)
             if xs.size:
@@ -248,7 +262,4 @@ class CostPanel(QWidget):
 
     @property
     def smoothing_value(self) -> float:
-        return self._ema.beta
-
-    def smoothed(self) -> np.ndarray:
-        return self._ema.values.view
+        return self._beta
