@@ -118,6 +118,31 @@ def lstm_step_forward(xw: np.ndarray, a_prev: np.ndarray, c_prev: np.ndarray, Wa
     np.multiply(o, tanh_c, out=a)
 
 
+def lstm_step_forward_halved(xw_half: np.ndarray, a_prev: np.ndarray, c_prev: np.ndarray,
+                             WaaT_half: np.ndarray, gates: np.ndarray, c: np.ndarray,
+                             tanh_c: np.ndarray, a: np.ndarray) -> None:
+    """:func:`lstm_step_forward` with the f, i, o pre-activations arriving halved, so the three
+    sigmoids ``σ(z) = ½·tanh(z/2) + ½`` and the candidate's tanh take one tanh over all 4H
+    (10 array calls instead of 12; identical results).
+
+    xw_half (N, 4H) and WaaT_half (H, 4H): the input half and ``Waaᵀ`` with the f, i, o blocks
+    multiplied by ½ (exact in binary floating point). Other arguments as in :func:`lstm_step_forward`.
+    """
+    H = c.shape[1]
+    np.dot(a_prev, WaaT_half, gates)
+    gates += xw_half
+    np.tanh(gates, out=gates)
+    sig = gates[:, :3 * H]
+    sig *= 0.5
+    sig += 0.5
+    f, i, o, cand = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
+    np.multiply(f, c_prev, out=c)
+    np.multiply(i, cand, out=tanh_c)          # tanh_c as scratch for Γi·c~
+    c += tanh_c
+    np.tanh(c, out=tanh_c)
+    np.multiply(o, tanh_c, out=a)
+
+
 def lstm_step_backward(da: np.ndarray, dc_next: np.ndarray, c_prev: np.ndarray, gates: np.ndarray,
                        tanh_c: np.ndarray, Waa: np.ndarray, dz_out: np.ndarray
                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -104,23 +104,35 @@ def forward_sequence(params: dict, cell: str, activation: str, x: np.ndarray,
             z += rec
             act(z, out=z)
         final = {"a": A[T].copy()}
-    else:
+    elif cell == "lstm":
+        # The f, i, o pre-activations are computed halved (exact: halving a weight halves every
+        # product and sum made from it), so each step's gate activations are one tanh over all 4H
+        # plus ½·t + ½ on the sigmoid blocks: cells.lstm_step_forward_halved.
+        half = np.ones(G * H, dtype=dtype)
+        half[:3 * H] = 0.5
+        XW = np.empty((T, N, G * H), dtype=dtype)
+        if Wax.size <= XW.size:          # halve the (smaller) weights, or else the projection
+            input_projection(Wax * half[:, None], ba * half, x, out=XW)
+        else:
+            input_projection(Wax, ba, x, out=XW)
+            XW *= half
+        WaaT_half = np.multiply(Waa.T, half, order="C")              # (H, 4H), C-contiguous
+        gates = np.empty((T, N, G * H), dtype=dtype)
+        C = np.empty((T + 1, N, H), dtype=dtype)
+        C[0] = state0["c"]
+        TC = np.empty((T, N, H), dtype=dtype)
+        for t in range(T):
+            cells.lstm_step_forward_halved(XW[t], A[t], C[t], WaaT_half, gates[t], C[t + 1], TC[t], A[t + 1])
+        final = {"a": A[T].copy(), "c": C[T].copy()}
+    else:  # gru
         XW = input_projection(Wax, ba, x, out=np.empty((T, N, G * H), dtype=dtype))
         gates = np.empty((T, N, G * H), dtype=dtype)
-        if N >= 16:   # see below
+        if N >= 16:   # see above
             Waa = np.ascontiguousarray(Waa.T).T
-        if cell == "lstm":
-            C = np.empty((T + 1, N, H), dtype=dtype)
-            C[0] = state0["c"]
-            TC = np.empty((T, N, H), dtype=dtype)
-            for t in range(T):
-                cells.lstm_step_forward(XW[t], A[t], C[t], Waa, gates[t], C[t + 1], TC[t], A[t + 1])
-            final = {"a": A[T].copy(), "c": C[T].copy()}
-        else:
-            RA = np.empty((T, N, H), dtype=dtype)
-            for t in range(T):
-                cells.gru_step_forward(XW[t], A[t], Waa, gates[t], RA[t], A[t + 1])
-            final = {"a": A[T].copy()}
+        RA = np.empty((T, N, H), dtype=dtype)
+        for t in range(T):
+            cells.gru_step_forward(XW[t], A[t], Waa, gates[t], RA[t], A[t + 1])
+        final = {"a": A[T].copy()}
     return A, final, SequenceCache(cell, activation, x, A, C, TC, gates, RA)
 
 
