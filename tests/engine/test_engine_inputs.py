@@ -338,3 +338,26 @@ def test_one_input_feature_path(cell):
     sequence.input_projection(net.params["Wax"], net.params["ba"], x, out)
     np.testing.assert_array_equal(out, x @ net.params["Wax"].T + net.params["ba"])
     assert max(gradcheck(net, x, y).values()) < 1e-6
+
+
+@pytest.mark.parametrize("T_, N_, V", [(2, 1, 40), (6, 3, 3)])
+def test_lstm_halved_gate_paths(T_, N_, V):
+    """The LSTM forward halves either the weights or the projection, whichever is smaller (a wide
+    vocabulary with a short chunk, or the reverse); both pass the finite-difference check and
+    give the same outputs as the course notebook's LSTM cell equations."""
+    from rnnviz.engine import gradcheck
+    rng = np.random.default_rng(15)
+    net = Network.create(NetworkSpec("lstm", V, H, K, input_kind="tokens", reduction="sum"), rng)
+    for v in net.params.values():
+        v += 0.3 * rng.standard_normal(v.shape)
+    x, y = rng.integers(0, V, (T_, N_)), rng.integers(0, K, (T_, N_))
+    assert max(gradcheck(net, x, y, max_entries=40, rng=np.random.default_rng(0)).values()) < 1e-6
+    p = net.params
+    a, c = np.zeros((N_, H)), np.zeros((N_, H))
+    for t in range(T_):
+        z = p["Wax"][:, x[t]].T + a @ p["Waa"].T + p["ba"]
+        f, i, o = (1 / (1 + np.exp(-z[:, k * H:(k + 1) * H])) for k in range(3))
+        c = f * c + i * np.tanh(z[:, 3 * H:])
+        a = o * np.tanh(c)
+    np.testing.assert_allclose(net.forward(x).final_state["a"], a, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(net.forward(x).final_state["c"], c, rtol=1e-12, atol=1e-14)
