@@ -142,7 +142,7 @@ def readout(Wya: np.ndarray, by: np.ndarray, A_out: np.ndarray, kind: str) -> tu
 
     kind: "softmax" (probabilities over K), "sigmoid" (K independent probabilities) or "linear".
     """
-    logits = A_out @ Wya.T
+    logits = A_out @ np.ascontiguousarray(Wya.T)     # a plain (NN) product: see readout_loss
     logits += by
     if kind == "softmax":
         out = logits - logits.max(axis=-1, keepdims=True)
@@ -201,7 +201,9 @@ def readout_loss(Wya: np.ndarray, by: np.ndarray, A_out: np.ndarray, y: np.ndarr
         logits, outputs = readout(Wya, by, A_out, kind)
         loss, d = loss_and_dlogits(logits, outputs, y, kind, weights)
         return loss, outputs, d
-    probs = A_out @ Wya.T                                      # (M, K) logits, then probabilities
+    # (M, K) logits, then probabilities. Against a C-contiguous copy of Wyaᵀ: OpenBLAS's product
+    # with a transposed operand takes 21 us at (25, 100) x (100, 95), the copy and plain product 14.
+    probs = A_out @ np.ascontiguousarray(Wya.T)
     probs += by
     rows = np.arange(probs.shape[0])
     mx = probs.max(axis=1, keepdims=True)
