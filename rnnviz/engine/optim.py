@@ -163,6 +163,9 @@ def make_optimizer(name: str, params: dict[str, np.ndarray], **hyper) -> Optimiz
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)} (got {name!r})")
     cls = OPTIMIZERS[name]
+    missing = [k for k in cls.hyper_names if k not in hyper]
+    if missing:
+        raise ValueError(f"optimizer {name} needs {', '.join(missing)}")
     return cls(params, **{k: hyper[k] for k in cls.hyper_names})
 
 
