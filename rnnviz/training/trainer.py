@@ -38,7 +38,6 @@ class StepResult:
     grad_a_norms: np.ndarray           # (T,) ||dL/da<t>||
     grad_c_norms: np.ndarray | None    # (T,) ||dL/dc<t>|| (LSTM)
     param_grad_norms: dict             # name -> ||dL/dW|| before clipping
-    update_ratios: dict                # name -> ||ΔW|| / ||W||
     grad_norm: float                   # global gradient norm before clipping
     clipped: bool
     refused: str | None                # non-finite: what went wrong; parameters unchanged
@@ -104,10 +103,10 @@ class Trainer:
     def step(self) -> StepResult:
         """One optimisation step.
 
-        A non-finite loss or gradient, or an update that would make a weight non-finite, refuses the
-        step: the batch is skipped, the step counter does not move, and the weights go back to the
-        last ones whose loss was finite (those before the latest update). ``refused`` says what
-        went non-finite, so a lower learning rate can continue from there.
+        A non-finite loss or gradient, or an update whose weights overflow (||W||² not finite),
+        refuses the step: the batch is skipped, the step counter does not move, and the weights go
+        back to the last ones whose loss was finite (those before the latest update). ``refused``
+        says what went non-finite, so a lower learning rate can continue from there.
         """
         t0 = time.perf_counter()
         cfg, net, task = self.config, self.network, self.task
@@ -126,15 +125,15 @@ class Trainer:
             for k, p in net.params.items():
                 np.copyto(self._backup[k], p)
             self.optimizer.step(net.params, grads)
-            ratios = self.optimizer.update_ratios(net.params)   # NaN/inf if a weight overflowed
-            bad = [k for k, r in ratios.items() if not math.isfinite(r)]
+            # ||W||² overflows (or is NaN) when an update blew a weight up: refuse it now
+            bad = [k for k, p in net.params.items() if not math.isfinite(np.vdot(p, p))]
             if bad:
-                problem = f"the update made {', '.join(bad)} non-finite"
+                problem = f"the update made {', '.join(bad)} non-finite (overflow: learning rate too high?)"
         if problem is not None:
             for k, p in net.params.items():          # back to the last weights with a finite loss
                 np.copyto(p, self._backup[k])
             return StepResult(self.step_count, float(loss), self.smooth_loss, res.grad_a_norms,
-                              res.grad_c_norms, norms, {}, float("nan"), False,
+                              res.grad_c_norms, norms, float("nan"), False,
                               f"step {self.step_count + 1} refused: {problem}",
                               time.perf_counter() - t0)
         self.carried_state = res.final_state if task.carries_state else None
@@ -144,7 +143,7 @@ class Trainer:
             self.smooth_loss = self.smooth_loss * 0.999 + chunk_loss * 0.001
         self.history.record_step(self.step_count, loss, self.smooth_loss, res.grad_a_norms, norms)
         return StepResult(self.step_count, float(loss), self.smooth_loss, res.grad_a_norms,
-                          res.grad_c_norms, norms, ratios, grad_norm, clipped, None,
+                          res.grad_c_norms, norms, grad_norm, clipped, None,
                           time.perf_counter() - t0)
 
     def set_live(self, **changes) -> None:
@@ -250,6 +249,7 @@ class Trainer:
         return text
 
     def update_ratios(self) -> dict[str, float]:
+        """``||ΔW|| / ||W||`` of the latest update, per parameter (computed on demand)."""
         return self.optimizer.update_ratios(self.network.params)
 
     # ------------------------------------------------------------------ saving and resuming

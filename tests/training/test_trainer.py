@@ -44,7 +44,7 @@ def test_step_reports_loss_and_diagnostics(task, cell):
     assert r.grad_a_norms.shape == (T,) and np.isfinite(r.grad_a_norms).all()
     assert (r.grad_c_norms is not None) == (cell == "lstm")
     assert set(r.param_grad_norms) == {"Wax", "Waa", "ba", "Wya", "by"}
-    assert set(r.update_ratios) == set(r.param_grad_norms)
+    assert set(t.update_ratios()) == set(r.param_grad_norms)
     probe = t.probe()
     assert "hidden a<t>" in probe.states
     for name, arr in probe.states.items():
@@ -84,7 +84,7 @@ def test_live_learning_rate_reaches_optimizer_and_is_recorded():
     before = {k: v.copy() for k, v in t.network.params.items()}
     r = t.step()
     # plain SGD: the update is exactly -lr * (clipped) gradient
-    assert r.update_ratios["Waa"] > 0
+    assert t.update_ratios()["Waa"] > 0
     delta = t.network.params["Waa"] - before["Waa"]
     assert np.allclose(delta, t.optimizer.last_update["Waa"])
 
@@ -119,10 +119,10 @@ def test_non_finite_step_is_refused_and_training_can_continue():
         r = t.step()
         if r.refused:
             break
-    assert r.refused and ("non-finite" in r.refused or "not finite" in r.refused)
+    assert r.refused and any(w in r.refused for w in ("non-finite", "not finite", "overflow"))
     assert t.step_count == steps_before
     # the weights are the last ones whose loss was finite: those before the latest update
-    last_good = snapshots[-2] if len(snapshots) > 1 and "update made" not in r.refused else snapshots[-1]
+    last_good = snapshots[-2] if "overflow" not in r.refused else snapshots[-1]
     for k, v in last_good.items():
         np.testing.assert_array_equal(t.network.params[k], v)
     assert math.isfinite(t.network.loss(*_first_batch(t)))
