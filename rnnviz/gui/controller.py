@@ -228,6 +228,12 @@ class TrainingController(QObject):
         self.data.probe = freeze_probe(trainer.probe())
         if trainer.config.task != "charlm":
             self.data.examples = tuple(trainer.examples(EXAMPLES))
+        elif trainer.step_count == 0 and not trainer.history.samples:
+            # What the untrained network writes: the "before" to compare later samples with.
+            try:
+                self.sample_now()
+            except ValueError:   # e.g. a priming text the model cannot read: no sample yet
+                pass
         self.data.revision += 1
 
     @Slot(object)

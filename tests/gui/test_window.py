@@ -394,9 +394,10 @@ def test_character_model_samples_on_demand_and_while_training(qtbot, make_window
                                 optimizer="adagrad", lr=0.1, clip_mode="value", sample_every=20,
                                 sample_length=30, eval_every=50))
     assert window.sampling_panel.controls.isVisibleTo(window)
+    assert "step 0" in window.sampling_panel.text.toPlainText()   # the untrained network's text
     qtbot.mouseClick(window.sampling_panel.sample_button, Qt.MouseButton.LeftButton)
     window.render_now()
-    assert "step 0" in window.sampling_panel.text.toPlainText()
+    assert window.sampling_panel.text.toPlainText().count("step 0") == 2
     window.controller.start()
     wait_steps(qtbot, window, 60)
     pause_and_wait(qtbot, window)
