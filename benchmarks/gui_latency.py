@@ -153,6 +153,9 @@ def window_run(preset: str, seconds: float, block: float, warmup: float = 3.0):
     c.pause()
     pause_s = wait_until(lambda: not c.is_running, 30)
     c.stop_and_wait()
+    h = c.trainer.history    # every step's loss is kept there by design (the session file holds it)
+    cpu["history_mb"] = sum(np.asarray(a).nbytes for a in (h.steps, h.loss, h.smooth_loss)) / 2**20
+    cpu["steps"] = c.trainer.step_count
     window.close()
     window.deleteLater()
     wait(0.2)
@@ -251,6 +254,8 @@ def main() -> int:
     print(f"RSS: start {mb[0]:.0f} MB, end {mb[-1]:.0f} MB over {t[-1] / 60:.1f} min "
           f"(slope {slope:+.1f} MB/min; first half max {mb[: len(mb) // 2 + 1].max():.0f} MB, "
           f"second half max {mb[len(mb) // 2:].max():.0f} MB)")
+    print(f"of which the Trainer's History keeps every step's loss ({cpu['steps']:,} steps): "
+          f"{cpu['history_mb']:.0f} MB; the window's own buffers are bounded")
     print(f"pause while {args.preset} trains at full speed: {pause_s * 1000:.0f} ms until paused")
 
     if not args.skip_slow:
