@@ -428,3 +428,14 @@ def test_dropping_a_session_file_opens_it(qtbot, make_window, tmp_path, dialogs)
     second.open_dropped_file(str(path))
     assert second.controller.trainer.step_count == 1
     assert second.windowTitle().startswith("dropped.rnnviz")
+
+
+def test_view_menu_hides_panels_and_reset_layout_brings_them_back(make_window):
+    window = make_window()
+    window.panel_actions["gradient"].setChecked(False)
+    window.control_dock.toggleViewAction().trigger()
+    assert not window.panel_frames["gradient"].isVisible()
+    assert not window.control_dock.isVisible()
+    window.reset_layout()
+    assert window.panel_frames["gradient"].isVisible()
+    assert window.control_dock.isVisible()
