@@ -226,7 +226,10 @@ class GradientFlowPanel(QWidget):
             curve.setData(steps, positive_or_nan(rows.column(name)))
         if len(rows):
             self.global_curve.setData(steps, positive_or_nan(rows.column("all")))
-            fit_log_range(self.params, [rows.column(n) for n in rows.names])
+            shown = [rows.column(n) for n in rows.names]
+            if self._clip[0] not in (None, "none"):
+                shown.append(np.array([self._clip[1]]))    # keep the threshold line in view
+            fit_log_range(self.params, shown)
             self.params_follower.update(0.0, float(data.step))
         return True
 
