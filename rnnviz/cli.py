@@ -81,7 +81,7 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
 
 def _config_from_args(args):
     """Config from ``--preset`` (or defaults) with explicitly given options on top; preset steps."""
-    from rnnviz.tasks.presets import load_preset
+    from rnnviz.training.presets import load_preset
     from rnnviz.training.config import Config
     steps = None
     if args.preset:
@@ -260,7 +260,7 @@ def _cmd_info(args) -> int:
 
 
 def _cmd_presets(args) -> int:
-    from rnnviz.tasks.presets import list_presets
+    from rnnviz.training.presets import list_presets
     presets = list_presets()
     if args.json:
         print(json.dumps([{"name": p.name, "title": p.title, "description": p.description,

@@ -25,13 +25,11 @@ def initial_trainer(session_path: str | None, preset: str | None):
     problem = None
     if session_path:
         try:
-            if load_session is None:
-                raise ValueError("session files are not available in this build")
             return load_session(session_path), session_path, None
         except (SessionError, ValueError, OSError) as exc:
             problem = f"Could not open {session_path}: {exc}"
     if preset:
-        from rnnviz.tasks.presets import load_preset
+        from rnnviz.training.presets import load_preset
         return Trainer(load_preset(preset).config), None, problem
     return Trainer(MainWindow._default_config()), None, problem
 

@@ -21,12 +21,7 @@ from rnnviz.training.trainer import Trainer
 from .run_data import RunData
 from .worker import EXAMPLES, TrainingWorker, freeze_probe
 
-try:  # session files are written by another part of rnnviz; the window degrades gracefully
-    from rnnviz.session import SessionError, load_session, save_session
-except ImportError:  # pragma: no cover - only while rnnviz.session is being written
-    SessionError, load_session, save_session = ValueError, None, None
-
-SESSIONS_UNAVAILABLE = "Session files are not available in this build of rnnviz (rnnviz.session is missing)."
+from rnnviz.session import SessionError, load_session, save_session
 
 
 class TrainingController(QObject):
@@ -187,16 +182,12 @@ class TrainingController(QObject):
 
     def open_session(self, path: str) -> None:
         """Replace the run with the session in ``path``; SessionError/ValueError keeps the current one."""
-        if load_session is None:
-            raise ValueError(SESSIONS_UNAVAILABLE)
         self.stop_and_wait()
         trainer = load_session(path)
         self._install(trainer, path=path, dirty=False)
 
     def save_session(self, path: str) -> None:
         """Write the run to ``path`` (training pauses first so the file is consistent)."""
-        if save_session is None:
-            raise ValueError(SESSIONS_UNAVAILABLE)
         self.stop_and_wait()
         save_session(self._trainer, path)
         self.path = path

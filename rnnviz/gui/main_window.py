@@ -35,14 +35,7 @@ from .panels.hidden_states import HiddenStatesPanel
 from .panels.sampling import SamplingPanel
 from .widgets.control_panel import ControlPanel
 
-try:
-    from rnnviz.tasks.presets import list_presets, load_preset
-except ImportError:  # pragma: no cover - only while rnnviz.tasks.presets is being written
-    def list_presets():
-        return []
-
-    def load_preset(name):
-        raise ValueError(f"presets are not available (asked for {name!r})")
+from rnnviz.training.presets import list_presets, load_preset
 
 ORGANIZATION = "rnnviz"
 APPLICATION = "rnnviz"

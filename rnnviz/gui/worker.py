@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from . import _qt_compat  # noqa: F401 - before any heavy Qt use (PySide6 6.12 on Python 3.11)
 
-import contextlib
 import os
 import sys
 import threading
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
+from threadpoolctl import ThreadpoolController
 
 EMIT_INTERVAL = 0.05          # seconds between snapshots: at most ~20 per second
 PROBE_BUDGET = 0.02           # the heatmap's probe takes at most ~2% of the time
@@ -85,15 +85,12 @@ class _Interrupter:
             sys.settrace(previous)
 
 
-try:   # optional: threadpoolctl (installed with rnnviz's test extras)
-    from threadpoolctl import ThreadpoolController
-    _BLAS = ThreadpoolController()
+_BLAS = ThreadpoolController()
 
-    def _one_blas_thread():
-        return _BLAS.limit(limits=1, user_api="blas")
-except ImportError:  # pragma: no cover - runs without it, with occasional slow probes
-    def _one_blas_thread():
-        return contextlib.nullcontext()
+
+def _one_blas_thread():
+    """The probe's eigenvalues on one BLAS thread: with two, OpenBLAS can stall 100-350 ms."""
+    return _BLAS.limit(limits=1, user_api="blas")
 
 
 def _frozen(array):

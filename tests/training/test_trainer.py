@@ -206,7 +206,7 @@ def test_sample_rejects_unknown_characters_and_non_charlm():
 
 def test_addition_preset_learns_within_its_budget():
     """The second tutorial's setting: >= 95% of 1,000 held-out sums fully right in 10,000 steps."""
-    from rnnviz.tasks.presets import load_preset
+    from rnnviz.training.presets import load_preset
     preset = load_preset("addition")
     t = Trainer(preset.config)
     assert preset.steps == 10_000 and preset.config.n_test == 1000

@@ -5,8 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from rnnviz.tasks import make_task, presets
-from rnnviz.tasks.presets import list_presets, load_preset
+from rnnviz.tasks import make_task
+from rnnviz.training import presets
+from rnnviz.training.presets import list_presets, load_preset
 
 REQUIRED = ["parity", "parity-100k", "parity-short", "addition", "char-rnn", "char-lstm",
             "copy-rnn", "copy-lstm", "copy-gru", "adding-rnn", "adding-lstm", "adding-gru"]
