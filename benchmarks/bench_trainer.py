@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 from rnnviz.engine import clip_gradients
-from rnnviz.tasks.presets import load_preset
+from rnnviz.training.presets import load_preset
 from rnnviz.training import Trainer
 
 

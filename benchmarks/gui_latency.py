@@ -36,7 +36,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from rnnviz.gui.app import _configure_pyqtgraph  # noqa: E402
 from rnnviz.gui.main_window import MainWindow  # noqa: E402
-from rnnviz.tasks.presets import load_preset  # noqa: E402
+from rnnviz.training.presets import load_preset  # noqa: E402
 from rnnviz.training.trainer import Trainer  # noqa: E402
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
