@@ -247,6 +247,18 @@ def loss_weights(T: int, N: int, mask: np.ndarray | None, reduction: str, many_t
 
 
 # --------------------------------------------------------------------------- backward
+def _total_grad(dA_out: np.ndarray | None, t: int, dnext: np.ndarray, sq_norms: np.ndarray) -> np.ndarray:
+    """Total ``dL/da<t>`` (N, H): the readout's gradient at t (summed into ``dA_out[t]`` in place)
+    plus what step t+1 sent back. Many-to-one (no ``dA_out``): it is ``dnext`` alone, whose squared
+    norm is recorded here; otherwise the caller takes all norms from ``dA_out`` after the loop."""
+    if dA_out is None:
+        sq_norms[t] = np.vdot(dnext, dnext)
+        return dnext
+    da = dA_out[t]
+    da += dnext
+    return da
+
+
 def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | None,
                       cache: SequenceCache, dfinal: dict | None = None
                       ) -> tuple[dict, dict, np.ndarray, np.ndarray | None]:
@@ -296,12 +308,7 @@ def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | No
             # step t) is about to be overwritten by dz<t-1>.
             dWaa[...] = 0.0
             for t in range(T - 1, -1, -1):
-                if dA_out is None:
-                    da = dnext
-                    norms[t] = np.vdot(da, da)
-                else:
-                    da = dA_out[t]
-                    da += dnext
+                da = _total_grad(dA_out, t, dnext, norms)
                 dnext = cells.rnn_step_backward(da, A[t + 1], Waa, cache.activation, dz_out=A[t + 1])
                 dWaa += A[t + 1].T @ A[t]
             dZ = A[1:]
@@ -325,12 +332,7 @@ def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | No
             DC = np.empty((T, N, H), dtype=dtype)        # total dL/dc<t>, for the norms
             dc_prev = np.empty((N, H), dtype=dtype)
             for t in range(T - 1, -1, -1):
-                if dA_out is None:
-                    da = dnext
-                    norms[t] = np.vdot(da, da)
-                else:
-                    da = dA_out[t]
-                    da += dnext
+                da = _total_grad(dA_out, t, dnext, norms)
                 g = gates[t]
                 dnext = cells.lstm_step_backward_from_factors(da, dc_next, P[t], R[t], g[:, :H], Waa,
                                                               g, DC[t], dc_prev)
