@@ -11,7 +11,12 @@ import numpy as np
 
 
 class Optimizer:
-    """Base class: hyperparameters, per-parameter slots, the update of the last step."""
+    """Base class: hyperparameters, per-parameter slots, the update of the last step.
+
+    Slots, gradients and updates live in flat buffers (one array over all parameters), so an
+    update costs a handful of array calls however many parameters there are; the name-keyed
+    dicts ``state[slot][name]`` and ``last_update[name]`` are views into them.
+    """
 
     slots: tuple[str, ...] = ()
     hyper_names: tuple[str, ...] = ("lr",)
@@ -21,8 +26,23 @@ class Optimizer:
         for name in self.hyper_names[1:]:
             self.hyper[name] = float(hyper[name])
         self.t = 0
-        self.state = {slot: {k: np.zeros_like(v) for k, v in params.items()} for slot in self.slots}
-        self.last_update = {k: np.zeros_like(v) for k, v in params.items()}
+        dtype = np.result_type(*params.values()) if params else np.float64
+        self._shapes = {k: v.shape for k, v in params.items()}
+        size = sum(v.size for v in params.values())
+        self.flat = {slot: np.zeros(size, dtype=dtype) for slot in self.slots}
+        self.state = {slot: self._views(buf) for slot, buf in self.flat.items()}
+        self._grad = np.zeros(size, dtype=dtype)
+        self._grads = self._views(self._grad)
+        self._upd = np.zeros(size, dtype=dtype)
+        self.last_update = self._views(self._upd)
+
+    def _views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        views, start = {}, 0
+        for k, shape in self._shapes.items():
+            n = int(np.prod(shape))
+            views[k] = flat[start:start + n].reshape(shape)
+            start += n
+        return views
 
     def set_hyper(self, **hyper) -> None:
         for name, value in hyper.items():
@@ -32,12 +52,14 @@ class Optimizer:
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         """Apply one update in place; the update itself is kept in ``last_update``."""
         self.t += 1
+        for k, g in self._grads.items():
+            np.copyto(g, grads[k])
+        self._update(self._grad, self._upd)
         for k, p in params.items():
-            upd = self.last_update[k]
-            self._update(k, grads[k], upd)
-            p += upd
+            p += self.last_update[k]
 
-    def _update(self, name: str, g: np.ndarray, out: np.ndarray) -> None:
+    def _update(self, g: np.ndarray, out: np.ndarray) -> None:
+        """Write the update for the flat gradient ``g`` into ``out``, advancing the flat slots."""
         raise NotImplementedError
 
     def update_ratios(self, params: dict[str, np.ndarray]) -> dict[str, float]:
@@ -83,7 +105,7 @@ class Optimizer:
 class SGD(Optimizer):
     """``p -= lr·g``."""
 
-    def _update(self, name, g, out):
+    def _update(self, g, out):
         np.multiply(g, -self.hyper["lr"], out=out)
 
 
@@ -93,10 +115,11 @@ class Momentum(Optimizer):
     slots = ("velocity",)
     hyper_names = ("lr", "momentum")
 
-    def _update(self, name, g, out):
-        v = self.state["velocity"][name]
+    def _update(self, g, out):
+        v = self.flat["velocity"]
         v *= self.hyper["momentum"]
-        v -= self.hyper["lr"] * g
+        np.multiply(g, self.hyper["lr"], out=out)
+        v -= out
         out[...] = v
 
 
@@ -106,8 +129,8 @@ class Adagrad(Optimizer):
     slots = ("mem",)
     hyper_names = ("lr", "eps")
 
-    def _update(self, name, g, out):
-        mem = self.state["mem"][name]
+    def _update(self, g, out):
+        mem = self.flat["mem"]
         np.multiply(g, g, out=out)
         mem += out
         np.add(mem, self.hyper["eps"], out=out)
@@ -122,8 +145,8 @@ class RMSProp(Optimizer):
     slots = ("mem",)
     hyper_names = ("lr", "rho", "eps")
 
-    def _update(self, name, g, out):
-        ms = self.state["mem"][name]
+    def _update(self, g, out):
+        ms = self.flat["mem"]
         rho = self.hyper["rho"]
         ms *= rho
         ms += (1.0 - rho) * (g * g)
@@ -139,9 +162,9 @@ class Adam(Optimizer):
     slots = ("m", "v")
     hyper_names = ("lr", "beta1", "beta2", "eps")
 
-    def _update(self, name, g, out):
+    def _update(self, g, out):
         b1, b2 = self.hyper["beta1"], self.hyper["beta2"]
-        m, v = self.state["m"][name], self.state["v"][name]
+        m, v = self.flat["m"], self.flat["v"]
         m *= b1
         m += (1.0 - b1) * g
         v *= b2
