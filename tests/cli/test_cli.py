@@ -93,3 +93,25 @@ def test_bad_corpus_is_explained(capsys, tmp_path, content):
 def test_corpus_that_is_a_directory(capsys, tmp_path):
     code, _, err = run(capsys, "train", "--task", "charlm", "--corpus", str(tmp_path), "--steps", "1")
     assert code == 2 and err.count("\n") == 1
+
+
+def test_ctrl_c_stops_cleanly_with_summary_and_saves(capsys, tmp_path, monkeypatch):
+    from rnnviz.training import Trainer
+    real_step = Trainer.step
+    calls = {"n": 0}
+
+    def step(self):
+        calls["n"] += 1
+        if calls["n"] == 8:
+            raise KeyboardInterrupt
+        return real_step(self)
+
+    monkeypatch.setattr(Trainer, "step", step)
+    f = tmp_path / "stopped.rnnviz"
+    code, out, err = run(capsys, *SMALL_PARITY, "--steps", "100", "--json", "--save", str(f))
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert code == 130 and summary["interrupted"] is True and summary["step"] == 7
+    assert "Traceback" not in err and f.exists()
+    monkeypatch.setattr(Trainer, "step", real_step)
+    code, out, _ = run(capsys, "info", str(f), "--json")
+    assert json.loads(out)["steps"] == 7
