@@ -124,7 +124,8 @@ class Network:
             raise ValueError(f"x must have at least one time step and one sequence; got shape {x.shape}")
         return x
 
-    def _check_state(self, state0, N: int) -> dict:
+    def check_state(self, state0, N: int) -> dict:
+        """Validated initial state for N sequences (zeros if None); ``ValueError`` naming the problem."""
         if state0 is None:
             return self.zero_state(N)
         keys = STATE_KEYS[self.spec.cell]
@@ -174,7 +175,7 @@ class Network:
         """Outputs and every hidden state for x (T, N, D) or tokens (T, N); no gradients."""
         x = self._check_x(x)
         T, N = x.shape[:2]
-        state0 = self._check_state(state0, N)
+        state0 = self.check_state(state0, N)
         spec, p = self.spec, self.params
         A, final, cache = sequence.forward_sequence(p, spec.cell, spec.activation, x, state0)
         A_out = A[T] if spec.many_to_one else A[1:]
@@ -194,7 +195,7 @@ class Network:
         """Checked forward pass through the readout and loss; returns what the gradient needs."""
         x = self._check_x(x)
         T, N = x.shape[:2]
-        state0 = self._check_state(state0, N)
+        state0 = self.check_state(state0, N)
         y = self._check_y(y, T, N)
         mask = self._check_mask(mask, T)
         spec, p = self.spec, self.params
@@ -301,7 +302,7 @@ def sample(net: Network, state0: dict | None, first_token: int, n: int, rng: np.
         raise ValueError("sampling needs a token-input, many-to-many softmax network")
     if not temperature > 0:
         raise ValueError("temperature must be positive")
-    state = net._check_state(state0, 1)
+    state = net.check_state(state0, 1)
     tokens = []
     token = int(first_token)
     x = np.empty((1, 1), dtype=np.intp)

@@ -297,10 +297,10 @@ class Trainer:
             trainer.task.load_state_dict(state["task"])
             trainer.rng_sample.bit_generator.state = state["rng_sample"]
             carried = state["carried_state"]
-            if carried is not None:
-                N = trainer.task.n_streams if hasattr(trainer.task, "n_streams") else None
-                ref = trainer.network.zero_state(N or np.asarray(carried["a"]).shape[0])
-                carried = trainer.network._check_state(carried, ref["a"].shape[0])
+            if carried is not None:       # only tasks that carry state (charlm: one row per stream)
+                if not trainer.task.carries_state:
+                    raise ValueError(f"the {config.task} task carries no state between batches")
+                carried = trainer.network.check_state(carried, trainer.task.n_streams)
             trainer.carried_state = carried
             step = state["step"]
             if isinstance(step, bool) or not isinstance(step, int) or step < 0:
