@@ -62,6 +62,10 @@ class Optimizer:
         """Write the update for the flat gradient ``g`` into ``out``, advancing the flat slots."""
         raise NotImplementedError
 
+    def last_update_norm(self) -> float:
+        """``||Δθ||`` of the latest step over all parameters together (inf or NaN on overflow)."""
+        return float(np.sqrt(np.vdot(self._upd, self._upd)))
+
     def update_ratios(self, params: dict[str, np.ndarray]) -> dict[str, float]:
         """``||Δp|| / ||p||`` of the last step for every parameter (``||Δp||`` where p is all zeros;
         NaN or inf when the update or the weight is not finite)."""

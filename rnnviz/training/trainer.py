@@ -103,7 +103,7 @@ class Trainer:
     def step(self) -> StepResult:
         """One optimisation step.
 
-        A non-finite loss or gradient, or an update whose weights overflow (||W||² not finite),
+        A non-finite loss or gradient, or an update that overflows (||ΔW||² not finite),
         refuses the step: the batch is skipped, the step counter does not move, and the weights go
         back to the last ones whose loss was finite (those before the latest update). ``refused``
         says what went non-finite, so a lower learning rate can continue from there.
@@ -125,9 +125,9 @@ class Trainer:
             for k, p in net.params.items():
                 np.copyto(self._backup[k], p)
             self.optimizer.step(net.params, grads)
-            # ||W||² overflows (or is NaN) when an update blew a weight up: refuse it now
-            bad = [k for k, p in net.params.items() if not math.isfinite(np.vdot(p, p))]
-            if bad:
+            # an update too large to square (norm > ~1e154) has blown the weights up: refuse it now
+            if not math.isfinite(self.optimizer.last_update_norm()):
+                bad = [k for k, u in self.optimizer.last_update.items() if not math.isfinite(np.vdot(u, u))]
                 problem = f"the update made {', '.join(bad)} non-finite (overflow: learning rate too high?)"
         if problem is not None:
             for k, p in net.params.items():          # back to the last weights with a finite loss
