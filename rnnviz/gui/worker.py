@@ -22,9 +22,9 @@ from PySide6.QtCore import QObject, Signal, Slot
 from threadpoolctl import ThreadpoolController
 
 EMIT_INTERVAL = 0.05          # seconds between snapshots: at most ~20 per second
-PROBE_BUDGET = 0.02           # the heatmap's probe takes at most ~2% of the time
-EVAL_BUDGET = 0.02            # held-out evaluations at most ~2%
-SAMPLE_BUDGET = 0.01          # text samples at most ~1%, and at most one a second:
+PROBE_BUDGET = 0.01           # the heatmap's probe takes at most ~1% of the time
+EVAL_BUDGET = 0.01            # held-out evaluations at most ~1%
+SAMPLE_BUDGET = 0.005         # text samples at most ~0.5%, and at most one a second:
 MIN_SAMPLE_INTERVAL = 1.0     # nobody reads faster than that
 EXAMPLES = 6                  # test examples shown by the sampling panel (non-text tasks)
 SLOW_CALL = 0.1               # seconds: steps/evaluations slower than this are made interruptible
