@@ -101,8 +101,8 @@ def _config_from_args(args):
 class _Reporter:
     """Progress: a tqdm bar on a terminal, plain lines otherwise, or JSON lines."""
 
-    def __init__(self, total: int, mode: str, start_step: int):
-        self.mode, self.total, self.start_step = mode, total, start_step
+    def __init__(self, total: int, mode: str):
+        self.mode, self.total = mode, total
         self.t0 = time.perf_counter()
         self.last_print = self.t0
         self.bar = None
@@ -176,8 +176,7 @@ def _cmd_train(args) -> int:
     mode = "json" if args.json else ("bar" if sys.stderr.isatty() and not args.quiet else "plain")
     if args.quiet and not args.json:
         mode = "quiet"
-    start = trainer.step_count
-    reporter = _Reporter(steps, mode, start)
+    reporter = _Reporter(steps, mode)
     done = 0
     interrupted = False
     last = None
