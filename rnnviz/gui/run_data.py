@@ -268,7 +268,7 @@ class RunData:
     def clear(self) -> None:
         self.loss = LossEnvelope()
         self.smooth_loss = LossEnvelope()     # min-char-rnn's smoothed loss (charlm only)
-        self.gradient_norms = DecimatedRows()               # "all" (global norm) and one per parameter
+        self.gradient_norms = DecimatedRows(2048)   # "all" (global norm) and one per parameter; 2048 points span any plot width
         self.gradient_image = GradientImage()
         self.latest_grad_a: np.ndarray | None = None
         self.latest_grad_c: np.ndarray | None = None
