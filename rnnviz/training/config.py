@@ -8,6 +8,7 @@ Every other field changes what is built (data, shapes, initial weights) and appl
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 TASKS = ("parity", "addition", "charlm", "copy", "adding")
@@ -132,7 +133,6 @@ RESET_FIELDS = frozenset(f.name for f in dataclasses.fields(Config)) - LIVE_FIEL
 
 
 def _is_finite_number(value) -> bool:
-    import math
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 

@@ -80,15 +80,12 @@ class History:
         self._steps.append(step)
         self._loss.append(loss)
         self._smooth.append(np.nan if smooth_loss is None else smooth_loss)
+        if step % self.stride == 0 and len(self._grad_steps) >= self.max_rows:
+            self._decimate()        # doubles the stride; this step may no longer be on it
         if step % self.stride == 0:
-            if len(self._grad_steps) >= self.max_rows:
-                self._decimate()
-            if step % self.stride == 0:
-                self._grad_steps.append(step)
-                self._grad_a.append(grad_a_norms[-self.T:] if grad_a_norms.shape[0] >= self.T
-                                    else np.pad(grad_a_norms, (self.T - grad_a_norms.shape[0], 0),
-                                                constant_values=np.nan))
-                self._param_norms.append([param_grad_norms[k] for k in self.param_names])
+            self._grad_steps.append(step)
+            self._grad_a.append(grad_a_norms)
+            self._param_norms.append([param_grad_norms[k] for k in self.param_names])
 
     def _decimate(self) -> None:
         self.stride *= 2

@@ -21,6 +21,7 @@ from rnnviz.engine import Network, NetworkSpec, clip_gradients, make_optimizer, 
 from rnnviz.engine import sample as sample_tokens
 from rnnviz.engine.diagnostics import array_norms, saturation, spectral_radius
 from rnnviz.tasks import make_task
+from rnnviz.tasks.base import escape_char
 from rnnviz.tasks.corpus import default_corpus, load_corpus
 from rnnviz.training.config import LIVE_FIELDS, Config
 from rnnviz.training.history import History
@@ -200,7 +201,6 @@ class Trainer:
         if self.is_charlm and self.config.prime:
             ids = self._encode_prime(self.config.prime)
             if ids is not None and ids.size:
-                from rnnviz.tasks.base import escape_char
                 return ids[:, None], [escape_char(self.task.vocab[i]) for i in ids]
         return self.task.probe_input()
 
