@@ -55,6 +55,9 @@ except ImportError:
 
 # --------------------------------------------------------------------------- timing harness
 CPU_TIMES: dict[str, list[float]] = {}   # process CPU seconds per step, all threads, by implementation
+#: seconds of rest before each timed block, so that the BLAS or OpenMP worker threads of the
+#: previous block (which spin for a while after their last job) are asleep and do not compete
+SETTLE = 0.15
 
 
 def run_round_robin(impls: dict, block: int, repeats: int, warmup: int) -> dict[str, list[float]]:
@@ -65,6 +68,7 @@ def run_round_robin(impls: dict, block: int, repeats: int, warmup: int) -> dict[
     cpu = {name: [] for name in impls}
     for _ in range(repeats):
         for name, fn in impls.items():
+            time.sleep(SETTLE)
             c0, t0 = time.process_time(), time.perf_counter()
             fn(block)
             times[name].append((time.perf_counter() - t0) / block)
@@ -303,7 +307,7 @@ def torch_biglstm_trainer(V, H, T, N, seed, rng):
 
 
 # --------------------------------------------------------------------------- cases
-def add_rnnviz_variants(impls, name, fn):
+def add_blas_variants(impls, name, fn):
     impls[f"{name} blas-default"] = fn
     impls[f"{name} blas-1"] = with_blas_threads(fn, 1)
 
@@ -317,12 +321,14 @@ def case_minchar(args):
     V, H, T = 95, 100, 25
     rng = np.random.default_rng(0)
     stream = char_stream(rng, V)
-    impls = {"min-char-rnn style numpy f64": minchar_numpy_trainer(V, H, T, np.random.default_rng(1), stream)}
+    impls = {}
+    add_blas_variants(impls, "min-char-rnn style numpy f64",
+                        minchar_numpy_trainer(V, H, T, np.random.default_rng(1), stream))
     for dt in ("float64", "float32"):
-        add_rnnviz_variants(impls, f"rnnviz {dt}", rnnviz_char_trainer("rnn", V, H, T, dt, np.random.default_rng(1), stream))
+        add_blas_variants(impls, f"rnnviz {dt}", rnnviz_char_trainer("rnn", V, H, T, dt, np.random.default_rng(1), stream))
         if torch is not None:
             add_torch_variants(impls, f"torch {dt}", lambda dt=dt: torch_char_trainer("rnn", V, H, T, dt, stream, 1))
-    times = run_round_robin(impls, args.block or 40, args.repeats or 15, warmup=20)
+    times = run_round_robin(impls, args.block or 200, args.repeats or 9, warmup=20)
     compare = [("min-char style / rnnviz f64 (target >= 3)", "min-char", "rnnviz float64")]
     if torch is not None:
         compare += [("torch f64 / rnnviz f64 (target > 1)", "torch float64", "rnnviz float64"),
@@ -335,10 +341,10 @@ def case_charlstm(args):
     rng = np.random.default_rng(0)
     stream = char_stream(rng, V)
     impls = {}
-    add_rnnviz_variants(impls, "rnnviz float32", rnnviz_char_trainer("lstm", V, H, T, "float32", np.random.default_rng(1), stream))
+    add_blas_variants(impls, "rnnviz float32", rnnviz_char_trainer("lstm", V, H, T, "float32", np.random.default_rng(1), stream))
     if torch is not None:
         add_torch_variants(impls, "torch float32", lambda: torch_char_trainer("lstm", V, H, T, "float32", stream, 1))
-    times = run_round_robin(impls, args.block or 40, args.repeats or 15, warmup=20)
+    times = run_round_robin(impls, args.block or 200, args.repeats or 9, warmup=20)
     compare = [("torch / rnnviz (target >= 1)", "torch", "rnnviz")] if torch is not None else []
     return report("charlstm: LSTM H=100, T=25, batch 1, V=95, float32, Adagrad 0.1, clip ±5", times, compare)
 
@@ -346,7 +352,7 @@ def case_charlstm(args):
 def case_parity(args):
     H, T, N = 25, 50, 10_000
     impls = {}
-    add_rnnviz_variants(impls, "rnnviz float32", rnnviz_parity_trainer(H, T, N, "float32", np.random.default_rng(2)))
+    add_blas_variants(impls, "rnnviz float32", rnnviz_parity_trainer(H, T, N, "float32", np.random.default_rng(2)))
     if torch is not None:
         add_torch_variants(impls, "torch float32", lambda: torch_parity_trainer(H, T, N, 2, np.random.default_rng(2)))
     times = run_round_robin(impls, args.block or 3, args.repeats or 9, warmup=2)
@@ -358,7 +364,7 @@ def case_parity(args):
 def case_biglstm(args):
     V, H, T, N = 80, 256, 50, 64
     impls = {}
-    add_rnnviz_variants(impls, "rnnviz float32", rnnviz_biglstm_trainer(V, H, T, N, "float32", np.random.default_rng(3)))
+    add_blas_variants(impls, "rnnviz float32", rnnviz_biglstm_trainer(V, H, T, N, "float32", np.random.default_rng(3)))
     if torch is not None:
         add_torch_variants(impls, "torch float32", lambda: torch_biglstm_trainer(V, H, T, N, 3, np.random.default_rng(3)))
     times = run_round_robin(impls, args.block or 3, args.repeats or 9, warmup=2)

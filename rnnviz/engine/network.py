@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnviz.engine import sequence
+from rnnviz.engine.flat import FlatDict
 from rnnviz.engine.init import init_params
 from rnnviz.engine.sequence import GATE_BLOCKS, STATE_KEYS
 
@@ -84,11 +85,16 @@ class ForwardResult:
 
 
 class Network:
-    """Holds a :class:`NetworkSpec` and its name-keyed parameters; all numerics are in the kernels."""
+    """Holds a :class:`NetworkSpec` and its name-keyed parameters; all numerics are in the kernels.
+
+    ``params`` is a :class:`~rnnviz.engine.flat.FlatDict`: the arrays are views of one buffer,
+    ``params.flat``, and gradients come back in the same layout, so optimizers and clipping work
+    on all parameters in one array call. Assigning ``params[name] = array`` copies into it.
+    """
 
     def __init__(self, spec: NetworkSpec, params: dict[str, np.ndarray]):
         self.spec = spec
-        self.params = check_params(spec, params)
+        self.params = FlatDict.from_arrays(check_params(spec, params), spec.dtype)
 
     @classmethod
     def create(cls, spec: NetworkSpec, rng: np.random.Generator, init: str = "xavier") -> "Network":
@@ -213,15 +219,18 @@ class Network:
 
     def loss_and_grads(self, x, y, state0=None, mask=None
                        ) -> tuple[float, dict[str, np.ndarray], ForwardResult]:
-        """Loss, gradients of every parameter (same keys as ``params``), and the forward result.
+        """Loss, gradients of every parameter (a new FlatDict laid out like ``params``), and the
+        forward result.
 
         x: (T, N, D) float or (T, N) tokens.  y: see :func:`sequence.loss_and_dlogits`.
         state0: initial state (zeros if None).  mask: (T,) loss weight per step (many-to-many).
         Loss = mean over the batch of Σt mask_t·ℓ_t, divided by Σt mask_t if reduction is "mean".
         """
         loss, dlogits, A_out, outputs, final, cache = self._forward_loss(x, y, state0, mask)
+        grads = FlatDict.empty(self.params.layout, self.params.flat.dtype)
         Wya = self.params["Wya"]
-        dWya = dlogits.T @ A_out         # before BPTT, which reuses the hidden-state buffer
+        np.matmul(dlogits.T, A_out, out=grads["Wya"])   # before BPTT, which reuses the state buffer
+        np.add.reduce(dlogits, axis=0, out=grads["by"])
         dA = dlogits @ Wya                                           # (N, H) or (T·N, H)
         if self.spec.many_to_one:
             dA_out, dA_last = None, dA
@@ -229,9 +238,8 @@ class Network:
             T, N = cache.A.shape[0] - 1, cache.A.shape[1]
             dA_out, dA_last = dA.reshape(T, N, -1), None
             outputs = outputs.reshape(T, N, -1)
-        grads, dstate0, norms, c_norms = sequence.backward_sequence(self.params, dA_out, dA_last, cache)
-        grads["Wya"] = dWya
-        grads["by"] = dlogits.sum(axis=0)
+        _, dstate0, norms, c_norms = sequence.backward_sequence(self.params, dA_out, dA_last, cache,
+                                                                out=grads)
         return loss, grads, ForwardResult(outputs, final, {}, norms, c_norms, dstate0)
 
     def loss(self, x, y, state0=None, mask=None) -> float:

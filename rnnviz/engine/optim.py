@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnviz.engine.flat import FlatDict, flat_of
+
 
 class Optimizer:
     """Base class: hyperparameters, per-parameter slots, the update of the last step.
 
     Slots, gradients and updates live in flat buffers (one array over all parameters), so an
     update costs a handful of array calls however many parameters there are; the name-keyed
-    dicts ``state[slot][name]`` and ``last_update[name]`` are views into them.
+    dicts ``state[slot][name]`` and ``last_update[name]`` are views into them
+    (:class:`~rnnviz.engine.flat.FlatDict`). Parameters and gradients given as FlatDicts of the
+    same layout (a :class:`~rnnviz.engine.network.Network`'s) are used in place, without copies.
     """
 
     slots: tuple[str, ...] = ()
@@ -27,22 +31,14 @@ class Optimizer:
             self.hyper[name] = float(hyper[name])
         self.t = 0
         dtype = np.result_type(*params.values()) if params else np.float64
-        self._shapes = {k: v.shape for k, v in params.items()}
-        size = sum(v.size for v in params.values())
-        self.flat = {slot: np.zeros(size, dtype=dtype) for slot in self.slots}
-        self.state = {slot: self._views(buf) for slot, buf in self.flat.items()}
-        self._grad = np.zeros(size, dtype=dtype)
-        self._grads = self._views(self._grad)
-        self._upd = np.zeros(size, dtype=dtype)
-        self.last_update = self._views(self._upd)
-
-    def _views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
-        views, start = {}, 0
-        for k, shape in self._shapes.items():
-            n = int(np.prod(shape))
-            views[k] = flat[start:start + n].reshape(shape)
-            start += n
-        return views
+        shapes = {k: np.shape(v) for k, v in params.items()}
+        self.state = {slot: FlatDict.zeros(shapes, dtype) for slot in self.slots}
+        self.flat = {slot: d.flat for slot, d in self.state.items()}
+        self._grads = FlatDict.zeros(shapes, dtype)
+        self._grad = self._grads.flat
+        self.last_update = FlatDict.zeros(shapes, dtype)
+        self._upd = self.last_update.flat
+        self.layout = self.last_update.layout
 
     def set_hyper(self, **hyper) -> None:
         for name, value in hyper.items():
@@ -52,11 +48,18 @@ class Optimizer:
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         """Apply one update in place; the update itself is kept in ``last_update``."""
         self.t += 1
-        for k, g in self._grads.items():
-            np.copyto(g, grads[k])
-        self._update(self._grad, self._upd)
-        for k, p in params.items():
-            p += self.last_update[k]
+        g = flat_of(grads, self.layout)
+        if g is None:
+            for k, view in self._grads.items():
+                np.copyto(view, grads[k])
+            g = self._grad
+        self._update(g, self._upd)
+        p = flat_of(params, self.layout)
+        if p is not None:
+            p += self._upd
+        else:
+            for k, p in params.items():
+                p += self.last_update[k]
 
     def _update(self, g: np.ndarray, out: np.ndarray) -> None:
         """Write the update for the flat gradient ``g`` into ``out``, advancing the flat slots."""
@@ -135,7 +138,7 @@ class Adagrad(Optimizer):
 
     def _update(self, g, out):
         mem = self.flat["mem"]
-        np.multiply(g, g, out=out)
+        np.square(g, out=out)       # np.square: half the time of np.multiply(g, g) here
         mem += out
         np.add(mem, self.hyper["eps"], out=out)
         np.sqrt(out, out=out)
@@ -153,7 +156,9 @@ class RMSProp(Optimizer):
         ms = self.flat["mem"]
         rho = self.hyper["rho"]
         ms *= rho
-        ms += (1.0 - rho) * (g * g)
+        np.square(g, out=out)
+        out *= 1.0 - rho
+        ms += out
         np.sqrt(ms, out=out)
         out += self.hyper["eps"]
         np.divide(g, out, out=out)
@@ -170,9 +175,12 @@ class Adam(Optimizer):
         b1, b2 = self.hyper["beta1"], self.hyper["beta2"]
         m, v = self.flat["m"], self.flat["v"]
         m *= b1
-        m += (1.0 - b1) * g
+        np.multiply(g, 1.0 - b1, out=out)
+        m += out
         v *= b2
-        v += (1.0 - b2) * (g * g)
+        np.square(g, out=out)
+        out *= 1.0 - b2
+        v += out
         c1 = 1.0 - b1 ** self.t
         c2 = 1.0 - b2 ** self.t
         np.sqrt(v, out=out)
@@ -198,6 +206,8 @@ def make_optimizer(name: str, params: dict[str, np.ndarray], **hyper) -> Optimiz
 
 def global_norm(grads: dict[str, np.ndarray]) -> float:
     """``sqrt(Σ ||g||²)`` over all gradients."""
+    if isinstance(grads, FlatDict):
+        return float(np.sqrt(np.vdot(grads.flat, grads.flat)))
     return float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
 
 
@@ -210,24 +220,25 @@ def clip_gradients(grads: dict[str, np.ndarray], mode: str, threshold: float,
     """
     if norm is None:
         norm = global_norm(grads)
+    arrays = [grads.flat] if isinstance(grads, FlatDict) else list(grads.values())
     if mode == "none":
         return norm, False
     if mode == "value":
         # every |entry| <= the global norm: below the threshold, nothing can need clipping
         clipped = False
         if norm > threshold:
-            for g in grads.values():
+            for g in arrays:
                 if g.size and (g.max() > threshold or g.min() < -threshold):
                     clipped = True
                     break
         if clipped:
-            for g in grads.values():
+            for g in arrays:
                 np.clip(g, -threshold, threshold, out=g)
         return norm, clipped
     if mode == "norm":
         if norm > threshold:
             scale = threshold / norm
-            for g in grads.values():
+            for g in arrays:
                 g *= scale
             return norm, True
         return norm, False

@@ -96,8 +96,10 @@ def forward_sequence(params: dict, cell: str, activation: str, x: np.ndarray,
     if cell == "rnn":
         input_projection(Wax, ba, x, out=A[1:])
         # cells.rnn_step_forward inlined (the loop is the whole cost at batch 1): z += a<t-1> Waaᵀ; g(z)
-        # np.dot with an output buffer: ~0.3 us less per call than matmul at batch 1
-        WaaT, act = (np.ascontiguousarray(Waa.T) if N >= 16 else Waa.T), cells.ACTIVATIONS[activation]
+        # np.dot with an output buffer: ~0.3 us less per call than matmul at batch 1; against a
+        # C-contiguous Waaᵀ ~0.2 us less again (H = 100), which repays the copy over 8 steps
+        WaaT = np.ascontiguousarray(Waa.T) if N >= 16 or T >= 8 else Waa.T
+        act = cells.ACTIVATIONS[activation]
         rec = np.empty((N, H), dtype=dtype)
         for a_prev, z in zip(A[:-1], A[1:]):          # views of steps t-1 and t
             np.dot(a_prev, WaaT, rec)
@@ -206,12 +208,12 @@ def readout_loss(Wya: np.ndarray, by: np.ndarray, A_out: np.ndarray, y: np.ndarr
     probs = A_out @ np.ascontiguousarray(Wya.T)
     probs += by
     rows = np.arange(probs.shape[0])
-    mx = probs.max(axis=1, keepdims=True)
+    mx = np.maximum.reduce(probs, axis=1, keepdims=True)   # ndarray.max without its wrapper
     picked = probs[rows, y]
     picked -= mx[:, 0]
     probs -= mx
     np.exp(probs, out=probs)
-    total = probs.sum(axis=1, keepdims=True)
+    total = np.add.reduce(probs, axis=1, keepdims=True)
     probs /= total
     per = np.log(total[:, 0])
     per -= picked
@@ -260,13 +262,15 @@ def _total_grad(dA_out: np.ndarray | None, t: int, dnext: np.ndarray, sq_norms: 
 
 
 def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | None,
-                      cache: SequenceCache, dfinal: dict | None = None
+                      cache: SequenceCache, dfinal: dict | None = None, out: dict | None = None
                       ) -> tuple[dict, dict, np.ndarray, np.ndarray | None]:
     """Backpropagation through time over the whole cached sequence.
 
     dA_out: (T, N, H) gradient reaching each ``a<t>`` from the readout (many-to-many), or None.
     dA_last: (N, H) gradient on the last state only (many-to-one), or None.
     dfinal: optional gradient on the final state ({"a": (N, H)} [+ "c"]).
+    out: optional arrays ``{"Wax", "Waa", "ba"}`` to write the gradients into (e.g. views of one
+    flat gradient buffer); new arrays if None.
     Destroys the cache (buffers are reused for the pre-activation gradients), and for the vanilla
     RNN overwrites ``dA_out[t]`` with the total gradient on ``a<t>``.
     Returns ``(grads, dstate0, grad_a_norms, grad_c_norms)``: grads for Wax, Waa, ba;
@@ -284,7 +288,9 @@ def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | No
         dnext += dfinal["a"]
     if dA_last is not None:
         dnext += dA_last
-    dWaa = np.empty_like(Waa)
+    if out is None:
+        out = {"Wax": np.empty_like(Wax), "Waa": np.empty_like(Waa), "ba": np.empty_like(params["ba"])}
+    dWax, dWaa, dba = out["Wax"], out["Waa"], out["ba"]
 
     if cell == "rnn":
         if A[1:].nbytes <= SEPARATE_DZ_BYTES:
@@ -366,29 +372,28 @@ def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | No
 
     GH = dZ.shape[2]
     dZ2 = dZ.reshape(T * N, GH)
-    dba = dZ2.sum(axis=0)
+    np.add.reduce(dZ2, axis=0, out=dba)     # np.sum without its Python wrapper
     if x.ndim == 2:
         # token inputs: dWax[:, v] = Σ over positions holding token v of dz<t>
         V, ids = Wax.shape[1], x.reshape(-1)
         if V <= ONE_HOT_MAX_V:
             # as a product with one-hot rows, in blocks of at most ~2^20 one-hot entries: for a
             # small vocabulary one BLAS product beats a scatter-add (np.add.at) several times over
-            dWax = np.zeros((GH, V), dtype=dtype)
             rows = max(1, ONE_HOT_BLOCK // V)
             for s in range(0, ids.size, rows):
                 block = ids[s:s + rows]
                 onehot = np.zeros((block.size, V), dtype=dtype)
                 onehot[np.arange(block.size), block] = 1.0
-                if s == 0 and block.size == ids.size:
-                    np.matmul(dZ2.T, onehot, out=dWax)
+                if s == 0:
+                    np.matmul(dZ2[:rows].T, onehot, out=dWax)
                 else:
                     dWax += dZ2[s:s + rows].T @ onehot
         else:
-            dWax = np.zeros((GH, V), dtype=dtype)
+            dWax[...] = 0.0
             np.add.at(dWax.T, ids, dZ2)
     else:
-        dWax = dZ2.T @ x.reshape(T * N, -1)
+        np.matmul(dZ2.T, x.reshape(T * N, -1), out=dWax)
     dstate0 = {"a": dnext}
     if cell == "lstm":
         dstate0["c"] = dc_next
-    return {"Wax": dWax, "Waa": dWaa, "ba": dba}, dstate0, norms, c_norms
+    return out, dstate0, norms, c_norms
