@@ -25,13 +25,21 @@ import numpy as np
 from rnnviz.engine import clip_gradients
 from rnnviz.training.presets import load_preset
 from rnnviz.training import Trainer
+from rnnviz.training.blas import blas_limit
 
 
 def engine_loop(trainer: Trainer, steps: int) -> float:
-    """The bare engine on the trainer's own task, network and optimizer."""
+    """The bare engine on the trainer's own task, network and optimizer, with the same BLAS
+    threads the trainer uses for this problem size (its faster setting: see rnnviz.training.blas)."""
     cfg, net, task, opt = trainer.config, trainer.network, trainer.task, trainer.optimizer
-    state = None
     t0 = time.perf_counter()
+    with blas_limit(trainer.blas_threads):
+        _engine_steps(cfg, net, task, opt, steps)
+    return steps / (time.perf_counter() - t0)
+
+
+def _engine_steps(cfg, net, task, opt, steps: int) -> None:
+    state = None
     for _ in range(steps):
         batch = task.train_batch()
         state0 = state if task.carries_state and not batch.reset_state else None
@@ -39,7 +47,6 @@ def engine_loop(trainer: Trainer, steps: int) -> float:
         clip_gradients(grads, cfg.clip_mode, cfg.clip)
         opt.step(net.params, grads)
         state = res.final_state
-    return steps / (time.perf_counter() - t0)
 
 
 def trainer_loop(trainer: Trainer, steps: int) -> float:

@@ -11,6 +11,7 @@ Random streams (all ``numpy.random.Generator``, spawned from ``config.seed``): `
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -23,10 +24,20 @@ from rnnviz.engine.diagnostics import array_norms, saturation, spectral_radius
 from rnnviz.tasks import make_task
 from rnnviz.tasks.base import escape_char
 from rnnviz.tasks.corpus import default_corpus, load_corpus
+from rnnviz.training.blas import blas_limit, blas_threads_for
 from rnnviz.training.config import LIVE_FIELDS, Config
 from rnnviz.training.history import History
 
 STATE_FORMAT = 1
+
+
+def _small_blas(method):
+    """Run a Trainer method with the BLAS threads its problem size calls for (see training.blas)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with blas_limit(self.blas_threads):
+            return method(self, *args, **kwargs)
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -78,7 +89,9 @@ class Trainer:
         self.network = Network.create(self.spec, np.random.Generator(np.random.PCG64(init_seq)),
                                       config.init)
         self.optimizer = self._make_optimizer(config)
-        self._backup = {k: v.copy() for k, v in self.network.params.items()}
+        self._backup = self.network.params.copy()        # weights before the latest update
+        #: BLAS threads for this problem's steps: 1 for small ones (see rnnviz.training.blas)
+        self.blas_threads = blas_threads_for(config.batch_size, config.hidden, self.spec.gate_blocks)
         self.step_count = 0
         self.carried_state: dict | None = None
         self.smooth_loss = self._initial_smooth_loss()
@@ -101,6 +114,7 @@ class Trainer:
         return self.config.task == "charlm"
 
     # ------------------------------------------------------------------ training
+    @_small_blas
     def step(self) -> StepResult:
         """One optimisation step.
 
@@ -123,16 +137,14 @@ class Trainer:
             problem = nonfinite_report(loss, grads, res.grad_a_norms, res.final_state) or "overflow"
         if problem is None:
             grad_norm, clipped = clip_gradients(grads, cfg.clip_mode, cfg.clip, grad_norm)
-            for k, p in net.params.items():
-                np.copyto(self._backup[k], p)
+            np.copyto(self._backup.flat, net.params.flat)
             self.optimizer.step(net.params, grads)
             # an update too large to square (norm > ~1e154) has blown the weights up: refuse it now
             if not math.isfinite(self.optimizer.last_update_norm()):
                 bad = [k for k, u in self.optimizer.last_update.items() if not math.isfinite(np.vdot(u, u))]
                 problem = f"the update made {', '.join(bad)} non-finite (overflow: learning rate too high?)"
         if problem is not None:
-            for k, p in net.params.items():          # back to the last weights with a finite loss
-                np.copyto(p, self._backup[k])
+            np.copyto(net.params.flat, self._backup.flat)   # back to the last weights with a finite loss
             return StepResult(self.step_count, float(loss), self.smooth_loss, res.grad_a_norms,
                               res.grad_c_norms, norms, float("nan"), False,
                               f"step {self.step_count + 1} refused: {problem}",
@@ -165,12 +177,14 @@ class Trainer:
                                      beta2=new.beta2, rho=new.rho, eps=new.eps)
 
     # ------------------------------------------------------------------ looking
+    @_small_blas
     def evaluate(self) -> dict[str, float]:
         """Held-out metrics; never touches the training state or any RNG. Recorded in history."""
         metrics = {k: float(v) for k, v in self.task.metrics(self.network).items()}
         self.history.record_eval(self.step_count, metrics)
         return metrics
 
+    @_small_blas
     def probe(self) -> Probe:
         """Hidden states (and LSTM cell state and gates, GRU gates) on the probe sequence."""
         x, labels = self._probe_input()
@@ -210,10 +224,12 @@ class Trainer:
         except ValueError:
             return None
 
+    @_small_blas
     def examples(self, k: int = 4) -> list[str]:
         """Readable predictions on held-out examples (``74 + 120 = 194 ✓``)."""
         return list(self.task.examples(self.network, k))
 
+    @_small_blas
     def sample(self, prime: str | None = None, length: int | None = None,
                temperature: float | None = None, seed: int | None = None, greedy: bool = False) -> str:
         """Text from the character model: the priming text followed by ``length`` new characters.

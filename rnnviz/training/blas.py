@@ -1,0 +1,44 @@
+"""How many BLAS threads a training step should use.
+
+OpenBLAS spreads even a matrix-vector product over its threads once the matrix has ~10,000
+entries (a character model's 100 x 100 recurrent matrix), and a dot product over more than 10,000
+values (a norm over all parameters). At batch 1 each such call takes about a microsecond, so
+waking, syncing and spinning the second thread costs more than it saves; and when another thread
+of the program (the window's) wants that core, a call can wait for its helper thread for
+milliseconds. Steps with few hidden values per time step therefore run on one BLAS thread; large
+batches (full-batch parity over 10,000 sequences) keep the library's default.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+
+#: batch x gate width (N·G·H) up to which a step runs on one BLAS thread
+ONE_THREAD_MAX_WIDTH = 1 << 13
+
+
+@functools.lru_cache(maxsize=1)
+def _controller():
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:            # threadpoolctl is a dependency, but the engine works without it
+        return None
+    return ThreadpoolController()
+
+
+def blas_threads_for(batch: int, hidden: int, gate_blocks: int) -> int | None:
+    """1 for steps too small to gain from BLAS threads, None (the library's default) otherwise.
+
+    batch: sequences per step (0: the whole training set, always large)."""
+    if batch <= 0:
+        return None
+    return 1 if batch * hidden * gate_blocks <= ONE_THREAD_MAX_WIDTH else None
+
+
+def blas_limit(threads: int | None):
+    """A context manager that runs its block with at most ``threads`` BLAS threads (None: as is)."""
+    controller = _controller() if threads is not None else None
+    if controller is None:
+        return contextlib.nullcontext()
+    return controller.limit(limits=threads, user_api="blas")

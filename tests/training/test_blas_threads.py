@@ -1,0 +1,42 @@
+"""Small training steps run on one BLAS thread; full-batch steps keep the library's default."""
+
+import pytest
+
+from rnnviz.engine import Network
+from rnnviz.training import Config, Trainer
+from rnnviz.training.blas import blas_threads_for
+
+threadpoolctl = pytest.importorskip("threadpoolctl")
+
+
+def blas_threads_now() -> list[int]:
+    return [i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+
+
+def test_width_rule():
+    assert blas_threads_for(1, 100, 1) == 1          # min-char-rnn
+    assert blas_threads_for(32, 64, 4) == 1          # copy / adding LSTM presets
+    assert blas_threads_for(0, 25, 1) is None        # full batch: the whole training set
+    assert blas_threads_for(256, 256, 4) is None
+
+
+@pytest.mark.parametrize("batch,expect_one", [(1, True), (0, False)])
+def test_trainer_steps_use_the_threads_their_size_calls_for(monkeypatch, batch, expect_one):
+    before = blas_threads_now()
+    if not before:
+        pytest.skip("threadpoolctl finds no BLAS library to limit")
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        default = blas_threads_now()
+        seen = []
+        original = Network.loss_and_grads
+
+        def spy(self, *args, **kwargs):
+            seen.append(blas_threads_now())
+            return original(self, *args, **kwargs)
+
+        monkeypatch.setattr(Network, "loss_and_grads", spy)
+        trainer = Trainer(Config(task="parity", seq_length=6, n_train=64, n_test=16, hidden=8,
+                                 batch_size=batch, seed=0))
+        trainer.step()
+        assert seen == [[1] * len(default)] if expect_one else seen == [default]
+        assert blas_threads_now() == default           # restored after the step
