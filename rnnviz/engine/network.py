@@ -8,6 +8,7 @@ See :mod:`rnnviz.engine.cells` for the gate layout.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,6 +96,19 @@ class Network:
     def __init__(self, spec: NetworkSpec, params: dict[str, np.ndarray]):
         self.spec = spec
         self.params = FlatDict.from_arrays(check_params(spec, params), spec.dtype)
+        #: ``() -> bool`` polled at every time step of forward and backward passes; True stops the
+        #: pass with :class:`~rnnviz.engine.sequence.Cancelled`. Set it with :meth:`cancellable`.
+        self.cancel = None
+
+    @contextlib.contextmanager
+    def cancellable(self, check):
+        """Within this block, passes stop with ``Cancelled`` as soon as ``check()`` is True (polled
+        once per time step): how a window pauses a full-batch step that takes seconds."""
+        previous, self.cancel = self.cancel, check
+        try:
+            yield self
+        finally:
+            self.cancel = previous
 
     @classmethod
     def create(cls, spec: NetworkSpec, rng: np.random.Generator, init: str = "xavier") -> "Network":
@@ -183,7 +197,7 @@ class Network:
         T, N = x.shape[:2]
         state0 = self.check_state(state0, N)
         spec, p = self.spec, self.params
-        A, final, cache = sequence.forward_sequence(p, spec.cell, spec.activation, x, state0)
+        A, final, cache = sequence.forward_sequence(p, spec.cell, spec.activation, x, state0, self.cancel)
         A_out = A[T] if spec.many_to_one else A[1:]
         _, outputs = sequence.readout(p["Wya"], p["by"], A_out, spec.readout)
         states = {"a": A[1:]}
@@ -205,7 +219,7 @@ class Network:
         y = self._check_y(y, T, N)
         mask = self._check_mask(mask, T)
         spec, p = self.spec, self.params
-        A, final, cache = sequence.forward_sequence(p, spec.cell, spec.activation, x, state0)
+        A, final, cache = sequence.forward_sequence(p, spec.cell, spec.activation, x, state0, self.cancel)
         weights = sequence.loss_weights(T, N, mask, spec.reduction, spec.many_to_one, self.dtype)
         if spec.many_to_one:
             A_out = A[T]                                             # (N, H)
@@ -239,7 +253,7 @@ class Network:
             dA_out, dA_last = dA.reshape(T, N, -1), None
             outputs = outputs.reshape(T, N, -1)
         _, dstate0, norms, c_norms = sequence.backward_sequence(self.params, dA_out, dA_last, cache,
-                                                                out=grads)
+                                                                out=grads, cancel=self.cancel)
         return loss, grads, ForwardResult(outputs, final, {}, norms, c_norms, dstate0)
 
     def loss(self, x, y, state0=None, mask=None) -> float:

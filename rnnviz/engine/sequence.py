@@ -39,6 +39,10 @@ ONE_HOT_BLOCK = 1 << 20
 STATE_KEYS = {"rnn": ("a",), "lstm": ("a", "c"), "gru": ("a",)}
 
 
+class Cancelled(Exception):
+    """A forward or backward pass stopped early because its ``cancel`` callback returned True."""
+
+
 @dataclass
 class SequenceCache:
     """What BPTT needs from the forward pass (all time-major, (T, N, ·))."""
@@ -76,11 +80,13 @@ def input_projection(Wax: np.ndarray, ba: np.ndarray, x: np.ndarray, out: np.nda
 
 
 def forward_sequence(params: dict, cell: str, activation: str, x: np.ndarray,
-                     state0: dict) -> tuple[np.ndarray, dict, SequenceCache]:
+                     state0: dict, cancel=None) -> tuple[np.ndarray, dict, SequenceCache]:
     """Run the cell over all T steps.
 
     params: Wax (G·H, D), Waa (G·H, H), ba (G·H,).  x: (T, N, D) or (T, N) tokens.
     state0: {"a": (N, H)} (+ {"c": (N, H)} for LSTM).
+    cancel: optional ``() -> bool`` polled at every time step; when it returns True the pass stops
+    by raising :class:`Cancelled` (nothing outside this call has been changed).
     Returns ``(A, final_state, cache)``: A (T+1, N, H) with A[0] = a<0>; final_state holds copies.
     """
     Wax, Waa, ba = params["Wax"], params["Waa"], params["ba"]
@@ -102,6 +108,8 @@ def forward_sequence(params: dict, cell: str, activation: str, x: np.ndarray,
         act = cells.ACTIVATIONS[activation]
         rec = np.empty((N, H), dtype=dtype)
         for a_prev, z in zip(A[:-1], A[1:]):          # views of steps t-1 and t
+            if cancel is not None and cancel():
+                raise Cancelled
             np.dot(a_prev, WaaT, rec)
             z += rec
             act(z, out=z)
@@ -124,6 +132,8 @@ def forward_sequence(params: dict, cell: str, activation: str, x: np.ndarray,
         C[0] = state0["c"]
         TC = np.empty((T, N, H), dtype=dtype)
         for t in range(T):
+            if cancel is not None and cancel():
+                raise Cancelled
             cells.lstm_step_forward_halved(XW[t], A[t], C[t], WaaT_half, gates[t], C[t + 1], TC[t], A[t + 1])
         final = {"a": A[T].copy(), "c": C[T].copy()}
     else:  # gru
@@ -133,6 +143,8 @@ def forward_sequence(params: dict, cell: str, activation: str, x: np.ndarray,
             Waa = np.ascontiguousarray(Waa.T).T
         RA = np.empty((T, N, H), dtype=dtype)
         for t in range(T):
+            if cancel is not None and cancel():
+                raise Cancelled
             cells.gru_step_forward(XW[t], A[t], Waa, gates[t], RA[t], A[t + 1])
         final = {"a": A[T].copy()}
     return A, final, SequenceCache(cell, activation, x, A, C, TC, gates, RA)
@@ -262,8 +274,8 @@ def _total_grad(dA_out: np.ndarray | None, t: int, dnext: np.ndarray, sq_norms: 
 
 
 def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | None,
-                      cache: SequenceCache, dfinal: dict | None = None, out: dict | None = None
-                      ) -> tuple[dict, dict, np.ndarray, np.ndarray | None]:
+                      cache: SequenceCache, dfinal: dict | None = None, out: dict | None = None,
+                      cancel=None) -> tuple[dict, dict, np.ndarray, np.ndarray | None]:
     """Backpropagation through time over the whole cached sequence.
 
     dA_out: (T, N, H) gradient reaching each ``a<t>`` from the readout (many-to-many), or None.
@@ -271,6 +283,7 @@ def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | No
     dfinal: optional gradient on the final state ({"a": (N, H)} [+ "c"]).
     out: optional arrays ``{"Wax", "Waa", "ba"}`` to write the gradients into (e.g. views of one
     flat gradient buffer); new arrays if None.
+    cancel: as in :func:`forward_sequence` (``out`` is then left half-written).
     Destroys the cache (buffers are reused for the pre-activation gradients), and for the vanilla
     RNN overwrites ``dA_out[t]`` with the total gradient on ``a<t>``.
     Returns ``(grads, dstate0, grad_a_norms, grad_c_norms)``: grads for Wax, Waa, ba;
@@ -300,10 +313,14 @@ def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | No
             dZ = cells.activation_grad(A[1:], cache.activation, out=np.empty_like(A[1:]))
             if dA_out is None:
                 for t in range(T - 1, -1, -1):
+                    if cancel is not None and cancel():
+                        raise Cancelled
                     norms[t] = np.vdot(dnext, dnext)
                     dnext = cells.rnn_step_backward_from_grad(dnext, dZ[t], Waa)
             else:
                 for da, dz in zip(dA_out[::-1], dZ[::-1]):     # views of step t, t = T-1 … 0
+                    if cancel is not None and cancel():
+                        raise Cancelled
                     da += dnext
                     dz *= da                 # cells.rnn_step_backward_from_grad, inlined
                     np.dot(dz, Waa, dnext)
@@ -314,6 +331,8 @@ def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | No
             # step t) is about to be overwritten by dz<t-1>.
             dWaa[...] = 0.0
             for t in range(T - 1, -1, -1):
+                if cancel is not None and cancel():
+                    raise Cancelled
                 da = _total_grad(dA_out, t, dnext, norms)
                 dnext = cells.rnn_step_backward(da, A[t + 1], Waa, cache.activation, dz_out=A[t + 1])
                 dWaa += A[t + 1].T @ A[t]
@@ -338,6 +357,8 @@ def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | No
             DC = np.empty((T, N, H), dtype=dtype)        # total dL/dc<t>, for the norms
             dc_prev = np.empty((N, H), dtype=dtype)
             for t in range(T - 1, -1, -1):
+                if cancel is not None and cancel():
+                    raise Cancelled
                 da = _total_grad(dA_out, t, dnext, norms)
                 g = gates[t]
                 dnext = cells.lstm_step_backward_from_factors(da, dc_next, P[t], R[t], g[:, :H], Waa,
@@ -351,6 +372,8 @@ def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | No
             np.sqrt(np.einsum("ij,ij->i", flat, flat), out=c_norms)
         else:
             for t in range(T - 1, -1, -1):
+                if cancel is not None and cancel():
+                    raise Cancelled
                 da = dnext if dA_out is None else dA_out[t] + dnext
                 norms[t] = np.sqrt(np.vdot(da, da))
                 dnext, dc_next, dc = cells.lstm_step_backward(
@@ -362,6 +385,8 @@ def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | No
     else:  # gru
         gates = cache.gates
         for t in range(T - 1, -1, -1):
+            if cancel is not None and cancel():
+                raise Cancelled
             da = dnext if dA_out is None else dA_out[t] + dnext
             norms[t] = np.sqrt(np.vdot(da, da))
             dnext = cells.gru_step_backward(da, A[t], gates[t], Waa, dz_out=gates[t])

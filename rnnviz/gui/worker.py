@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from . import _qt_compat  # noqa: F401 - before any heavy Qt use (PySide6 6.12 on Python 3.11)
 
-import os
-import sys
+import contextlib
 import threading
 import time
 import traceback
@@ -21,71 +20,22 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 from threadpoolctl import ThreadpoolController
 
+from rnnviz.engine import Cancelled
+
 EMIT_INTERVAL = 0.05          # seconds between snapshots: at most ~20 per second
 PROBE_BUDGET = 0.01           # the heatmap's probe takes at most ~1% of the time
 EVAL_BUDGET = 0.01            # held-out evaluations at most ~1%
 SAMPLE_BUDGET = 0.005         # text samples at most ~0.5%, and at most one a second:
 MIN_SAMPLE_INTERVAL = 1.0     # nobody reads faster than that
 EXAMPLES = 6                  # test examples shown by the sampling panel (non-text tasks)
-SLOW_CALL = 0.1               # seconds: steps/evaluations slower than this are made interruptible
-
-
-class Interrupted(BaseException):
-    """Raised inside a long pure computation (a full-batch forward/backward pass, an evaluation)
-    when pause is pressed. BaseException, so no ``except Exception`` in the engine swallows it."""
-
-
-class _Interrupter:
-    """Lets pause cut short a slow step or evaluation without touching the Trainer's code.
-
-    While a slow call runs, a trace function (``sys.settrace``: this thread only) checks the
-    stop flag at every function call and at every line of rnnviz's own code (one engine line
-    is one large array operation in a slow step, so the check costs nothing measurable). It
-    raises ``Interrupted`` only while the stack is inside a pure region, where nothing has been
-    changed yet: ``Network.loss_and_grads`` on a full batch (the data position does not move)
-    or the task's ``metrics``. The trainer then simply has not taken that step. Because the flag
-    and the stack are read in the worker thread itself, there is no race with the GUI thread.
-    Tracing is switched on only for calls known (or not yet known) to be slow.
-    """
-
-    PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # .../rnnviz
-
-    def __init__(self, trainer, stop: threading.Event):
-        self._stop = stop
-        codes = [type(trainer.task).metrics.__code__]
-        if trainer.config.batch_size == 0:
-            codes.append(type(trainer.network).loss_and_grads.__code__)
-        self._codes = frozenset(codes)
-
-    def _check(self, frame) -> None:
-        f = frame
-        while f is not None:
-            if f.f_code in self._codes:
-                raise Interrupted
-            f = f.f_back
-
-    def _trace(self, frame, event, arg):
-        if self._stop.is_set():
-            self._check(frame)
-        return self._trace_lines if frame.f_code.co_filename.startswith(self.PACKAGE) else None
-
-    def _trace_lines(self, frame, event, arg):
-        if event == "line" and self._stop.is_set():
-            self._check(frame)
-        return self._trace_lines
-
-    def call(self, traced: bool, fn, *args, **kwargs):
-        if not traced:
-            return fn(*args, **kwargs)
-        previous = sys.gettrace()     # (a debugger's or coverage's tracer comes back afterwards)
-        sys.settrace(self._trace)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            sys.settrace(previous)
 
 
 _BLAS = ThreadpoolController()
+
+
+def _cancellable(trainer, check, armed: bool):
+    """The trainer's network polls ``check`` during this block if ``armed`` (see ``run``)."""
+    return trainer.network.cancellable(check) if armed else contextlib.nullcontext()
 
 
 def _one_blas_thread():
@@ -211,10 +161,13 @@ class TrainingWorker(QObject):
         eval_budget = _Budget(EVAL_BUDGET)
         sample_budget = _Budget(SAMPLE_BUDGET, MIN_SAMPLE_INTERVAL)
         is_charlm = trainer.config.task == "charlm"
-        interrupter = _Interrupter(trainer, self._stop)
+        # Pause can cut short a full-batch step (seconds on 100,000 parity sequences) and an
+        # evaluation: both are pure until they finish (a full batch does not move the data
+        # position), so a cancelled one simply has not happened. The network polls the stop flag
+        # at every time step. A minibatch step has already drawn its batch, so it runs to the end.
+        stop_check = self._stop.is_set
+        full_batch = trainer.config.batch_size == 0
         gui_idle = self._gui_idle
-        step_seconds = None            # unknown until the first step: that one is interruptible
-        eval_seconds = None
         last_emit = time.perf_counter()
         done = 0
         refused = error = None
@@ -226,12 +179,11 @@ class TrainingWorker(QObject):
                     self._apply_pending(trainer)
                 if gui_idle is not None and not gui_idle.is_set():
                     gui_idle.wait(0.25)     # the window is drawing: let it have the GIL briefly
-                t0 = time.perf_counter()
                 try:
-                    result = interrupter.call(step_seconds is None or step_seconds > SLOW_CALL, trainer.step)
-                except Interrupted:
+                    with _cancellable(trainer, stop_check, full_batch):
+                        result = trainer.step()
+                except Cancelled:
                     break           # the step was abandoned before it changed anything
-                step_seconds = time.perf_counter() - t0
                 if result.refused:
                     refused = result.refused
                     break
@@ -242,11 +194,10 @@ class TrainingWorker(QObject):
                 step = trainer.step_count
                 if step % cfg.eval_every == 0 and eval_budget.allows(now):
                     try:
-                        eval_budget.run(interrupter.call, eval_seconds is None or eval_seconds > SLOW_CALL,
-                                        trainer.evaluate)
-                    except Interrupted:
+                        with _cancellable(trainer, stop_check, True):
+                            eval_budget.run(trainer.evaluate)
+                    except Cancelled:
                         break       # evaluation is pure: skipping it changes nothing
-                    eval_seconds = eval_budget.last_cost
                 if is_charlm and step % cfg.sample_every == 0 and sample_budget.allows(now):
                     sample_budget.run(self._sample, trainer, {})
                 if now - last_emit >= self._emit_interval:

@@ -314,38 +314,42 @@ def test_run_gui_autostart_quit_after_and_screenshot(qtbot, tmp_path):
     assert QSettings  # settings were written to the temporary folder by the fixture's path
 
 
-def test_pause_cuts_a_long_full_batch_step_short_without_changing_the_weights(qtbot, make_window, config):
-    """A full-batch step on a big training set can take many seconds; pause must not wait for it."""
+def test_pause_cuts_a_long_full_batch_step_short_without_changing_the_weights(qtbot, make_window, config,
+                                                                            monkeypatch):
+    """A full-batch step on a big training set can take many seconds; pause must not wait for it.
+    Here every time step of the forward pass takes 0.5 s (a step would take seconds); the engine
+    polls the pause flag between time steps."""
     import threading
     import time
+
+    from rnnviz.engine import cells
 
     window = make_window(config(batch_size=0))
     trainer = window.controller.trainer
     entered = threading.Event()
-    release = threading.Event()
+    slow = threading.Event()
+    slow.set()
+    tanh = cells.ACTIVATIONS["tanh"]
 
-    def nap():
-        time.sleep(0.005)
-
-    class SlowNetwork(type(trainer.network)):
-        def loss_and_grads(self, *args, **kwargs):   # a step that takes up to 30 s
+    def slow_tanh(z, out=None):
+        if slow.is_set() and trainer.network.cancel is not None:    # in the step, not the probe
             entered.set()
-            for _ in range(6000):
-                if release.is_set():
-                    break
-                nap()
-            return super().loss_and_grads(*args, **kwargs)
+            time.sleep(0.5)
+        return tanh(z, out=out)
 
-    trainer.network.__class__ = SlowNetwork
+    monkeypatch.setitem(cells.ACTIVATIONS, "tanh", slow_tanh)
     before = {k: v.copy() for k, v in trainer.network.params.items()}
     window.controller.start()
     qtbot.waitUntil(entered.is_set, timeout=5_000)
+    t0 = time.perf_counter()
     window.controller.pause()
-    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=5_000)   # far less than 30 s
+    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=5_000)
+    assert time.perf_counter() - t0 < 2.0             # a whole step would take seconds
     assert trainer.step_count == 0
+    assert trainer.network.cancel is None             # the stop check does not outlive the step
     for name, value in trainer.network.params.items():
         np.testing.assert_array_equal(value, before[name])
-    release.set()
+    slow.clear()
     window.controller.step_once()
     qtbot.waitUntil(lambda: not window.controller.is_running, timeout=5_000)
     assert trainer.step_count == 1
