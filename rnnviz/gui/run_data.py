@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from rnnviz.training.history import as_float32
+
 TINY = 1e-30   # gradient norms of exactly zero are drawn at this floor on log axes
 
 
@@ -290,9 +292,11 @@ class RunData:
         if not results:
             return
         steps = np.fromiter((r.step for r in results), float, len(results))
-        self.loss.extend(steps, [r.loss for r in results])
+        # float32, as the Trainer's History keeps them: the live curve is the one a saved session reopens to
+        self.loss.extend(steps, as_float32([r.loss for r in results]))
         if results[-1].smooth_loss is not None:
-            self.smooth_loss.extend(steps, [np.nan if r.smooth_loss is None else r.smooth_loss for r in results])
+            self.smooth_loss.extend(steps, as_float32([np.nan if r.smooth_loss is None else r.smooth_loss
+                                                       for r in results]))
         self._add_gradient_norms(steps, [r.param_grad_norms for r in results])
         grads = np.stack([np.asarray(r.grad_a_norms, dtype=float) for r in results])
         self.gradient_image.add(steps, log_norms(grads))

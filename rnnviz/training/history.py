@@ -1,13 +1,32 @@
 """Training history: what the window plots and a session file keeps.
 
-Loss is kept for every step. Gradient rows (``||dL/da<t>||`` per time step, per-parameter gradient
+Loss is kept for every step, as float32 (4 bytes a step; plots and CSV need no more). The recorded
+steps are consecutive (a refused step is neither recorded nor counted), so they are kept as the
+first step and a count, not as an array (should a step ever not follow the previous one, every
+step is kept from then on); min-char-rnn's smoothed loss takes another 4 bytes a step, and only for
+tasks that define it. Gradient rows (``||dL/da<t>||`` per time step, per-parameter gradient
 norms) are kept at full resolution up to ``max_rows`` rows; past that every other row is dropped and
 the recording stride doubles, so memory stays bounded however long a run goes.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
+
+F32_MAX = float(np.finfo(np.float32).max)
+
+
+def as_float32(values) -> np.ndarray:
+    """Loss values as ``History`` keeps them: float32, with magnitudes beyond float32's range
+    (a finite float64 loss can reach 1e300 just before an update overflows) held at its largest
+    finite value rather than turned into infinities. NaN stays NaN."""
+    return np.clip(np.asarray(values, dtype=np.float64), -F32_MAX, F32_MAX).astype(np.float32)
+
+
+def _f32_range(value: float) -> float:
+    return math.copysign(F32_MAX, value) if abs(value) > F32_MAX else value
 
 
 class GrowingArray:
@@ -46,10 +65,65 @@ class GrowingArray:
         return g
 
 
-class History:
-    """Per-step series (growing arrays) plus lists of events.
+class ChunkedArray:
+    """An append-only 1-d array kept in blocks, so appending never copies what is already stored.
 
-    steps, loss, smooth_loss: (S,) one entry per completed step (smooth_loss NaN when not defined).
+    Blocks grow from ``first_block`` up to ``max_block`` elements, so unused capacity is at most
+    ``max_block`` elements however long the series gets. ``values`` joins the blocks into one
+    array (once; the joined array then replaces them) and returns a view of it, so repeated reads
+    cost nothing. Like ``GrowingArray``, it must not be read while another thread appends
+    (the window reads the trainer's history only with training stopped).
+    """
+
+    def __init__(self, dtype=np.float32, first_block: int = 1024, max_block: int = 1 << 14):
+        self.dtype = np.dtype(dtype)
+        self.first_block = first_block
+        self.max_block = max_block
+        self._blocks: list[np.ndarray] = []
+        self._last = np.empty(0, self.dtype)   # the block being filled (also _blocks[-1])
+        self._fill = 0                          # elements used in _last
+        self._n = 0
+
+    def append(self, value) -> None:
+        if self._fill == self._last.shape[0]:
+            size = min(self.max_block, max(self.first_block, self._n))
+            self._last = np.empty(size, self.dtype)
+            self._blocks.append(self._last)
+            self._fill = 0
+        self._last[self._fill] = value
+        self._fill += 1
+        self._n += 1
+
+    @property
+    def values(self) -> np.ndarray:
+        if len(self._blocks) > 1:
+            joined = np.concatenate(self._blocks[:-1] + [self._last[:self._fill]])
+            self._blocks, self._last, self._fill = [joined], joined, joined.shape[0]
+        return self._last[:self._fill]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held, unused capacity included."""
+        return sum(b.nbytes for b in self._blocks)
+
+    def __len__(self) -> int:
+        return self._n
+
+    @classmethod
+    def from_array(cls, arr: np.ndarray, dtype=np.float32) -> "ChunkedArray":
+        c = cls(dtype)
+        joined = np.array(arr, dtype=dtype)   # a copy, exactly as long as arr
+        if joined.shape[0]:
+            c._blocks, c._last, c._fill, c._n = [joined], joined, joined.shape[0], joined.shape[0]
+        return c
+
+
+class History:
+    """Per-step series (append-only arrays) plus lists of events.
+
+    steps (S,) int64, loss and smooth_loss (S,) float32: one entry per completed step (smooth_loss
+    NaN when not defined). ``steps`` and an undefined ``smooth_loss`` are built when read (a new
+    array each time); ``loss`` and a defined ``smooth_loss`` are views of what is stored.
     grad_steps (R,), grad_a_norms (R, T), param_grad_norms (R, P) with P = len(param_names).
     evals: [(step, {metric: value})]; setting_changes: [(step, name, old, new)];
     samples: [(step, text)] (the most recent ``max_samples``).
@@ -60,9 +134,10 @@ class History:
         self.T = T                 # time steps per row; set by the first recorded step if None
         self.max_rows = max_rows
         self.max_samples = max_samples
-        self._steps = GrowingArray((), np.int64)
-        self._loss = GrowingArray((), np.float64)
-        self._smooth = GrowingArray((), np.float64)
+        self._first_step = 0                         # steps[0], when the steps are consecutive
+        self._step_list: ChunkedArray | None = None  # every step, only once a gap has occurred
+        self._loss = ChunkedArray(np.float32)
+        self._smooth: ChunkedArray | None = None     # None while every smooth_loss is undefined
         self._grad_steps = GrowingArray((), np.int64)
         self._grad_a = GrowingArray((T or 0,), np.float32)
         self._param_norms = GrowingArray((len(self.param_names),), np.float32)
@@ -77,9 +152,20 @@ class History:
         if self.T is None:
             self.T = grad_a_norms.shape[0]
             self._grad_a = GrowingArray((self.T,), np.float32)
-        self._steps.append(step)
-        self._loss.append(loss)
-        self._smooth.append(np.nan if smooth_loss is None else smooth_loss)
+        n = len(self._loss)
+        if self._step_list is not None:
+            self._step_list.append(step)
+        elif n == 0:
+            self._first_step = int(step)
+        elif step != self._first_step + n:   # not the next step: keep every step from now on
+            self._step_list = ChunkedArray.from_array(self.steps, np.int64)
+            self._step_list.append(step)
+        self._loss.append(_f32_range(loss))
+        if self._smooth is not None:
+            self._smooth.append(np.nan if smooth_loss is None else _f32_range(smooth_loss))
+        elif smooth_loss is not None and smooth_loss == smooth_loss:   # the first defined value
+            self._smooth = ChunkedArray.from_array(np.full(n, np.nan), np.float32)
+            self._smooth.append(_f32_range(smooth_loss))
         if step % self.stride == 0 and len(self._grad_steps) >= self.max_rows:
             self._decimate()        # doubles the stride; this step may no longer be on it
         if step % self.stride == 0:
@@ -106,7 +192,9 @@ class History:
     # ------------------------------------------------------------------ reading
     @property
     def steps(self) -> np.ndarray:
-        return self._steps.values
+        if self._step_list is not None:
+            return self._step_list.values
+        return np.arange(self._first_step, self._first_step + len(self._loss), dtype=np.int64)
 
     @property
     def loss(self) -> np.ndarray:
@@ -114,7 +202,15 @@ class History:
 
     @property
     def smooth_loss(self) -> np.ndarray:
+        if self._smooth is None:
+            return np.full(len(self._loss), np.nan, np.float32)
         return self._smooth.values
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the per-step series hold (unused capacity included); ``steps`` takes none while
+        the steps are consecutive, an undefined ``smooth_loss`` none at all."""
+        return sum(a.nbytes for a in (self._step_list, self._loss, self._smooth) if a is not None)
 
     @property
     def grad_steps(self) -> np.ndarray:
@@ -130,12 +226,13 @@ class History:
         return {k: vals[:, j] for j, k in enumerate(self.param_names)}
 
     def __len__(self) -> int:
-        return len(self._steps)
+        return len(self._loss)
 
     # ------------------------------------------------------------------ saving
     def state_dict(self) -> dict:
         return {
-            "steps": self.steps.copy(), "loss": self.loss.copy(), "smooth_loss": self.smooth_loss.copy(),
+            "steps": self._copy(self._step_list, self.steps), "loss": self.loss.copy(),
+            "smooth_loss": self._copy(self._smooth, self.smooth_loss),
             "grad_steps": self.grad_steps.copy(), "grad_a_norms": self.grad_a_norms.copy(),
             "param_grad_norms": self._param_norms.values.copy(), "param_names": list(self.param_names),
             "stride": self.stride,
@@ -144,13 +241,21 @@ class History:
             "samples": [[s, t] for s, t in self.samples],
         }
 
+    @staticmethod
+    def _copy(stored: ChunkedArray | None, values: np.ndarray) -> np.ndarray:
+        return values if stored is None else values.copy()   # derived values are new arrays already
+
     def load_state_dict(self, d: dict) -> None:
-        """Restore; ``ValueError`` on anything of the wrong shape or type."""
+        """Restore; ``ValueError`` on anything of the wrong shape or type.
+
+        Loss series of any float dtype are accepted (files before float32 history hold float64)
+        and kept as float32 (``as_float32``).
+        """
         try:
             steps = np.asarray(d["steps"], dtype=np.int64)
             S = steps.shape[0]
-            loss = np.asarray(d["loss"], dtype=np.float64)
-            smooth = np.asarray(d["smooth_loss"], dtype=np.float64)
+            loss = as_float32(d["loss"])
+            smooth = as_float32(d["smooth_loss"])
             grad_steps = np.asarray(d["grad_steps"], dtype=np.int64)
             R = grad_steps.shape[0]
             grad_a = np.asarray(d["grad_a_norms"], dtype=np.float32)
@@ -175,9 +280,11 @@ class History:
             samples = [(int(s), str(t)) for s, t in d["samples"]]
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"history is malformed ({exc})") from None
-        self._steps = GrowingArray.from_array(steps)
-        self._loss = GrowingArray.from_array(loss)
-        self._smooth = GrowingArray.from_array(smooth)
+        consecutive = bool(np.all(np.diff(steps) == 1))
+        self._first_step = int(steps[0]) if S else 0
+        self._step_list = None if consecutive else ChunkedArray.from_array(steps, np.int64)
+        self._loss = ChunkedArray.from_array(loss, np.float32)
+        self._smooth = None if np.isnan(smooth).all() else ChunkedArray.from_array(smooth, np.float32)
         self._grad_steps = GrowingArray.from_array(grad_steps)
         self._grad_a = GrowingArray.from_array(grad_a)
         self._param_norms = GrowingArray.from_array(pnorms)

@@ -1,0 +1,182 @@
+"""History memory: every step's loss is kept, in 8 bytes a step or less (4 without a smoothed loss);
+the steps are derived, and stay right through gaps, refused steps and state round trips."""
+
+import tracemalloc
+import warnings
+
+import numpy as np
+import pytest
+
+from rnnviz.training import Config, Trainer
+from rnnviz.training.history import F32_MAX, History
+
+S = 100_000
+CONSTANT = 160 * 1024
+"""Bytes allowed on top of the per-step cost: unfilled blocks (at most 2 x 64 KiB) and the
+gradient rows' buffers (bounded by max_rows; ~20 KiB for the small rows used here)."""
+
+
+def held_bytes(obj, seen=None) -> int:
+    """Bytes of every numpy buffer reachable from ``obj`` (attributes, lists, dicts), each counted once."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return 0
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        base = obj
+        while isinstance(base.base, np.ndarray):
+            base = base.base
+        if id(base) in seen and base is not obj:
+            return 0
+        seen.add(id(base))
+        return base.nbytes
+    if isinstance(obj, dict):
+        return sum(held_bytes(v, seen) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(held_bytes(v, seen) for v in obj)
+    if hasattr(obj, "__dict__"):
+        return held_bytes(vars(obj), seen)
+    return 0
+
+
+def fill(history: History, n: int, smooth: bool, first: int = 1) -> np.ndarray:
+    """Record ``n`` consecutive steps; the float64 losses recorded."""
+    losses = 2.0 + np.sin(np.arange(n) * 1e-3) + np.arange(n) * 1e-7
+    grad_a, norms = np.ones(2), {"W": 0.5}
+    for i in range(n):
+        history.record_step(first + i, float(losses[i]), float(losses[i]) + 1.0 if smooth else None, grad_a, norms)
+    return losses
+
+
+def small_history() -> History:
+    return History(["W"], T=2, max_rows=64)
+
+
+@pytest.mark.parametrize("smooth, per_step", [(True, 8), (False, 4)])
+def test_bytes_per_step_after_100000_steps(smooth, per_step):
+    h = small_history()
+    losses = fill(h, S, smooth)
+
+    held = held_bytes(h)
+    assert held <= per_step * S + CONSTANT, f"{held / S:.2f} bytes a step"
+    assert h.nbytes <= per_step * S + CONSTANT
+
+    # Everything is still there, as float32.
+    np.testing.assert_array_equal(h.steps, np.arange(1, S + 1))
+    assert h.loss.dtype == np.float32 and np.array_equal(h.loss, losses.astype(np.float32))
+    expected_smooth = (losses + 1.0).astype(np.float32) if smooth else np.full(S, np.nan, np.float32)
+    np.testing.assert_array_equal(h.smooth_loss, expected_smooth)
+    assert h.smooth_loss.dtype == np.float32
+
+    # Reading joins the blocks; it leaves no second copy behind, and the stored part is exact.
+    assert h.nbytes == per_step * S
+    assert held_bytes(h) <= per_step * S + 32 * 1024
+
+
+def test_allocations_while_recording_grow_by_at_most_8_bytes_a_step():
+    h = small_history()
+    fill(h, 2000, True)            # gradient-row buffers and first blocks exist
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        fill(h, S, True, first=2001)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown <= 8 * S + CONSTANT, f"{grown / S:.2f} bytes a step"
+
+
+def test_steps_before_the_first_step_and_a_late_start():
+    h = small_history()
+    assert h.steps.dtype == np.int64 and h.steps.shape == (0,) and len(h) == 0
+    assert h.smooth_loss.shape == (0,)
+    fill(h, 5, False, first=51)
+    assert list(h.steps) == [51, 52, 53, 54, 55] and len(h) == 5
+
+
+def test_a_gap_keeps_every_step_from_then_on():
+    h = small_history()
+    fill(h, 3, True)
+    fill(h, 2, True, first=10)      # 1 2 3 10 11
+    fill(h, 1, True, first=11)      # a repeated step is recorded as given
+    assert list(h.steps) == [1, 2, 3, 10, 11, 11]
+    assert h.steps.dtype == np.int64 and len(h.loss) == len(h.smooth_loss) == 6
+
+    again = small_history()
+    again.load_state_dict(h.state_dict())
+    assert list(again.steps) == [1, 2, 3, 10, 11, 11]
+    fill(again, 1, True, first=12)
+    assert list(again.steps) == [1, 2, 3, 10, 11, 11, 12]
+
+
+def test_state_dict_round_trip_is_exact_and_keeps_steps_derived():
+    h = small_history()
+    fill(h, 3000, True, first=7)
+    state = h.state_dict()
+    assert state["steps"].dtype == np.int64 and state["loss"].dtype == np.float32
+    assert state["smooth_loss"].dtype == np.float32
+    np.testing.assert_array_equal(state["steps"], np.arange(7, 3007))
+
+    again = small_history()
+    again.load_state_dict(state)
+    for key in ("steps", "loss", "smooth_loss", "grad_steps", "grad_a_norms", "param_grad_norms"):
+        a, b = state[key], again.state_dict()[key]
+        assert a.dtype == b.dtype and np.array_equal(a, b), key
+    assert again.nbytes == 8 * 3000          # consecutive steps: no step array is kept
+    fill(again, 1, True, first=3007)
+    assert again.steps[-1] == 3007 and len(again) == 3001
+
+
+def test_old_float64_state_loads_as_float32():
+    """The layout before float32 history: int64 steps, float64 loss and smoothed loss."""
+    rng = np.random.default_rng(0)
+    loss = 40 + rng.standard_normal(50)
+    old = small_history().state_dict()
+    old.update(steps=np.arange(1, 51, dtype=np.int64), loss=loss, smooth_loss=np.full(50, np.nan))
+    h = small_history()
+    h.load_state_dict(old)
+    assert h.loss.dtype == np.float32 and np.array_equal(h.loss, loss.astype(np.float32))
+    assert np.isnan(h.smooth_loss).all() and h.smooth_loss.shape == (50,)
+    assert h.nbytes == 4 * 50                # an undefined smoothed loss is not stored
+    np.testing.assert_array_equal(h.steps, np.arange(1, 51))
+
+
+def test_smoothed_loss_defined_later_is_nan_before():
+    h = small_history()
+    fill(h, 3, False)
+    h.record_step(4, 1.0, 5.0, np.ones(2), {"W": 1.0})
+    h.record_step(5, 1.0, None, np.ones(2), {"W": 1.0})
+    np.testing.assert_array_equal(h.smooth_loss, [np.nan, np.nan, np.nan, 5.0, np.nan])
+
+
+def test_losses_beyond_float32_range_stay_finite_without_warnings():
+    h = small_history()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        h.record_step(1, 1e300, -1e300, np.ones(2), {"W": 1.0})
+        state = h.state_dict()
+        state["loss"] = np.array([1e300])
+        h.load_state_dict(state)
+    assert h.loss[0] == np.float32(F32_MAX) and h.smooth_loss[0] == -np.float32(F32_MAX)
+
+
+def test_refused_steps_are_not_recorded_and_steps_stay_consecutive():
+    config = Config(task="adding", seq_length=6, batch_size=4, hidden=6, n_test=16, eval_every=1000,
+                    sample_every=1000, optimizer="sgd", lr=0.1, clip_mode="none")
+    t = Trainer(config)
+    accepted = []
+    for _ in range(2):
+        accepted += [t.step().step for _ in range(3)]
+        t.set_live(lr=1e154)
+        result = t.step()                 # finite but huge weights: accepted
+        assert result.refused is None
+        accepted.append(result.step)
+        result = t.step()                 # non-finite: refused, the counter stays
+        assert result.refused is not None and t.step_count == accepted[-1]
+        t.set_live(lr=1e-3)
+    accepted.append(t.step().step)
+
+    assert accepted == list(range(1, 10))
+    np.testing.assert_array_equal(t.history.steps, accepted)
+    assert len(t.history.loss) == len(t.history) == 9
+    assert np.isfinite(t.history.loss).all()
