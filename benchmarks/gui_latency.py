@@ -154,7 +154,7 @@ def window_run(preset: str, seconds: float, block: float, warmup: float = 3.0):
     pause_s = wait_until(lambda: not c.is_running, 30)
     c.stop_and_wait()
     h = c.trainer.history    # every step's loss is kept there by design (the session file holds it)
-    cpu["history_mb"] = sum(np.asarray(a).nbytes for a in (h.steps, h.loss, h.smooth_loss)) / 2**20
+    cpu["history_mb"] = h.nbytes / 2**20   # what its per-step series hold (steps are derived)
     cpu["steps"] = c.trainer.step_count
     window.close()
     window.deleteLater()
@@ -255,7 +255,7 @@ def main() -> int:
           f"(slope {slope:+.1f} MB/min; first half max {mb[: len(mb) // 2 + 1].max():.0f} MB, "
           f"second half max {mb[len(mb) // 2:].max():.0f} MB)")
     print(f"of which the Trainer's History keeps every step's loss ({cpu['steps']:,} steps): "
-          f"{cpu['history_mb']:.0f} MB; the window's own buffers are bounded")
+          f"{cpu['history_mb']:.1f} MB ({cpu['history_mb'] * 2**20 / max(1, cpu['steps']):.1f} bytes a step)")
     print(f"pause while {args.preset} trains at full speed: {pause_s * 1000:.0f} ms until paused")
 
     if not args.skip_slow:
