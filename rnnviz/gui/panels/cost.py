@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLa
 from ..run_data import RunData, SmoothedSeries
 from ..widgets.sliders import ValueSlider
 from ..widgets.views import StepRangeFollower, TimedPlotWidget
+from .gradient_flow import plain_axis
 
 METRIC_TITLES = {
     "accuracy": "test accuracy (fraction correct)",
@@ -19,6 +20,7 @@ METRIC_TITLES = {
     "loss": "test loss (nats)",
 }
 METRIC_PREFERENCE = ("accuracy", "sum_accuracy", "bits_per_char", "bit_accuracy")
+METRIC_LEGEND = "held-out metric (right axis, dots)"
 RAW_PEN = pg.mkPen((70, 110, 200, 70), width=1)
 EMA_PEN = pg.mkPen((25, 70, 180), width=2)
 METRIC_PEN = pg.mkPen((220, 110, 0), width=2)
@@ -74,8 +76,8 @@ class CostPanel(QWidget):
         self.x_follower = StepRangeFollower(self.plot)
         self.plot.setLabel("bottom", "training step")
         self.plot.setLabel("left", "training loss (nats)")
-        self.plot.getAxis("left").enableAutoSIPrefix(False)
-        self.plot.getAxis("right").enableAutoSIPrefix(False)
+        for side in ("bottom", "left", "right"):   # (steps are counts; no "(x0.001)" on any label)
+            plain_axis(self.plot.getAxis(side))
         # No grid: pyqtgraph draws it with the axes, which would then be repainted on every update.
         self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="9pt",
                                           brush=(255, 255, 255, 200), pen=(210, 210, 210))
@@ -93,12 +95,13 @@ class CostPanel(QWidget):
         self.metric_curve = pg.PlotDataItem(pen=METRIC_PEN, symbol="o", symbolSize=5,
                                             symbolBrush=(220, 110, 0), symbolPen=None)
         self.metric_view.addItem(self.metric_curve)
-        self.legend.addItem(self.metric_curve, "held-out metric (right axis, dots)")
+        self.legend.addItem(self.metric_curve, METRIC_LEGEND)
         self.plot.vb.sigResized.connect(self._on_plot_resized)
         self.crosshair = pg.InfiniteLine(angle=90, pen=pg.mkPen((0, 0, 0, 60)))
         self.crosshair.setZValue(20)
         self.crosshair.hide()
         self.plot.addItem(self.crosshair, ignoreBounds=True)
+        self._show_empty_range()
 
         self.readout = QLabel("Hover over the plot to read values.")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -123,14 +126,26 @@ class CostPanel(QWidget):
         self._markers.clear()
         self._n_markers_shown = 0
         self._revision = -1
-        self.x_follower.reset()
+        self._show_empty_range()
         self.raw_curve.setData([], [])
         self.ema_curve.setData([], [])
         self.metric_curve.setData([], [])
         self.metric_box.clear()
         self.metric_box.addItem("(after the first test)", None)
         self.plot.setLabel("right", "held-out metric (measured every few steps)")
+        self.legend.removeItem(self.metric_curve)
+        self.legend.addItem(self.metric_curve, METRIC_LEGEND)
         self._metric = None
+
+    def _show_empty_range(self) -> None:
+        """Before the first step: training steps 0..10, where the step axis starts following the
+        run (pyqtgraph's default 0..1 would read as fractional steps)."""
+        self.x_follower.reset()
+        self.x_follower.update(0.0, 0.0)
+        # Loss and metric axes: 0..1 again (not the previous run's values), fitted to the next data.
+        for view in (self.plot.getViewBox(), self.metric_view):
+            view.setYRange(0.0, 1.0, padding=0)
+            view.enableAutoRange(y=True)
 
     def set_loss_label(self, text: str) -> None:
         self.plot.setLabel("left", text)

@@ -16,6 +16,25 @@ IMAGE_MAP = pg.colormap.get("inferno")
 PARAM_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
                  (140, 86, 75), (227, 119, 194), (127, 127, 127)]
 THRESHOLD_PEN = pg.mkPen((200, 0, 0), width=1.5, style=Qt.PenStyle.DashLine)
+EMPTY_NORMS = (1e-3, 10.0)
+"""Gradient norms an empty plot shows room for (log axes), before the first training step."""
+DEFAULT_TIME_STEPS = 10
+"""Time steps an empty plot shows while the sequence length is not known yet."""
+LATEST_TITLE = "latest step"
+IMAGE_LEVELS = (-6.0, 0.0)
+
+
+def plain_axis(axis: pg.AxisItem) -> None:
+    """Tick labels as they are, without pyqtgraph's automatic SI-prefix scale ("time step t (x0.001)").
+
+    For counts (time steps, training steps, units) and log10 axes, where such a scale means
+    nothing. pyqtgraph scales a unit-less axis whenever its range stays within ±1, so an empty
+    plot (an empty image's range is -0.5..0.5) would otherwise show one. The enable ranges are
+    emptied first because disabling computes the scale once more from the current range: a range
+    within ±1 would leave every tick label multiplied by 1000 (with no note on the label).
+    """
+    axis.setSIPrefixEnableRanges(())
+    axis.enableAutoSIPrefix(False)
 
 
 def positive_or_nan(values) -> np.ndarray:
@@ -83,6 +102,8 @@ class GradientFlowPanel(QWidget):
         self._param_curves: dict[str, pg.PlotDataItem] = {}
         self._clip = (None, None)
         self._cell = ("rnn", "tanh")
+        self._time_steps: int | None = None   # T the time-step axes show
+        self._has_norms = False
 
         self.header = QLabel()
         self.header.setTextFormat(Qt.TextFormat.RichText)
@@ -93,11 +114,12 @@ class GradientFlowPanel(QWidget):
         self.graphics = TimedGraphicsLayoutWidget()
         self.views = [self.graphics]
 
-        self.latest = self.graphics.addPlot(row=0, col=0, title="latest step")
+        self.latest = self.graphics.addPlot(row=0, col=0, title=LATEST_TITLE)
         self.latest.setLabel("bottom", "time step t")
         self.latest.setLabel("left", "‖∂L/∂a⟨t⟩‖ (log scale)")
         self.latest.setLogMode(y=True)
-        self.latest.getAxis("left").enableAutoSIPrefix(False)
+        for side in ("left", "bottom"):
+            plain_axis(self.latest.getAxis(side))
 
         # (no grid: it would make every update repaint the axes)
         self.latest_a = self.latest.plot(pen=pg.mkPen((31, 119, 180), width=2), symbol="o", symbolSize=4,
@@ -110,11 +132,15 @@ class GradientFlowPanel(QWidget):
                                                "small t: the gradient vanishes before it reaches early steps.")
         self.over_time.setLabel("bottom", "training step")
         self.over_time.setLabel("left", "time step t")
+        for side in ("left", "bottom"):
+            plain_axis(self.over_time.getAxis(side))
         self.image = pg.ImageItem(axisOrder="row-major")
         self.over_time.addItem(self.image)
-        self.colorbar = pg.ColorBarItem(values=(-6, 0), colorMap=IMAGE_MAP, interactive=False,
+        self.colorbar = pg.ColorBarItem(values=IMAGE_LEVELS, colorMap=IMAGE_MAP, interactive=False,
                                         label="log10 norm", width=12)
         self.colorbar.setImageItem(self.image)
+        for side in ("left", "right"):   # (label; log10 values)
+            plain_axis(self.colorbar.getAxis(side))
         self.graphics.addItem(self.colorbar, row=0, col=2)
 
         self.params = self.graphics.addPlot(row=1, col=0, colspan=3)
@@ -124,7 +150,8 @@ class GradientFlowPanel(QWidget):
                                             "clipping; black: all parameters together (the global norm that "
                                             "norm clipping compares with the threshold).")
         self.params.setLogMode(y=True)
-        self.params.getAxis("left").enableAutoSIPrefix(False)
+        for side in ("left", "bottom"):
+            plain_axis(self.params.getAxis(side))
 
         # (no grid here: it would make every update repaint the axes)
         self.global_curve = self.params.plot(pen=pg.mkPen((0, 0, 0), width=1.5), connect="finite")
@@ -149,11 +176,11 @@ class GradientFlowPanel(QWidget):
         layout.addWidget(self.header)
         layout.addWidget(self.graphics, 1)
         self._show_header(None, None)
+        self._show_empty_ranges()
 
     def clear(self) -> None:
         self._revision = -1
-        self.image_follower.reset()
-        self.params_follower.reset()
+        self._has_norms = False
         for curve in self._param_curves.values():
             self.params.removeItem(curve)
         self._param_curves.clear()
@@ -161,13 +188,51 @@ class GradientFlowPanel(QWidget):
         for item in (self.latest_a, self.latest_c, self.global_curve):
             item.setData([], [])
         self.image.clear()
+        self.colorbar.setLevels(IMAGE_LEVELS)   # (not the previous run's)
+        self.latest.setTitle(LATEST_TITLE)
         self._show_header(None, None)
+        self._show_empty_ranges()
+
+    def _show_empty_ranges(self) -> None:
+        """Before the first step: training steps 0..10, time steps 1..T, norms 0.001..10 (not
+        pyqtgraph's default 0..1, which reads as fractional steps)."""
+        for follower in (self.image_follower, self.params_follower):
+            follower.reset()
+            follower.update(0.0, 0.0)   # the range the follower starts from (0..10)
+        self._set_time_steps(self._time_steps or DEFAULT_TIME_STEPS)
+        fit_log_range(self.latest, [EMPTY_NORMS])
+        self._fit_empty_params()
+
+    def _fit_empty_params(self) -> None:
+        """The empty parameter plot's norm range, with room for the clipping threshold line."""
+        shown = [EMPTY_NORMS]
+        if self._clip[0] not in (None, "none"):
+            shown.append([self._clip[1], 30 * self._clip[1]])   # (its label sits above the line)
+        fit_log_range(self.params, shown)
+
+    def _set_time_steps(self, T: int) -> None:
+        """Time-step axes from 1 to T (one unit per step), on the latest-step curve and the image."""
+        self._time_steps = T
+        self.latest.setXRange(0.5, T + 0.5, padding=0.02)   # (room for the last tick label)
+        self.over_time.setYRange(0.5, T + 0.5, padding=0)
+
+    @staticmethod
+    def _data_time_steps(data: RunData) -> int | None:
+        if data.latest_grad_a is not None:
+            return int(np.size(data.latest_grad_a))
+        if data.gradient_image.T:
+            return int(data.gradient_image.T)
+        if data.probe is not None and data.probe.labels:
+            return len(data.probe.labels)
+        return None
 
     def set_clipping(self, mode: str, threshold: float) -> None:
         """Draw the clipping threshold (global norm for norm clipping; per entry for value clipping)."""
         if (mode, threshold) == self._clip:
             return
         self._clip = (mode, threshold)
+        if not self._has_norms:
+            self._fit_empty_params()
         if mode == "none":
             self.threshold.hide()
             return
@@ -184,6 +249,9 @@ class GradientFlowPanel(QWidget):
         if data.revision == self._revision:
             return False
         self._revision = data.revision
+        T = self._data_time_steps(data)
+        if T and T != self._time_steps:
+            self._set_time_steps(T)
         if data.latest_grad_a is not None:
             g = positive_or_nan(data.latest_grad_a)
             self.latest_a.setData(np.arange(1, g.size + 1), g)
@@ -225,6 +293,7 @@ class GradientFlowPanel(QWidget):
                 self._set_params_title(list(self._param_curves))
             curve.setData(steps, positive_or_nan(rows.column(name)))
         if len(rows):
+            self._has_norms = True
             self.global_curve.setData(steps, positive_or_nan(rows.column("all")))
             shown = [rows.column(n) for n in rows.names]
             if self._clip[0] not in (None, "none"):

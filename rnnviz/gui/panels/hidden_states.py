@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from ..run_data import RunData
 from ..widgets.views import TimedGraphicsLayoutWidget
+from .gradient_flow import plain_axis
 
 DIVERGING = pg.colormap.get("CET-D1A")   # blue - white - red, white at the centre (0)
 SEQUENTIAL = pg.colormap.get("viridis")  # gates live in [0, 1]
@@ -75,6 +76,12 @@ class HiddenStatesPanel(QWidget):
                                         label="value", width=14)
         self.colorbar.setImageItem(self.image)
         self.graphics.addItem(self.colorbar, row=0, col=1)
+        # Units and time steps are counts with their own tick labels: no "(x0.001)" on these labels
+        # (nor on the colour bar's, which names the state).
+        for axis in (self.plot.getAxis("bottom"), self.plot.getAxis("left"),
+                     self.colorbar.getAxis("left"), self.colorbar.getAxis("right")):
+            plain_axis(axis)
+        self._show_empty()
         self.readout = QLabel("Hover over the heatmap to read unit, step, value and input.")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -90,6 +97,15 @@ class HiddenStatesPanel(QWidget):
         self._probe = None
         self.state_box.clear()
         self.image.clear()
+        self._show_empty()
+
+    def _show_empty(self) -> None:
+        """No probe yet: no tick labels (the next probe sets units and input symbols), and a fixed
+        range instead of the empty image's -0.5..0.5."""
+        self._labels = []
+        for side in ("bottom", "left"):
+            self.plot.getAxis(side).setTicks([[], []])
+        self.plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
 
     def refresh(self, data: RunData) -> bool:
         """Show the latest probe; False if there was nothing new to draw."""
