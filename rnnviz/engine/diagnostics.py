@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 BLOCK_NAMES = {"rnn": ("",), "lstm": ("f", "i", "o", "c"), "gru": ("r", "u", "c")}
@@ -47,8 +49,8 @@ def saturation(a: np.ndarray, activation: str = "tanh", threshold: float = 0.99)
 
 
 def array_norms(arrays: dict[str, np.ndarray]) -> dict[str, float]:
-    """Frobenius norm of every array, by name."""
-    return {k: float(np.sqrt(np.vdot(v, v))) for k, v in arrays.items()}
+    """Frobenius norm of every array, by name (inf or NaN where an array is not finite)."""
+    return {k: math.sqrt(np.vdot(v, v)) for k, v in arrays.items()}
 
 
 def nonfinite_report(loss: float, grads: dict[str, np.ndarray], grad_a_norms: np.ndarray | None,

@@ -7,6 +7,8 @@ Every optimizer updates parameters in place: ``step(params, grads)``. ``state_di
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from rnnviz.engine.flat import FlatDict, flat_of
@@ -67,7 +69,7 @@ class Optimizer:
 
     def last_update_norm(self) -> float:
         """``||Δθ||`` of the latest step over all parameters together (inf or NaN on overflow)."""
-        return float(np.sqrt(np.vdot(self._upd, self._upd)))
+        return math.sqrt(np.vdot(self._upd, self._upd))
 
     def update_ratios(self, params: dict[str, np.ndarray]) -> dict[str, float]:
         """``||Δp|| / ||p||`` of the last step for every parameter (``||Δp||`` where p is all zeros;
@@ -207,7 +209,7 @@ def make_optimizer(name: str, params: dict[str, np.ndarray], **hyper) -> Optimiz
 def global_norm(grads: dict[str, np.ndarray]) -> float:
     """``sqrt(Σ ||g||²)`` over all gradients."""
     if isinstance(grads, FlatDict):
-        return float(np.sqrt(np.vdot(grads.flat, grads.flat)))
+        return math.sqrt(np.vdot(grads.flat, grads.flat))
     return float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads.values())))
 
 
