@@ -181,25 +181,28 @@ def _cmd_train(args) -> int:
     interrupted = False
     last = None
     cfg = trainer.config
-    try:
-        while done < steps:
-            last = trainer.step()
-            if last.refused:
-                reporter.close()
-                print(f"rnnviz: training stopped: {last.refused}. Lower the learning rate "
-                      "(--lr) or clip gradients (--clip-mode norm).", file=sys.stderr)
-                break
-            done += 1
-            if mode != "quiet":
-                reporter.progress(done, last)
-            cfg = trainer.config
-            if trainer.is_charlm and cfg.sample_every and trainer.step_count % cfg.sample_every == 0 \
-                    and mode in ("bar", "plain") and args.samples:
-                text = trainer.sample()
-                reporter.emit({"step": trainer.step_count, "sample": text},
-                              f"----- sample at step {trainer.step_count} -----\n{text}\n-----")
-    except KeyboardInterrupt:
-        interrupted = True
+    from rnnviz.training.blas import blas_limit
+    # one BLAS thread limit for the whole loop (else each step sets and restores it)
+    with blas_limit(trainer.blas_threads):
+        try:
+            while done < steps:
+                last = trainer.step()
+                if last.refused:
+                    reporter.close()
+                    print(f"rnnviz: training stopped: {last.refused}. Lower the learning rate "
+                          "(--lr) or clip gradients (--clip-mode norm).", file=sys.stderr)
+                    break
+                done += 1
+                if mode != "quiet":
+                    reporter.progress(done, last)
+                cfg = trainer.config
+                if trainer.is_charlm and cfg.sample_every and trainer.step_count % cfg.sample_every == 0 \
+                        and mode in ("bar", "plain") and args.samples:
+                    text = trainer.sample()
+                    reporter.emit({"step": trainer.step_count, "sample": text},
+                                  f"----- sample at step {trainer.step_count} -----\n{text}\n-----")
+        except KeyboardInterrupt:
+            interrupted = True
     elapsed = time.perf_counter() - reporter.t0
     reporter.close()
     metrics = trainer.evaluate()

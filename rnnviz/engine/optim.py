@@ -25,6 +25,7 @@ class Optimizer:
     """
 
     slots: tuple[str, ...] = ()
+    nonnegative_slots: tuple[str, ...] = ()     # running sums of squared gradients
     hyper_names: tuple[str, ...] = ("lr",)
 
     def __init__(self, params: dict[str, np.ndarray], lr: float, **hyper):
@@ -47,8 +48,14 @@ class Optimizer:
             if name in self.hyper:
                 self.hyper[name] = float(value)
 
-    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
-        """Apply one update in place; the update itself is kept in ``last_update``."""
+    def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray],
+             out: dict[str, np.ndarray] | None = None) -> None:
+        """Apply one update; the update itself is kept in ``last_update``.
+
+        In place, or, with ``out`` (a FlatDict laid out like ``params``, as ``params`` is), write
+        ``params + update`` there and leave ``params`` as they were: a caller that keeps the weights
+        before each update (to undo a step that went non-finite) can swap buffers instead of copying.
+        """
         self.t += 1
         g = flat_of(grads, self.layout)
         if g is None:
@@ -57,7 +64,12 @@ class Optimizer:
             g = self._grad
         self._update(g, self._upd)
         p = flat_of(params, self.layout)
-        if p is not None:
+        if out is not None:
+            target = flat_of(out, self.layout)
+            if p is None or target is None:
+                raise ValueError("out needs params and out to be FlatDicts laid out as the optimizer's")
+            np.add(p, self._upd, out=target)
+        elif p is not None:
             p += self._upd
         else:
             for k, p in params.items():
@@ -70,6 +82,12 @@ class Optimizer:
     def last_update_norm(self) -> float:
         """``||Δθ||`` of the latest step over all parameters together (inf or NaN on overflow)."""
         return math.sqrt(np.vdot(self._upd, self._upd))
+
+    def update_norm_bound(self, grad_norm: float) -> float:
+        """An upper bound on ``||Δθ||`` of the latest step, from the gradient's norm alone (no pass
+        over the parameters); inf where the optimizer has none. A caller checking for an update
+        that overflowed needs :meth:`last_update_norm` only when this bound is huge."""
+        return math.inf
 
     def update_ratios(self, params: dict[str, np.ndarray]) -> dict[str, float]:
         """``||Δp|| / ||p||`` of the last step for every parameter (``||Δp||`` where p is all zeros;
@@ -105,6 +123,8 @@ class Optimizer:
                 raise ValueError(f"optimizer state {key!r} must have shape {ref.shape}; got {arr.shape}")
             if not np.isfinite(arr).all():
                 raise ValueError(f"optimizer state {key!r} holds NaN or infinite values")
+            if key.split("/")[0] in self.nonnegative_slots and (arr < 0).any():
+                raise ValueError(f"optimizer state {key!r} holds negative values (it sums squares)")
             checked[key] = arr
         for key, ref in expected.items():
             ref[...] = checked[key]
@@ -116,6 +136,9 @@ class SGD(Optimizer):
 
     def _update(self, g, out):
         np.multiply(g, -self.hyper["lr"], out=out)
+
+    def update_norm_bound(self, grad_norm):
+        return self.hyper["lr"] * grad_norm
 
 
 class Momentum(Optimizer):
@@ -136,6 +159,7 @@ class Adagrad(Optimizer):
     """min-char-rnn's Adagrad: ``mem += g²; p -= lr·g / sqrt(mem + eps)``."""
 
     slots = ("mem",)
+    nonnegative_slots = ("mem",)
     hyper_names = ("lr", "eps")
 
     def _update(self, g, out):
@@ -147,11 +171,18 @@ class Adagrad(Optimizer):
         np.divide(g, out, out=out)
         out *= -self.hyper["lr"]
 
+    def update_norm_bound(self, grad_norm):
+        # mem ≥ g² entry by entry (mem only grows), so every |Δ| ≤ lr: ||Δθ|| ≤ lr·sqrt(P)
+        if not self.hyper["eps"] > 0:
+            return math.inf
+        return self.hyper["lr"] * math.sqrt(self._upd.size)
+
 
 class RMSProp(Optimizer):
     """``ms = ρ·ms + (1-ρ)·g²; p -= lr·g / (sqrt(ms) + eps)``."""
 
     slots = ("mem",)
+    nonnegative_slots = ("mem",)
     hyper_names = ("lr", "rho", "eps")
 
     def _update(self, g, out):
@@ -166,11 +197,19 @@ class RMSProp(Optimizer):
         np.divide(g, out, out=out)
         out *= -self.hyper["lr"]
 
+    def update_norm_bound(self, grad_norm):
+        # ms ≥ (1-ρ)·g² entry by entry, so every |Δ| ≤ lr / sqrt(1-ρ)
+        rho = self.hyper["rho"]
+        if not (self.hyper["eps"] > 0 and rho < 1.0):
+            return math.inf
+        return self.hyper["lr"] * math.sqrt(self._upd.size / (1.0 - rho))
+
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba): bias-corrected first and second moments."""
 
     slots = ("m", "v")
+    nonnegative_slots = ("v",)
     hyper_names = ("lr", "beta1", "beta2", "eps")
 
     def _update(self, g, out):

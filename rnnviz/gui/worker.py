@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from threadpoolctl import ThreadpoolController
 
 from rnnviz.engine import Cancelled
+from rnnviz.training.blas import blas_limit
 
 EMIT_INTERVAL = 0.05          # seconds between snapshots: at most ~20 per second
 PROBE_BUDGET = 0.01           # the heatmap's probe takes at most ~1% of the time
@@ -171,46 +172,48 @@ class TrainingWorker(QObject):
         last_emit = time.perf_counter()
         done = 0
         refused = error = None
-        try:
-            while not self._stop.is_set():
-                if self._max_steps is not None and done >= self._max_steps:
-                    break
+        # the trainer's BLAS thread limit for the whole run (else each step sets and restores it)
+        with blas_limit(trainer.blas_threads):
+            try:
+                while not self._stop.is_set():
+                    if self._max_steps is not None and done >= self._max_steps:
+                        break
+                    if self._has_pending:
+                        self._apply_pending(trainer)
+                    if gui_idle is not None and not gui_idle.is_set():
+                        gui_idle.wait(0.25)     # the window is drawing: let it have the GIL briefly
+                    try:
+                        with _cancellable(trainer, stop_check, full_batch):
+                            result = trainer.step()
+                    except Cancelled:
+                        break           # the step was abandoned before it changed anything
+                    if result.refused:
+                        refused = result.refused
+                        break
+                    results.append(result)
+                    done += 1
+                    now = time.perf_counter()
+                    cfg = trainer.config
+                    step = trainer.step_count
+                    if step % cfg.eval_every == 0 and eval_budget.allows(now):
+                        try:
+                            with _cancellable(trainer, stop_check, True):
+                                eval_budget.run(trainer.evaluate)
+                        except Cancelled:
+                            break       # evaluation is pure: skipping it changes nothing
+                    if is_charlm and step % cfg.sample_every == 0 and sample_budget.allows(now):
+                        sample_budget.run(self._sample, trainer, {})
+                    if now - last_emit >= self._emit_interval:
+                        probe = examples = None
+                        if probe_budget.allows(now):
+                            probe, examples = probe_budget.run(self._probe_and_examples, trainer)
+                        self.snapshot_ready.emit(self._snapshot(trainer, results, marks, probe, examples, final=False))
+                        results = []
+                        last_emit = time.perf_counter()
                 if self._has_pending:
                     self._apply_pending(trainer)
-                if gui_idle is not None and not gui_idle.is_set():
-                    gui_idle.wait(0.25)     # the window is drawing: let it have the GIL briefly
-                try:
-                    with _cancellable(trainer, stop_check, full_batch):
-                        result = trainer.step()
-                except Cancelled:
-                    break           # the step was abandoned before it changed anything
-                if result.refused:
-                    refused = result.refused
-                    break
-                results.append(result)
-                done += 1
-                now = time.perf_counter()
-                cfg = trainer.config
-                step = trainer.step_count
-                if step % cfg.eval_every == 0 and eval_budget.allows(now):
-                    try:
-                        with _cancellable(trainer, stop_check, True):
-                            eval_budget.run(trainer.evaluate)
-                    except Cancelled:
-                        break       # evaluation is pure: skipping it changes nothing
-                if is_charlm and step % cfg.sample_every == 0 and sample_budget.allows(now):
-                    sample_budget.run(self._sample, trainer, {})
-                if now - last_emit >= self._emit_interval:
-                    probe = examples = None
-                    if probe_budget.allows(now):
-                        probe, examples = probe_budget.run(self._probe_and_examples, trainer)
-                    self.snapshot_ready.emit(self._snapshot(trainer, results, marks, probe, examples, final=False))
-                    results = []
-                    last_emit = time.perf_counter()
-            if self._has_pending:
-                self._apply_pending(trainer)
-        except Exception:  # noqa: BLE001 - reported to the user, the app keeps running
-            error = traceback.format_exc()
+            except Exception:  # noqa: BLE001 - reported to the user, the app keeps running
+                error = traceback.format_exc()
         probe = examples = None
         if error is None:
             try:

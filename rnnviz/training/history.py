@@ -152,7 +152,8 @@ class History:
         if self.T is None:
             self.T = grad_a_norms.shape[0]
             self._grad_a = GrowingArray((self.T,), np.float32)
-        n = len(self._loss)
+        loss_series = self._loss
+        n = loss_series._n
         if self._step_list is not None:
             self._step_list.append(step)
         elif n == 0:
@@ -160,15 +161,17 @@ class History:
         elif step != self._first_step + n:   # not the next step: keep every step from now on
             self._step_list = ChunkedArray.from_array(self.steps, np.int64)
             self._step_list.append(step)
-        self._loss.append(_f32_range(loss))
+        loss_series.append(loss if -F32_MAX <= loss <= F32_MAX else _f32_range(loss))
         if self._smooth is not None:
             self._smooth.append(np.nan if smooth_loss is None else _f32_range(smooth_loss))
         elif smooth_loss is not None and smooth_loss == smooth_loss:   # the first defined value
             self._smooth = ChunkedArray.from_array(np.full(n, np.nan), np.float32)
             self._smooth.append(_f32_range(smooth_loss))
-        if step % self.stride == 0 and len(self._grad_steps) >= self.max_rows:
-            self._decimate()        # doubles the stride; this step may no longer be on it
         if step % self.stride == 0:
+            if self._grad_steps._n >= self.max_rows:
+                self._decimate()    # doubles the stride; this step may no longer be on it
+                if step % self.stride:
+                    return
             self._grad_steps.append(step)
             self._grad_a.append(grad_a_norms)
             self._param_norms.append([param_grad_norms[k] for k in self.param_names])

@@ -137,10 +137,13 @@ class Trainer:
             problem = nonfinite_report(loss, grads, res.grad_a_norms, res.final_state) or "overflow"
         if problem is None:
             grad_norm, clipped = clip_gradients(grads, cfg.clip_mode, cfg.clip, grad_norm)
-            np.copyto(self._backup.flat, net.params.flat)
-            self.optimizer.step(net.params, grads)
+            # the new weights go into the spare buffer; the current ones become the backup
+            self.optimizer.step(net.params, grads, out=self._backup)
+            net.params, self._backup = self._backup, net.params
             # an update too large to square (norm > ~1e154) has blown the weights up: refuse it now
-            if not math.isfinite(self.optimizer.last_update_norm()):
+            # (the pass over the update is needed only when its bound is not small)
+            if (self.optimizer.update_norm_bound(grad_norm) > 1e150
+                    and not math.isfinite(self.optimizer.last_update_norm())):
                 bad = [k for k, u in self.optimizer.last_update.items() if not math.isfinite(np.vdot(u, u))]
                 problem = f"the update made {', '.join(bad)} non-finite (overflow: learning rate too high?)"
         if problem is not None:

@@ -227,3 +227,28 @@ def test_rejected_state_leaves_the_optimizer_state_unchanged():
         opt.load_state_dict(other)
     assert opt.t == 0
     np.testing.assert_array_equal(opt.state["m"]["W"], 0.0)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_update_norm_bound_holds_at_every_step(name):
+    """The trainer skips its pass over the update when this bound is small, so it must never be
+    below the true ||Δθ||, including for gradients spanning many orders of magnitude."""
+    rng = np.random.default_rng(7)
+    params = {"W": rng.standard_normal((6, 5)), "b": np.zeros(5)}
+    opt = make_optimizer(name, params, **HYPER)
+    for step in range(40):
+        scale = 10.0 ** rng.uniform(-8, 8)
+        grads = {k: rng.standard_normal(v.shape) * scale * (rng.random(v.shape) < 0.7) for k, v in params.items()}
+        opt.step(params, grads)
+        bound = opt.update_norm_bound(global_norm(grads))
+        assert opt.last_update_norm() <= bound * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("name,slot", [("adagrad", "mem"), ("rmsprop", "mem"), ("adam", "v")])
+def test_negative_sums_of_squares_are_rejected_on_load(name, slot):
+    params = {"p": np.array(P0)}
+    opt = make_optimizer(name, params, **HYPER)
+    state = {k: (np.array(v, copy=True) if k != "t" else v) for k, v in opt.state_dict().items()}
+    state[f"{slot}/p"][1] = -1.0
+    with pytest.raises(ValueError, match="negative"):
+        opt.load_state_dict(state)
