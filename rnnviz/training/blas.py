@@ -16,6 +16,8 @@ import functools
 #: batch x gate width (N·G·H) up to which a step runs on one BLAS thread
 ONE_THREAD_MAX_WIDTH = 1 << 13
 
+_in_force: int | None = None     # the limit of the innermost active blas_limit, if any
+
 
 @functools.lru_cache(maxsize=1)
 def _blas_libraries() -> tuple:
@@ -43,17 +45,23 @@ class blas_limit:
 
     threadpoolctl's own ``limit()`` re-inspects the libraries on every call (~7 us, 2% of a
     character-model step); this sets the thread count through its library controllers (~1 us),
-    and not at all when the count is already within the limit.
+    and does nothing inside an enclosing ``blas_limit`` that is as strict (a training loop sets
+    the limit once; each step inside it then costs nothing). The thread count is global to the
+    process, and so is the record of the limit in force.
     """
 
-    __slots__ = ("threads", "_changed")
+    __slots__ = ("threads", "_changed", "_outer")
 
     def __init__(self, threads: int | None):
         self.threads = threads
         self._changed = ()
+        self._outer = None
 
     def __enter__(self):
-        if self.threads is not None:
+        global _in_force
+        self._outer = _in_force
+        if self.threads is not None and not (_in_force is not None and _in_force <= self.threads):
+            _in_force = self.threads
             changed = []
             for lib in _blas_libraries():
                 current = lib.get_num_threads()
@@ -64,7 +72,9 @@ class blas_limit:
         return self
 
     def __exit__(self, *exc):
+        global _in_force
         for lib, previous in self._changed:
             lib.set_num_threads(previous)
         self._changed = ()
+        _in_force = self._outer
         return False

@@ -15,6 +15,7 @@ import functools
 import math
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -40,9 +41,11 @@ def _small_blas(method):
     return wrapper
 
 
-@dataclass(frozen=True)
-class StepResult:
-    """One training step, as the window and the command line see it (arrays are private copies)."""
+class StepResult(NamedTuple):
+    """One training step, as the window and the command line see it (arrays are private copies).
+
+    Immutable; a NamedTuple because one is made at every step (a quarter of a frozen
+    dataclass's construction time)."""
 
     step: int                          # steps completed after this one
     loss: float                        # this batch's loss (the network's reduction over time)
@@ -132,7 +135,7 @@ class Trainer:
             loss, grads, res = net.loss_and_grads(batch.x, batch.y, state0, batch.mask)
             norms = array_norms(grads)
         problem = None
-        grad_norm = math.sqrt(sum(v * v for v in norms.values()))
+        grad_norm = math.hypot(*norms.values())
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
             problem = nonfinite_report(loss, grads, res.grad_a_norms, res.final_state) or "overflow"
         if problem is None:
