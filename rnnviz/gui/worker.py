@@ -24,7 +24,8 @@ from rnnviz.engine import Cancelled
 from rnnviz.training.blas import blas_limit
 
 EMIT_INTERVAL = 0.05          # seconds between snapshots: at most ~20 per second
-PROBE_BUDGET = 0.01           # the heatmap's probe takes at most ~1% of the time
+PROBE_BUDGET = 0.005          # the heatmap's probe takes at most ~0.5% of the time, and runs
+MIN_PROBE_INTERVAL = 0.4      # at most ~2.5 times a second (the heatmap is redrawn about once)
 EVAL_BUDGET = 0.01            # held-out evaluations at most ~1%
 SAMPLE_BUDGET = 0.005         # text samples at most ~0.5%, and at most one a second:
 MIN_SAMPLE_INTERVAL = 1.0     # nobody reads faster than that
@@ -158,7 +159,7 @@ class TrainingWorker(QObject):
         results: list = []
         marks = {"evals": len(history.evals), "samples": len(history.samples),
                  "changes": len(history.setting_changes)}
-        probe_budget = _Budget(PROBE_BUDGET)
+        probe_budget = _Budget(PROBE_BUDGET, MIN_PROBE_INTERVAL)
         eval_budget = _Budget(EVAL_BUDGET)
         sample_budget = _Budget(SAMPLE_BUDGET, MIN_SAMPLE_INTERVAL)
         is_charlm = trainer.config.task == "charlm"
