@@ -111,9 +111,12 @@ class Network:
             self.cancel = previous
 
     @classmethod
-    def create(cls, spec: NetworkSpec, rng: np.random.Generator, init: str = "xavier") -> "Network":
+    def create(cls, spec: NetworkSpec, rng: np.random.Generator, init: str = "xavier",
+               forget_bias: float = 1.0) -> "Network":
+        """Fresh weights by the ``init`` scheme (see :func:`rnnviz.engine.init.init_params`)."""
         G, D, H, K = spec.gate_blocks, spec.input_size, spec.hidden_size, spec.output_size
-        return cls(spec, init_params(spec.cell, D, H, K, G, rng, init, dtype=np.dtype(spec.dtype)))
+        return cls(spec, init_params(spec.cell, D, H, K, G, rng, init, dtype=np.dtype(spec.dtype),
+                                     forget_bias=forget_bias))
 
     @property
     def dtype(self) -> np.dtype:

@@ -19,7 +19,7 @@ def initial_trainer(session_path: str | None, preset: str | None):
     """
     from rnnviz.training.trainer import Trainer
 
-    from .controller import SessionError, load_session
+    from rnnviz.session import SessionError, load_session
     from .main_window import MainWindow
 
     problem = None

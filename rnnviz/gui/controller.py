@@ -21,7 +21,7 @@ from rnnviz.training.trainer import Trainer
 from .run_data import RunData
 from .worker import EXAMPLES, TrainingWorker, freeze_probe
 
-from rnnviz.session import SessionError, load_session, save_session
+from rnnviz.session import load_session, save_session
 
 
 class TrainingController(QObject):

@@ -39,6 +39,7 @@ class Config:
     activation: str = "tanh"  # vanilla RNN hidden activation
     hidden: int = 100
     init: str = "small"
+    forget_bias: float = 1.0  # LSTM: initial bias of the forget gate (higher: longer memory at first)
     reduction: str = "sum"    # loss over time: "sum" (min-char-rnn) or "mean"
     dtype: str = "float64"
     seed: int = 0
@@ -118,6 +119,8 @@ class Config:
             value = getattr(self, name)
             if not _is_finite_number(value) or not 0 <= value < 1:
                 raise ValueError(f"{name} must be in [0, 1) (got {value!r})")
+        if not _is_finite_number(self.forget_bias) or abs(self.forget_bias) > 100:
+            raise ValueError(f"forget_bias must be a number between -100 and 100 (got {self.forget_bias!r})")
         if not _is_finite_number(self.clip) or self.clip <= 0:
             raise ValueError(f"clip must be a positive number (got {self.clip!r})")
 

@@ -90,7 +90,7 @@ class Trainer:
             input_kind=task.input_kind, activation=config.activation, readout=task.readout,
             many_to_one=task.many_to_one, reduction=config.reduction, dtype=config.dtype)
         self.network = Network.create(self.spec, np.random.Generator(np.random.PCG64(init_seq)),
-                                      config.init)
+                                      config.init, forget_bias=config.forget_bias)
         self.optimizer = self._make_optimizer(config)
         self._backup = self.network.params.copy()        # weights before the latest update
         #: BLAS threads for this problem's steps: 1 for small ones (see rnnviz.training.blas)

@@ -443,3 +443,17 @@ def test_view_menu_hides_panels_and_reset_layout_brings_them_back(make_window):
     window.reset_layout()
     assert window.panel_frames["gradient"].isVisible()
     assert window.control_dock.isVisible()
+
+
+def test_forget_bias_control_shows_for_the_lstm_and_rebuilds_its_weights(qtbot, make_window, config, dialogs):
+    rnn_window = make_window()                                  # a vanilla RNN: no forget gate
+    assert not rnn_window.controls._forms["forget_bias"].isRowVisible(rnn_window.controls._widgets["forget_bias"])
+    window = make_window(config(cell="lstm"))
+    widget = window.controls._widgets["forget_bias"]
+    assert window.controls._forms["forget_bias"].isRowVisible(widget)
+    assert "forget" in widget.toolTip().lower()
+    widget.setValue(3.0)                                        # before training: applies at once
+    qtbot.waitUntil(lambda: window.controller.trainer.config.forget_bias == 3.0, timeout=5_000)
+    H = window.controller.trainer.config.hidden
+    assert np.all(window.controller.trainer.network.params["ba"][:H] == 3.0)
+    assert dialogs.shown == []

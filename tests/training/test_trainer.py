@@ -222,3 +222,17 @@ def test_parity_short_preset_reaches_full_test_accuracy():
     for _ in range(400):
         t.step()
     assert t.evaluate()["accuracy"] == 1.0
+
+
+def test_forget_bias_sets_the_lstm_forget_gate_and_only_it():
+    t = make("parity", cell="lstm", forget_bias=3.0)
+    H = t.config.hidden
+    ba = t.network.params["ba"]
+    assert np.all(ba[:H] == 3.0) and np.all(ba[H:] == 0.0)
+    default = make("parity", cell="lstm")
+    assert np.all(default.network.params["ba"][:H] == 1.0)
+    # the other weights are drawn alike: the bias is the only difference
+    for k in ("Wax", "Waa", "Wya"):
+        np.testing.assert_array_equal(t.network.params[k], default.network.params[k])
+    with pytest.raises(ValueError, match="forget_bias"):
+        Config().replace(forget_bias=float("nan"))
