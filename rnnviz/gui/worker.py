@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
-from threadpoolctl import ThreadpoolController
 
 from rnnviz.engine import Cancelled
 from rnnviz.training.blas import blas_limit
@@ -32,17 +31,10 @@ MIN_SAMPLE_INTERVAL = 1.0     # nobody reads faster than that
 EXAMPLES = 6                  # test examples shown by the sampling panel (non-text tasks)
 
 
-_BLAS = ThreadpoolController()
-
-
 def _cancellable(trainer, check, armed: bool):
     """The trainer's network polls ``check`` during this block if ``armed`` (see ``run``)."""
     return trainer.network.cancellable(check) if armed else contextlib.nullcontext()
 
-
-def _one_blas_thread():
-    """The probe's eigenvalues on one BLAS thread: with two, OpenBLAS can stall 100-350 ms."""
-    return _BLAS.limit(limits=1, user_api="blas")
 
 
 def _frozen(array):
@@ -250,7 +242,7 @@ class TrainingWorker(QObject):
     def _probe_and_examples(trainer):
         # The probe's small eigenvalue problem (spectral radius) sometimes takes 100x longer when
         # OpenBLAS spreads it over threads that compete with the GUI thread: keep it on one.
-        with _one_blas_thread():
+        with blas_limit(1):
             probe = freeze_probe(trainer.probe())
         examples = None if trainer.config.task == "charlm" else tuple(trainer.examples(EXAMPLES))
         return probe, examples
