@@ -2,7 +2,7 @@
 
 For each preset, three loops run over the same data in this one process, interleaved in rounds:
   engine   task.train_batch() + Network.loss_and_grads + clip_gradients + optimizer.step
-  trainer  Trainer.step() (adds diagnostics, history, refusal checks), BLAS limit set per loop
+  trainer  Trainer.step() (adds diagnostics, history, refusal checks) inside Trainer.running()
   cli      `rnnviz train --preset P --steps N --quiet` through rnnviz.cli.main (adds the loop,
            progress bookkeeping, and the final held-out evaluation, which is excluded by timing
            only the training loop it reports: steps_per_second)
@@ -50,10 +50,10 @@ def _engine_steps(cfg, net, task, opt, steps: int) -> None:
 
 
 def trainer_loop(trainer: Trainer, steps: int) -> float:
-    """Trainer.step() in a loop, driven as the command line and the window drive it: the BLAS
-    thread limit set once around the loop (each step would otherwise set and restore it)."""
+    """Trainer.step() in a loop, driven as the command line and the window drive it: inside
+    ``Trainer.running()`` (BLAS thread limit and error mode set once, not at every step)."""
     t0 = time.perf_counter()
-    with blas_limit(trainer.blas_threads):
+    with trainer.running():
         for _ in range(steps):
             trainer.step()
     return steps / (time.perf_counter() - t0)

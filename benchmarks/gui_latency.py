@@ -37,7 +37,6 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from rnnviz.gui.app import _configure_pyqtgraph  # noqa: E402
 from rnnviz.gui.main_window import MainWindow  # noqa: E402
 from rnnviz.training.presets import load_preset  # noqa: E402
-from rnnviz.training.blas import blas_limit  # noqa: E402
 from rnnviz.training.trainer import Trainer  # noqa: E402
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -84,9 +83,10 @@ def wait_until(predicate, timeout: float) -> float:
 
 def headless_rate(preset: str, seconds: float, block: float) -> tuple[list[float], float]:
     """Steps per second of a bare ``Trainer.step()`` loop, per block; and steps per CPU second.
-    The BLAS thread limit is set once around the loop, as the command line does."""
+    ``Trainer.running()`` (BLAS thread limit, error mode) is set once around the loop, as the
+    command line does."""
     trainer = Trainer(load_preset(preset).config)
-    with blas_limit(trainer.blas_threads):
+    with trainer.running():
         return _headless_blocks(trainer, seconds, block)
 
 

@@ -181,9 +181,8 @@ def _cmd_train(args) -> int:
     interrupted = False
     last = None
     cfg = trainer.config
-    from rnnviz.training.blas import blas_limit
-    # one BLAS thread limit for the whole loop (else each step sets and restores it)
-    with blas_limit(trainer.blas_threads):
+    # the BLAS thread limit and floating-point error mode set once for the loop, not at every step
+    with trainer.running():
         try:
             while done < steps:
                 last = trainer.step()

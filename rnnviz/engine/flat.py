@@ -112,6 +112,18 @@ def _spans(layout) -> tuple:
     return tuple(spans) + ((None, None, None, start),)
 
 
+@functools.lru_cache(maxsize=64)
+def segment_starts(layout) -> np.ndarray | None:
+    """Offset of each array of ``layout`` in the flat buffer, for ``np.add.reduceat``; None when
+    an array is empty (reduceat would not give it a zero)."""
+    spans = _spans(layout)[:-1]
+    if any(a == b for _, _, a, b in spans):
+        return None
+    starts = np.array([a for _, _, a, _ in spans], dtype=np.intp)
+    starts.flags.writeable = False
+    return starts
+
+
 def flat_of(arrays, layout) -> np.ndarray | None:
     """The flat buffer behind ``arrays`` if it is a FlatDict with this layout, else None."""
     if isinstance(arrays, FlatDict) and arrays.layout == layout:

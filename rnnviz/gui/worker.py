@@ -165,8 +165,9 @@ class TrainingWorker(QObject):
         last_emit = time.perf_counter()
         done = 0
         refused = error = None
-        # the trainer's BLAS thread limit for the whole run (else each step sets and restores it)
-        with blas_limit(trainer.blas_threads):
+        # the trainer's BLAS thread limit and error mode for the whole run (else each step sets and
+        # restores them)
+        with trainer.running():
             try:
                 while not self._stop.is_set():
                     if self._max_steps is not None and done >= self._max_steps:

@@ -44,6 +44,17 @@ class GrowingArray:
         self._data[self._n] = row
         self._n += 1
 
+    def extend(self, rows: np.ndarray) -> None:
+        """Append several rows at once (k, *row_shape)."""
+        k = rows.shape[0]
+        if self._n + k > self._data.shape[0]:
+            grown = np.empty((max(2 * self._data.shape[0], self._n + k),) + self._data.shape[1:],
+                             dtype=self._data.dtype)
+            grown[:self._n] = self._data[:self._n]
+            self._data = grown
+        self._data[self._n:self._n + k] = rows
+        self._n += k
+
     @property
     def values(self) -> np.ndarray:
         return self._data[:self._n]
@@ -94,6 +105,22 @@ class ChunkedArray:
         self._fill += 1
         self._n += 1
 
+    def extend(self, values: np.ndarray) -> None:
+        """Append a 1-d array of values (copied into the blocks)."""
+        values = np.asarray(values, dtype=self.dtype)
+        done, k = 0, values.shape[0]
+        while done < k:
+            if self._fill == self._last.shape[0]:
+                size = min(self.max_block, max(self.first_block, self._n))
+                self._last = np.empty(size, self.dtype)
+                self._blocks.append(self._last)
+                self._fill = 0
+            m = min(k - done, self._last.shape[0] - self._fill)
+            self._last[self._fill:self._fill + m] = values[done:done + m]
+            self._fill += m
+            self._n += m
+            done += m
+
     @property
     def values(self) -> np.ndarray:
         if len(self._blocks) > 1:
@@ -129,6 +156,8 @@ class History:
     samples: [(step, text)] (the most recent ``max_samples``).
     """
 
+    PENDING = 256     # steps recorded between moves from lists into the arrays
+
     def __init__(self, param_names, T: int | None = None, max_rows: int = 4096, max_samples: int = 200):
         self.param_names = tuple(param_names)
         self.T = T                 # time steps per row; set by the first recorded step if None
@@ -142,6 +171,9 @@ class History:
         self._grad_a = GrowingArray((T or 0,), np.float32)
         self._param_norms = GrowingArray((len(self.param_names),), np.float32)
         self.stride = 1
+        self._pend_loss: list[float] = []     # see record_step
+        self._pend_smooth: list[float] = []
+        self._pend_rows: list[tuple] = []      # (step, grad_a_norms, param norms)
         self.evals: list[tuple[int, dict]] = []
         self.setting_changes: list[tuple[int, str, object, object]] = []
         self.samples: list[tuple[int, str]] = []
@@ -149,32 +181,57 @@ class History:
     # ------------------------------------------------------------------ recording
     def record_step(self, step: int, loss: float, smooth_loss: float | None,
                     grad_a_norms: np.ndarray, param_grad_norms: dict[str, float]) -> None:
+        """Record one completed step. ``grad_a_norms`` (T,) and ``param_grad_norms`` are kept by
+        reference until the next flush, so the caller must not change them afterwards (a Trainer's
+        are new at every step).
+
+        Values wait in Python lists and move into the arrays ``PENDING`` steps at a time (or when
+        anything is read): a list append costs a tenth of a numpy element assignment, which at a
+        tenth of a millisecond a step is what this bookkeeping would otherwise add to training."""
         if self.T is None:
             self.T = grad_a_norms.shape[0]
             self._grad_a = GrowingArray((self.T,), np.float32)
-        loss_series = self._loss
-        n = loss_series._n
+        n = self._loss._n + len(self._pend_loss)      # len(self), without the call
         if self._step_list is not None:
             self._step_list.append(step)
         elif n == 0:
             self._first_step = int(step)
         elif step != self._first_step + n:   # not the next step: keep every step from now on
+            self._flush()
             self._step_list = ChunkedArray.from_array(self.steps, np.int64)
             self._step_list.append(step)
-        loss_series.append(loss if -F32_MAX <= loss <= F32_MAX else _f32_range(loss))
+        self._pend_loss.append(loss if -F32_MAX <= loss <= F32_MAX else _f32_range(loss))
         if self._smooth is not None:
-            self._smooth.append(np.nan if smooth_loss is None else _f32_range(smooth_loss))
+            self._pend_smooth.append(np.nan if smooth_loss is None else _f32_range(smooth_loss))
         elif smooth_loss is not None and smooth_loss == smooth_loss:   # the first defined value
+            self._flush()
             self._smooth = ChunkedArray.from_array(np.full(n, np.nan), np.float32)
-            self._smooth.append(_f32_range(smooth_loss))
+            self._pend_smooth.append(_f32_range(smooth_loss))
         if step % self.stride == 0:
-            if self._grad_steps._n >= self.max_rows:
+            if self._grad_steps._n + len(self._pend_rows) >= self.max_rows:
+                self._flush()
                 self._decimate()    # doubles the stride; this step may no longer be on it
-                if step % self.stride:
-                    return
-            self._grad_steps.append(step)
-            self._grad_a.append(grad_a_norms)
-            self._param_norms.append([param_grad_norms[k] for k in self.param_names])
+            if step % self.stride == 0:
+                self._pend_rows.append((step, grad_a_norms, param_grad_norms))
+        if len(self._pend_loss) >= self.PENDING:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Move the values waiting in lists into the arrays."""
+        if self._pend_loss:
+            self._loss.extend(np.array(self._pend_loss, dtype=np.float32))
+            self._pend_loss.clear()
+        if self._pend_smooth:
+            self._smooth.extend(np.array(self._pend_smooth, dtype=np.float32))
+            self._pend_smooth.clear()
+        rows = self._pend_rows
+        if rows:
+            self._grad_steps.extend(np.array([r[0] for r in rows], dtype=np.int64))
+            self._grad_a.extend(np.array([r[1] for r in rows], dtype=np.float32).reshape(len(rows), -1))
+            names = self.param_names
+            self._param_norms.extend(np.array([[r[2][k] for k in names] for r in rows], dtype=np.float32)
+                                     .reshape(len(rows), len(names)))
+            rows.clear()
 
     def _decimate(self) -> None:
         self.stride *= 2
@@ -195,16 +252,19 @@ class History:
     # ------------------------------------------------------------------ reading
     @property
     def steps(self) -> np.ndarray:
+        self._flush()
         if self._step_list is not None:
             return self._step_list.values
         return np.arange(self._first_step, self._first_step + len(self._loss), dtype=np.int64)
 
     @property
     def loss(self) -> np.ndarray:
+        self._flush()
         return self._loss.values
 
     @property
     def smooth_loss(self) -> np.ndarray:
+        self._flush()
         if self._smooth is None:
             return np.full(len(self._loss), np.nan, np.float32)
         return self._smooth.values
@@ -213,26 +273,31 @@ class History:
     def nbytes(self) -> int:
         """Bytes the per-step series hold (unused capacity included); ``steps`` takes none while
         the steps are consecutive, an undefined ``smooth_loss`` none at all."""
+        self._flush()
         return sum(a.nbytes for a in (self._step_list, self._loss, self._smooth) if a is not None)
 
     @property
     def grad_steps(self) -> np.ndarray:
+        self._flush()
         return self._grad_steps.values
 
     @property
     def grad_a_norms(self) -> np.ndarray:
+        self._flush()
         return self._grad_a.values
 
     @property
     def param_grad_norms(self) -> dict[str, np.ndarray]:
+        self._flush()
         vals = self._param_norms.values
         return {k: vals[:, j] for j, k in enumerate(self.param_names)}
 
     def __len__(self) -> int:
-        return len(self._loss)
+        return len(self._loss) + len(self._pend_loss)
 
     # ------------------------------------------------------------------ saving
     def state_dict(self) -> dict:
+        self._flush()
         return {
             "steps": self._copy(self._step_list, self.steps), "loss": self.loss.copy(),
             "smooth_loss": self._copy(self._smooth, self.smooth_loss),
@@ -292,4 +357,5 @@ class History:
         self._grad_a = GrowingArray.from_array(grad_a)
         self._param_norms = GrowingArray.from_array(pnorms)
         self.stride = stride
+        self._pend_loss, self._pend_smooth, self._pend_rows = [], [], []
         self.evals, self.setting_changes, self.samples = evals, changes, samples

@@ -11,6 +11,7 @@ Random streams (all ``numpy.random.Generator``, spawned from ``config.seed``): `
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import math
 import time
@@ -32,11 +33,42 @@ from rnnviz.training.history import History
 STATE_FORMAT = 1
 
 
-def _small_blas(method):
-    """Run a Trainer method with the BLAS threads its problem size calls for (see training.blas)."""
+#: the Trainer whose :meth:`Trainer.running` block this thread is in (a context variable: per thread)
+_RUNNING: contextvars.ContextVar = contextvars.ContextVar("rnnviz_running_trainer", default=None)
+
+
+class _Running:
+    """What :meth:`Trainer.running` returns: see there."""
+
+    __slots__ = ("trainer", "_blas", "_errors", "_token")
+
+    def __init__(self, trainer: "Trainer"):
+        self.trainer = trainer
+
+    def __enter__(self) -> "Trainer":
+        self._blas = blas_limit(self.trainer.blas_threads)
+        self._blas.__enter__()
+        # overflow and invalid values are reported by the step that meets them (a refused step
+        # naming what went non-finite), not as RuntimeWarnings
+        self._errors = np.errstate(over="ignore", invalid="ignore")
+        self._errors.__enter__()
+        self._token = _RUNNING.set(self.trainer)
+        return self.trainer
+
+    def __exit__(self, *exc) -> bool:
+        _RUNNING.reset(self._token)
+        self._errors.__exit__(*exc)
+        self._blas.__exit__(*exc)
+        return False
+
+
+def _running(method):
+    """Run a Trainer method inside :meth:`Trainer.running` (at no cost when already in it)."""
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        with blas_limit(self.blas_threads):
+        if _RUNNING.get() is self:
+            return method(self, *args, **kwargs)
+        with _Running(self):
             return method(self, *args, **kwargs)
     return wrapper
 
@@ -116,8 +148,15 @@ class Trainer:
     def is_charlm(self) -> bool:
         return self.config.task == "charlm"
 
+    def running(self) -> _Running:
+        """``with trainer.running():`` around a loop of steps sets, once for the whole loop, what
+        each step would otherwise set and restore itself: the BLAS thread limit for this problem
+        size (see :mod:`rnnviz.training.blas`) and quiet floating-point errors (a non-finite step
+        is refused and reported instead). For this thread only; nesting is harmless."""
+        return _Running(self)
+
     # ------------------------------------------------------------------ training
-    @_small_blas
+    @_running
     def step(self) -> StepResult:
         """One optimisation step.
 
@@ -131,9 +170,8 @@ class Trainer:
         batch = task.train_batch()
         carry = task.carries_state and not batch.reset_state
         state0 = self.carried_state if carry else None
-        with np.errstate(over="ignore", invalid="ignore"):   # non-finite values are reported below
-            loss, grads, res = net.loss_and_grads(batch.x, batch.y, state0, batch.mask)
-            norms = array_norms(grads)
+        loss, grads, res = net.loss_and_grads(batch.x, batch.y, state0, batch.mask)
+        norms = array_norms(grads)
         problem = None
         grad_norm = math.hypot(*norms.values())
         if not (math.isfinite(loss) and math.isfinite(grad_norm)):
@@ -183,14 +221,14 @@ class Trainer:
                                      beta2=new.beta2, rho=new.rho, eps=new.eps)
 
     # ------------------------------------------------------------------ looking
-    @_small_blas
+    @_running
     def evaluate(self) -> dict[str, float]:
         """Held-out metrics; never touches the training state or any RNG. Recorded in history."""
         metrics = {k: float(v) for k, v in self.task.metrics(self.network).items()}
         self.history.record_eval(self.step_count, metrics)
         return metrics
 
-    @_small_blas
+    @_running
     def probe(self) -> Probe:
         """Hidden states (and LSTM cell state and gates, GRU gates) on the probe sequence."""
         x, labels = self._probe_input()
@@ -230,12 +268,12 @@ class Trainer:
         except ValueError:
             return None
 
-    @_small_blas
+    @_running
     def examples(self, k: int = 4) -> list[str]:
         """Readable predictions on held-out examples (``74 + 120 = 194 ✓``)."""
         return list(self.task.examples(self.network, k))
 
-    @_small_blas
+    @_running
     def sample(self, prime: str | None = None, length: int | None = None,
                temperature: float | None = None, seed: int | None = None, greedy: bool = False) -> str:
         """Text from the character model: the priming text followed by ``length`` new characters.

@@ -40,3 +40,18 @@ def test_trainer_steps_use_the_threads_their_size_calls_for(monkeypatch, batch, 
         trainer.step()
         assert seen == [[1] * len(default)] if expect_one else seen == [default]
         assert blas_threads_now() == default           # restored after the step
+
+
+def test_running_sets_the_limit_once_for_a_loop_and_restores_it():
+    if not blas_threads_now():
+        pytest.skip("threadpoolctl finds no BLAS library to limit")
+    with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+        default = blas_threads_now()
+        trainer = Trainer(Config(task="parity", seq_length=6, n_train=64, n_test=16, hidden=8,
+                                 batch_size=1, seed=0))
+        with trainer.running():
+            assert blas_threads_now() == [1] * len(default)
+            for _ in range(3):
+                trainer.step()
+                assert blas_threads_now() == [1] * len(default)   # not restored between steps
+        assert blas_threads_now() == default

@@ -180,3 +180,40 @@ def test_refused_steps_are_not_recorded_and_steps_stay_consecutive():
     np.testing.assert_array_equal(t.history.steps, accepted)
     assert len(t.history.loss) == len(t.history) == 9
     assert np.isfinite(t.history.loss).all()
+
+
+def test_values_recorded_between_reads_are_all_there_whenever_it_is_read():
+    """Recording waits in lists between moves into the arrays (History.PENDING steps at a time);
+    what is read must not depend on when: read after every step, never, or with no waiting at all."""
+    rng = np.random.default_rng(5)
+    steps = list(range(1, 700)) + list(range(720, 1500))        # a gap, past several decimations
+    losses = rng.uniform(0.0, 3.0, len(steps))
+    grads = rng.uniform(0.0, 2.0, (len(steps), 3))
+    norms = rng.uniform(0.0, 1.0, (len(steps), 2))
+
+    def record(h: History, read_every: int | None) -> History:
+        for i, step in enumerate(steps):
+            smooth = None if i < 300 else float(losses[i]) + 1.0     # defined from step 301 on
+            h.record_step(step, float(losses[i]), smooth, grads[i].copy(), {"W": norms[i, 0], "b": norms[i, 1]})
+            if read_every and i % read_every == 0:
+                assert len(h.loss) == len(h) == i + 1 and h.steps[-1] == step
+        return h
+
+    unbuffered = History(["W", "b"], max_rows=100)
+    unbuffered.PENDING = 1
+    histories = [record(unbuffered, None), record(History(["W", "b"], max_rows=100), None),
+                 record(History(["W", "b"], max_rows=100), 37)]
+    expected = histories[0].state_dict()
+    assert expected["stride"] > 1 and len(expected["grad_steps"]) <= 100       # decimated
+    np.testing.assert_array_equal(expected["steps"], steps)
+    np.testing.assert_array_equal(expected["loss"], losses.astype(np.float32))
+    assert np.isnan(expected["smooth_loss"][:300]).all()
+    np.testing.assert_array_equal(expected["smooth_loss"][300:], (losses[300:] + 1.0).astype(np.float32))
+    rows = np.searchsorted(steps, expected["grad_steps"])
+    np.testing.assert_array_equal(expected["grad_a_norms"], grads[rows].astype(np.float32))
+    np.testing.assert_array_equal(expected["param_grad_norms"], norms[rows].astype(np.float32))
+    for h in histories[1:]:
+        got = h.state_dict()
+        assert got.keys() == expected.keys()
+        for key, value in expected.items():
+            np.testing.assert_array_equal(got[key], value, err_msg=key)

@@ -1,6 +1,8 @@
 """The trainer: steps, live settings, evaluation isolation, refusal of non-finite steps, resume."""
 
+import contextlib
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -236,3 +238,24 @@ def test_forget_bias_sets_the_lstm_forget_gate_and_only_it():
         np.testing.assert_array_equal(t.network.params[k], default.network.params[k])
     with pytest.raises(ValueError, match="forget_bias"):
         Config().replace(forget_bias=float("nan"))
+
+
+def test_a_diverging_run_is_refused_quietly_with_or_without_running():
+    """Overflow is reported by the refused step, never as numpy RuntimeWarnings, whether the caller
+    wraps its loop in ``Trainer.running()`` (as the command line and window do) or not; and the
+    steps are the same either way."""
+    results = {}
+    for wrapped in (False, True):
+        t = make("parity", lr=0.5, activation="relu")
+        t.step()
+        t.set_live(lr=1e300)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")          # any RuntimeWarning fails the test
+            with t.running() if wrapped else contextlib.nullcontext():
+                refused = [t.step().refused for _ in range(5)]
+        assert any(refused)
+        results[wrapped] = (refused, {k: v.copy() for k, v in t.network.params.items()})
+    assert results[False][0] == results[True][0]
+    for k, v in results[False][1].items():
+        np.testing.assert_array_equal(results[True][1][k], v)
+    assert np.geterr()["over"] == "warn"            # the error mode is back as it was
