@@ -18,9 +18,15 @@ from rnnviz.training.history import as_float32
 TINY = 1e-30   # gradient norms of exactly zero are drawn at this floor on log axes
 
 
+FLOAT_MAX = float(np.finfo(np.float64).max)
+
+
 def log_norms(norms: np.ndarray) -> np.ndarray:
-    """log10 of gradient norms, with zeros and NaN drawn at the floor ``TINY``."""
-    return np.log10(np.maximum(np.nan_to_num(np.asarray(norms, dtype=float), nan=TINY), TINY))
+    """log10 of gradient norms, with zeros and NaN drawn at the floor ``TINY`` and infinities at
+    the largest float (two ufuncs: ``fmax`` takes the floor where the norm is NaN)."""
+    out = np.fmax(np.asarray(norms, dtype=float), TINY)
+    np.minimum(out, FLOAT_MAX, out=out)
+    return np.log10(out, out=out)
 
 
 class GrowableArray:
@@ -301,7 +307,7 @@ class RunData:
             self.smooth_loss.extend(steps, as_float32([np.nan if r.smooth_loss is None else r.smooth_loss
                                                        for r in results]))
         self._add_gradient_norms(steps, [r.param_grad_norms for r in results])
-        grads = np.stack([np.asarray(r.grad_a_norms, dtype=float) for r in results])
+        grads = np.array([r.grad_a_norms for r in results], dtype=float)     # (n, T)
         self.gradient_image.add(steps, log_norms(grads))
         self.latest_grad_a = grads[-1]
         last_c = results[-1].grad_c_norms
@@ -313,7 +319,8 @@ class RunData:
         if not dicts or not dicts[0]:
             return
         names = list(dicts[0])
-        columns = {name: np.fromiter((d.get(name, np.nan) for d in dicts), float, len(dicts)) for name in names}
+        values = np.array([[d.get(n, np.nan) for n in names] for d in dicts], dtype=float)   # (n, P)
+        columns = dict(zip(names, values.reshape(len(dicts), len(names)).T))
         columns = {"all": np.sqrt(sum(np.square(v) for v in columns.values())), **columns}
         self.gradient_norms.add(steps, columns)
 
