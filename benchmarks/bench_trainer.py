@@ -3,12 +3,12 @@
 For each preset, three loops run over the same data in this one process, interleaved in rounds:
   engine   task.train_batch() + Network.loss_and_grads + clip_gradients + optimizer.step
   trainer  Trainer.step() (adds diagnostics, history, refusal checks) inside Trainer.running()
-  cli      `rnnviz train --preset P --steps N --quiet` through rnnviz.cli.main (adds the loop,
+  cli      `rnnviz train --preset P --steps N --json --no-samples` through rnnviz.cli.main (adds the loop,
            progress bookkeeping, and the final held-out evaluation, which is excluded by timing
            only the training loop it reports: steps_per_second)
 It prints the median steps/s of each and the ratios trainer/engine and cli/engine (target >= 0.9).
 
-    python benchmarks/bench_trainer.py [--presets char-rnn addition parity] [--steps 400] [--rounds 5]
+    python benchmarks/bench_trainer.py [--presets char-rnn addition parity] [--steps 1000] [--rounds 7]
 """
 
 from __future__ import annotations
@@ -70,8 +70,10 @@ def cli_loop(preset: str, steps: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--presets", nargs="+", default=["char-rnn", "char-lstm", "addition", "parity"])
-    ap.add_argument("--steps", type=int, default=300)
-    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=1000,
+                    help="steps per loop (full-batch presets: a hundredth); the CLI starts a new run "
+                         "each time, so short loops would weigh its first, cold steps too heavily")
+    ap.add_argument("--rounds", type=int, default=7)
     args = ap.parse_args()
     try:
         from threadpoolctl import threadpool_info
@@ -83,7 +85,7 @@ def main() -> None:
     print(f"{'preset':<12} {'engine/s':>10} {'trainer/s':>10} {'cli/s':>10} {'trainer/eng':>12} {'cli/eng':>9}")
     for name in args.presets:
         config = load_preset(name).config
-        steps = args.steps if config.batch_size != 0 else max(5, args.steps // 20)
+        steps = args.steps if config.batch_size != 0 else max(5, args.steps // 100)
         eng, trn, cli = [], [], []
         a, b = Trainer(config), Trainer(config)
         for _ in range(args.rounds):
