@@ -3,14 +3,16 @@
 Prints, from one run in one process:
 - the GUI thread's event-loop latency (a 10 ms QTimer probe: how late each tick fires), p50/p99;
 - training steps per second with the window open vs a headless ``Trainer.step()`` loop, and the
-  ratio (headless measured before and after the window, in blocks; medians);
+  ratio: the window runs in segments (30 s by default), each after a headless segment (8 s) in
+  the same process, so the machine's drift in speed weighs on both alike; medians over blocks,
+  and the ratio per segment;
 - resident memory (RSS) at the start and end of the window run, and its slope per minute;
 - time from launch to window shown (a separate ``python -m rnnviz.gui --quit-after`` process);
 - how long pause takes to take effect, on the char-rnn preset and on the slowest one (parity-100k,
   whose full-batch step takes seconds).
 
-    python benchmarks/gui_latency.py                 # ~2 minutes
-    python benchmarks/gui_latency.py --minutes 20    # the memory-stays-flat run
+    python benchmarks/gui_latency.py --minutes 5 --skip-slow   # ~7 minutes
+    python benchmarks/gui_latency.py --minutes 20              # the memory-stays-flat run
 """
 
 from __future__ import annotations
@@ -81,16 +83,9 @@ def wait_until(predicate, timeout: float) -> float:
     return time.perf_counter() - t0
 
 
-def headless_rate(preset: str, seconds: float, block: float) -> tuple[list[float], float]:
-    """Steps per second of a bare ``Trainer.step()`` loop, per block; and steps per CPU second.
-    ``Trainer.running()`` (BLAS thread limit, error mode) is set once around the loop, as the
-    command line does."""
-    trainer = Trainer(load_preset(preset).config)
-    with trainer.running():
-        return _headless_blocks(trainer, seconds, block)
-
-
 def _headless_blocks(trainer, seconds: float, block: float) -> tuple[list[float], float]:
+    """Steps per second of a bare ``trainer.step()`` loop, per block of ``block`` seconds; and steps
+    per CPU second. The caller sets ``Trainer.running()`` around it, as the command line does."""
     for _ in range(20):
         trainer.step()
     rates = []
@@ -129,34 +124,54 @@ class LatencyProbe:
         self._last = now
 
 
-def window_run(preset: str, seconds: float, block: float, warmup: float = 3.0):
+def window_run(preset: str, seconds: float, block: float, headless_seconds: float, segment: float,
+               warmup: float = 3.0):
+    """The window training ``preset`` with every panel live, in segments of ``segment`` seconds,
+    each preceded by a headless ``Trainer.step()`` loop of ``headless_seconds`` on a second
+    Trainer in this process (window paused meanwhile), so slow drift of the machine's speed
+    affects both alike. Throughput, CPU and latency are taken over the window segments only."""
     window = MainWindow(Trainer(load_preset(preset).config))
     window.non_interactive = True
     window.resize(1500, 950)
     window.show()
     wait(0.5)
     c = window.controller
-    c.start()
-    wait(warmup)
+    reference = Trainer(load_preset(preset).config)
     probe = LatencyProbe()
-    probe.start()
-    rates, memory = [], [(0.0, rss_mb())]
-    t_start = time.perf_counter()
-    cpu0, gui0, step0 = thread_cpu_seconds("rnnviz-training"), time.thread_time(), c.data.step
-    end = t_start + seconds
-    while time.perf_counter() < end:
-        t0, s0 = time.perf_counter(), c.data.step
-        wait(block)
-        rates.append((c.data.step - s0) / (time.perf_counter() - t0))
-        memory.append((time.perf_counter() - t_start, rss_mb()))
-    probe.stop()
-    wall = time.perf_counter() - t_start
-    cpu = {"training_share": (thread_cpu_seconds("rnnviz-training") - cpu0) / wall,
-           "gui_share": (time.thread_time() - gui0) / wall,
-           "steps_per_cpu_second": (c.data.step - step0) / max(1e-9, thread_cpu_seconds("rnnviz-training") - cpu0)}
+    rates, headless, per_round, memory = [], [], [], []
+    per_cpu_headless, cpu_train, cpu_gui, wall, steps_windowed = [], 0.0, 0.0, 0.0, 0
+    rounds = max(1, round(seconds / segment))
+    for r in range(rounds):
+        with reference.running():
+            h, h_cpu = _headless_blocks(reference, headless_seconds, block)
+        headless += h
+        per_cpu_headless.append(h_cpu)
+        c.start()
+        wait(warmup if r == 0 else 1.0)     # the thread starts, the first probe and evaluation run
+        probe.start()
+        t_start, cpu0, gui0, step0 = time.perf_counter(), thread_cpu_seconds("rnnviz-training"), time.thread_time(), c.data.step
+        seg_rates = []
+        while time.perf_counter() - t_start < segment:
+            t0, s0 = time.perf_counter(), c.data.step
+            wait(block)
+            seg_rates.append((c.data.step - s0) / (time.perf_counter() - t0))
+            memory.append((wall + time.perf_counter() - t_start, rss_mb()))
+        probe.stop()
+        seg_wall = time.perf_counter() - t_start
+        cpu_train += thread_cpu_seconds("rnnviz-training") - cpu0
+        cpu_gui += time.thread_time() - gui0
+        steps_windowed += c.data.step - step0
+        wall += seg_wall
+        rates += seg_rates
+        per_round.append(statistics.median(seg_rates) / statistics.median(h))
+        if r < rounds - 1:
+            c.pause()
+            wait_until(lambda: not c.is_running, 30)
+    cpu = {"training_share": cpu_train / wall, "gui_share": cpu_gui / wall,
+           "steps_per_cpu_second": steps_windowed / max(1e-9, cpu_train),
+           "headless_per_cpu_second": statistics.mean(per_cpu_headless), "per_round": per_round}
     renders = dict(window.render_costs)
     # Pause latency on this preset, while it runs at full speed.
-    t0 = time.perf_counter()
     c.pause()
     pause_s = wait_until(lambda: not c.is_running, 30)
     c.stop_and_wait()
@@ -166,7 +181,7 @@ def window_run(preset: str, seconds: float, block: float, warmup: float = 3.0):
     window.close()
     window.deleteLater()
     wait(0.2)
-    return rates, probe.late_ms, memory, pause_s, renders, cpu
+    return rates, headless, probe.late_ms, memory, pause_s, renders, cpu
 
 
 def pause_latency(preset: str, repeats: int, into_step: float) -> list[float]:
@@ -210,7 +225,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="char-rnn")
     parser.add_argument("--minutes", type=float, default=0.5, help="length of the window run (default 0.5)")
-    parser.add_argument("--headless-seconds", type=float, default=15.0)
+    parser.add_argument("--headless-seconds", type=float, default=8.0,
+                        help="headless loop before each window segment (default 8)")
+    parser.add_argument("--segment", type=float, default=30.0,
+                        help="seconds of window per segment (default 30)")
     parser.add_argument("--block", type=float, default=2.5, help="seconds per throughput sample")
     parser.add_argument("--slow-preset", default="parity-100k")
     parser.add_argument("--skip-slow", action="store_true", help="skip the parity-100k pause measurement")
@@ -235,20 +253,19 @@ def main() -> int:
     print(f"\nlaunch to window shown ({args.preset}): median {statistics.median(launches):.2f} s "
           f"(runs: {', '.join(f'{t:.2f}' for t in launches)}; target < 2 s)")
 
-    print(f"\nheadless Trainer.step() loop, {args.preset}, {args.headless_seconds:.0f} s ...")
-    before, per_cpu_before = headless_rate(args.preset, args.headless_seconds, args.block)
     seconds = args.minutes * 60
-    print(f"window with all panels live, {args.preset}, {seconds:.0f} s ...")
-    rates, late, memory, pause_s, render_cost, cpu = window_run(args.preset, seconds, args.block)
-    print(f"headless again, {args.headless_seconds:.0f} s ...")
-    after, per_cpu_after = headless_rate(args.preset, args.headless_seconds, args.block)
-    headless = statistics.median(before + after)
+    print(f"\n{args.preset}: {seconds:.0f} s of the window with all panels live, in {args.segment:.0f}-s segments, "
+          f"each after {args.headless_seconds:.0f} s of a headless Trainer.step() loop ...")
+    rates, headless_rates, late, memory, pause_s, render_cost, cpu = window_run(
+        args.preset, seconds, args.block, args.headless_seconds, args.segment)
+    headless = statistics.median(headless_rates)
     windowed = statistics.median(rates)
-    print(f"\nsteps/s headless: median {headless:,.0f} (before {statistics.median(before):,.0f}, "
-          f"after {statistics.median(after):,.0f})")
+    rounds = cpu["per_round"]
+    print(f"\nsteps/s headless: median {headless:,.0f}")
     print(f"steps/s with the window: median {windowed:,.0f}")
-    print(f"ratio window/headless: {windowed / headless:.2f} (target >= 0.9)")
-    per_cpu = statistics.mean([per_cpu_before, per_cpu_after])
+    print(f"ratio window/headless: {windowed / headless:.2f} (target >= 0.9); per segment: median "
+          f"{statistics.median(rounds):.2f}, range {min(rounds):.2f}-{max(rounds):.2f} ({len(rounds)} segments)")
+    per_cpu = cpu["headless_per_cpu_second"]
     print(f"training thread: {cpu['training_share']:.0%} of a core, {cpu['steps_per_cpu_second']:,.0f} steps per CPU "
           f"second (headless: {per_cpu:,.0f}; ratio {cpu['steps_per_cpu_second'] / per_cpu:.2f}); GUI thread: "
           f"{cpu['gui_share']:.0%} of a core")
