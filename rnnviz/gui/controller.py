@@ -18,6 +18,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal, S
 from rnnviz.training.config import LIVE_FIELDS, Config
 from rnnviz.training.trainer import Trainer
 
+from . import gc_guard
 from .run_data import RunData
 from .worker import EXAMPLES, TrainingWorker, freeze_probe
 
@@ -103,6 +104,7 @@ class TrainingController(QObject):
         self._worker, self._thread = worker, thread
         self._rates.clear()
         self._rates.append((time.perf_counter(), self.data.step))
+        gc_guard.hold()         # from now until the thread has finished: see gc_guard
         thread.start()
         self.state_changed.emit("running")
 
@@ -256,6 +258,7 @@ class TrainingController(QObject):
         if thread is None or thread is not self._thread:
             return
         thread.wait()   # 'finished' is emitted just before the thread ends: let it end
+        gc_guard.release()
         worker = self._worker
         self._thread = self._worker = None
         try:

@@ -457,3 +457,42 @@ def test_forget_bias_control_shows_for_the_lstm_and_rebuilds_its_weights(qtbot, 
     H = window.controller.trainer.config.hidden
     assert np.all(window.controller.trainer.network.params["ba"][:H] == 3.0)
     assert dialogs.shown == []
+
+
+def test_garbage_is_collected_by_the_gui_thread_while_training_runs(qtbot, make_window):
+    """The training thread must never free reference cycles that hold Qt objects (in PySide6 a
+    QObject destructor run there can deadlock against the GUI thread, or crash): while it runs,
+    automatic collection is off and the GUI thread collects on a timer; afterwards it is back."""
+    import gc
+    import threading
+    import weakref
+
+    from PySide6.QtCore import QObject
+
+    window = make_window()
+    collectors = []
+
+    def record(phase, info):
+        if phase == "stop":
+            collectors.append(threading.current_thread() is threading.main_thread())
+
+    assert gc.isenabled()
+    gc.callbacks.append(record)
+    try:
+        window.controller.start()
+        wait_steps(qtbot, window, 20)
+        assert not gc.isenabled()
+        refs = []
+        for _ in range(2_000):     # cycles holding Qt objects, as replaced plot items can leave
+            holder = {"qt": QObject()}
+            holder["self"] = holder
+            refs.append(weakref.ref(holder["qt"]))
+        del holder
+        qtbot.waitUntil(lambda: all(r() is None for r in refs), timeout=5_000)
+        assert window.controller.is_running
+        window.controller.pause()
+        qtbot.waitUntil(lambda: not window.controller.is_running, timeout=5_000)
+    finally:
+        gc.callbacks.remove(record)
+    assert gc.isenabled()
+    assert collectors and all(collectors)
