@@ -44,7 +44,8 @@ SESSION_FILTER = "rnnviz sessions (*.rnnviz);;All files (*)"
 TEXT_FILTER = "Text files (*.txt *.md *.py *.csv *.tex *.html);;All files (*)"
 MAX_RECENT = 8
 RENDER_MIN_GAP = 0.012         # seconds between two panel redraws: each panel at most ~20 per second
-RENDER_SHARE = 0.025           # redraws may use at most ~2.5% of the time (training shares the CPU)
+RENDER_SHARE = 0.02            # redraws may use at most ~2% of the time (training shares the CPU
+                               # and the GIL): under full-speed training each panel every ~1.2 s
 SHORTCUTS = [
     ("Space", "Start / pause training"),
     ("Ctrl+Right", "Step once (one training step)"),

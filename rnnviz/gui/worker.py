@@ -26,12 +26,12 @@ from rnnviz.training.blas import blas_limit
 # every millisecond of it (and of the window's work on what it sends) is taken from training:
 # python benchmarks/gui_latency.py measures the sum (target: >= 90% of headless speed).
 EMIT_INTERVAL = 0.1           # seconds between snapshots: at most ~10 per second; the window redraws
-                              # each panel about once a second under load, the status bar ~4 times
+                              # each panel about every 1.2 s under load, the status bar ~4 times
 PROBE_BUDGET = 0.005          # the heatmap's probe takes at most ~0.5% of the time, and runs
 MIN_PROBE_INTERVAL = 1.0      # at most once a second (the heatmap is redrawn about that often)
 EVAL_BUDGET = 0.005           # held-out evaluations at most ~0.5% (char-rnn: one every ~6 s)
-SAMPLE_BUDGET = 0.005         # text samples at most ~0.5%, and at most one a second:
-MIN_SAMPLE_INTERVAL = 1.0     # nobody reads faster than that
+SAMPLE_BUDGET = 0.005         # text samples at most ~0.5%, and (char-rnn: 4.5 ms each)
+MIN_SAMPLE_INTERVAL = 2.0     # a new sample every 2 s at most: time to read it
 EXAMPLES = 6                  # test examples shown by the sampling panel (non-text tasks)
 
 

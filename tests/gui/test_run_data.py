@@ -66,3 +66,32 @@ def test_loss_envelope_is_bounded_and_keeps_every_extreme():
     assert env.last == values[-1]
     x, y = env.envelope()
     assert x.size == y.size == 2 * env.n
+
+
+def test_window_keeps_per_parameter_gradient_norms_of_every_kth_step_from_snapshots():
+    """What the gradient panel draws from snapshots: for each kept step, that step's own norms
+    per parameter and their global norm, however many snapshots and stride doublings it took."""
+    from rnnviz.gui.run_data import RunData
+    from rnnviz.training.trainer import StepResult
+
+    rng = np.random.default_rng(3)
+    n_steps, names = 9_000, ("Wax", "Waa", "ba")
+    norms = rng.random((n_steps + 1, len(names))) + 0.1
+    data = RunData()
+    data.gradient_norms = DecimatedRows(max_rows=256)
+    step = 0
+    while step < n_steps:
+        batch = []
+        for _ in range(min(int(rng.integers(1, 400)), n_steps - step)):
+            step += 1
+            batch.append(StepResult(step=step, loss=1.0, smooth_loss=None, grad_a_norms=np.ones(4),
+                                    grad_c_norms=None, param_grad_norms=dict(zip(names, norms[step])),
+                                    grad_norm=0.0, clipped=False, refused=None, seconds=0.0))
+        data.add_results(batch)
+    rows = data.gradient_norms
+    assert rows.stride == 64 and len(rows) <= 256
+    kept = rows.steps.astype(int)
+    np.testing.assert_array_equal(kept, np.arange(rows.stride, n_steps + 1, rows.stride))
+    for j, name in enumerate(names):
+        np.testing.assert_array_equal(rows.column(name), norms[kept, j])
+    np.testing.assert_allclose(rows.column("all"), np.sqrt((norms[kept] ** 2).sum(axis=1)))
