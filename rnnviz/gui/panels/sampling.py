@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..run_data import RunData
+from ..worker import MIN_SAMPLE_INTERVAL
 from ..widgets.sliders import ValueSlider
 
 
@@ -91,12 +92,12 @@ class SamplingPanel(QWidget):
             is_charlm = config.task == "charlm"
             self.controls.setVisible(is_charlm)
             self.caption.setText(
-                f"Samples from the model appear here every {config.sample_every:,} steps (at most one per "
-                "second) and when you press Sample now." if is_charlm else
+                f"Samples from the model appear here every {config.sample_every:,} steps (at most one every "
+                f"{MIN_SAMPLE_INTERVAL:g} seconds) and when you press Sample now." if is_charlm else
                 "The model's answers on a few held-out test examples, updated live (✓ right, ✗ wrong).")
         elif config.task == "charlm":
             self.caption.setText(f"Samples from the model appear here every {config.sample_every:,} steps "
-                                 "(at most one per second) and when you press Sample now.")
+                                 f"(at most one every {MIN_SAMPLE_INTERVAL:g} seconds) and when you press Sample now.")
 
     def clear(self) -> None:
         self.text.clear()
