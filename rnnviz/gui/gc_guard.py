@@ -48,7 +48,3 @@ def release() -> None:
         _collector.timer.stop()
         if _was_enabled:
             gc.enable()
-
-
-def holding() -> bool:
-    return _holders > 0

@@ -324,7 +324,8 @@ class RunData:
         if keep.size == 0:
             return
         names = list(dicts[0])
-        values = np.array([[d.get(n, np.nan) for n in names] for d in map(dicts.__getitem__, keep.tolist())],
+        kept = [dicts[i] for i in keep.tolist()]
+        values = np.array([[d.get(n, np.nan) for n in names] for d in kept],
                           dtype=float).reshape(keep.size, len(names))    # (kept, P)
         columns = dict(zip(names, values.T))
         columns = {"all": np.sqrt(sum(np.square(v) for v in columns.values())), **columns}
