@@ -731,6 +731,8 @@ class MainWindow(QMainWindow):
                                          "(trained weights are discarded).", 6000)
 
     def _on_reset_edit_timer_timeout(self) -> None:
+        if self._closing_accepted:
+            return
         if self.controller.step_count == 0 and self.controls.reset_changes():
             try:
                 config = self.controls.edited_config()
@@ -804,6 +806,7 @@ class MainWindow(QMainWindow):
                 self.controller.start()
             return
         self._closing_accepted = True
+        self._reset_edit_timer.stop()      # a pending rebuild must not run on a closed window
         self._save_settings()
         event.accept()
         self.closed.emit()

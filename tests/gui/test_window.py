@@ -122,6 +122,14 @@ def test_changing_a_reset_setting_before_training_applies_without_asking(qtbot, 
     assert dialogs.shown == []
 
 
+def test_closing_with_a_reset_edit_pending_does_not_rebuild_the_closed_window(qtbot, make_window):
+    window = make_window()
+    window.controls._widgets["hidden"].setValue(5)      # arms the delayed rebuild
+    window.close()
+    qtbot.wait(600)                                      # past the rebuild's delay: nothing runs
+    assert window.controller.trainer.config.hidden != 5
+
+
 def test_task_options_are_labelled_for_the_task(qtbot, make_window):
     window = make_window()
     labels = window.controls._labels
