@@ -731,8 +731,6 @@ class MainWindow(QMainWindow):
                                          "(trained weights are discarded).", 6000)
 
     def _on_reset_edit_timer_timeout(self) -> None:
-        if self._closing_accepted:
-            return
         if self.controller.step_count == 0 and self.controls.reset_changes():
             try:
                 config = self.controls.edited_config()

@@ -325,8 +325,7 @@ class RunData:
             return
         names = list(dicts[0])
         kept = [dicts[i] for i in keep.tolist()]
-        values = np.array([[d.get(n, np.nan) for n in names] for d in kept],
-                          dtype=float).reshape(keep.size, len(names))    # (kept, P)
+        values = np.array([[d.get(n, np.nan) for n in names] for d in kept], dtype=float)   # (kept, P)
         columns = dict(zip(names, values.T))
         columns = {"all": np.sqrt(sum(np.square(v) for v in columns.values())), **columns}
         self.gradient_norms.add(steps[keep], columns)

@@ -30,7 +30,7 @@ EMIT_INTERVAL = 0.1           # seconds between snapshots: at most ~10 per secon
 PROBE_BUDGET = 0.005          # the heatmap's probe takes at most ~0.5% of the time, and runs
 MIN_PROBE_INTERVAL = 1.0      # at most once a second (the heatmap is redrawn about that often)
 EVAL_BUDGET = 0.005           # held-out evaluations at most ~0.5% (char-rnn: one every ~6 s)
-SAMPLE_BUDGET = 0.005         # text samples at most ~0.5%, and (char-rnn: 4.5 ms each)
+SAMPLE_BUDGET = 0.005         # text samples at most ~0.5% of the time (char-rnn: 4.5 ms each)
 MIN_SAMPLE_INTERVAL = 2.0     # a new sample every 2 s at most: time to read it
 EXAMPLES = 6                  # test examples shown by the sampling panel (non-text tasks)
 

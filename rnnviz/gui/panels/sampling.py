@@ -87,17 +87,14 @@ class SamplingPanel(QWidget):
         for w in (self.prime_edit, self.length_box):
             w.blockSignals(False)
         self.temperature.set_value(config.temperature)
+        is_charlm = config.task == "charlm"
         if config.task != self._task:
             self._task = config.task
-            is_charlm = config.task == "charlm"
             self.controls.setVisible(is_charlm)
-            self.caption.setText(
-                f"Samples from the model appear here every {config.sample_every:,} steps (at most one every "
-                f"{MIN_SAMPLE_INTERVAL:g} seconds) and when you press Sample now." if is_charlm else
-                "The model's answers on a few held-out test examples, updated live (✓ right, ✗ wrong).")
-        elif config.task == "charlm":
-            self.caption.setText(f"Samples from the model appear here every {config.sample_every:,} steps "
-                                 f"(at most one every {MIN_SAMPLE_INTERVAL:g} seconds) and when you press Sample now.")
+        self.caption.setText(
+            f"Samples from the model appear here every {config.sample_every:,} steps (at most one every "
+            f"{MIN_SAMPLE_INTERVAL:g} seconds) and when you press Sample now." if is_charlm else
+            "The model's answers on a few held-out test examples, updated live (✓ right, ✗ wrong).")
 
     def clear(self) -> None:
         self.text.clear()
