@@ -3,7 +3,9 @@
 Every figure is measured in this one process: the implementations of a case run in turns
 (round robin), ``--repeats`` timed blocks each, so a neighbour's load hits them alike; the script
 prints the median time per training step of each (wall clock, and the process's CPU time over
-all its threads), and ratios of those medians. PyTorch runs at
+all its threads), and ratios of those medians. Before each timed block the process rests
+(``SETTLE``) so the previous implementation's threads are asleep, then runs a tenth of a block
+untimed (``WARM_SHARE``) so the timed steps run warm, as in a training loop. PyTorch runs at
 1 and 2 intra-op threads and its better setting is the one compared; rnnviz runs with the BLAS
 at its default threads and at 1 thread, and its better setting is compared likewise.
 
@@ -58,40 +60,59 @@ CPU_TIMES: dict[str, list[float]] = {}   # process CPU seconds per step, all thr
 #: seconds of rest before each timed block, so that the BLAS or OpenMP worker threads of the
 #: previous block (which spin for a while after their last job) are asleep and do not compete
 SETTLE = 0.15
+#: untimed steps after the rest, as a share of the block: the first steps after a rest run on cold
+#: caches (the previous implementation evicted them) and a dozing core, a fixed cost of a few
+#: milliseconds that would weigh most on the implementation with the shortest blocks; a training
+#: loop runs warm
+WARM_SHARE = 0.1
 
 
 def run_round_robin(impls: dict, block: int, repeats: int, warmup: int) -> dict[str, list[float]]:
-    """impls: name -> fn(n) running n training steps. Returns name -> per-step seconds of each block."""
-    for fn in impls.values():
-        fn(warmup)
+    """impls: name -> runner(warm, n) running warm untimed then n timed training steps and returning
+    ``(wall, cpu)`` seconds of the n (see :func:`plain`). Returns name -> per-step seconds of each block."""
+    warm = max(1, round(block * WARM_SHARE))
+    for run in impls.values():
+        run(warmup, 1)
     times = {name: [] for name in impls}
     cpu = {name: [] for name in impls}
     for _ in range(repeats):
-        for name, fn in impls.items():
+        for name, run in impls.items():
             time.sleep(SETTLE)
-            c0, t0 = time.process_time(), time.perf_counter()
-            fn(block)
-            times[name].append((time.perf_counter() - t0) / block)
-            cpu[name].append((time.process_time() - c0) / block)
+            wall, proc = run(warm, block)
+            times[name].append(wall / block)
+            cpu[name].append(proc / block)
     CPU_TIMES.update(cpu)
     return times
 
 
-def with_blas_threads(fn, n: int | None):
-    """fn wrapped so that its block runs with the BLAS limited to n threads (None: default)."""
-    if n is None or threadpool_limits is None:
-        return fn
+def plain(fn):
+    """A runner for ``fn(n)`` (n training steps): warm untimed steps, then n timed ones."""
+    def run(warm, n):
+        fn(warm)
+        c0, t0 = time.process_time(), time.perf_counter()
+        fn(n)
+        return time.perf_counter() - t0, time.process_time() - c0
+    return run
 
-    def limited(k):
+
+def with_blas_threads(fn, n: int | None):
+    """A runner of fn whose steps (warm and timed) run with the BLAS limited to n threads."""
+    run = plain(fn)
+    if n is None or threadpool_limits is None:
+        return run
+
+    def limited(warm, k):
         with threadpool_limits(limits=n, user_api="blas"):
-            fn(k)
+            return run(warm, k)
     return limited
 
 
 def with_torch_threads(fn, n: int):
-    def limited(k):
+    run = plain(fn)
+
+    def limited(warm, k):
         torch.set_num_threads(n)
-        fn(k)
+        return run(warm, k)
     return limited
 
 
@@ -308,7 +329,7 @@ def torch_biglstm_trainer(V, H, T, N, seed, rng):
 
 # --------------------------------------------------------------------------- cases
 def add_blas_variants(impls, name, fn):
-    impls[f"{name} blas-default"] = fn
+    impls[f"{name} blas-default"] = plain(fn)
     impls[f"{name} blas-1"] = with_blas_threads(fn, 1)
 
 
