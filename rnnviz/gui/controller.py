@@ -239,9 +239,9 @@ class TrainingController(QObject):
         while len(self._rates) > 2 and now - self._rates[0][0] > 2.0:
             self._rates.popleft()
         (t0, s0), (t1, s1) = self._rates[0], self._rates[-1]
-        if t1 > t0 and snapshot.results:
+        if t1 > t0 and snapshot.steps_taken:
             self.steps_per_second = (s1 - s0) / (t1 - t0)
-        if snapshot.results or snapshot.setting_changes:
+        if snapshot.steps_taken or snapshot.setting_changes:
             self._set_dirty(True)
         self.data_changed.emit()
         if snapshot.refused:

@@ -13,8 +13,6 @@ import math
 
 import numpy as np
 
-from rnnviz.training.history import as_float32
-
 TINY = 1e-30   # gradient norms of exactly zero are drawn at this floor on log axes
 
 
@@ -297,41 +295,37 @@ class RunData:
         return self.smooth_loss.last is not None
 
     # ---- filling ----------------------------------------------------------------------------
-    def add_results(self, results) -> None:
-        if not results:
-            return
-        steps = np.fromiter((r.step for r in results), float, len(results))
-        # float32, as the Trainer's History keeps them: the live curve is the one a saved session reopens to
-        self.loss.extend(steps, as_float32([r.loss for r in results]))
-        if results[-1].smooth_loss is not None:
-            self.smooth_loss.extend(steps, as_float32([np.nan if r.smooth_loss is None else r.smooth_loss
-                                                       for r in results]))
-        self._add_gradient_norms(steps, [r.param_grad_norms for r in results])
-        grads = np.array([r.grad_a_norms for r in results], dtype=float)     # (n, T)
-        self.gradient_image.add(steps, log_norms(grads))
-        self.latest_grad_a = grads[-1]
-        last_c = results[-1].grad_c_norms
-        self.latest_grad_c = None if last_c is None else np.asarray(last_c, dtype=float)
-        self.step = int(steps[-1])
+    def add_block(self, block, last=None) -> None:
+        """Take in a History's :class:`~rnnviz.training.history.SeriesBlock` (new steps, as
+        arrays: a few array calls however many steps it holds) and the latest StepResult, whose
+        gradient norms over time the gradient panel draws as they are."""
+        if block is not None and block.steps.size:
+            steps = block.steps.astype(float)
+            # float32, as the History keeps them: the live curve is the one a saved session reopens to
+            self.loss.extend(steps, block.loss)
+            if block.smooth_loss is not None:
+                self.smooth_loss.extend(steps, block.smooth_loss)
+            self.step = int(steps[-1])
+        if block is not None and block.grad_steps.size:
+            grad_steps = block.grad_steps.astype(float)
+            # Only rows at multiples of the panel's stride are kept (the stride only grows).
+            keep = np.flatnonzero(grad_steps % self.gradient_norms.stride == 0)
+            if keep.size and block.param_names:
+                values = block.param_grad_norms[keep].astype(float)                 # (kept, P)
+                columns = {"all": np.sqrt(np.square(values).sum(axis=1)),
+                           **dict(zip(block.param_names, values.T))}
+                self.gradient_norms.add(grad_steps[keep], columns)
+            grads = log_norms(block.grad_a_norms)
+            self.gradient_image.add(grad_steps, grads)
+            self.latest_grad_a = block.grad_a_norms[-1].astype(float)   # a StepResult says better
+        if last is not None:
+            self.latest_grad_a = np.asarray(last.grad_a_norms, dtype=float)
+            self.latest_grad_c = None if last.grad_c_norms is None else np.asarray(last.grad_c_norms, dtype=float)
+            self.step = max(self.step, int(last.step))
         self.revision += 1
 
-    def _add_gradient_norms(self, steps, dicts) -> None:
-        if not dicts or not dicts[0]:
-            return
-        # Only rows at multiples of the current stride are kept (the stride only grows), so only
-        # those are unpacked: after a minute at full speed, a few of every snapshot's hundreds.
-        keep = np.flatnonzero(steps % self.gradient_norms.stride == 0)
-        if keep.size == 0:
-            return
-        names = list(dicts[0])
-        kept = [dicts[i] for i in keep.tolist()]
-        values = np.array([[d.get(n, np.nan) for n in names] for d in kept], dtype=float)   # (kept, P)
-        columns = dict(zip(names, values.T))
-        columns = {"all": np.sqrt(sum(np.square(v) for v in columns.values())), **columns}
-        self.gradient_norms.add(steps[keep], columns)
-
     def add_snapshot(self, snapshot) -> None:
-        self.add_results(snapshot.results)
+        self.add_block(snapshot.block, snapshot.last)
         self.evals.extend(snapshot.evals)
         self.setting_changes.extend(snapshot.setting_changes)
         self.add_samples(snapshot.samples)
@@ -350,21 +344,7 @@ class RunData:
     def load_history(self, history, step: int) -> None:
         """Start from a Trainer's History (a reopened session). Called only while no worker runs."""
         self.clear()
-        steps = np.asarray(history.steps, dtype=float)
-        if steps.size:
-            self.loss.extend(steps, history.loss)
-            smooth = np.asarray(history.smooth_loss, dtype=float)
-            if np.isfinite(smooth).any():
-                self.smooth_loss.extend(steps, smooth)
-        grad_steps = np.asarray(history.grad_steps, dtype=float)
-        if grad_steps.size:
-            # Gradient rows are kept for every k-th step in long histories.
-            norms = {name: np.asarray(v, dtype=float) for name, v in history.param_grad_norms.items()}
-            self.gradient_norms.add(grad_steps, {"all": np.sqrt(sum(np.square(v) for v in norms.values())),
-                                                 **norms})
-            grads = np.asarray(history.grad_a_norms, dtype=float)
-            self.gradient_image.add(grad_steps, log_norms(grads))
-            self.latest_grad_a = grads[-1]
+        self.add_block(history.block_since(0, -1))
         self.evals = [(int(s), dict(m)) for s, m in history.evals]
         self.setting_changes = list(history.setting_changes)
         self.samples = list(history.samples)[-200:]

@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from rnnviz.engine import Cancelled
 from rnnviz.training.blas import blas_limit
+from rnnviz.training.history import BlockReader
 
 # What the worker does besides training steps is held to a small share of its time, because
 # every millisecond of it (and of the window's work on what it sends) is taken from training:
@@ -67,10 +68,13 @@ def freeze_probe(probe):
 class Snapshot:
     """What happened since the previous snapshot. Every field is a copy.
 
-    results: every StepResult since the last snapshot, in order (none are dropped).
+    block: the History's record of every step since the last snapshot (none are dropped), as
+    arrays: the GUI thread takes them in with a few array calls, not a Python loop over steps.
+    last: the latest step's StepResult (its gradient norms over time are drawn as they are).
     """
 
-    results: tuple
+    block: object | None        # SeriesBlock, or None when no step was taken
+    last: object | None         # StepResult of the latest step, or None
     step: int
     probe: object | None
     examples: tuple[str, ...] | None
@@ -81,6 +85,10 @@ class Snapshot:
     refused: str | None = None  # set when a non-finite step paused training
     error: str | None = None    # set when an exception stopped the worker
     generation: int = 0         # which worker sent it (stale snapshots are ignored)
+
+    @property
+    def steps_taken(self) -> int:
+        return 0 if self.block is None else len(self.block.steps)
 
 
 class _Budget:
@@ -152,9 +160,10 @@ class TrainingWorker(QObject):
     def run(self) -> None:
         trainer = self._trainer
         history = trainer.history
-        results: list = []
+        last = None          # the latest StepResult
         marks = {"evals": len(history.evals), "samples": len(history.samples),
                  "changes": len(history.setting_changes)}
+        new_steps = BlockReader(history)
         probe_budget = _Budget(PROBE_BUDGET, MIN_PROBE_INTERVAL)
         eval_budget = _Budget(EVAL_BUDGET)
         sample_budget = _Budget(SAMPLE_BUDGET, MIN_SAMPLE_INTERVAL)
@@ -188,7 +197,7 @@ class TrainingWorker(QObject):
                     if result.refused:
                         refused = result.refused
                         break
-                    results.append(result)
+                    last = result
                     done += 1
                     now = time.perf_counter()
                     cfg = trainer.config
@@ -205,8 +214,8 @@ class TrainingWorker(QObject):
                         probe = examples = None
                         if probe_budget.allows(now):
                             probe, examples = probe_budget.run(self._probe_and_examples, trainer)
-                        self.snapshot_ready.emit(self._snapshot(trainer, results, marks, probe, examples, final=False))
-                        results = []
+                        self.snapshot_ready.emit(self._snapshot(trainer, new_steps, last, marks, probe, examples, final=False))
+                        last = None
                         last_emit = time.perf_counter()
                 if self._has_pending:
                     self._apply_pending(trainer)
@@ -218,7 +227,7 @@ class TrainingWorker(QObject):
                 probe, examples = self._probe_and_examples(trainer)
             except Exception:  # noqa: BLE001
                 error = traceback.format_exc()
-        self.snapshot_ready.emit(self._snapshot(trainer, results, marks, probe, examples, final=True,
+        self.snapshot_ready.emit(self._snapshot(trainer, new_steps, last, marks, probe, examples, final=True,
                                                 refused=refused, error=error))
         self.finished.emit()
 
@@ -252,14 +261,15 @@ class TrainingWorker(QObject):
         examples = None if trainer.config.task == "charlm" else tuple(trainer.examples(EXAMPLES))
         return probe, examples
 
-    def _snapshot(self, trainer, results, marks, probe, examples, *, final, refused=None, error=None):
+    def _snapshot(self, trainer, new_steps, last, marks, probe, examples, *, final, refused=None, error=None):
         history = trainer.history
+        block = new_steps.take()
         evals = tuple((s, dict(m)) for s, m in history.evals[marks["evals"]:])
         samples = tuple(history.samples[marks["samples"]:]) + tuple(self._failed_samples)
         self._failed_samples.clear()
         changes = tuple(history.setting_changes[marks["changes"]:])
         marks.update(evals=len(history.evals), samples=len(history.samples),
                      changes=len(history.setting_changes))
-        return Snapshot(results=tuple(results), step=trainer.step_count, probe=probe, examples=examples,
+        return Snapshot(block=block, last=last, step=trainer.step_count, probe=probe, examples=examples,
                         evals=evals, samples=samples, setting_changes=changes, final=final,
                         refused=refused, error=error, generation=self._generation)

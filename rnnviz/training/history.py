@@ -12,6 +12,7 @@ the recording stride doubles, so memory stays bounded however long a run goes.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -128,6 +129,24 @@ class ChunkedArray:
             self._blocks, self._last, self._fill = [joined], joined, joined.shape[0]
         return self._last[:self._fill]
 
+    def tail(self, start: int) -> np.ndarray:
+        """A new array of the values from index ``start`` on, copied from the last blocks only (no
+        join of the whole series: reading the newest values costs what they hold, not the run's
+        length)."""
+        remaining = self._n - max(0, start)
+        parts = []
+        for i in range(len(self._blocks) - 1, -1, -1):
+            if remaining <= 0:
+                break
+            block = self._blocks[i]
+            used = self._fill if block is self._last else block.shape[0]   # earlier blocks are full
+            take = min(used, remaining)
+            parts.append(block[used - take:used])
+            remaining -= take
+        if not parts:
+            return np.empty(0, self.dtype)
+        return np.concatenate(parts[::-1]) if len(parts) > 1 else parts[0].copy()
+
     @property
     def nbytes(self) -> int:
         """Bytes held, unused capacity included."""
@@ -143,6 +162,46 @@ class ChunkedArray:
         if joined.shape[0]:
             c._blocks, c._last, c._fill, c._n = [joined], joined, joined.shape[0], joined.shape[0]
         return c
+
+
+class SeriesBlock(NamedTuple):
+    """Copies of what a History recorded over some stretch of training, column by column.
+
+    steps (S,) int64, loss (S,) float32, smooth_loss (S,) float32 or None (undefined throughout);
+    gradient rows at the History's stride: grad_steps (R,) int64, grad_a_norms (R, T) float32,
+    param_grad_norms (R, P) float32, one column per name in ``param_names``.
+    """
+
+    steps: np.ndarray
+    loss: np.ndarray
+    smooth_loss: np.ndarray | None
+    grad_steps: np.ndarray
+    grad_a_norms: np.ndarray
+    param_grad_norms: np.ndarray
+    param_names: tuple
+
+
+class BlockReader:
+    """Hands out, at each :meth:`take`, what a History recorded since the previous one (a reader
+    in another thread gets copies, never the History's own arrays). The History must only grow
+    meanwhile (one trainer, no reload)."""
+
+    def __init__(self, history: "History"):
+        self.history = history
+        self.index = len(history)
+        rows = history.grad_steps
+        self.row_step = int(rows[-1]) if rows.size else -1
+
+    def take(self) -> SeriesBlock | None:
+        """The new steps, or None if there are none."""
+        history = self.history
+        if len(history) == self.index:
+            return None
+        block = history.block_since(self.index, self.row_step)
+        self.index += block.steps.size
+        if block.grad_steps.size:
+            self.row_step = int(block.grad_steps[-1])
+        return block
 
 
 class History:
@@ -294,6 +353,23 @@ class History:
 
     def __len__(self) -> int:
         return len(self._loss) + len(self._pend_loss)
+
+    def block_since(self, index: int, after_step: int) -> SeriesBlock:
+        """Copies of the per-step series from the ``index``-th recorded step on, and of the
+        gradient rows of steps after ``after_step``: what is new since a reader last looked,
+        at a cost proportional to that (the window's training thread sends these to the GUI)."""
+        self._flush()
+        index = max(0, index)
+        if self._step_list is not None:
+            steps = self._step_list.tail(index)
+        else:
+            steps = np.arange(self._first_step + index, self._first_step + len(self._loss), dtype=np.int64)
+        grad_steps = self._grad_steps.values
+        first_row = int(np.searchsorted(grad_steps, after_step, side="right"))
+        return SeriesBlock(steps, self._loss.tail(index),
+                           None if self._smooth is None else self._smooth.tail(index),
+                           grad_steps[first_row:].copy(), self._grad_a.values[first_row:].copy(),
+                           self._param_norms.values[first_row:].copy(), self.param_names)
 
     # ------------------------------------------------------------------ saving
     def state_dict(self) -> dict:

@@ -70,28 +70,38 @@ def test_loss_envelope_is_bounded_and_keeps_every_extreme():
 
 def test_window_keeps_per_parameter_gradient_norms_of_every_kth_step_from_snapshots():
     """What the gradient panel draws from snapshots: for each kept step, that step's own norms
-    per parameter and their global norm, however many snapshots and stride doublings it took."""
+    per parameter and their global norm, however many snapshots and stride doublings it took
+    (in the window's History and in its own rows); and every step's loss, in order."""
     from rnnviz.gui.run_data import RunData
-    from rnnviz.training.trainer import StepResult
+    from rnnviz.training.history import BlockReader, History
 
     rng = np.random.default_rng(3)
     n_steps, names = 9_000, ("Wax", "Waa", "ba")
-    norms = rng.random((n_steps + 1, len(names))) + 0.1
+    norms = (rng.random((n_steps + 1, len(names))) + 0.1).astype(np.float32)   # as History keeps them
+    losses = rng.random(n_steps + 1)
+    history = History(names, T=4, max_rows=512)
+    reader = BlockReader(history)
     data = RunData()
     data.gradient_norms = DecimatedRows(max_rows=256)
-    step = 0
+    step = snapshots = 0
     while step < n_steps:
-        batch = []
         for _ in range(min(int(rng.integers(1, 400)), n_steps - step)):
             step += 1
-            batch.append(StepResult(step=step, loss=1.0, smooth_loss=None, grad_a_norms=np.ones(4),
-                                    grad_c_norms=None, param_grad_norms=dict(zip(names, norms[step])),
-                                    grad_norm=0.0, clipped=False, refused=None, seconds=0.0))
-        data.add_results(batch)
+            history.record_step(step, losses[step], None, np.full(4, step, float), dict(zip(names, norms[step])))
+        data.add_block(reader.take())
+        snapshots += 1
+    assert reader.take() is None           # nothing new: nothing sent
+    assert snapshots > 20 and history.stride == 32
     rows = data.gradient_norms
     assert rows.stride == 64 and len(rows) <= 256
     kept = rows.steps.astype(int)
     np.testing.assert_array_equal(kept, np.arange(rows.stride, n_steps + 1, rows.stride))
     for j, name in enumerate(names):
         np.testing.assert_array_equal(rows.column(name), norms[kept, j])
-    np.testing.assert_allclose(rows.column("all"), np.sqrt((norms[kept] ** 2).sum(axis=1)))
+    np.testing.assert_allclose(rows.column("all"), np.sqrt((norms[kept].astype(float) ** 2).sum(axis=1)))
+    np.testing.assert_array_equal(data.loss.x, np.arange(1, n_steps + 1))
+    np.testing.assert_array_equal(data.loss.mean, losses[1:].astype(np.float32))
+    # the gradient image spans every step, from rows at the History's stride
+    _, first, last = data.gradient_image.image()
+    assert (first, last) == (1.0, float(n_steps - n_steps % history.stride))
+    np.testing.assert_array_equal(data.latest_grad_a, np.full(4, last))

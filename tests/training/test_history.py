@@ -217,3 +217,55 @@ def test_values_recorded_between_reads_are_all_there_whenever_it_is_read():
         assert got.keys() == expected.keys()
         for key, value in expected.items():
             np.testing.assert_array_equal(got[key], value, err_msg=key)
+
+
+def test_tail_of_a_chunked_series_reads_only_its_newest_values():
+    from rnnviz.training.history import ChunkedArray
+
+    values = np.arange(100, dtype=np.float32)
+    series = ChunkedArray(np.float32, first_block=4, max_block=16)
+    for v in values[:37]:
+        series.append(v)
+    series.extend(values[37:])
+    assert len(series._blocks) > 5
+    for start in (0, 1, 3, 4, 37, 99, 100, 150):
+        tail = series.tail(start)
+        np.testing.assert_array_equal(tail, values[start:])
+        assert tail.dtype == np.float32
+    assert len(series._blocks) > 5               # reading a tail joins nothing
+    series.tail(96)[0] = -1.0                    # a copy
+    assert series.values[96] == 96.0
+
+
+def test_blocks_read_while_recording_hold_every_step_once_and_the_rows_then_kept():
+    """What the window's training thread sends: each BlockReader.take() holds the steps recorded
+    since the previous one; joined, they are the history (with a gap, a smoothed loss defined
+    later, and rows decimated meanwhile)."""
+    from rnnviz.training.history import BlockReader
+
+    rng = np.random.default_rng(6)
+    steps = list(range(1, 900)) + list(range(905, 2600))
+    losses = rng.uniform(0.0, 3.0, len(steps))
+    grads = rng.uniform(0.0, 2.0, (len(steps), 3))
+    h = History(["W", "b"], max_rows=100)
+    reader = BlockReader(h)
+    blocks = []
+    for i, step in enumerate(steps):
+        smooth = None if i < 300 else float(losses[i]) + 1.0
+        h.record_step(step, float(losses[i]), smooth, grads[i].copy(), {"W": float(i), "b": 1.0})
+        if rng.random() < 0.02:
+            blocks.append(reader.take())
+    blocks.append(reader.take())
+    assert reader.take() is None
+    blocks = [b for b in blocks if b is not None]
+    np.testing.assert_array_equal(np.concatenate([b.steps for b in blocks]), steps)
+    np.testing.assert_array_equal(np.concatenate([b.loss for b in blocks]), losses.astype(np.float32))
+    smooth = np.concatenate([np.full(b.steps.size, np.nan, np.float32) if b.smooth_loss is None
+                             else b.smooth_loss for b in blocks])
+    np.testing.assert_array_equal(smooth, h.smooth_loss)
+    sent = np.concatenate([b.grad_steps for b in blocks])
+    assert np.all(np.diff(sent) > 0)                       # no row twice
+    assert set(h.grad_steps) <= set(sent) and h.stride > 1  # every row kept at the end was sent
+    rows = np.searchsorted(steps, sent)
+    np.testing.assert_array_equal(np.concatenate([b.grad_a_norms for b in blocks]), grads[rows].astype(np.float32))
+    np.testing.assert_array_equal(np.concatenate([b.param_grad_norms for b in blocks])[:, 0], rows)
