@@ -263,7 +263,12 @@ class TrainingWorker(QObject):
 
     def _snapshot(self, trainer, new_steps, last, marks, probe, examples, *, final, refused=None, error=None):
         history = trainer.history
-        block = new_steps.take()
+        try:
+            block = new_steps.take()
+        except Exception:  # noqa: BLE001 - the last snapshot must go out: it reports the failure
+            if not final:
+                raise          # run() stops training and reports it in the last snapshot
+            block, error = None, "\n".join(filter(None, [error, traceback.format_exc()]))
         evals = tuple((s, dict(m)) for s, m in history.evals[marks["evals"]:])
         samples = tuple(history.samples[marks["samples"]:]) + tuple(self._failed_samples)
         self._failed_samples.clear()

@@ -193,6 +193,23 @@ def test_an_exception_in_the_worker_shows_a_dialog_and_the_app_keeps_running(qtb
     assert window.controller.trainer.step_count == 4
 
 
+def test_a_failure_reading_the_history_for_a_snapshot_shows_a_dialog_and_training_stops(qtbot, make_window, dialogs):
+    window = make_window()
+    history = window.controller.trainer.history
+
+    def broken_block_since(*args):
+        raise RuntimeError("simulated history failure")
+
+    history.block_since = broken_block_since
+    window.controller.start()
+    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=10_000)
+    assert "simulated history failure" in dialogs.texts("error")[-1]
+    del history.block_since
+    window.controller.step_once()
+    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=5_000)
+    assert window.controller.data.step == window.controller.trainer.step_count
+
+
 def test_closing_while_training_stops_the_thread_and_offers_to_save(qtbot, make_window, dialogs):
     window = make_window()
     window.controller.start()
