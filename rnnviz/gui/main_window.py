@@ -46,6 +46,7 @@ MAX_RECENT = 8
 RENDER_MIN_GAP = 0.012         # seconds between two panel redraws: each panel at most ~20 per second
 RENDER_SHARE = 0.02            # redraws may use at most ~2% of the time (training shares the CPU
                                # and the GIL): under full-speed training each panel every ~1.2 s
+STRAY_PAINT_MAX = 0.05         # seconds of paints between two redraws added to the next one's cost
 SHORTCUTS = [
     ("Space", "Start / pause training"),
     ("Ctrl+Right", "Step once (one training step)"),
@@ -144,6 +145,7 @@ class MainWindow(QMainWindow):
         self._painting: str | None = None
         self._last_rendered: str | None = None
         self._frame_cost = 0.0
+        self._stray_paint = 0.0        # seconds of paints no redraw asked for (Qt's own, a resize)
         self._render_wait = RENDER_MIN_GAP
         self.render_costs: dict[str, float] = {}
         self._render_timer = QTimer(self, singleShot=True)
@@ -634,6 +636,11 @@ class MainWindow(QMainWindow):
             self.controller.gui_idle.clear()
         t0 = time.perf_counter()
         changed = panel.refresh(self.controller.data)
+        if changed:
+            # pyqtgraph brings ranges up to date just before painting, and a range that changes
+            # then schedules a second paint of the whole view: do it now, so one paint suffices
+            for view in panel.views:
+                view.scene().prepareForPaint()
         self._frame_cost = time.perf_counter() - t0
         if changed and gate:
             self._painting = key
@@ -645,6 +652,10 @@ class MainWindow(QMainWindow):
         if self._painting is not None and view in self._panels[self._painting].views:
             self._frame_cost += seconds
             self._finish_frame()
+        elif self.controller.is_running:
+            # counted against the budget with the next redraw (at most STRAY_PAINT_MAX of it, so
+            # a spell of hovering or resizing delays the next redraw by a few seconds at most)
+            self._stray_paint = min(self._stray_paint + seconds, STRAY_PAINT_MAX)
 
     def _finish_frame(self) -> None:
         self._paint_timeout.stop()
@@ -652,6 +663,8 @@ class MainWindow(QMainWindow):
         self.controller.gui_idle.set()
         cost = self._frame_cost
         self.render_costs[self._last_rendered] = cost
+        cost += self._stray_paint
+        self._stray_paint = 0.0
         self._render_wait = max(RENDER_MIN_GAP, cost / RENDER_SHARE - cost)
         if self._dirty:
             self._arm_render()

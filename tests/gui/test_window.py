@@ -521,3 +521,28 @@ def test_garbage_is_collected_by_the_gui_thread_while_training_runs(qtbot, make_
         gc.callbacks.remove(record)
     assert gc.isenabled()
     assert collectors and all(collectors)
+
+
+def test_paints_no_redraw_asked_for_count_against_the_drawing_budget_only_while_training(make_window, monkeypatch):
+    """Drawing is held to RENDER_SHARE of the time during training, Qt's own repaints included
+    (at most STRAY_PAINT_MAX of them per redraw); while paused, a resize or hovering costs the next
+    redraw nothing."""
+    from rnnviz.gui import main_window as mw
+
+    window = make_window()
+    view = window.cost_panel.views[0]
+    window._last_rendered = "cost"
+    frame = 0.004
+
+    def wait_after(stray):
+        window._on_view_painted(view, stray)     # a paint outside any redraw
+        window._frame_cost = frame
+        window._finish_frame()
+        return window._render_wait
+
+    assert wait_after(1.0) == pytest.approx(frame / mw.RENDER_SHARE - frame)       # paused: free
+    monkeypatch.setattr(type(window.controller), "is_running", property(lambda self: True))
+    assert wait_after(0.01) == pytest.approx((frame + 0.01) / mw.RENDER_SHARE - (frame + 0.01))
+    capped = frame + mw.STRAY_PAINT_MAX
+    assert wait_after(1.0) == pytest.approx(capped / mw.RENDER_SHARE - capped)
+    assert window.render_costs["cost"] == frame         # what the redraw itself cost
