@@ -45,7 +45,7 @@ TEXT_FILTER = "Text files (*.txt *.md *.py *.csv *.tex *.html);;All files (*)"
 MAX_RECENT = 8
 RENDER_MIN_GAP = 0.012         # seconds between two panel redraws: each panel at most ~20 per second
 RENDER_SHARE = 0.02            # redraws may use at most ~2% of the time (training shares the CPU
-                               # and the GIL): under full-speed training each panel every ~1.2 s
+                               # and the GIL): under full-speed training each panel every ~1.5 s
 STRAY_PAINT_MAX = 0.05         # seconds of paints between two redraws added to the next one's cost
 SHORTCUTS = [
     ("Space", "Start / pause training"),

@@ -28,7 +28,7 @@ from rnnviz.training.history import BlockReader
 # python benchmarks/gui_latency.py measures the sum (target: >= 90% of headless speed).
 EMIT_INTERVAL = 0.2           # seconds between snapshots: at most 5 per second (each costs the GUI
                               # thread ~0.5 ms however few steps it holds); under load the window
-                              # redraws each panel about every 1.2 s, the status bar 1-3 times a second
+                              # redraws each panel about every 1.5 s, the status bar 1-3 times a second
 PROBE_BUDGET = 0.005          # the heatmap's probe takes at most ~0.5% of the time, and runs
 MIN_PROBE_INTERVAL = 1.0      # at most once a second (the heatmap is redrawn about that often)
 EVAL_BUDGET = 0.005           # held-out evaluations at most ~0.5% (char-rnn: one every ~6 s)
