@@ -315,9 +315,9 @@ class RunData:
                 columns = {"all": np.sqrt(np.square(values).sum(axis=1)),
                            **dict(zip(block.param_names, values.T))}
                 self.gradient_norms.add(grad_steps[keep], columns)
-            grads = log_norms(block.grad_a_norms)
-            self.gradient_image.add(grad_steps, grads)
-            self.latest_grad_a = block.grad_a_norms[-1].astype(float)   # a StepResult says better
+            self.gradient_image.add(grad_steps, log_norms(block.grad_a_norms))
+            if last is None:     # a reopened session: its latest kept row
+                self.latest_grad_a = block.grad_a_norms[-1].astype(float)
         if last is not None:
             self.latest_grad_a = np.asarray(last.grad_a_norms, dtype=float)
             self.latest_grad_c = None if last.grad_c_norms is None else np.asarray(last.grad_c_norms, dtype=float)
