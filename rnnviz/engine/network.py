@@ -135,8 +135,7 @@ class Network:
         if spec.input_kind == "tokens":
             if x.ndim != 2 or x.dtype.kind not in "iu":         # integer, not bool
                 raise ValueError(f"x must be integer token ids of shape (T, N); got {x.dtype} {x.shape}")
-            if x.size and (np.minimum.reduce(x, axis=None) < 0
-                           or np.maximum.reduce(x, axis=None) >= spec.input_size):
+            if x.size and _max_as_unsigned(x) >= spec.input_size:
                 raise ValueError(f"x holds token ids outside [0, {spec.input_size})")
             x = x.astype(np.intp, copy=False)
         else:
@@ -174,8 +173,7 @@ class Network:
         if spec.readout == "softmax":
             if y.shape != lead or y.dtype.kind not in "iu":
                 raise ValueError(f"y must be integer class ids of shape {lead}; got {y.dtype} {y.shape}")
-            if y.size and (np.minimum.reduce(y, axis=None) < 0
-                           or np.maximum.reduce(y, axis=None) >= spec.output_size):
+            if y.size and _max_as_unsigned(y) >= spec.output_size:
                 raise ValueError(f"y holds class ids outside [0, {spec.output_size})")
             return y.astype(np.intp, copy=False)
         shape = lead + (spec.output_size,)
@@ -265,6 +263,15 @@ class Network:
     def loss(self, x, y, state0=None, mask=None) -> float:
         """The loss alone (a forward pass); used by gradient checks."""
         return self._forward_loss(x, y, state0, mask)[0]
+
+
+def _max_as_unsigned(ids: np.ndarray) -> int:
+    """The largest of integer ``ids`` read as unsigned, where a negative id reads as a huge one:
+    ``0 <= ids < n`` for all ids exactly when this is below n. One reduction instead of a min and
+    a max."""
+    if ids.dtype.kind == "i":
+        ids = ids.view(ids.dtype.str.replace("i", "u"))     # same size and byte order
+    return int(np.maximum.reduce(ids, axis=None))
 
 
 def _all_finite(a: np.ndarray) -> bool:

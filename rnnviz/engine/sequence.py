@@ -66,7 +66,9 @@ def input_projection(Wax: np.ndarray, ba: np.ndarray, x: np.ndarray, out: np.nda
     T, N, GH = out.shape
     if x.ndim == 2:
         if x.size <= FEW_TOKENS:    # gather columns, then one transposed copy: 2x faster when few
-            out.reshape(T * N, GH)[...] = Wax[:, x.reshape(-1)].T
+            # the bias is added in the same pass as the transposing copy
+            np.add(Wax[:, x.reshape(-1)].T, ba, out=out.reshape(T * N, GH))
+            return out
         else:
             np.take(Wax.T, x, axis=0, out=out)
     elif x.shape[2] == 1:
@@ -221,9 +223,11 @@ def readout_loss(Wya: np.ndarray, by: np.ndarray, A_out: np.ndarray, y: np.ndarr
     # with a transposed operand takes 21 us at (25, 100) x (100, 95), the copy and plain product 14.
     probs = A_out.dot(np.ascontiguousarray(Wya.T))
     probs += by
-    rows = np.arange(probs.shape[0])
+    M, K = probs.shape
+    target = np.arange(0, M * K, K)     # flat index of each row's target class: 1-D take and
+    target += y                         # set are ~1 us faster than [rows, y] indexing
     mx = np.maximum.reduce(probs, axis=1, keepdims=True)   # ndarray.max without its wrapper
-    picked = probs[rows, y]
+    picked = probs.take(target)
     picked -= mx[:, 0]
     probs -= mx
     np.exp(probs, out=probs)
@@ -232,7 +236,7 @@ def readout_loss(Wya: np.ndarray, by: np.ndarray, A_out: np.ndarray, y: np.ndarr
     per = np.log(total[:, 0])
     per -= picked
     d = probs.copy()
-    d[rows, y] -= 1.0
+    d.reshape(-1)[target] -= 1.0
     if isinstance(weights, np.ndarray):
         loss = float(np.dot(per, weights))
         d *= weights[:, None]
@@ -263,6 +267,18 @@ def loss_weights(T: int, N: int, mask: np.ndarray | None, reduction: str, many_t
 
 
 # --------------------------------------------------------------------------- backward
+def row_sq_norms(rows: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out[i] = Σ_j rows[i, j]²`` for rows (T, M) into out (T,), float64. NumPy >= 2's vecdot
+    gufunc takes 1.2 us at (25, 100), einsum 2.7 us."""
+    if _vecdot is not None and rows.dtype == out.dtype:
+        return _vecdot(rows, rows, out=out)
+    out[:] = np.einsum("ij,ij->i", rows, rows)
+    return out
+
+
+_vecdot = getattr(np, "vecdot", None)
+
+
 def _total_grad(dA_out: np.ndarray | None, t: int, dnext: np.ndarray, sq_norms: np.ndarray) -> np.ndarray:
     """Total ``dL/da<t>`` (N, H): the readout's gradient at t (summed into ``dA_out[t]`` in place)
     plus what step t+1 sent back. Many-to-one (no ``dA_out``): it is ``dnext`` alone, whose squared
@@ -342,7 +358,7 @@ def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | No
             dZ = A[1:]
         if dA_out is not None:   # dA_out now holds the total dL/da<t> of every step
             flat = dA_out.reshape(T, N * H)
-            norms[:] = np.einsum("ij,ij->i", flat, flat)
+            row_sq_norms(flat, norms)
         np.sqrt(norms, out=norms)
     elif cell == "lstm":
         c_norms = np.empty(T, dtype=np.float64)
@@ -369,10 +385,10 @@ def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | No
                 dc_next, dc_prev = dc_prev, dc_next
             if dA_out is not None:
                 flat = dA_out.reshape(T, N * H)
-                norms[:] = np.einsum("ij,ij->i", flat, flat)
+                row_sq_norms(flat, norms)
             np.sqrt(norms, out=norms)
-            flat = DC.reshape(T, N * H)
-            np.sqrt(np.einsum("ij,ij->i", flat, flat), out=c_norms)
+            row_sq_norms(DC.reshape(T, N * H), c_norms)
+            np.sqrt(c_norms, out=c_norms)
         else:
             for t in range(T - 1, -1, -1):
                 if cancel is not None and cancel():

@@ -45,6 +45,10 @@ def test_dense_x_is_checked(x, match):
 @pytest.mark.parametrize("x,match", [
     (np.full((T, N), D), r"token ids outside \[0, 5\)"),
     (np.full((T, N), -1), r"token ids outside \[0, 5\)"),
+    (np.full((T, N), -1, dtype=np.int8), r"token ids outside \[0, 5\)"),
+    (np.full((T, N), -7, dtype=">i4"), r"token ids outside \[0, 5\)"),     # big-endian
+    (np.full((T, N), D, dtype=np.uint16), r"token ids outside \[0, 5\)"),
+    (np.full((T, 2 * N), -1)[:, ::2], r"token ids outside \[0, 5\)"),      # a strided view
     (np.zeros((T, N), dtype=float), r"integer token ids of shape \(T, N\)"),
     (np.zeros((T, N, 1), dtype=int), r"integer token ids of shape \(T, N\)"),
 ])
@@ -54,10 +58,22 @@ def test_token_x_is_checked(x, match):
         net.loss_and_grads(x, np.zeros((T, N), dtype=int))
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, ">i4", np.int64, np.uint8, np.uint64])
+def test_token_ids_of_any_integer_type_at_both_ends_of_the_range_are_accepted(dtype):
+    net = net_for(input_kind="tokens")
+    x = np.zeros((T, N), dtype=dtype)
+    x[0, 0], x[-1, -1] = D - 1, 0
+    y = np.zeros((T, N), dtype=dtype)
+    y[1, 1] = K - 1
+    loss, _, _ = net.loss_and_grads(x, y)
+    assert loss == pytest.approx(net.loss(x.astype(np.int64), y.astype(np.int64)))
+
+
 @pytest.mark.parametrize("readout,many_to_one,y,match", [
     ("softmax", False, np.zeros((T, N + 1), dtype=int), r"y must be integer class ids of shape \(4, 3\)"),
     ("softmax", False, np.zeros((T, N)), r"y must be integer class ids"),
     ("softmax", False, np.full((T, N), K), r"class ids outside \[0, 3\)"),
+    ("softmax", False, np.full((T, N), -1, dtype=np.int32), r"class ids outside \[0, 3\)"),
     ("softmax", True, np.zeros((T, N), dtype=int), r"shape \(3,\)"),
     ("sigmoid", False, np.zeros((T, N)), r"y must have shape \(4, 3, 3\); got \(4, 3\)"),
     ("sigmoid", True, np.zeros((N, K + 1)), r"y must have shape \(3, 3\)"),
