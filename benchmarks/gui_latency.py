@@ -3,15 +3,16 @@
 Prints, from one run in one process:
 - the GUI thread's event-loop latency (a 10 ms QTimer probe: how late each tick fires), p50/p99;
 - training steps per second with the window open vs a headless ``Trainer.step()`` loop, and the
-  ratio: the window runs in segments (30 s by default), each after a headless segment (8 s) in
-  the same process, so the machine's drift in speed weighs on both alike; medians over blocks,
-  and the ratio per segment;
+  ratio: the window runs in segments (15 s by default) between headless segments (5 s) in the
+  same process, so the machine's drift in speed weighs on both alike; medians over blocks, and
+  the ratio of each window segment to the mean of the headless segments either side of it (this
+  machine's speed wanders by 10% within a minute: the per-segment median is the steadier figure);
 - resident memory (RSS) at the start and end of the window run, and its slope per minute;
 - time from launch to window shown (a separate ``python -m rnnviz.gui --quit-after`` process);
 - how long pause takes to take effect, on the char-rnn preset and on the slowest one (parity-100k,
   whose full-batch step takes seconds).
 
-    python benchmarks/gui_latency.py --minutes 5 --skip-slow   # ~7 minutes
+    python benchmarks/gui_latency.py --minutes 5 --skip-slow   # ~8 minutes
     python benchmarks/gui_latency.py --minutes 20              # the memory-stays-flat run
 """
 
@@ -127,9 +128,10 @@ class LatencyProbe:
 def window_run(preset: str, seconds: float, block: float, headless_seconds: float, segment: float,
                warmup: float = 3.0):
     """The window training ``preset`` with every panel live, in segments of ``segment`` seconds,
-    each preceded by a headless ``Trainer.step()`` loop of ``headless_seconds`` on a second
-    Trainer in this process (window paused meanwhile), so slow drift of the machine's speed
-    affects both alike. Throughput, CPU and latency are taken over the window segments only."""
+    between headless ``Trainer.step()`` loops of ``headless_seconds`` on a second Trainer in this
+    process (window paused meanwhile), so drift of the machine's speed affects both alike: each
+    segment's ratio is taken against the mean of the headless loops just before and after it.
+    Throughput, CPU and latency are taken over the window segments only."""
     window = MainWindow(Trainer(load_preset(preset).config))
     window.non_interactive = True
     window.resize(1500, 950)
@@ -141,11 +143,17 @@ def window_run(preset: str, seconds: float, block: float, headless_seconds: floa
     rates, headless, per_round, memory = [], [], [], []
     per_cpu_headless, cpu_train, cpu_gui, wall, steps_windowed = [], 0.0, 0.0, 0.0, 0
     rounds = max(1, round(seconds / segment))
-    for r in range(rounds):
+    headless_medians, window_medians = [], []
+
+    def run_headless():
         with reference.running():
             h, h_cpu = _headless_blocks(reference, headless_seconds, block)
-        headless += h
+        headless.extend(h)
+        headless_medians.append(statistics.median(h))
         per_cpu_headless.append(h_cpu)
+
+    for r in range(rounds):
+        run_headless()
         c.start()
         wait(warmup if r == 0 else 1.0)     # the thread starts, the first probe and evaluation run
         probe.start()
@@ -163,7 +171,7 @@ def window_run(preset: str, seconds: float, block: float, headless_seconds: floa
         steps_windowed += c.data.step - step0
         wall += seg_wall
         rates += seg_rates
-        per_round.append(statistics.median(seg_rates) / statistics.median(h))
+        window_medians.append(statistics.median(seg_rates))
         if r < rounds - 1:
             c.pause()
             wait_until(lambda: not c.is_running, 30)
@@ -174,6 +182,8 @@ def window_run(preset: str, seconds: float, block: float, headless_seconds: floa
     # Pause latency on this preset, while it runs at full speed.
     c.pause()
     pause_s = wait_until(lambda: not c.is_running, 30)
+    run_headless()      # each window segment is compared with the headless segments either side of it
+    per_round += [w / ((a + b) / 2) for w, a, b in zip(window_medians, headless_medians, headless_medians[1:])]
     c.stop_and_wait()
     h = c.trainer.history    # every step's loss is kept there by design (the session file holds it)
     cpu["history_mb"] = h.nbytes / 2**20   # what its per-step series hold (steps are derived)
@@ -225,10 +235,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default="char-rnn")
     parser.add_argument("--minutes", type=float, default=0.5, help="length of the window run (default 0.5)")
-    parser.add_argument("--headless-seconds", type=float, default=8.0,
-                        help="headless loop before each window segment (default 8)")
-    parser.add_argument("--segment", type=float, default=30.0,
-                        help="seconds of window per segment (default 30)")
+    parser.add_argument("--headless-seconds", type=float, default=5.0,
+                        help="headless loop between window segments (default 5)")
+    parser.add_argument("--segment", type=float, default=15.0,
+                        help="seconds of window per segment (default 15)")
     parser.add_argument("--block", type=float, default=2.5, help="seconds per throughput sample")
     parser.add_argument("--slow-preset", default="parity-100k")
     parser.add_argument("--skip-slow", action="store_true", help="skip the parity-100k pause measurement")

@@ -44,8 +44,9 @@ SESSION_FILTER = "rnnviz sessions (*.rnnviz);;All files (*)"
 TEXT_FILTER = "Text files (*.txt *.md *.py *.csv *.tex *.html);;All files (*)"
 MAX_RECENT = 8
 RENDER_MIN_GAP = 0.012         # seconds between two panel redraws: each panel at most ~20 per second
-RENDER_SHARE = 0.02            # redraws may use at most ~2% of the time (training shares the CPU
-                               # and the GIL): under full-speed training each panel every ~1.5 s
+RENDER_SHARE = 0.015           # redraws may use at most ~1.5% of the time (training shares the CPU
+                               # and the GIL: even Qt's painting holds it): under full-speed training
+                               # each panel every ~2 s (the cost and gradient panels take ~10 ms each)
 STRAY_PAINT_MAX = 0.05         # seconds of paints between two redraws added to the next one's cost
 SHORTCUTS = [
     ("Space", "Start / pause training"),

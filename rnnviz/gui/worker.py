@@ -26,9 +26,9 @@ from rnnviz.training.history import BlockReader
 # What the worker does besides training steps is held to a small share of its time, because
 # every millisecond of it (and of the window's work on what it sends) is taken from training:
 # python benchmarks/gui_latency.py measures the sum (target: >= 90% of headless speed).
-EMIT_INTERVAL = 0.2           # seconds between snapshots: at most 5 per second (each costs the GUI
+EMIT_INTERVAL = 0.25          # seconds between snapshots: at most 4 per second (each costs the GUI
                               # thread ~0.5 ms however few steps it holds); under load the window
-                              # redraws each panel about every 1.5 s, the status bar 1-3 times a second
+                              # redraws each panel about every 2 s, the status bar 1-3 times a second
 PROBE_BUDGET = 0.005          # the heatmap's probe takes at most ~0.5% of the time, and runs
 MIN_PROBE_INTERVAL = 1.0      # at most once a second (the heatmap is redrawn about that often)
 EVAL_BUDGET = 0.005           # held-out evaluations at most ~0.5% (char-rnn: one every ~6 s)
