@@ -265,7 +265,7 @@ def main() -> int:
 
     seconds = args.minutes * 60
     print(f"\n{args.preset}: {seconds:.0f} s of the window with all panels live, in {args.segment:.0f}-s segments, "
-          f"each after {args.headless_seconds:.0f} s of a headless Trainer.step() loop ...")
+          f"between {args.headless_seconds:.0f}-s runs of a headless Trainer.step() loop ...")
     rates, headless_rates, late, memory, pause_s, render_cost, cpu = window_run(
         args.preset, seconds, args.block, args.headless_seconds, args.segment)
     headless = statistics.median(headless_rates)
