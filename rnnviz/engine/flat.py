@@ -14,6 +14,23 @@ import math
 import numpy as np
 
 
+#: byte alignment of the buffers made here: a cache line. NumPy's own allocations are 16-byte
+#: aligned, so where a buffer starts within a cache line depends on the allocator's state; a
+#: network's weights read every step in one such place or another ran its training steps up to
+#: ~8% apart (a character model at batch 1)
+ALIGN = 64
+
+
+def aligned_empty(shape, dtype) -> np.ndarray:
+    """``np.empty(shape, dtype)`` whose data starts on an ``ALIGN``-byte boundary (C order)."""
+    dtype = np.dtype(dtype)
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    nbytes = math.prod(shape) * dtype.itemsize
+    raw = np.empty(nbytes + ALIGN, dtype=np.uint8)
+    start = -raw.ctypes.data % ALIGN
+    return raw[start:start + nbytes].view(dtype).reshape(shape)
+
+
 class FlatDict(dict):
     """``{name: array}`` whose arrays are reshaped views of consecutive slices of ``self.flat``.
 
@@ -43,7 +60,7 @@ class FlatDict(dict):
         ``layout`` (the faster form, for a buffer made at every training step)."""
         layout = _layout(layout)
         d = dict.__new__(cls)
-        d._fill(np.empty(_spans(layout)[-1][3], dtype=dtype), layout)
+        d._fill(aligned_empty(_spans(layout)[-1][3], dtype), layout)
         return d
 
     @classmethod
@@ -126,6 +143,6 @@ def segment_starts(layout) -> np.ndarray | None:
 
 def flat_of(arrays, layout) -> np.ndarray | None:
     """The flat buffer behind ``arrays`` if it is a FlatDict with this layout, else None."""
-    if isinstance(arrays, FlatDict) and arrays.layout == layout:
+    if isinstance(arrays, FlatDict) and (arrays.layout is layout or arrays.layout == layout):
         return arrays.flat
     return None

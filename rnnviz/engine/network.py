@@ -100,6 +100,10 @@ class Network:
         #: ``() -> bool`` polled at every time step of forward and backward passes; True stops the
         #: pass with :class:`~rnnviz.engine.sequence.Cancelled`. Set it with :meth:`cancellable`.
         self.cancel = None
+        # the Workspace of the last small vanilla-RNN training pass, for the next one of its shape;
+        # a pass takes it out of the list and puts it back after (list.pop and append are atomic,
+        # so two threads never share one)
+        self._spare_workspace: list[sequence.Workspace] = []
 
     @contextlib.contextmanager
     def cancellable(self, check):
@@ -215,15 +219,40 @@ class Network:
             states.update(r=g[..., :H], u=g[..., H:2 * H], cand=g[..., 2 * H:])
         return ForwardResult(outputs, final, states)
 
-    def _forward_loss(self, x, y, state0, mask):
-        """Checked forward pass through the readout and loss; returns what the gradient needs."""
+    def _take_workspace(self, x: np.ndarray) -> sequence.Workspace | None:
+        """A :class:`~rnnviz.engine.sequence.Workspace` for a training pass over checked x, or None
+        where the pass allocates its own arrays (gated cells, or hidden states over
+        ``WORKSPACE_BYTES``). Give it back with :meth:`_give_back`."""
+        spec = self.spec
+        T, N, H = x.shape[0], x.shape[1], spec.hidden_size
+        if spec.cell != "rnn" or (T + 1) * N * H * self.params.flat.itemsize > sequence.WORKSPACE_BYTES:
+            return None
+        V = spec.input_size
+        width = V if x.ndim == 2 and V <= sequence.ONE_HOT_MAX_V else None
+        key = (T, N, H, self.params.flat.dtype, width)
+        try:
+            ws = self._spare_workspace.pop()
+        except IndexError:
+            ws = None
+        return ws if ws is not None and ws.key == key else sequence.Workspace(T, N, H, key[3], width)
+
+    def _give_back(self, ws: sequence.Workspace | None) -> None:
+        if ws is not None and not self._spare_workspace:
+            self._spare_workspace.append(ws)
+
+    def _forward_loss(self, x, y, state0, mask, workspace=False):
+        """Checked forward pass through the readout and loss; returns what the gradient needs.
+
+        workspace: True to run in a Workspace (the last item returned; None if the pass has none).
+        """
         x = self._check_x(x)
         T, N = x.shape[:2]
         state0 = self.check_state(state0, N)
         y = self._check_y(y, T, N)
         mask = self._check_mask(mask, T)
         spec, p = self.spec, self.params
-        A, final, cache = sequence.forward_sequence(p, spec.cell, spec.activation, x, state0, self.cancel)
+        ws = self._take_workspace(x) if workspace else None
+        A, final, cache = sequence.forward_sequence(p, spec.cell, spec.activation, x, state0, self.cancel, ws)
         weights = sequence.loss_weights(T, N, mask, spec.reduction, spec.many_to_one, self.dtype)
         if spec.many_to_one:
             A_out = A[T]                                             # (N, H)
@@ -233,7 +262,7 @@ class Network:
             if isinstance(weights, np.ndarray):
                 weights = weights.reshape(-1)
         loss, outputs, dlogits = sequence.readout_loss(p["Wya"], p["by"], A_out, y, spec.readout, weights)
-        return loss, dlogits, A_out, outputs, final, cache
+        return loss, dlogits, A_out, outputs, final, cache, ws
 
     def loss_and_grads(self, x, y, state0=None, mask=None
                        ) -> tuple[float, dict[str, np.ndarray], ForwardResult]:
@@ -244,25 +273,30 @@ class Network:
         state0: initial state (zeros if None).  mask: (T,) loss weight per step (many-to-many).
         Loss = mean over the batch of Σt mask_t·ℓ_t, divided by Σt mask_t if reduction is "mean".
         """
-        loss, dlogits, A_out, outputs, final, cache = self._forward_loss(x, y, state0, mask)
+        loss, dlogits, A_out, outputs, final, cache, ws = self._forward_loss(x, y, state0, mask, True)
         grads = FlatDict.empty(self.params.layout, self.params.flat.dtype)
         Wya = self.params["Wya"]
         dlogits.T.dot(A_out, grads["Wya"])      # before BPTT, which reuses the state buffer
         np.add.reduce(dlogits, axis=0, out=grads["by"])
-        dA = dlogits.dot(Wya)                                        # (N, H) or (T·N, H)
         if self.spec.many_to_one:
-            dA_out, dA_last = None, dA
+            dA_out, dA_last = None, dlogits.dot(Wya)                     # (N, H)
         else:
-            T, N = cache.A.shape[0] - 1, cache.A.shape[1]
-            dA_out, dA_last = dA.reshape(T, N, -1), None
+            T, N, H = cache.A.shape
+            T -= 1
+            dA_out = np.empty((T, N, H), dtype=Wya.dtype) if ws is None else ws.dA
+            dlogits.dot(Wya, dA_out.reshape(T * N, H))                   # (T, N, H)
+            dA_last = None
             outputs = outputs.reshape(T, N, -1)
-        _, dstate0, norms, c_norms = sequence.backward_sequence(self.params, dA_out, dA_last, cache,
-                                                                out=grads, cancel=self.cancel)
+        _, dstate0, norms, c_norms = sequence.backward_sequence(
+            self.params, dA_out, dA_last, cache, out=grads, cancel=self.cancel, workspace=ws)
+        self._give_back(ws)      # (a pass that raised, e.g. Cancelled, drops its workspace)
         return loss, grads, ForwardResult(outputs, final, {}, norms, c_norms, dstate0)
 
     def loss(self, x, y, state0=None, mask=None) -> float:
         """The loss alone (a forward pass); used by gradient checks."""
-        return self._forward_loss(x, y, state0, mask)[0]
+        loss, *_, ws = self._forward_loss(x, y, state0, mask, True)
+        self._give_back(ws)
+        return loss
 
 
 def _max_as_unsigned(ids: np.ndarray) -> int:

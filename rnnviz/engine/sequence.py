@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnviz.engine import cells
+from rnnviz.engine.flat import aligned_empty
 
 GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}
 #: below this size (bytes of the hidden states; of the gates for the LSTM) BPTT precomputes what
@@ -37,6 +38,9 @@ FEW_TOKENS = 256
 #: one-hot entries per block of that product (bounds its temporary memory)
 ONE_HOT_BLOCK = 1 << 20
 STATE_KEYS = {"rnn": ("a",), "lstm": ("a", "c"), "gru": ("a",)}
+#: vanilla RNN passes whose hidden states take at most this many bytes may run in a
+#: :class:`Workspace` (a character model's 25-step chunk at batch 1 takes 21 kB)
+WORKSPACE_BYTES = 1 << 20
 
 
 class Cancelled(Exception):
@@ -55,6 +59,36 @@ class SequenceCache:
     TC: np.ndarray | None    # LSTM (T, N, H) tanh(c<t>)
     gates: np.ndarray | None  # LSTM (T, N, 4H) [f, i, o, c~]; GRU (T, N, 3H) [r, u, c~]
     RA: np.ndarray | None    # GRU (T, N, H) Γr * a<t-1>
+
+
+class Workspace:
+    """The buffers of a vanilla-RNN training pass of one shape, kept for the next pass of that shape.
+
+    At batch 1 a step's arrays are tiny, and making them (and the two views per time step that
+    the loops walk) is a cost of its own, ~5% of a character model's training step. A workspace
+    makes them once: ``A`` (T+1, N, H) hidden states, ``dA`` (T, N, H) gradients on them, ``dZ``
+    (T, N, H) pre-activation gradients, ``rec`` (N, H) one step's recurrent product, ``WaaT``
+    (H, H) a C-contiguous copy of Waaᵀ, ``onehot``
+    (T·N, V) zeros for the dWax product of token inputs, if ``onehot_width`` V is given (every
+    pass leaves it zero), and the lists of per-step views
+    ``forward_steps`` (a<t-1>, a<t>) and ``backward_steps`` (da<t>, dz<t>) for t = T-1 … 0.
+    Nothing in it outlives the pass that uses it: callers hand out copies only.
+    """
+
+    def __init__(self, T: int, N: int, H: int, dtype, onehot_width: int | None = None):
+        self.key = (T, N, H, np.dtype(dtype), onehot_width)
+        self.A = aligned_empty((T + 1, N, H), dtype)
+        self.dA = aligned_empty((T, N, H), dtype)
+        self.dZ = aligned_empty((T, N, H), dtype)
+        self.rec = aligned_empty((N, H), dtype)
+        self.WaaT = aligned_empty((H, H), dtype)
+        self.onehot = None
+        if onehot_width is not None:
+            self.onehot = aligned_empty((T * N, onehot_width), dtype)
+            self.onehot[...] = 0.0
+        self.rows = np.arange(T * N)
+        self.forward_steps = list(zip(self.A[:-1], self.A[1:]))
+        self.backward_steps = list(zip(self.dA[::-1], self.dZ[::-1]))
 
 
 def input_projection(Wax: np.ndarray, ba: np.ndarray, x: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -82,13 +116,16 @@ def input_projection(Wax: np.ndarray, ba: np.ndarray, x: np.ndarray, out: np.nda
 
 
 def forward_sequence(params: dict, cell: str, activation: str, x: np.ndarray,
-                     state0: dict, cancel=None) -> tuple[np.ndarray, dict, SequenceCache]:
+                     state0: dict, cancel=None, workspace: Workspace | None = None
+                     ) -> tuple[np.ndarray, dict, SequenceCache]:
     """Run the cell over all T steps.
 
     params: Wax (G·H, D), Waa (G·H, H), ba (G·H,).  x: (T, N, D) or (T, N) tokens.
     state0: {"a": (N, H)} (+ {"c": (N, H)} for LSTM).
     cancel: optional ``() -> bool`` polled at every time step; when it returns True the pass stops
     by raising :class:`Cancelled` (nothing outside this call has been changed).
+    workspace: vanilla RNN only, a :class:`Workspace` of this shape whose buffers the pass uses
+    (A is then ``workspace.A``, valid until the workspace's next pass).
     Returns ``(A, final_state, cache)``: A (T+1, N, H) with A[0] = a<0>; final_state holds copies.
     """
     Wax, Waa, ba = params["Wax"], params["Waa"], params["ba"]
@@ -96,7 +133,7 @@ def forward_sequence(params: dict, cell: str, activation: str, x: np.ndarray,
     T, N, H = x.shape[0], a0.shape[0], a0.shape[1]
     G = GATE_BLOCKS[cell]
     dtype = Wax.dtype
-    A = np.empty((T + 1, N, H), dtype=dtype)
+    A = workspace.A if workspace is not None else np.empty((T + 1, N, H), dtype=dtype)
     A[0] = a0
     C = TC = gates = RA = None
     # For batches of 16 or more the steps multiply by a C-contiguous copy of Waaᵀ: a plain (NN)
@@ -107,11 +144,15 @@ def forward_sequence(params: dict, cell: str, activation: str, x: np.ndarray,
         # ndarray.dot with an output buffer: ~0.4 us less per call than matmul at batch 1 (~0.15 of
         # it the method over np.dot); against a C-contiguous Waaᵀ ~0.2 us less again (H = 100),
         # which repays the copy over 8 steps. Ufuncs get ``out`` positionally (no keyword parsing).
-        WaaT = np.ascontiguousarray(Waa.T) if N >= 16 or T >= 8 else Waa.T
         act = cells.ACTIVATIONS[activation]
         add = np.add
-        rec = np.empty((N, H), dtype=dtype)
-        for a_prev, z in zip(A[:-1], A[1:]):          # views of steps t-1 and t
+        if workspace is not None:
+            WaaT, rec, steps = workspace.WaaT, workspace.rec, workspace.forward_steps
+            np.copyto(WaaT, Waa.T)
+        else:
+            WaaT = np.ascontiguousarray(Waa.T) if N >= 16 or T >= 8 else Waa.T
+            rec, steps = np.empty((N, H), dtype=dtype), zip(A[:-1], A[1:])
+        for a_prev, z in steps:          # views of steps t-1 and t
             if cancel is not None and cancel():
                 raise Cancelled
             a_prev.dot(WaaT, rec)
@@ -293,7 +334,8 @@ def _total_grad(dA_out: np.ndarray | None, t: int, dnext: np.ndarray, sq_norms: 
 
 def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | None,
                       cache: SequenceCache, dfinal: dict | None = None, out: dict | None = None,
-                      cancel=None) -> tuple[dict, dict, np.ndarray, np.ndarray | None]:
+                      cancel=None, workspace: Workspace | None = None
+                      ) -> tuple[dict, dict, np.ndarray, np.ndarray | None]:
     """Backpropagation through time over the whole cached sequence.
 
     dA_out: (T, N, H) gradient reaching each ``a<t>`` from the readout (many-to-many), or None.
@@ -302,6 +344,8 @@ def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | No
     out: optional arrays ``{"Wax", "Waa", "ba"}`` to write the gradients into (e.g. views of one
     flat gradient buffer); new arrays if None.
     cancel: as in :func:`forward_sequence` (``out`` is then left half-written).
+    workspace: the :class:`Workspace` the forward pass ran in, if any (``dA_out`` may be its
+    ``dA``).
     Destroys the cache (buffers are reused for the pre-activation gradients), and for the vanilla
     RNN overwrites ``dA_out[t]`` with the total gradient on ``a<t>``.
     Returns ``(grads, dstate0, grad_a_norms, grad_c_norms)``: grads for Wax, Waa, ba;
@@ -328,7 +372,8 @@ def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | No
             # Small problems (a character model's chunk): g'(z<t>) for every step in one call, a
             # separate dZ buffer, and dWaa as one product after the loop; per step only
             # ``da += dnext; dz *= da; dnext = dz Waa`` remain.
-            dZ = cells.activation_grad(A[1:], cache.activation, out=np.empty_like(A[1:]))
+            dZ = cells.activation_grad(A[1:], cache.activation,
+                                       out=np.empty_like(A[1:]) if workspace is None else workspace.dZ)
             if dA_out is None:
                 for t in range(T - 1, -1, -1):
                     if cancel is not None and cancel():
@@ -337,7 +382,11 @@ def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | No
                     dnext = cells.rnn_step_backward_from_grad(dnext, dZ[t], Waa)
             else:
                 add, mul = np.add, np.multiply
-                for da, dz in zip(dA_out[::-1], dZ[::-1]):     # views of step t, t = T-1 … 0
+                if workspace is not None and dA_out is workspace.dA:
+                    steps = workspace.backward_steps
+                else:
+                    steps = zip(dA_out[::-1], dZ[::-1])
+                for da, dz in steps:     # views of step t, t = T-1 … 0
                     if cancel is not None and cancel():
                         raise Cancelled
                     add(da, dnext, da)       # da += dnext
@@ -423,15 +472,22 @@ def backward_sequence(params: dict, dA_out: np.ndarray, dA_last: np.ndarray | No
         if V <= ONE_HOT_MAX_V:
             # as a product with one-hot rows, in blocks of at most ~2^20 one-hot entries: for a
             # small vocabulary one BLAS product beats a scatter-add (np.add.at) several times over
-            rows = max(1, ONE_HOT_BLOCK // V)
-            for s in range(0, ids.size, rows):
-                block = ids[s:s + rows]
-                onehot = np.zeros((block.size, V), dtype=dtype)
-                onehot[np.arange(block.size), block] = 1.0
-                if s == 0:
-                    np.matmul(dZ2[:rows].T, onehot, out=dWax)
-                else:
-                    dWax += dZ2[s:s + rows].T @ onehot
+            onehot = None if workspace is None else workspace.onehot
+            if onehot is not None:          # one block, in the workspace's zeros, left zero after
+                rows = workspace.rows
+                onehot[rows, ids] = 1.0
+                np.matmul(dZ2.T, onehot, out=dWax)
+                onehot[rows, ids] = 0.0
+            else:
+                rows = max(1, ONE_HOT_BLOCK // V)
+                for s in range(0, ids.size, rows):
+                    block = ids[s:s + rows]
+                    onehot = np.zeros((block.size, V), dtype=dtype)
+                    onehot[np.arange(block.size), block] = 1.0
+                    if s == 0:
+                        np.matmul(dZ2[:rows].T, onehot, out=dWax)
+                    else:
+                        dWax += dZ2[s:s + rows].T @ onehot
         else:
             dWax[...] = 0.0
             np.add.at(dWax.T, ids, dZ2)

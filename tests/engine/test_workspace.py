@@ -1,0 +1,82 @@
+"""Consecutive training passes of a small vanilla RNN reuse one set of buffers (a Workspace).
+
+What a user relies on: every call gives what a fresh network would give, and nothing a call
+returned changes when the next call runs.
+"""
+
+import numpy as np
+import pytest
+
+from rnnviz.engine import Cancelled, Network, NetworkSpec
+from rnnviz.engine.flat import ALIGN, FlatDict
+
+SPECS = {
+    "tokens, softmax, sum": NetworkSpec("rnn", 7, 5, 7, input_kind="tokens", reduction="sum"),
+    "dense, sigmoid, mean": NetworkSpec("rnn", 3, 4, 2, readout="sigmoid"),
+    "tokens, many-to-one": NetworkSpec("rnn", 6, 5, 3, input_kind="tokens", many_to_one=True),
+    "relu, float32": NetworkSpec("rnn", 6, 5, 6, input_kind="tokens", activation="relu", dtype="float32"),
+}
+
+
+def batch(spec, T, N, rng):
+    x = (rng.integers(0, spec.input_size, (T, N)) if spec.input_kind == "tokens"
+         else rng.standard_normal((T, N, spec.input_size)))
+    lead = (N,) if spec.many_to_one else (T, N)
+    y = (rng.integers(0, spec.output_size, lead) if spec.readout == "softmax"
+         else rng.integers(0, 2, lead + (spec.output_size,)).astype(float))
+    return x, y
+
+
+def snapshot(loss, grads, res):
+    return (loss, grads.flat.copy(), res.outputs.copy(), res.final_state["a"].copy(),
+            res.grad_a_norms.copy(), res.grad_state0["a"].copy())
+
+
+def assert_same(a, b):
+    assert a[0] == b[0]
+    for u, v in zip(a[1:], b[1:]):
+        np.testing.assert_array_equal(u, v)
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_repeated_passes_equal_a_fresh_networks_and_leave_earlier_results_alone(name):
+    spec = SPECS[name]
+    params = Network.create(spec, np.random.default_rng(0)).params
+    net = Network(spec, params)
+    rng = np.random.default_rng(1)
+    # the same shape twice (the workspace is reused), then another length, then the first again
+    shapes = [(6, 1), (6, 1), (4, 1), (6, 2), (6, 1)]
+    kept = []
+    state = None
+    for T, N in shapes:
+        x, y = batch(spec, T, N, rng)
+        s0 = None if state is None or state["a"].shape[0] != N else state
+        out = net.loss_and_grads(x, y, s0)
+        fresh = Network(spec, params).loss_and_grads(x, y, s0)
+        assert_same(snapshot(*out), snapshot(*fresh))
+        kept.append((out, snapshot(*out)))
+        state = out[2].final_state
+        assert net.loss(x, y, s0) == out[0]
+    for out, snap in kept:          # what each call returned is still what it was
+        assert_same(snapshot(*out), snap)
+
+
+def test_a_cancelled_pass_does_not_spoil_the_next_one():
+    spec = SPECS["tokens, softmax, sum"]
+    net = Network.create(spec, np.random.default_rng(0))
+    x, y = batch(spec, 9, 1, np.random.default_rng(3))
+    expected = snapshot(*net.loss_and_grads(x, y))
+    for stop_after in (3, 12):              # in the forward pass, in BPTT
+        polls = []
+        with net.cancellable(lambda: polls.append(0) or len(polls) > stop_after):
+            with pytest.raises(Cancelled):
+                net.loss_and_grads(x, y)
+        assert_same(snapshot(*net.loss_and_grads(x, y)), expected)
+
+
+def test_flat_buffers_start_on_a_cache_line():
+    layout = Network.create(SPECS["relu, float32"], np.random.default_rng(0)).params.layout
+    for _ in range(20):
+        d = FlatDict.empty(layout, np.float32)
+        assert d.flat.ctypes.data % ALIGN == 0
+        assert d.flat.flags.c_contiguous and d.flat.flags.writeable
