@@ -165,11 +165,12 @@ def rnnviz_char_trainer(cell, V, H, T, dtype, rng, stream):
     opt = make_optimizer("adagrad", net.params, lr=0.1, eps=1e-8)
     data = chunks(stream, T)
     state = {"s": None}
+    grads = net.empty_grads()           # written in place at every step, as the app's trainer does
 
     def train(n):
         for _ in range(n):
             inputs, targets = next(data)
-            _, grads, res = net.loss_and_grads(inputs[:, None], targets[:, None], state["s"])
+            _, _, res = net.loss_and_grads(inputs[:, None], targets[:, None], state["s"], out=grads)
             clip_gradients(grads, "value", 5.0)
             opt.step(net.params, grads)
             state["s"] = res.final_state
@@ -183,10 +184,11 @@ def rnnviz_parity_trainer(H, T, N, dtype, rng):
     x = bits[:, :, None].astype(dtype)                        # (T, N, 1)
     y = (bits.sum(axis=0) % 2)[:, None].astype(dtype)        # (N, 1)
     opt = make_optimizer("sgd", net.params, lr=0.5)
+    grads = net.empty_grads()
 
     def train(n):
         for _ in range(n):
-            _, grads, _ = net.loss_and_grads(x, y)
+            net.loss_and_grads(x, y, out=grads)
             opt.step(net.params, grads)
     return train
 
@@ -196,10 +198,11 @@ def rnnviz_biglstm_trainer(V, H, T, N, dtype, rng):
                          rng, "xavier")
     x, y = rng.integers(0, V, (T, N)), rng.integers(0, V, (T, N))
     opt = make_optimizer("adam", net.params, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8)
+    grads = net.empty_grads()
 
     def train(n):
         for _ in range(n):
-            _, grads, _ = net.loss_and_grads(x, y)
+            net.loss_and_grads(x, y, out=grads)
             clip_gradients(grads, "norm", 5.0)
             opt.step(net.params, grads)
     return train

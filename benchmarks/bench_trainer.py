@@ -40,10 +40,11 @@ def engine_loop(trainer: Trainer, steps: int) -> float:
 
 def _engine_steps(cfg, net, task, opt, steps: int) -> None:
     state = None
+    grads = net.empty_grads()
     for _ in range(steps):
         batch = task.train_batch()
         state0 = state if task.carries_state and not batch.reset_state else None
-        loss, grads, res = net.loss_and_grads(batch.x, batch.y, state0, batch.mask)
+        loss, grads, res = net.loss_and_grads(batch.x, batch.y, state0, batch.mask, out=grads)
         clip_gradients(grads, cfg.clip_mode, cfg.clip)
         opt.step(net.params, grads)
         state = res.final_state

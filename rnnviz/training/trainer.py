@@ -125,6 +125,7 @@ class Trainer:
                                       config.init, forget_bias=config.forget_bias)
         self.optimizer = self._make_optimizer(config)
         self._backup = self.network.params.copy()        # weights before the latest update
+        self._grads = self.network.empty_grads()         # every step's gradients, written in place
         #: BLAS threads for this problem's steps: 1 for small ones (see rnnviz.training.blas)
         self.blas_threads = blas_threads_for(config.batch_size, config.hidden, self.spec.gate_blocks)
         self.step_count = 0
@@ -170,7 +171,7 @@ class Trainer:
         batch = task.train_batch()
         carry = task.carries_state and not batch.reset_state
         state0 = self.carried_state if carry else None
-        loss, grads, res = net.loss_and_grads(batch.x, batch.y, state0, batch.mask)
+        loss, grads, res = net.loss_and_grads(batch.x, batch.y, state0, batch.mask, out=self._grads)
         norms = array_norms(grads)
         problem = None
         grad_norm = math.hypot(*norms.values())

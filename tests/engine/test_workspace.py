@@ -80,3 +80,31 @@ def test_flat_buffers_start_on_a_cache_line():
         d = FlatDict.empty(layout, np.float32)
         assert d.flat.ctypes.data % ALIGN == 0
         assert d.flat.flags.c_contiguous and d.flat.flags.writeable
+
+
+def test_gradients_written_into_a_kept_buffer_equal_new_ones():
+    spec = SPECS["tokens, softmax, sum"]
+    net = Network.create(spec, np.random.default_rng(0))
+    buf = net.empty_grads()
+    rng = np.random.default_rng(4)
+    for T in (5, 5, 3):
+        x, y = batch(spec, T, 2, rng)
+        loss, grads, _ = net.loss_and_grads(x, y, out=buf)
+        assert grads is buf
+        expected = net.loss_and_grads(x, y)[1]
+        np.testing.assert_array_equal(buf.flat, expected.flat)
+
+
+@pytest.mark.parametrize("bad", ["params", "other layout", "float32", "dict"])
+def test_a_gradient_buffer_that_does_not_fit_is_refused(bad):
+    spec = SPECS["tokens, softmax, sum"]
+    net = Network.create(spec, np.random.default_rng(0))
+    out = {"params": net.params,
+           "other layout": Network.create(SPECS["relu, float32"], np.random.default_rng(0)).empty_grads(),
+           "float32": FlatDict.empty(net.params.layout, np.float32),
+           "dict": {k: np.zeros_like(v) for k, v in net.params.items()}}[bad]
+    before = net.params.flat.copy()
+    x, y = batch(spec, 4, 1, np.random.default_rng(5))
+    with pytest.raises(ValueError, match="out must be"):
+        net.loss_and_grads(x, y, out=out)
+    np.testing.assert_array_equal(net.params.flat, before)
