@@ -64,7 +64,8 @@ class FlatDict(dict):
         return d
 
     @classmethod
-    def zeros(cls, shapes: dict[str, tuple[int, ...]], dtype) -> "FlatDict":
+    def zeros(cls, shapes, dtype) -> "FlatDict":
+        """Zeros laid out by ``shapes``: a dict ``{name: shape}`` or a FlatDict's ``layout``."""
         d = cls.empty(shapes, dtype)
         d.flat[...] = 0
         return d

@@ -125,7 +125,7 @@ class Network:
 
     @property
     def dtype(self) -> np.dtype:
-        return np.dtype(self.spec.dtype)
+        return self.params.flat.dtype          # the spec's (params are made of it)
 
     def zero_state(self, N: int) -> dict[str, np.ndarray]:
         """Initial state of zeros: {"a": (N, H)} (+ {"c": (N, H)} for LSTM)."""

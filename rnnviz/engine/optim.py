@@ -34,11 +34,11 @@ class Optimizer:
             self.hyper[name] = float(hyper[name])
         self.t = 0
         dtype = np.result_type(*params.values()) if params else np.float64
-        shapes = {k: np.shape(v) for k, v in params.items()}
+        # a FlatDict's own layout object: flat_of then matches it by identity, not element by element
+        shapes = params.layout if isinstance(params, FlatDict) else {k: np.shape(v) for k, v in params.items()}
         self.state = {slot: FlatDict.zeros(shapes, dtype) for slot in self.slots}
         self.flat = {slot: d.flat for slot, d in self.state.items()}
-        self._grads = FlatDict.zeros(shapes, dtype)
-        self._grad = self._grads.flat
+        self._grads: FlatDict | None = None       # gathers gradients not given as a FlatDict (made once needed)
         self.last_update = FlatDict.zeros(shapes, dtype)
         self._upd = self.last_update.flat
         self.layout = self.last_update.layout
@@ -59,9 +59,11 @@ class Optimizer:
         self.t += 1
         g = flat_of(grads, self.layout)
         if g is None:
+            if self._grads is None:
+                self._grads = FlatDict.empty(self.layout, self._upd.dtype)
             for k, view in self._grads.items():
                 np.copyto(view, grads[k])
-            g = self._grad
+            g = self._grads.flat
         self._update(g, self._upd)
         p = flat_of(params, self.layout)
         if out is not None:
