@@ -90,6 +90,12 @@ class Workspace:
         self.forward_steps = list(zip(self.A[:-1], self.A[1:]))
         self.backward_steps = list(zip(self.dA[::-1], self.dZ[::-1]))
 
+    def __reduce__(self):
+        # copies (copy, deepcopy, pickle) are new workspaces of the same shape: a copied list of
+        # views would not view the copied buffers
+        T, N, H, dtype, onehot_width = self.key
+        return Workspace, (T, N, H, dtype, onehot_width)
+
 
 def input_projection(Wax: np.ndarray, ba: np.ndarray, x: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``x<t> Waxᵀ + ba`` for every step into ``out`` (T, N, G·H).

@@ -108,3 +108,18 @@ def test_a_gradient_buffer_that_does_not_fit_is_refused(bad):
     with pytest.raises(ValueError, match="out must be"):
         net.loss_and_grads(x, y, out=out)
     np.testing.assert_array_equal(net.params.flat, before)
+
+
+@pytest.mark.parametrize("how", ["copy", "deepcopy", "pickle"])
+def test_a_copied_network_computes_what_the_original_does(how):
+    import copy
+    import pickle
+
+    spec = SPECS["tokens, softmax, sum"]
+    net = Network.create(spec, np.random.default_rng(0))
+    x, y = batch(spec, 6, 1, np.random.default_rng(6))
+    expected = snapshot(*net.loss_and_grads(x, y))          # leaves a workspace in net
+    twin = {"copy": copy.copy, "deepcopy": copy.deepcopy,
+            "pickle": lambda n: pickle.loads(pickle.dumps(n))}[how](net)
+    assert_same(snapshot(*twin.loss_and_grads(x, y)), expected)
+    assert_same(snapshot(*net.loss_and_grads(x, y)), expected)
