@@ -221,20 +221,25 @@ class Network:
 
     def _take_workspace(self, x: np.ndarray) -> sequence.Workspace | None:
         """A :class:`~rnnviz.engine.sequence.Workspace` for a training pass over checked x, or None
-        where the pass allocates its own arrays (gated cells, or hidden states over
+        where the pass allocates its own arrays (gated cells, or a workspace over
         ``WORKSPACE_BYTES``). Give it back with :meth:`_give_back`."""
         spec = self.spec
-        T, N, H = x.shape[0], x.shape[1], spec.hidden_size
-        if spec.cell != "rnn" or (T + 1) * N * H * self.params.flat.itemsize > sequence.WORKSPACE_BYTES:
+        if spec.cell != "rnn":
             return None
-        V = spec.input_size
-        width = V if x.ndim == 2 and V <= sequence.ONE_HOT_MAX_V else None
-        key = (T, N, H, self.params.flat.dtype, width)
+        T, N, H, V = x.shape[0], x.shape[1], spec.hidden_size, spec.input_size
+        dtype = self.params.flat.dtype
+        # token inputs: the dWax product's one-hot rows, when it is one block (see backward_sequence)
+        width = V if x.ndim == 2 and V <= sequence.ONE_HOT_MAX_V and T * N * V <= sequence.ONE_HOT_BLOCK else None
+        key = (T, N, H, dtype, width)
         try:
             ws = self._spare_workspace.pop()
         except IndexError:
             ws = None
-        return ws if ws is not None and ws.key == key else sequence.Workspace(T, N, H, key[3], width)
+        if ws is not None and ws.key == key:
+            return ws
+        if sequence.Workspace.nbytes(*key) > sequence.WORKSPACE_BYTES:
+            return None
+        return sequence.Workspace(*key)
 
     def _give_back(self, ws: sequence.Workspace | None) -> None:
         if ws is not None and not self._spare_workspace:
@@ -272,8 +277,10 @@ class Network:
         x: (T, N, D) float or (T, N) tokens.  y: see :func:`sequence.loss_and_dlogits`.
         state0: initial state (zeros if None).  mask: (T,) loss weight per step (many-to-many).
         out: a FlatDict laid out like ``params`` (e.g. :meth:`empty_grads`) to write the gradients
-        into and return; a loop of steps that keeps one reuses its memory (at batch 1 a new buffer
-        at every step is ~4% of a character model's step). A new one if None.
+        into; the gradients returned are then ``out`` itself, overwritten by the next call that
+        gets it (and left half-written if this one raises). A loop of steps that keeps one reuses
+        its memory: at batch 1 a new buffer at every step is ~4% of a character model's step.
+        A new FlatDict if None.
         Loss = mean over the batch of Σt mask_t·ℓ_t, divided by Σt mask_t if reduction is "mean".
         """
         if out is None:

@@ -38,9 +38,11 @@ FEW_TOKENS = 256
 #: one-hot entries per block of that product (bounds its temporary memory)
 ONE_HOT_BLOCK = 1 << 20
 STATE_KEYS = {"rnn": ("a",), "lstm": ("a", "c"), "gru": ("a",)}
-#: vanilla RNN passes whose hidden states take at most this many bytes may run in a
-#: :class:`Workspace` (a character model's 25-step chunk at batch 1 takes 21 kB)
-WORKSPACE_BYTES = 1 << 20
+#: vanilla RNN passes whose :class:`Workspace` would take at most this many bytes run in one,
+#: kept between passes (a character model's 25-step chunk at batch 1, H = 100: ~180 kB)
+WORKSPACE_BYTES = 1 << 21
+#: bytes a Workspace spends per time step on its lists of views (four views and two tuples)
+WORKSPACE_STEP_BYTES = 800
 
 
 class Cancelled(Exception):
@@ -74,6 +76,12 @@ class Workspace:
     ``forward_steps`` (a<t-1>, a<t>) and ``backward_steps`` (da<t>, dz<t>) for t = T-1 … 0.
     Nothing in it outlives the pass that uses it: callers hand out copies only.
     """
+
+    @staticmethod
+    def nbytes(T: int, N: int, H: int, dtype, onehot_width: int | None = None) -> int:
+        """About how much memory a workspace of this shape keeps."""
+        values = (3 * T + 2) * N * H + H * H + (T * N * onehot_width if onehot_width else 0)
+        return values * np.dtype(dtype).itemsize + T * WORKSPACE_STEP_BYTES
 
     def __init__(self, T: int, N: int, H: int, dtype, onehot_width: int | None = None):
         self.key = (T, N, H, np.dtype(dtype), onehot_width)
@@ -129,7 +137,7 @@ def forward_sequence(params: dict, cell: str, activation: str, x: np.ndarray,
     params: Wax (G·H, D), Waa (G·H, H), ba (G·H,).  x: (T, N, D) or (T, N) tokens.
     state0: {"a": (N, H)} (+ {"c": (N, H)} for LSTM).
     cancel: optional ``() -> bool`` polled at every time step; when it returns True the pass stops
-    by raising :class:`Cancelled` (nothing outside this call has been changed).
+    by raising :class:`Cancelled` (nothing outside this call and its workspace has been changed).
     workspace: vanilla RNN only, a :class:`Workspace` of this shape whose buffers the pass uses
     (A is then ``workspace.A``, valid until the workspace's next pass).
     Returns ``(A, final_state, cache)``: A (T+1, N, H) with A[0] = a<0>; final_state holds copies.

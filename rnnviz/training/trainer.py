@@ -346,6 +346,7 @@ class Trainer:
             trainer = cls(config, corpus_text=corpus_text)
             trainer.network = Network(trainer.spec, state["params"])
             trainer._backup = Network(trainer.spec, state["previous_params"]).params
+            trainer._grads = trainer.network.empty_grads()
             trainer.optimizer = trainer._make_optimizer(config)
             opt = state["optimizer"]
             if opt["name"] != config.optimizer:

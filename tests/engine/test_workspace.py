@@ -7,7 +7,7 @@ returned changes when the next call runs.
 import numpy as np
 import pytest
 
-from rnnviz.engine import Cancelled, Network, NetworkSpec
+from rnnviz.engine import Cancelled, Network, NetworkSpec, gradcheck, sequence
 from rnnviz.engine.flat import ALIGN, FlatDict
 
 SPECS = {
@@ -100,7 +100,7 @@ def test_a_gradient_buffer_that_does_not_fit_is_refused(bad):
     spec = SPECS["tokens, softmax, sum"]
     net = Network.create(spec, np.random.default_rng(0))
     out = {"params": net.params,
-           "other layout": Network.create(SPECS["relu, float32"], np.random.default_rng(0)).empty_grads(),
+           "other layout": Network.create(SPECS["dense, sigmoid, mean"], np.random.default_rng(0)).empty_grads(),
            "float32": FlatDict.empty(net.params.layout, np.float32),
            "dict": {k: np.zeros_like(v) for k, v in net.params.items()}}[bad]
     before = net.params.flat.copy()
@@ -123,3 +123,23 @@ def test_a_copied_network_computes_what_the_original_does(how):
             "pickle": lambda n: pickle.loads(pickle.dumps(n))}[how](net)
     assert_same(snapshot(*twin.loss_and_grads(x, y)), expected)
     assert_same(snapshot(*net.loss_and_grads(x, y)), expected)
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_passes_without_a_workspace_give_the_same_results_and_pass_the_gradient_check(monkeypatch, name):
+    """Passes too large for a workspace allocate their arrays, as gated cells do: forced onto
+    small problems, that path agrees with the workspace's and with finite differences."""
+    spec = SPECS[name]
+    net = Network.create(spec, np.random.default_rng(0), "xavier")
+    rng = np.random.default_rng(7)
+    x, y = batch(spec, 5, 3, rng)
+    state0 = {"a": 0.5 * rng.standard_normal((3, spec.hidden_size))}
+    with_ws = snapshot(*net.loss_and_grads(x, y, state0))
+    monkeypatch.setattr(sequence, "WORKSPACE_BYTES", 0)
+    without = snapshot(*Network(spec, net.params).loss_and_grads(x, y, state0))
+    assert without[0] == pytest.approx(with_ws[0], rel=1e-12)
+    for u, v in zip(with_ws[1:], without[1:]):
+        np.testing.assert_allclose(u, v, rtol=1e-9 if spec.dtype == "float64" else 1e-4, atol=1e-12)
+    if spec.dtype == "float64":
+        report = gradcheck(Network(spec, net.params), x, y, state0)
+        assert max(report.values()) < 1e-6, report
