@@ -67,7 +67,7 @@ class Workspace:
     """The buffers of a vanilla-RNN training pass of one shape, kept for the next pass of that shape.
 
     At batch 1 a step's arrays are tiny, and making them (and the two views per time step that
-    the loops walk) is a cost of its own, ~5% of a character model's training step. A workspace
+    the loops walk) is a cost of its own, 3-4% of a character model's training step. A workspace
     makes them once: ``A`` (T+1, N, H) hidden states, ``dA`` (T, N, H) gradients on them, ``dZ``
     (T, N, H) pre-activation gradients, ``rec`` (N, H) one step's recurrent product, ``WaaT``
     (H, H) a C-contiguous copy of Waaᵀ, ``onehot``
@@ -156,8 +156,9 @@ def forward_sequence(params: dict, cell: str, activation: str, x: np.ndarray,
         input_projection(Wax, ba, x, out=A[1:])
         # cells.rnn_step_forward inlined (the loop is the whole cost at batch 1): z += a<t-1> Waaᵀ; g(z)
         # ndarray.dot with an output buffer: ~0.4 us less per call than matmul at batch 1 (~0.15 of
-        # it the method over np.dot); against a C-contiguous Waaᵀ ~0.2 us less again (H = 100),
-        # which repays the copy over 8 steps. Ufuncs get ``out`` positionally (no keyword parsing).
+        # it the method over np.dot). Against a C-contiguous Waaᵀ a batch-1 product costs about
+        # the same at H = 100 and much less at H = 128 (1.6 against 2.3 us), which repays the
+        # copy over a few steps. Ufuncs get ``out`` positionally (no keyword parsing).
         act = cells.ACTIVATIONS[activation]
         add = np.add
         if workspace is not None:
