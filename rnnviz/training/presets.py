@@ -1,18 +1,23 @@
-"""Named starting points (settings from the tutorials and papers) stored as JSON in resources/presets.
+"""Named starting points (settings from the tutorials and papers) stored as JSON in ``rnnviz/presets``.
 
 Each file ``<name>.json`` holds ``{"name", "title", "description", "source", "steps", "config"}``;
-``config`` is a partial ``Config`` (missing fields keep their defaults).
+``config`` is a partial ``Config`` (missing fields keep their defaults). The files are package data,
+read through ``importlib.resources``, so they are found in a wheel as in a checkout.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources import files
+from typing import TYPE_CHECKING
 
 from rnnviz.training.config import TASKS, Config
 
-PRESETS_DIR = Path(__file__).resolve().parents[2] / "resources" / "presets"
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable   # Python 3.11+; importlib.abc on 3.10
+
+PRESETS_DIR: Traversable = files("rnnviz") / "presets"
 _KEYS = ("name", "title", "description", "source", "steps", "config")
 
 
@@ -27,8 +32,15 @@ class Preset:
 
 
 def list_presets() -> list[Preset]:
-    """Every preset, grouped by task (in ``TASKS`` order), then by name."""
-    presets = [_read(path) for path in sorted(PRESETS_DIR.glob("*.json"))]
+    """Every preset, grouped by task (in ``TASKS`` order), then by name.
+
+    ``ValueError`` when there is none: the installation lost its preset files.
+    """
+    paths = _preset_files()
+    if not paths:
+        raise ValueError(f"no preset files found in {PRESETS_DIR}: this rnnviz installation is "
+                         "incomplete (reinstall it)")
+    presets = [_read(path) for path in paths.values()]
     return sorted(presets, key=lambda p: (TASKS.index(p.config.task), p.name))
 
 
@@ -38,14 +50,23 @@ def preset_names() -> list[str]:
 
 def load_preset(name: str) -> Preset:
     """The preset called ``name``; ``ValueError`` listing the known names when there is none."""
-    path = PRESETS_DIR / f"{name}.json"
-    if not isinstance(name, str) or "/" in name or "\\" in name or not path.is_file():
-        known = ", ".join(sorted(p.stem for p in PRESETS_DIR.glob("*.json")))
+    paths = _preset_files()
+    if not isinstance(name, str) or name not in paths:
+        known = ", ".join(paths) or f"none (no preset files found in {PRESETS_DIR})"
         raise ValueError(f"unknown preset {name!r}; known presets: {known}")
-    return _read(path)
+    return _read(paths[name])
 
 
-def _read(path: Path) -> Preset:
+def _preset_files() -> dict[str, Traversable]:
+    """``{name: file}`` for every ``<name>.json`` in ``PRESETS_DIR``, sorted by name."""
+    if not PRESETS_DIR.is_dir():
+        return {}
+    found = {entry.name.removesuffix(".json"): entry for entry in PRESETS_DIR.iterdir()
+             if entry.name.endswith(".json") and entry.is_file()}
+    return dict(sorted(found.items()))
+
+
+def _read(path: Traversable) -> Preset:
     """Parse and validate one preset file; ``ValueError`` naming the file and the problem."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -57,7 +78,7 @@ def _read(path: Path) -> Preset:
     for key in ("name", "title", "description", "source"):
         if not isinstance(data[key], str) or not data[key].strip():
             raise ValueError(f"preset file {path.name}: {key} must be a non-empty string")
-    if data["name"] != path.stem:
+    if data["name"] != path.name.removesuffix(".json"):
         raise ValueError(f"preset file {path.name}: name {data['name']!r} must match the file name")
     steps = data["steps"]
     if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:

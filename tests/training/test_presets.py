@@ -89,3 +89,32 @@ def test_broken_preset_files_are_reported_by_name(tmp_path, monkeypatch, content
     monkeypatch.setattr(presets, "PRESETS_DIR", tmp_path)
     with pytest.raises(ValueError, match=f"preset file x.json.*{match}"):
         load_preset("x")
+
+
+def test_presets_are_package_data():
+    """The files sit inside the package (so a wheel has them), found through importlib.resources."""
+    from importlib.resources import files
+    shipped = {e.name.removesuffix(".json") for e in (files("rnnviz") / "presets").iterdir()
+               if e.name.endswith(".json")}
+    assert set(REQUIRED) <= shipped and set(presets.preset_names()) == shipped
+
+
+@pytest.mark.parametrize("folder", ["empty", "missing"])
+def test_no_preset_files_is_one_clear_error(tmp_path, monkeypatch, folder):
+    """An installation that lost its preset files says so, instead of failing somewhere later."""
+    where = tmp_path / folder
+    if folder == "empty":
+        where.mkdir()
+    monkeypatch.setattr(presets, "PRESETS_DIR", where)
+    with pytest.raises(ValueError, match="no preset files found in .*installation is incomplete"):
+        list_presets()
+    with pytest.raises(ValueError, match="unknown preset 'parity'; known presets: none"):
+        load_preset("parity")
+
+
+def test_rnnviz_presets_without_preset_files_says_so(tmp_path, monkeypatch, capsys):
+    from rnnviz.cli import main
+    monkeypatch.setattr(presets, "PRESETS_DIR", tmp_path)
+    assert main(["presets"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rnnviz: error: no preset files found in") and err.count("\n") == 1
