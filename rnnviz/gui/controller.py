@@ -196,6 +196,17 @@ class TrainingController(QObject):
         self.path_changed.emit(path)
         self._set_dirty(False)
 
+    def save_copy(self, path: str) -> None:
+        """Write the run to ``path`` without making it the run's file (the recovery autosave):
+        training pauses for the moment it takes and then continues."""
+        was_running = self.state == "running"
+        self.stop_and_wait()
+        try:
+            save_session(self._trainer, path)
+        finally:
+            if was_running:
+                self.start()
+
     def replace_trainer(self, trainer: Trainer, path: str | None = None, dirty: bool = False) -> None:
         self.stop_and_wait()
         self._install(trainer, path=path, dirty=dirty)

@@ -10,6 +10,7 @@ from . import _qt_compat  # noqa: F401 - before any heavy Qt use (PySide6 6.12 o
 
 import csv
 import html
+import importlib.resources
 import os
 import sys
 import time
@@ -19,15 +20,17 @@ import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401 - registers ImageExporter / SVGExporter
 from PySide6.QtCore import QByteArray, QRectF, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QImage, QKeySequence, QPainter
-from PySide6.QtSvg import QSvgGenerator
+from PySide6.QtGui import QAction, QIcon, QImage, QKeySequence, QPainter, QPixmap
+from PySide6.QtSvg import QSvgGenerator, QSvgRenderer
 from PySide6.QtWidgets import (
-    QApplication, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QVBoxLayout,
-    QWidget,
+    QApplication, QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter,
+    QVBoxLayout, QWidget,
 )
 
+from rnnviz.session import SessionError
 from rnnviz.training.config import Config
 
+from . import recovery
 from .controller import TrainingController
 from .panels.cost import CostPanel
 from .panels.gradient_flow import GradientFlowPanel
@@ -62,6 +65,27 @@ SHORTCUTS = [
 def settings() -> QSettings:
     """The app's persistent settings (an INI file; tests point QSettings.setPath elsewhere)."""
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+
+
+def application_icon() -> QIcon:
+    """rnnviz's icon: ``icons/rnnviz.svg`` drawn at the usual sizes (the PNG if the SVG cannot be read)."""
+    icons = importlib.resources.files("rnnviz.gui") / "icons"
+    icon = QIcon()
+    renderer = QSvgRenderer(QByteArray((icons / "rnnviz.svg").read_bytes()))
+    if renderer.isValid():
+        for size in (16, 24, 32, 48, 64, 128, 256):
+            image = QImage(size, size, QImage.Format.Format_ARGB32_Premultiplied)
+            image.fill(Qt.GlobalColor.transparent)
+            painter = QPainter(image)
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            renderer.render(painter)
+            painter.end()
+            icon.addPixmap(QPixmap.fromImage(image))
+    else:
+        pixmap = QPixmap()
+        if pixmap.loadFromData((icons / "rnnviz.png").read_bytes(), "PNG"):
+            icon.addPixmap(pixmap)
+    return icon
 
 
 def loss_axis_label(config: Config) -> str:
@@ -129,9 +153,12 @@ class MainWindow(QMainWindow):
     def __init__(self, trainer, parent=None):
         super().__init__(parent)
         self.setWindowTitle("rnnviz")
+        self.setWindowIcon(application_icon())
         self.setAcceptDrops(True)
         self.non_interactive = False   # scripted runs (--quit-after): dialogs print instead of blocking
+        self.exit_signal: int | None = None   # set by close_for_signal: closing unattended
         self._closing_accepted = False
+        self._dialog_depth = 0         # > 0 while a dialog blocks (a signal's close waits for it)
         self._presets = {p.name: p for p in list_presets()}
 
         self.controller = TrainingController(trainer, self)
@@ -171,6 +198,8 @@ class MainWindow(QMainWindow):
         c.worker_failed.connect(self._on_controller_worker_failed)
         c.dirty_changed.connect(self._update_title)
         c.path_changed.connect(self._update_title)
+        self.autosave = recovery.RecoveryAutosave(c, recovery.AUTOSAVE_INTERVAL, parent=self)
+        self.autosave.failed.connect(self._on_autosave_failed)
         self.controls.start_clicked.connect(c.toggle)
         self.controls.step_clicked.connect(c.step_once)
         self.controls.reset_clicked.connect(self.reset_run)
@@ -313,6 +342,13 @@ class MainWindow(QMainWindow):
         if self.non_interactive:
             print(f"rnnviz: {title}: {text}", file=sys.stderr)
             return None
+        self._dialog_depth += 1
+        try:
+            return self._blocking_dialog(kind, title, text, choices=choices, file_filter=file_filter, path=path)
+        finally:
+            self._dialog_depth -= 1
+
+    def _blocking_dialog(self, kind, title, text, *, choices, file_filter, path) -> str | None:
         if kind in ("open", "save"):
             start = path or settings().value("last_folder", str(Path.home()))
             if kind == "open":
@@ -803,7 +839,59 @@ class MainWindow(QMainWindow):
         else:
             self.use_corpus(path)
 
+    # ---- recovery ---------------------------------------------------------------------------------
+    def offer_recovery(self) -> None:
+        """At launch: offer back the unsaved run a crash, a power cut or a kill left behind.
+        Scripted runs (--quit-after) do not ask: they leave the file for the next launch."""
+        autosave = self.autosave
+        if not autosave.leftover:
+            return
+        if self.non_interactive:
+            print(f"rnnviz: an unsaved run from an earlier session is kept in {autosave.path}; "
+                  "open rnnviz without --quit-after to restore it", file=sys.stderr)
+            return
+        info = autosave.leftover_info()
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(info["kept_at"]))
+        name = f"“{Path(info['path']).name}”" if isinstance(info["path"], str) else "an untitled run"
+        steps = f" ({info['steps']:,} training steps)" if isinstance(info["steps"], int) else ""
+        answer = self._dialog("question", "Restore the unsaved run?",
+                              f"rnnviz did not close normally last time (a crash, a power cut, or it was "
+                              f"stopped). Unsaved work on {name}{steps} was kept at {when}.\n\n"
+                              "Restore it? Discard deletes it.", choices=["Restore", "Discard"])
+        if self.exit_signal is not None:
+            return          # closing on a signal meanwhile: keep the file for the next launch
+        if answer == "Discard":
+            autosave.discard_leftover()
+            return
+        try:       # Restore, or the dialog closed without an answer: restoring loses nothing
+            autosave.restore()
+        except SessionError as exc:
+            self._dialog("error", "Could not restore the unsaved run", str(exc))
+            return
+        self.statusBar().showMessage("Restored the unsaved run: save it to keep it.", 15000)
+
+    def _on_autosave_failed(self, message: str) -> None:
+        self.statusBar().showMessage(f"Autosave failed: {message}", 15000)
+
     # ---- closing ----------------------------------------------------------------------------------
+    def close_for_signal(self, signum: int) -> None:
+        """Ctrl-C, SIGTERM, SIGHUP: close as File ▸ Quit does, but without questions. Training stops
+        (the thread is joined) and an unsaved run is kept in the recovery file."""
+        if self.exit_signal is not None:
+            return
+        self.exit_signal = signum
+        for widget in QApplication.topLevelWidgets():     # an open question no longer matters
+            if isinstance(widget, QDialog) and widget.isVisible():
+                widget.reject()
+        QTimer.singleShot(0, self._close_once_no_dialog)
+
+    def _close_once_no_dialog(self) -> None:
+        if self._dialog_depth or QApplication.activeModalWidget() is not None:
+            QTimer.singleShot(20, self._close_once_no_dialog)    # let the dialog's own loop end first
+            return
+        if not self._closing_accepted:
+            self.close()
+
     def closeEvent(self, event):  # noqa: N802 - Qt override
         was_running = self.controller.state == "running"
         if not self.controller.stop_and_wait(timeout_ms=5000):
@@ -812,11 +900,17 @@ class MainWindow(QMainWindow):
             QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
             self.controller.stop_and_wait(timeout_ms=None)
             QApplication.restoreOverrideCursor()
-        if not self.non_interactive and not self._maybe_save("Quitting"):
+        unattended = self.non_interactive or self.exit_signal is not None
+        if not unattended and not self._maybe_save("Quitting"):
             event.ignore()
-            if was_running:
+            if was_running and self.exit_signal is None:
                 self.controller.start()
             return
+        if self.exit_signal is not None:
+            self.autosave.keep()           # the unsaved run waits in the recovery file
+        else:
+            self.autosave.remove()         # saved, or the user (or the script) discarded it
+        self.autosave.close()
         self._closing_accepted = True
         self._reset_edit_timer.stop()      # a pending rebuild must not run on a closed window
         self._save_settings()

@@ -32,6 +32,17 @@ def temporary_settings(tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def temporary_data_folder(tmp_path, monkeypatch):
+    """The recovery file goes to tmp_path: tests never see or touch the user's real data folder."""
+    from rnnviz.gui import recovery
+
+    folder = tmp_path / "data"
+    monkeypatch.setattr(recovery, "folder_override", str(folder))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))   # for child processes
+    yield folder
+
+
+@pytest.fixture(autouse=True)
 def no_qthread_left_running(monkeypatch):
     """Fail any test that leaves a QThread running (napari's dangling_qthreads, simplified)."""
     started = weakref.WeakKeyDictionary()
