@@ -82,7 +82,7 @@ def test_unknown_preset_lists_the_known_names():
     (json.dumps({"name": "x", "title": "t", "description": "d", "source": "s", "steps": 5,
                  "config": {"hidden": -3}}), "hidden"),
     (json.dumps({"name": "x", "title": "t", "description": "d", "source": "s", "steps": 5,
-                 "config": {"colour": "red"}}), "unknown setting"),
+                 "config": {"colour": "red"}}), "colour"),
 ])
 def test_broken_preset_files_are_reported_by_name(tmp_path, monkeypatch, content, match):
     (tmp_path / "x.json").write_text(content, encoding="utf-8")
