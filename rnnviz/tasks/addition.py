@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnviz.tasks.base import Batch, Task
+from rnnviz.tasks.base import Batch, Task, binary_entropy
 
 _EPS = 1e-12
 
@@ -72,6 +72,15 @@ class AdditionTask(Task):
         loss = -np.mean(y * np.log(pc) + (1 - y) * np.log(1 - pc))
         return {"bit_accuracy": float(right.mean()), "sum_accuracy": float(right.all(axis=0).mean()),
                 "loss": float(loss)}
+
+    def chance_loss(self) -> float:
+        """ln 2 per bit of the sum (nats), summed over the ``n_bits`` bits or averaged
+        (``config.reduction``). Every bit but the top one is 1 half the time; the top one (the
+        carry out of a + b with a, b < M = 2^(n_bits-1)) with probability (M - 1) / 2M, a hair
+        under a half, so its best constant guess costs slightly less than ln 2."""
+        M = 1 << (self.n_bits - 1)
+        total = (self.n_bits - 1) * float(np.log(2.0)) + binary_entropy((M - 1) / (2 * M))
+        return total if self.config.reduction == "sum" else total / self.n_bits
 
     def probe_input(self) -> tuple[np.ndarray, list[str]]:
         batch = self.encode(self.test_a[:1], self.test_b[:1])

@@ -93,6 +93,13 @@ class Task:
         """``k`` readable predictions on held-out examples, one line each."""
         raise NotImplementedError
 
+    def chance_loss(self) -> float | None:
+        """The training loss of the best input-independent prediction (the chance level), in the
+        loss's own unit and reduction (``config.reduction``: summed or averaged over the scored
+        time steps): what a network that ignores its inputs can reach at best, so a curve that
+        stays on it has learned nothing from the inputs. None when not known."""
+        return None
+
     # --- resuming ---------------------------------------------------------------------------
     def state_dict(self) -> dict:
         """JSON-able values and arrays that continue the training data stream exactly."""
@@ -141,6 +148,14 @@ class Task:
     def _eval_chunk(self, T: int) -> int:
         """How many held-out sequences of length T go in one evaluation batch."""
         return max(1, EVAL_BUDGET // (T * max(1, self.config.hidden)))
+
+
+def binary_entropy(p: float) -> float:
+    """Entropy in nats of a bit that is 1 with probability ``p``: the cross-entropy of the best
+    constant prediction of that bit."""
+    if p <= 0.0 or p >= 1.0:
+        return 0.0
+    return float(-(p * np.log(p) + (1.0 - p) * np.log1p(-p)))
 
 
 def check_int(name: str, value, low: int, high: int) -> int:

@@ -135,6 +135,17 @@ class CharLMTask(Task):
         nats = total / count
         return {"bits_per_char": nats / _LN2, "loss": nats}
 
+    def chance_loss(self) -> float:
+        """Nats per character, times the chunk length T when the loss is summed over the chunk
+        (``config.reduction`` "sum", min-char-rnn's): the entropy of the training text's character
+        frequencies, which the best context-free guess (always predicting those frequencies)
+        costs. It lies below ln V, the loss of a uniform guess over the V characters, where an
+        untrained network starts (and min-char-rnn's smooth_loss)."""
+        counts = np.bincount(self.train_ids, minlength=len(self.vocab))
+        p = counts[counts > 0] / counts.sum()
+        per_char = float(-(p * np.log(p)).sum())
+        return per_char * self.T if self.config.reduction == "sum" else per_char
+
     def probe_input(self) -> tuple[np.ndarray, list[str]]:
         ids = self.test_ids[:self.T]
         return ids[:, None].copy(), [escape_char(self.vocab[i]) for i in ids]

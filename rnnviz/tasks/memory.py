@@ -89,6 +89,15 @@ class CopyTask(Task):
             count += target.size
         return {"accuracy": right / count, "loss": nats / count}
 
+    def chance_loss(self) -> float:
+        """ln n_symbols nats per recalled symbol (``reduction`` "mean"), or times ``copy_length``
+        ("sum"): only the recall steps are scored, and their targets are the n_symbols data
+        symbols drawn uniformly (blank, the one other output, is never the answer there). This
+        is the memoryless baseline a vanilla RNN stalls at; an untrained network, uniform over
+        all n_symbols + 1 outputs, starts a little above it at ln(n_symbols + 1)."""
+        per_symbol = float(np.log(self.n_symbols))
+        return per_symbol * self.copy_length if self.config.reduction == "sum" else per_symbol
+
     def probe_input(self) -> tuple[np.ndarray, list[str]]:
         batch = self.encode(self.test_symbols[:1])
         return batch.x.copy(), [self.token_label(int(t)) for t in batch.x[:, 0]]
@@ -170,6 +179,12 @@ class AddingTask(Task):
         err = pred - y
         mse = float(np.mean(err ** 2))
         return {"mse": mse, "accuracy": float(np.mean(np.abs(err) < ADDING_TOLERANCE)), "loss": mse}
+
+    def chance_loss(self) -> float:
+        """1/6: the squared error of always answering the mean sum, 1 (the variance of the sum of
+        two independent uniform numbers, 2 x 1/12). Many-to-one, so the reduction over time does
+        not apply."""
+        return 1.0 / 6.0
 
     def probe_input(self) -> tuple[np.ndarray, list[str]]:
         batch = self.encode(self.test_values[:1], self.test_marks[:1])

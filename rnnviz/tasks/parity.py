@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnviz.tasks.base import FIXED_TRAIN_KEY, Batch, Task, check_array, check_int
+from rnnviz.tasks.base import FIXED_TRAIN_KEY, Batch, Task, binary_entropy, check_array, check_int
 
 _EPS = 1e-12
 
@@ -75,6 +75,13 @@ class ParityTask(Task):
         pc = np.clip(p, _EPS, 1 - _EPS)
         loss = -np.mean(y * np.log(pc) + (1 - y) * np.log(1 - pc))
         return {"accuracy": float(np.mean((p > 0.5) == (y > 0.5))), "loss": float(loss)}
+
+    def chance_loss(self) -> float:
+        """Nats per sequence: the entropy of the answer over the fixed training set (ln 2 up to
+        the set's small excess of odd or even strings), reached by always saying P(odd) = the
+        fraction of odd strings in it."""
+        odd = float(np.mean(self.train_bits.sum(axis=1, dtype=np.int64) % 2))
+        return binary_entropy(odd)
 
     def probe_input(self) -> tuple[np.ndarray, list[str]]:
         bits = self.test_bits[:1]
