@@ -546,3 +546,75 @@ def test_paints_no_redraw_asked_for_count_against_the_drawing_budget_only_while_
     capped = frame + mw.STRAY_PAINT_MAX
     assert wait_after(1.0) == pytest.approx(capped / mw.RENDER_SHARE - capped)
     assert window.render_costs["cost"] == frame         # what the redraw itself cost
+
+
+def test_the_window_and_application_carry_rnnviz_icon(make_window):
+    from rnnviz.gui.main_window import application_icon
+    icon = application_icon()
+    assert not icon.isNull()
+    assert {s.width() for s in icon.availableSizes()} >= {16, 32, 64, 256}
+    image = icon.pixmap(64, 64).toImage()
+    assert image.pixelColor(32, 32).alpha() == 255            # drawn, not blank
+    assert not make_window().windowIcon().isNull()
+
+
+@pytest.mark.parametrize("name, reason", [
+    ("missing-folder/shot.png", "does not exist"),
+    ("shot.jpg", "must be a .png file"),
+    ("shot", "must be a .png file"),
+    ("folder.png", "is a folder"),
+])
+def test_an_unwritable_screenshot_path_is_refused_before_the_window_opens(tmp_path, capsys, name, reason):
+    from rnnviz.gui.app import run_gui
+    (tmp_path / "folder.png").mkdir()
+    assert run_gui(preset="addition", quit_after=30, screenshot=str(tmp_path / name)) == 2
+    err = capsys.readouterr().err
+    assert reason in err and len(err.splitlines()) == 1
+    from PySide6.QtWidgets import QApplication
+    assert not any(w.isVisible() for w in QApplication.topLevelWidgets())
+
+
+def test_the_command_line_refuses_a_screenshot_in_a_missing_folder_at_once(tmp_path):
+    import os
+    import subprocess
+    import sys
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run([sys.executable, "-m", "rnnviz", "gui", "--autostart", "--quit-after", "30",
+                          "--screenshot", str(tmp_path / "nowhere" / "x.png")],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        f"rnnviz: cannot write the screenshot {tmp_path / 'nowhere' / 'x.png'}: "
+        f"the folder {tmp_path / 'nowhere'} does not exist"]
+
+
+def test_quit_after_quits_even_when_the_screenshot_fails(qtbot, tmp_path, monkeypatch, capsys):
+    import time
+    from rnnviz.gui import main_window
+    from rnnviz.gui.app import run_gui
+
+    def broken(self, path):
+        raise OSError("the disk is full")
+    monkeypatch.setattr(main_window.MainWindow, "save_screenshot", broken)
+    started = time.monotonic()
+    assert run_gui(preset="addition", autostart=True, quit_after=1.0, screenshot=str(tmp_path / "x.png")) == 1
+    assert time.monotonic() - started < 20
+    assert "the disk is full" in capsys.readouterr().err
+    from PySide6.QtWidgets import QApplication
+    assert not any(isinstance(w, main_window.MainWindow) and w.isVisible() for w in QApplication.topLevelWidgets())
+
+
+def test_quit_after_quits_even_when_stopping_fails(qtbot, monkeypatch, capsys):
+    from rnnviz.gui import controller
+    from rnnviz.gui.app import run_gui
+    original = controller.TrainingController.stop_and_wait
+    calls = []
+
+    def failing_once(self, timeout_ms=None):
+        calls.append(timeout_ms)
+        if len(calls) == 1:
+            raise RuntimeError("simulated failure while stopping")
+        return original(self, timeout_ms)
+    monkeypatch.setattr(controller.TrainingController, "stop_and_wait", failing_once)
+    assert run_gui(preset="addition", autostart=True, quit_after=1.0) == 1
+    assert "simulated failure while stopping" in capsys.readouterr().err
