@@ -2,16 +2,20 @@
 
 Everything here has a bounded size, so the window takes the same memory after a minute or a day
 (the Trainer's History keeps every step's loss; this is what is drawn): the loss as at most
-262,144 buckets of equal size holding min, max and mean (one step per bucket until the run is
+32,768 buckets of equal size holding min, max and mean (one step per bucket until the run is
 that long; then neighbours merge), gradient statistics for every k-th step (k doubling), and an
-image of at most 512 columns.
+image of at most 512 columns. ``pixel_columns`` reduces the loss to what one pixel column of
+the plot shows, and ``ema_blocks`` smooths that.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
+
+from rnnviz.training.history import MAX_SAMPLES
 
 TINY = 1e-30   # gradient norms of exactly zero are drawn at this floor on log axes
 
@@ -27,36 +31,11 @@ def log_norms(norms: np.ndarray) -> np.ndarray:
     return np.log10(out, out=out)
 
 
-class GrowableArray:
-    """A 1-D float array with amortised O(1) appends; ``view`` is the filled part."""
-
-    def __init__(self, capacity: int = 1024, dtype=np.float64):
-        self._data = np.empty(capacity, dtype=dtype)
-        self._n = 0
-
-    def extend(self, values) -> None:
-        values = np.asarray(values, dtype=self._data.dtype).ravel()
-        need = self._n + values.size
-        if need > self._data.size:
-            grown = np.empty(max(need, 2 * self._data.size), dtype=self._data.dtype)
-            grown[: self._n] = self._data[: self._n]
-            self._data = grown
-        self._data[self._n:need] = values
-        self._n = need
-
-    @property
-    def view(self) -> np.ndarray:
-        return self._data[: self._n]
-
-    def __len__(self) -> int:
-        return self._n
-
-
 class LossEnvelope:
     """A per-step series kept as at most ``max_buckets`` buckets of ``size`` consecutive steps
     each (min, max and mean per bucket). ``size`` is 1 until the buffer fills; then neighbouring
-    buckets merge and ``size`` doubles. Drawn as the min-max envelope, nothing a step did is lost
-    from sight (pyqtgraph's "peak" downsampling does the same for what fits on the screen)."""
+    buckets merge and ``size`` doubles. Drawn as the min-max envelope of each pixel column
+    (``pixel_columns``), nothing a step did is lost from sight."""
 
     def __init__(self, max_buckets: int = 1 << 15):
         # 32,768 buckets: 30 times the pixels of a wide plot, so zooming in still shows detail;
@@ -129,17 +108,61 @@ class LossEnvelope:
     def mean(self) -> np.ndarray:
         return self._mean[: self.n]
 
-    def envelope(self) -> tuple[np.ndarray, np.ndarray]:
-        """(x, y) to draw: the series itself at one step per bucket, else min-max zigzag."""
-        if self.size == 1:
-            return self.x, self.mean
-        x = np.repeat(self.x, 2)
-        y = np.empty(2 * self.n)
-        y[0::2], y[1::2] = self.lo, self.hi
-        return x, y
-
     def __len__(self) -> int:
         return self.n
+
+
+class PixelColumns(NamedTuple):
+    """A loss series as a plot shows it: one entry per pixel column that holds any step.
+
+    x (C,): where the column's steps lie on average (exactly the step when it holds one);
+    lo, hi (C,): the smallest and largest loss of any step in it; mean (C,): their mean (NaN if
+    none is finite); first, last (C,): its first and last step.
+    """
+
+    x: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    mean: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+
+    def __len__(self) -> int:
+        return self.x.size
+
+
+def pixel_columns(series: LossEnvelope, x0: float, x1: float, width: int, log_x: bool = False) -> PixelColumns:
+    """``series`` between steps ``x0`` and ``x1`` cut into ``width`` equal pixel columns (equal in
+    log10(step) when ``log_x``; then ``x0`` must be positive). A bucket of several steps goes to the
+    column of its middle step. A few array calls whatever the length: one pass to find each
+    bucket's column, then one ``reduceat`` per statistic over the runs of equal columns."""
+    size = series.size
+    start = series.x
+    i0 = int(np.searchsorted(start, x0 - (size - 1), side="left"))   # last step >= x0
+    i1 = int(np.searchsorted(start, x1, side="right"))               # first step <= x1
+    if i1 <= i0 or width < 1 or not x1 > x0:
+        empty = np.empty(0)
+        return PixelColumns(empty, empty, empty, empty, empty, empty)
+    middle = start[i0:i1] + 0.5 * (size - 1)
+    if log_x:
+        where = (np.log10(np.maximum(middle, x0)) - math.log10(x0)) / (math.log10(x1) - math.log10(x0))
+    else:
+        where = (middle - x0) / (x1 - x0)
+    column = np.clip((where * width).astype(np.int64), 0, width - 1)
+    starts = np.flatnonzero(np.concatenate(([True], column[1:] != column[:-1])))
+    counts = np.diff(np.append(starts, column.size))
+    mean = series.mean[i0:i1]
+    finite = np.isfinite(mean)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        lo = np.fmin.reduceat(series.lo[i0:i1], starts)
+        hi = np.fmax.reduceat(series.hi[i0:i1], starts)
+        n_finite = np.add.reduceat(finite, starts)
+        column_mean = np.add.reduceat(np.where(finite, mean, 0.0), starts) / n_finite
+        column_mean[n_finite == 0] = np.nan
+    x = np.add.reduceat(middle, starts) / counts
+    first = start[i0:i1][starts]
+    last = start[i0:i1][starts + counts - 1] + (size - 1)
+    return PixelColumns(x, lo, hi, column_mean, first, last)
 
 
 class DecimatedRows:
@@ -288,6 +311,7 @@ class RunData:
         self.examples: tuple[str, ...] | None = None
         self.probe = None
         self.step = 0
+        self.chance_loss: float | None = None   # the task's chance level (Task.chance_loss)
         self.revision = 0        # bumped on every change, so panels can skip redundant redraws
 
     @property
@@ -333,22 +357,28 @@ class RunData:
             self.probe = snapshot.probe
         if snapshot.examples is not None:
             self.examples = snapshot.examples
+        if snapshot.chance_loss is not None:
+            self.chance_loss = snapshot.chance_loss
         self.step = snapshot.step
         self.revision += 1
 
     def add_samples(self, samples) -> None:
         self.samples.extend(samples)
         self.new_samples.extend(samples)
-        del self.samples[:-200]
+        del self.samples[:-MAX_SAMPLES]
+        del self.new_samples[:-MAX_SAMPLES]
 
-    def load_history(self, history, step: int) -> None:
-        """Start from a Trainer's History (a reopened session). Called only while no worker runs."""
+    def load_history(self, history, step: int, chance_loss: float | None = None) -> None:
+        """Start from a Trainer's History (a reopened session) and its task's chance level
+        (``trainer.task.chance_loss()``; else it comes with the first snapshot). Called only
+        while no worker runs."""
         self.clear()
         self.add_block(history.block_since(0, -1))
         self.evals = [(int(s), dict(m)) for s, m in history.evals]
         self.setting_changes = list(history.setting_changes)
-        self.samples = list(history.samples)[-200:]
+        self.samples = list(history.samples)[-MAX_SAMPLES:]
         self.new_samples = list(self.samples[-3:])
+        self.chance_loss = chance_loss
         self.step = int(step)
         self.revision += 1
 
@@ -406,30 +436,3 @@ def ema_blocks(values: np.ndarray, beta: float, state=(0.0, 0.0)):
     with np.errstate(invalid="ignore", divide="ignore"):
         out = np.where(norm > 0, ema / np.where(norm > 0, norm, 1.0), np.nan)
     return out, (prev_e, prev_w)
-
-
-class SmoothedSeries:
-    """The debiased EMA of a growing series, extended incrementally as points arrive."""
-
-    def __init__(self, beta: float = 0.9):
-        self.beta = beta
-        self.reset()
-
-    def reset(self) -> None:
-        self.values = GrowableArray(dtype=np.float32)
-        self._state = (0.0, 0.0)
-
-    def set_beta(self, beta: float) -> None:
-        if beta != self.beta:
-            self.beta = beta
-            self.reset()
-
-    def update(self, source: np.ndarray) -> np.ndarray:
-        done = len(self.values)
-        if source.size < done:
-            self.reset()
-            done = 0
-        if source.size > done:
-            tail, self._state = ema_blocks(source[done:], self.beta, self._state)
-            self.values.extend(tail)
-        return self.values.view

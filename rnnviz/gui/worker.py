@@ -42,7 +42,6 @@ def _cancellable(trainer, check, armed: bool):
     return trainer.network.cancellable(check) if armed else contextlib.nullcontext()
 
 
-
 def _frozen(array):
     """A read-only copy, so a snapshot can be shared with the GUI thread safely."""
     if array is None:
@@ -86,6 +85,7 @@ class Snapshot:
     refused: str | None = None  # set when a non-finite step paused training
     error: str | None = None    # set when an exception stopped the worker
     generation: int = 0         # which worker sent it (stale snapshots are ignored)
+    chance_loss: float | None = None   # the task's chance level (Task.chance_loss), for the cost plot
 
     @property
     def steps_taken(self) -> int:
@@ -136,6 +136,7 @@ class TrainingWorker(QObject):
         self._has_pending = False           # cheap unlocked check; set/cleared under the lock
         self._failed_samples: list = []     # worker thread only
         self.live_errors: list[str] = []    # filled in the worker thread, read after finished
+        self._chance_loss = trainer.task.chance_loss()   # (fixed for a run) read here, in the GUI thread
 
     # ---- called from the GUI thread -------------------------------------------------------
     def request_stop(self) -> None:
@@ -162,7 +163,10 @@ class TrainingWorker(QObject):
         trainer = self._trainer
         history = trainer.history
         last = None          # the latest StepResult
-        marks = {"evals": len(history.evals), "samples": len(history.samples),
+        # Where the previous snapshot left off. Samples are counted as recorded in total: the
+        # History keeps only the latest MAX_SAMPLES, so once full its list no longer grows.
+        # (Evaluations and setting changes are all kept: their list lengths count them.)
+        marks = {"evals": len(history.evals), "samples": history.samples_recorded,
                  "changes": len(history.setting_changes)}
         new_steps = BlockReader(history)
         probe_budget = _Budget(PROBE_BUDGET, MIN_PROBE_INTERVAL)
@@ -271,11 +275,12 @@ class TrainingWorker(QObject):
                 raise          # run() stops training and reports it in the last snapshot
             block, error = None, "\n".join(filter(None, [error, traceback.format_exc()]))
         evals = tuple((s, dict(m)) for s, m in history.evals[marks["evals"]:])
-        samples = tuple(history.samples[marks["samples"]:]) + tuple(self._failed_samples)
+        samples = tuple(history.samples_since(marks["samples"])) + tuple(self._failed_samples)
         self._failed_samples.clear()
         changes = tuple(history.setting_changes[marks["changes"]:])
-        marks.update(evals=len(history.evals), samples=len(history.samples),
+        marks.update(evals=len(history.evals), samples=history.samples_recorded,
                      changes=len(history.setting_changes))
         return Snapshot(block=block, last=last, step=trainer.step_count, probe=probe, examples=examples,
                         evals=evals, samples=samples, setting_changes=changes, final=final,
-                        refused=refused, error=error, generation=self._generation)
+                        refused=refused, error=error, generation=self._generation,
+                        chance_loss=self._chance_loss)

@@ -18,6 +18,9 @@ import numpy as np
 
 F32_MAX = float(np.finfo(np.float32).max)
 
+MAX_SAMPLES = 200
+"""Text samples kept (the most recent), by a History and by the window's copy of it."""
+
 
 def as_float32(values) -> np.ndarray:
     """Loss values as ``History`` keeps them: float32, with magnitudes beyond float32's range
@@ -212,12 +215,15 @@ class History:
     array each time); ``loss`` and a defined ``smooth_loss`` are views of what is stored.
     grad_steps (R,), grad_a_norms (R, T), param_grad_norms (R, P) with P = len(param_names).
     evals: [(step, {metric: value})]; setting_changes: [(step, name, old, new)];
-    samples: [(step, text)] (the most recent ``max_samples``).
+    samples: [(step, text)] (the most recent ``max_samples``); ``samples_recorded`` counts every
+    sample ever recorded, so a reader finds the new ones with ``samples_since`` even once the list
+    is full and stays the same length.
     """
 
     PENDING = 256     # steps recorded between moves from lists into the arrays
 
-    def __init__(self, param_names, T: int | None = None, max_rows: int = 4096, max_samples: int = 200):
+    def __init__(self, param_names, T: int | None = None, max_rows: int = 4096,
+                 max_samples: int = MAX_SAMPLES):
         self.param_names = tuple(param_names)
         self.T = T                 # time steps per row; set by the first recorded step if None
         self.max_rows = max_rows
@@ -236,6 +242,7 @@ class History:
         self.evals: list[tuple[int, dict]] = []
         self.setting_changes: list[tuple[int, str, object, object]] = []
         self.samples: list[tuple[int, str]] = []
+        self.samples_recorded = 0
 
     # ------------------------------------------------------------------ recording
     def record_step(self, step: int, loss: float, smooth_loss: float | None,
@@ -306,7 +313,14 @@ class History:
 
     def record_sample(self, step: int, text: str) -> None:
         self.samples.append((step, text))
+        self.samples_recorded += 1
         del self.samples[:-self.max_samples]
+
+    def samples_since(self, recorded: int) -> list[tuple[int, str]]:
+        """The samples recorded after the first ``recorded`` ones (a past ``samples_recorded``),
+        as far as they are still kept."""
+        new = min(self.samples_recorded - recorded, len(self.samples))
+        return self.samples[len(self.samples) - new:] if new > 0 else []
 
     # ------------------------------------------------------------------ reading
     @property
@@ -434,4 +448,5 @@ class History:
         self._param_norms = GrowingArray.from_array(pnorms)
         self.stride = stride
         self._pend_loss, self._pend_smooth, self._pend_rows = [], [], []
-        self.evals, self.setting_changes, self.samples = evals, changes, samples
+        self.evals, self.setting_changes, self.samples = evals, changes, samples[-self.max_samples:]
+        self.samples_recorded = len(self.samples)

@@ -1,15 +1,19 @@
-"""Cost panel: raw loss (faint), debiased moving average, held-out metric, setting-change markers."""
+"""Cost panel: the loss per pixel column as a faint min-max band, its debiased moving average as
+the line to read, the task's chance level, the held-out metric and setting-change markers."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from superqt import QElidingLabel
 
-from ..run_data import RunData, SmoothedSeries
+from ..run_data import PixelColumns, RunData, ema_blocks, pixel_columns
 from ..widgets.sliders import ValueSlider
-from ..widgets.views import StepRangeFollower, TimedPlotWidget
+from ..widgets.views import StepRangeFollower, TimedPlotWidget, nice_ceiling
 from .gradient_flow import plain_axis
 
 METRIC_TITLES = {
@@ -17,16 +21,22 @@ METRIC_TITLES = {
     "sum_accuracy": "test sums fully right (fraction)",
     "bit_accuracy": "test bit accuracy (fraction)",
     "bits_per_char": "test bits per character",
+    "mse": "test mean squared error",
     "loss": "test loss (nats)",
 }
 METRIC_PREFERENCE = ("accuracy", "sum_accuracy", "bits_per_char", "bit_accuracy")
 METRIC_LEGEND = "held-out metric (right axis, dots)"
-RAW_PEN = pg.mkPen((70, 110, 200, 70), width=1)
-EMA_PEN = pg.mkPen((25, 70, 180), width=2)
+RANGES = (("all steps", None), ("last 1k", 1_000), ("last 10k", 10_000), ("last 100k", 100_000))
+"""The step ranges the panel can follow: everything, or the latest N steps."""
+RAW_PEN = pg.mkPen((90, 130, 210, 110), width=1)
+RAW_BRUSH = pg.mkBrush(90, 130, 210, 60)
+EMA_PEN = pg.mkPen((10, 40, 140), width=2.5)
 METRIC_PEN = pg.mkPen((220, 110, 0), width=2)
 MARKER_PEN = pg.mkPen((120, 120, 120), width=1, style=Qt.PenStyle.DashLine)
+CHANCE_PEN = pg.mkPen((200, 30, 30), width=1.5, style=Qt.PenStyle.DashLine)
 NOT_TRAINING = frozenset({"temperature", "sample_every", "sample_length", "prime", "eval_every"})
 """Live settings that do not change training: they get no marker on the cost plot."""
+DEFAULT_SMOOTHING = 0.9
 
 
 def format_value(value) -> str:
@@ -39,6 +49,27 @@ def marker_text(name: str, old, new) -> str:
     return f"{name} {format_value(old)}→{format_value(new)}"
 
 
+def smoothed(columns: PixelColumns, beta: float) -> np.ndarray:
+    """The line to read: TensorBoard's debiased exponential moving average with weight ``beta``,
+    taken across the plotted points (pixel columns) as TensorBoard takes it across its points,
+    so it spans the same share of the plot whatever range of steps is shown."""
+    return ema_blocks(columns.mean, beta)[0]
+
+
+class StepAxis(pg.AxisItem):
+    """Training steps: on a log axis the ticks read 1, 10, 1,000, 20,000 (not 10³, 2·10⁴)."""
+
+    def logTickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph override
+        return [f"{v:,.0f}" if 1 <= v < 1e7 else f"{v:.0e}" for v in 10 ** np.asarray(values, float) * scale]
+
+
+class LossAxis(pg.AxisItem):
+    """The loss: on a log axis the ticks read 0.5, 1, 20 (not 5·10⁻¹, 10⁰, 2·10¹)."""
+
+    def logTickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph override
+        return [f"{v:.3g}" if 1e-4 <= v < 1e6 else f"{v:.0e}" for v in 10 ** np.asarray(values, float) * scale]
+
+
 class CostPanel(QWidget):
     """Loss per training step, smoothed, with the held-out metric on its own (right) axis."""
 
@@ -46,31 +77,52 @@ class CostPanel(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._beta = 0.9
-        self._ema = SmoothedSeries(self._beta)
-        self._markers: list[pg.InfiniteLine] = []
+        self._beta = DEFAULT_SMOOTHING
+        self._columns: PixelColumns | None = None
+        self._smooth = np.empty(0)
+        self._drawn_for = None             # (view range, width, log x, revision) of the drawn columns
+        self._markers: list[tuple[pg.InfiniteLine, float]] = []
         self._n_markers_shown = 0
         self._revision = -1
         self._data: RunData | None = None
         self._metric: str | None = None
+        self._recent: int | None = None    # follow the latest N steps, or all (None)
+        self._x_limit = None               # the range last set while following (not "all, linear")
+        self._chance: float | None = None
 
-        self.log_box = QCheckBox("Log scale")
-        self.log_box.setToolTip("Show the loss axis on a true logarithmic scale (ticks at 10^k).")
-        self.smoothing = ValueSlider(0.0, 0.999, 0.9, resolution=999, fmt="{:.3f}")
-        self.smoothing.setToolTip("Smoothing of the dark curve: weight of the past in an exponential moving "
-                                  "average (0 = raw loss, 0.999 = very smooth). Debiased, so the start is not "
-                                  "pulled towards zero. Does not change training.")
+        self.smoothing = ValueSlider(0.0, 0.999, DEFAULT_SMOOTHING, resolution=999, fmt="{:.2f}")
+        self.smoothing.setToolTip(
+            "Smoothing of the dark line: the weight of the past in a debiased exponential moving average "
+            "across the plot's pixel columns (as TensorBoard smooths across its points), so it smooths over "
+            "the same share of the plot whatever range is shown. 0: the mean loss of each column; 0.9: "
+            "about 10 columns. Debiased, so the start is not pulled towards zero. Does not change training.")
+        self.smoothing.label.setMinimumWidth(28)
+        self.range_box = QComboBox()
+        for text, steps in RANGES:
+            self.range_box.addItem(text, steps)
+        self.range_box.setToolTip("Which training steps to show: all of them, or the latest 1,000, 10,000 or "
+                                  "100,000 (the view follows training).")
+        self.log_x_box = QCheckBox("log x")
+        self.log_x_box.setToolTip("Training steps on a logarithmic axis: the first hundred steps get as much room "
+                                  "as the next thousand, so the early learning phase is not crushed at the left.")
+        self.log_box = QCheckBox("log y")
+        self.log_box.setToolTip("The loss axis (left) on a true logarithmic scale; the held-out metric's axis "
+                                "(right) stays linear.")
         self.metric_box = QComboBox()
         self.metric_box.setToolTip("Which held-out metric to draw on the right axis.")
         self.metric_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        for box in (self.range_box, self.metric_box):   # full width when there is room, else elided
+            box.setMinimumWidth(64)
         top = QHBoxLayout()
-        top.addWidget(QLabel("Smoothing"))
+        top.setSpacing(4)
+        top.addWidget(QLabel("Smooth"))
         top.addWidget(self.smoothing, 1)
+        top.addWidget(self.range_box)
+        top.addWidget(self.log_x_box)
         top.addWidget(self.log_box)
-        top.addWidget(QLabel("Right axis"))
         top.addWidget(self.metric_box)
 
-        self.plot_widget = TimedPlotWidget()
+        self.plot_widget = TimedPlotWidget(axisItems={"bottom": StepAxis("bottom"), "left": LossAxis("left")})
         self.plot = self.plot_widget.getPlotItem()
         self.views = [self.plot_widget]
         self.x_follower = StepRangeFollower(self.plot)
@@ -81,11 +133,20 @@ class CostPanel(QWidget):
         # No grid: pyqtgraph draws it with the axes, which would then be repainted on every update.
         self.legend = self.plot.addLegend(offset=(-10, 10), labelTextSize="9pt",
                                           brush=(255, 255, 255, 200), pen=(210, 210, 210))
-        self.raw_curve = self.plot.plot(pen=RAW_PEN, name="loss per step (raw)")
+        # The raw loss: the lowest and highest loss in each pixel column, drawn as one closed band
+        # (along the highs, back along the lows). The panel reduces the data to pixel columns
+        # itself, so pyqtgraph's downsampling stays off.
+        self.raw_curve = self.plot.plot(pen=RAW_PEN, fillLevel="enclosed", fillBrush=RAW_BRUSH,
+                                        name="loss per step (band: lowest to highest)")
         self.ema_curve = self.plot.plot(pen=EMA_PEN, name="loss, smoothed")
-        for curve in (self.raw_curve, self.ema_curve):
-            curve.setDownsampling(auto=True, method="peak")
-            curve.setClipToView(True)
+        self.ema_curve.setZValue(5)
+        self.chance_line = pg.InfiniteLine(
+            angle=0, pen=CHANCE_PEN, movable=False, label="",
+            labelOpts={"position": 0.02, "anchors": [(0, 1), (0, 1)], "color": (170, 20, 20),
+                       "fill": (255, 255, 255, 190), "movable": False})
+        self.chance_line.setZValue(4)
+        self.chance_line.hide()
+        self.plot.addItem(self.chance_line, ignoreBounds=True)
         # Held-out metric in its own ViewBox, sharing the step axis (pyqtgraph's multi-axis recipe).
         self.metric_view = pg.ViewBox()
         self.plot.showAxis("right")
@@ -103,15 +164,22 @@ class CostPanel(QWidget):
         self.plot.addItem(self.crosshair, ignoreBounds=True)
         self._show_empty_range()
 
-        self.readout = QLabel("Hover over the plot to read values.")
-        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # The readout is elided to the panel's width: whatever it says, no size hint changes.
+        self.readout = QElidingLabel("Hover over the plot to read values.")
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
         layout.addWidget(self.plot_widget, 1)
         layout.addWidget(self.readout)
 
+        # A new view range or plot width needs new pixel columns: once per burst of changes.
+        self._redraw_timer = QTimer(self, singleShot=True, interval=0)
+        self._redraw_timer.timeout.connect(self._draw_loss)
+        self.plot.vb.sigXRangeChanged.connect(self._redraw_timer.start)
         self.log_box.toggled.connect(self._on_log_box_toggled)
+        self.log_x_box.toggled.connect(self._on_log_x_box_toggled)
+        self.range_box.activated.connect(self._on_range_box_activated)
         self._smoothing_proxy = pg.SignalProxy(self.smoothing.value_changed, rateLimit=10,
                                                slot=self._on_smoothing_proxy_fired)
         self.metric_box.activated.connect(self._on_metric_box_activated)
@@ -120,16 +188,19 @@ class CostPanel(QWidget):
 
     # ---- updating ---------------------------------------------------------------------------
     def clear(self) -> None:
-        self._ema.reset()
-        for line in self._markers:
+        for line, _ in self._markers:
             self.plot.removeItem(line)
         self._markers.clear()
         self._n_markers_shown = 0
         self._revision = -1
+        self._data = None
+        self._columns = None
+        self._smooth = np.empty(0)
+        self._drawn_for = None
         self._show_empty_range()
-        self.raw_curve.setData([], [])
-        self.ema_curve.setData([], [])
-        self.metric_curve.setData([], [])
+        for curve in (self.raw_curve, self.ema_curve, self.metric_curve):
+            curve.setData([], [])
+        self._set_chance(None)
         self.metric_box.clear()
         self.metric_box.addItem("(after the first test)", None)
         self.plot.setLabel("right", "held-out metric (measured every few steps)")
@@ -138,10 +209,11 @@ class CostPanel(QWidget):
         self._metric = None
 
     def _show_empty_range(self) -> None:
-        """Before the first step: training steps 0..10, where the step axis starts following the
-        run (pyqtgraph's default 0..1 would read as fractional steps)."""
+        """Before the first step: training steps 0..10 (1..10 on a log axis), where the step axis
+        starts following the run (pyqtgraph's default 0..1 would read as fractional steps)."""
         self.x_follower.reset()
-        self.x_follower.update(0.0, 0.0)
+        self._x_limit = None
+        self._follow(0)
         # Loss and metric axes: 0..1 again (not the previous run's values), fitted to the next data.
         for view in (self.plot.getViewBox(), self.metric_view):
             view.setYRange(0.0, 1.0, padding=0)
@@ -156,16 +228,93 @@ class CostPanel(QWidget):
         if data.revision == self._revision:
             return False
         self._revision = data.revision
-        loss = data.loss
-        if data.step:
-            self.x_follower.update(0.0, float(data.step))
-        self.raw_curve.setData(*loss.envelope())
-        self._ema.set_beta(self._beta ** loss.size)    # a bucket of n steps decays like n steps
-        self.ema_curve.setData(loss.x, self._ema.update(loss.mean))
+        self._follow(data.step)
+        self._draw_loss()
+        self._set_chance(data.chance_loss)
         self._refresh_metric(data)
         self._refresh_markers(data)
         return True
 
+    # ---- the step axis ------------------------------------------------------------------------
+    @property
+    def log_x(self) -> bool:
+        return self.log_x_box.isChecked()
+
+    def _follow(self, step: int) -> None:
+        """Keep the step axis on all steps or the latest N, moving in jumps (each move redraws
+        the axis), unless the user has zoomed or panned; pressing the view's "A" follows again."""
+        follower = self.x_follower
+        if self._recent is None and not self.log_x:
+            follower.update(0.0, float(step))       # 0..200, 0..500, ...: nice jumps
+            return
+        vb = self.plot.vb
+        if not follower.following:
+            if not vb.state["autoRange"][0]:
+                return
+            follower.following = True
+            self._x_limit = None
+        vb.enableAutoRange(x=False)
+        if self._recent is None:                     # all steps, log axis: 1 .. a nice ceiling
+            limit = nice_ceiling(step * 1.03)
+            lo, hi = 1.0, limit
+        else:                                        # the latest N: the axis moves in tenths of N
+            jump = self._recent / 10
+            limit = (math.floor(step / jump) + 1) * jump
+            lo, hi = max(limit - self._recent - jump, 1.0 if self.log_x else 0.0), limit
+        if self._x_limit == (lo, hi, self.log_x):
+            return
+        self._x_limit = (lo, hi, self.log_x)
+        if self.log_x:
+            vb.setXRange(math.log10(lo), math.log10(hi), padding=0.01)
+        else:
+            vb.setXRange(lo, hi, padding=0.02)
+
+    def visible_steps(self) -> tuple[float, float]:
+        """The first and last training step the plot shows."""
+        x0, x1 = self.plot.vb.viewRange()[0]
+        if self.log_x:
+            return 10.0 ** x0, 10.0 ** x1
+        return x0, x1
+
+    def _x_pos(self, step: float) -> float:
+        """Where ``step`` lies in the plot's coordinates (log10 on a log axis)."""
+        return math.log10(max(step, 1e-9)) if self.log_x else step
+
+    # ---- the loss -----------------------------------------------------------------------------
+    def _draw_loss(self) -> None:
+        """Reduce the loss to the plot's pixel columns and draw band and smoothed line."""
+        self._redraw_timer.stop()
+        data = self._data
+        if data is None:
+            return
+        x0, x1 = self.visible_steps()
+        width = max(int(self.plot.vb.width()), 50)
+        key = (x0, x1, width, self.log_x, data.revision, self._beta)
+        if key == self._drawn_for:
+            return
+        self._drawn_for = key
+        if self.log_x:
+            x0 = max(x0, 0.5)
+        columns = pixel_columns(data.loss, x0, x1, width, log_x=self.log_x)
+        self._columns = columns
+        self._smooth = smoothed(columns, self._beta)
+        self.raw_curve.setData(np.concatenate([columns.x, columns.x[::-1]]),
+                               np.concatenate([columns.hi, columns.lo[::-1]]))
+        self.ema_curve.setData(columns.x, self._smooth)
+
+    def _set_chance(self, chance: float | None) -> None:
+        """The chance level as a labelled horizontal line (hidden when the task has none)."""
+        if chance is None or not chance > 0:
+            self._chance = None
+            self.chance_line.hide()
+            return
+        if chance != self._chance:
+            self._chance = chance
+            self.chance_line.label.setFormat(f"chance level {chance:.4g} (best guess ignoring the input)")
+        self.chance_line.setPos(math.log10(chance) if self.log_box.isChecked() else chance)
+        self.chance_line.show()
+
+    # ---- the held-out metric and setting changes ----------------------------------------------
     def _refresh_metric(self, data: RunData) -> None:
         names = data.metric_names()
         if names and [self.metric_box.itemData(i) for i in range(self.metric_box.count())] != names:
@@ -200,36 +349,75 @@ class CostPanel(QWidget):
             if name in NOT_TRAINING:
                 continue
             line = pg.InfiniteLine(
-                pos=step, angle=90, pen=MARKER_PEN,
+                pos=self._x_pos(step), angle=90, pen=MARKER_PEN,
                 label=marker_text(name, old, new).replace("{", "{{").replace("}", "}}"),
                 labelOpts={"position": 0.93 - 0.08 * (len(self._markers) % 4), "color": (60, 60, 60),
                            "fill": (255, 255, 255, 200), "movable": False})
             line.setZValue(10)
             self.plot.addItem(line, ignoreBounds=True)
-            self._markers.append(line)
+            self._markers.append((line, float(step)))
         self._n_markers_shown = len(changes)
 
     @property
     def marker_labels(self) -> list[str]:
-        return [line.label.format for line in self._markers]
+        return [line.label.format for line, _ in self._markers]
+
+    @property
+    def chance_level(self) -> float | None:
+        """The chance level drawn (in the loss's unit), or None."""
+        return self._chance if self.chance_line.isVisible() else None
 
     # ---- user actions -------------------------------------------------------------------------
     def _on_plot_resized(self) -> None:
         self.metric_view.setGeometry(self.plot.vb.sceneBoundingRect())
         self.metric_view.linkedViewChanged(self.plot.vb, self.metric_view.XAxis)
+        self._redraw_timer.start()       # another width: other pixel columns
 
-    def _on_log_box_toggled(self, checked: bool) -> None:
-        self.plot.setLogMode(y=checked)
+    def _set_log_mode(self) -> None:
+        """Log scales for the loss (y) and steps (x); the held-out metric's axis stays linear
+        (pyqtgraph's PlotItem.setLogMode would make the right axis and its view logarithmic too)."""
+        log_x, log_y = self.log_x, self.log_box.isChecked()
+        self.plot.setLogMode(x=log_x, y=log_y)
+        self.plot.getAxis("right").setLogMode(False)
+        self.metric_curve.setLogMode(log_x, False)
+        self.plot.enableAutoRange(x=False, y=True)
+        self.metric_view.enableAutoRange(y="accuracy" not in (self._metric or ""))
+        for line, step in self._markers:
+            line.setPos(self._x_pos(step))
+        self.crosshair.hide()
+        self._set_chance(self._chance)
+
+    def _on_log_box_toggled(self, _checked: bool) -> None:
+        self._set_log_mode()
         self.plot.setLabel("left", self.plot.getAxis("left").labelText)
-        self.plot.enableAutoRange(y=True)
+
+    def _on_log_x_box_toggled(self, checked: bool) -> None:
+        self._set_log_mode()
+        self.plot.setLabel("bottom", "training step (log scale)" if checked else "training step")
+        self._restart_following()
+
+    def _on_range_box_activated(self, index: int) -> None:
+        self.set_recent(self.range_box.itemData(index))
+
+    def set_recent(self, steps: int | None) -> None:
+        """Follow the latest ``steps`` training steps, or all of them (None)."""
+        self._recent = steps
+        self.range_box.setCurrentIndex(max(0, self.range_box.findData(steps)))
+        self._restart_following()
+
+    def _restart_following(self) -> None:
+        self.x_follower.reset()
+        self._x_limit = None
+        self._follow(self._data.step if self._data is not None else 0)
+        self._draw_loss()
 
     def set_smoothing(self, beta: float) -> None:
         self._beta = float(beta)
         self.smoothing.set_value(self._beta)
-        if self._data is not None:
-            loss = self._data.loss
-            self._ema.set_beta(self._beta ** loss.size)
-            self.ema_curve.setData(loss.x, self._ema.update(loss.mean))
+        if self._columns is not None:
+            self._smooth = smoothed(self._columns, self._beta)
+            self.ema_curve.setData(self._columns.x, self._smooth)
+            self._drawn_for = None
         self.smoothing_changed.emit(self._beta)
 
     def _on_smoothing_proxy_fired(self, args) -> None:
@@ -245,35 +433,41 @@ class CostPanel(QWidget):
 
     def _on_hover_proxy_fired(self, args) -> None:
         pos = args[0]
-        data = self._data
-        if data is None or not self.plot.sceneBoundingRect().contains(pos) or len(data.loss) == 0:
+        data, columns = self._data, self._columns
+        if data is None or columns is None or not len(columns) or not self.plot.sceneBoundingRect().contains(pos):
             self.crosshair.hide()
             return
         x = self.plot.vb.mapSceneToView(pos).x()
-        loss = data.loss
-        steps = loss.x
-        i = int(np.clip(np.searchsorted(steps, x, side="right") - 1, 0, len(steps) - 1))
-        if loss.size == 1 and i + 1 < len(steps) and abs(steps[i + 1] - x) < abs(steps[i] - x):
-            i += 1
-        self.crosshair.setPos(steps[i])
+        step = 10.0 ** x if self.log_x else x
+        i = int(np.clip(np.searchsorted(columns.x, step), 0, len(columns) - 1))
+        if i > 0 and abs(columns.x[i - 1] - step) < abs(columns.x[i] - step):
+            i -= 1
+        self.crosshair.setPos(self._x_pos(columns.x[i]))
         self.crosshair.show()
-        if loss.size == 1:
-            text = f"step {int(steps[i]):,}: loss {loss.mean[i]:.4g}"
+        self.readout.setText(self.readout_text(i))
+
+    def readout_text(self, i: int) -> str:
+        """What the readout says about pixel column ``i``: its steps, loss, smoothed loss, and the
+        held-out metric measured last before its end."""
+        data, c = self._data, self._columns
+        first, last = int(c.first[i]), int(c.last[i])
+        if first == last:
+            text = f"step {first:,}: loss {c.mean[i]:.4g}"
         else:
-            text = (f"steps {int(steps[i]):,}–{int(steps[i]) + loss.size - 1:,}: loss {loss.lo[i]:.4g} to "
-                    f"{loss.hi[i]:.4g}, mean {loss.mean[i]:.4g}")
-        ema = self._ema.values.view
-        if i < len(ema):
-            text += f", smoothed {ema[i]:.4g}"
+            text = f"steps {first:,}–{last:,}: loss {c.lo[i]:.4g} to {c.hi[i]:.4g}, mean {c.mean[i]:.4g}"
+        if i < self._smooth.size:
+            text += f", smoothed {self._smooth[i]:.4g}"
         smooth = data.smooth_loss
-        if data.has_smooth_loss and i < len(smooth) and np.isfinite(smooth.mean[i]):
-            text += f", min-char-rnn smooth_loss {smooth.mean[i]:.4g}"
+        if data.has_smooth_loss and len(smooth):
+            j = int(np.clip(np.searchsorted(smooth.x, last, side="right") - 1, 0, len(smooth) - 1))
+            if np.isfinite(smooth.mean[j]):
+                text += f", min-char-rnn smooth_loss {smooth.mean[j]:.4g}"
         if self._metric:
             xs, ys = data.metric_series(self._metric)
             if xs.size:
-                j = int(np.clip(np.searchsorted(xs, steps[i], side="right") - 1, 0, xs.size - 1))
+                j = int(np.clip(np.searchsorted(xs, last, side="right") - 1, 0, xs.size - 1))
                 text += f" · {METRIC_TITLES.get(self._metric, self._metric)} {ys[j]:.4g} (at step {int(xs[j]):,})"
-        self.readout.setText(text)
+        return text
 
     @property
     def smoothing_value(self) -> float:
