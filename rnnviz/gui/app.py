@@ -72,7 +72,12 @@ class TerminationSignals:
         self._reader, self._writer = socket.socketpair()
         self._reader.setblocking(False)
         self._writer.setblocking(False)
-        self._previous_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
+        try:
+            self._previous_fd = signal.set_wakeup_fd(self._writer.fileno(), warn_on_full_buffer=False)
+        except ValueError:      # only the main thread may
+            self._reader.close()
+            self._writer.close()
+            raise
         self._previous = {}
         for name in self.NAMES:
             signum = getattr(signal, name, None)
@@ -152,8 +157,22 @@ def run_gui(session_path: str | None = None, preset: str | None = None, autostar
     if path:
         window.controller.path = path
         window.controller.path_changed.emit(path)
-    signals = TerminationSignals(window.close_for_signal) if (existing is None if handle_signals is None
-                                                              else handle_signals) else None
+    received: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        received.append(signum)
+        if len(received) >= 3:      # the close is stuck somewhere: stop waiting for it
+            print("rnnviz: interrupted three times; exiting at once", file=sys.stderr)
+            sys.stderr.flush()
+            os._exit(128 + signum)
+        window.close_for_signal(signum)
+
+    signals = None
+    if existing is None if handle_signals is None else handle_signals:
+        try:
+            signals = TerminationSignals(on_signal)
+        except ValueError:      # not the main thread: signals stay with whoever handles them
+            signals = None
     loop = None if existing is None else QEventLoop()
     failures: list[str] = []
 
