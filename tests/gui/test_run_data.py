@@ -103,3 +103,37 @@ def test_window_keeps_per_parameter_gradient_norms_of_every_kth_step_from_snapsh
     _, first, last = data.gradient_image.image()
     assert (first, last) == (1.0, float(n_steps - n_steps % history.stride))
     np.testing.assert_array_equal(data.latest_grad_a, np.full(4, last))
+
+
+def test_samples_keep_arriving_once_the_history_holds_its_200(monkeypatch):
+    """A long run, or a reopened session with 200 samples: every new sample reaches the window
+    (the worker found new ones by slicing the History's list from its length, which stops growing
+    at the cap). The worker runs in this thread here, so its snapshots arrive directly."""
+    import rnnviz.gui.worker as worker_module
+    from rnnviz.gui.run_data import RunData
+    from rnnviz.gui.worker import TrainingWorker
+    from rnnviz.training.config import Config
+    from rnnviz.training.history import MAX_SAMPLES
+    from rnnviz.training.trainer import Trainer
+
+    monkeypatch.setattr(worker_module, "MIN_SAMPLE_INTERVAL", 0.0)
+    monkeypatch.setattr(worker_module, "SAMPLE_BUDGET", 1e9)       # a sample at every chance
+    text = "the quick brown fox jumps over the lazy dog. " * 200
+    trainer = Trainer(Config(task="charlm", seq_length=8, hidden=8, sample_every=1, sample_length=5,
+                             eval_every=10_000), corpus_text=text)
+    for i in range(MAX_SAMPLES):                                      # the list is full already
+        trainer.history.record_sample(0, f"old {i}")
+    data = RunData()
+    data.load_history(trainer.history, trainer.step_count, trainer.task.chance_loss())
+    assert len(data.samples) == MAX_SAMPLES
+    data.new_samples.clear()
+    worker = TrainingWorker(trainer, max_steps=30, emit_interval=0.0)
+    snapshots = []
+    worker.snapshot_ready.connect(snapshots.append)
+    worker.run()
+    for snapshot in snapshots:
+        data.add_snapshot(snapshot)
+    assert [step for step, _ in data.new_samples] == list(range(1, 31))
+    assert data.samples[-30:] == trainer.history.samples[-30:]
+    assert len(data.samples) == len(trainer.history.samples) == MAX_SAMPLES
+    assert data.chance_loss == trainer.task.chance_loss() and snapshots[-1].chance_loss == data.chance_loss

@@ -269,3 +269,31 @@ def test_blocks_read_while_recording_hold_every_step_once_and_the_rows_then_kept
     rows = np.searchsorted(steps, sent)
     np.testing.assert_array_equal(np.concatenate([b.grad_a_norms for b in blocks]), grads[rows].astype(np.float32))
     np.testing.assert_array_equal(np.concatenate([b.param_grad_norms for b in blocks])[:, 0], rows)
+
+
+def test_new_samples_are_found_after_the_kept_ones_are_full_and_after_a_reload():
+    """Only the latest MAX_SAMPLES are kept, so the list stops growing: a reader must count the
+    samples recorded in total (the window's worker did not, and showed no sample after 200)."""
+    from rnnviz.training.history import MAX_SAMPLES
+
+    history = History(("Waa",), T=2)
+    seen = history.samples_recorded
+    found = []
+    for i in range(3 * MAX_SAMPLES + 7):
+        history.record_sample(i, f"text {i}")
+        if i % 13 == 0:
+            found += history.samples_since(seen)
+            seen = history.samples_recorded
+    found += history.samples_since(seen)
+    assert found == [(i, f"text {i}") for i in range(3 * MAX_SAMPLES + 7)]
+    assert len(history.samples) == MAX_SAMPLES and history.samples_recorded == 3 * MAX_SAMPLES + 7
+    assert history.samples_since(history.samples_recorded) == []
+    assert history.samples_since(0) == history.samples              # older ones are gone
+
+    reopened = History(("Waa",), T=2)           # a session saved with the list full
+    reopened.load_state_dict(history.state_dict())
+    assert reopened.samples == history.samples
+    seen = reopened.samples_recorded
+    reopened.record_sample(10_000, "after reopening")
+    assert reopened.samples_since(seen) == [(10_000, "after reopening")]
+    assert len(reopened.samples) == MAX_SAMPLES

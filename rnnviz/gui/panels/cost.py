@@ -137,14 +137,18 @@ class CostPanel(QWidget):
         # (along the highs, back along the lows). The panel reduces the data to pixel columns
         # itself, so pyqtgraph's downsampling stays off.
         self.raw_curve = self.plot.plot(pen=RAW_PEN, fillLevel="enclosed", fillBrush=RAW_BRUSH,
-                                        name="loss per step (band: lowest to highest)")
+                                        name="loss per step (lowest to highest)")
         self.ema_curve = self.plot.plot(pen=EMA_PEN, name="loss, smoothed")
         self.ema_curve.setZValue(5)
         self.chance_line = pg.InfiniteLine(
             angle=0, pen=CHANCE_PEN, movable=False, label="",
-            labelOpts={"position": 0.02, "anchors": [(0, 1), (0, 1)], "color": (170, 20, 20),
+            labelOpts={"position": 0.98, "anchors": [(1, 1), (1, 1)], "color": (170, 20, 20),
                        "fill": (255, 255, 255, 190), "movable": False})
         self.chance_line.setZValue(4)
+        self.chance_line.label.setToolTip(
+            "Chance level: the training loss of the best prediction that ignores the input (for example the "
+            "text's character frequencies, or always answering the mean), in the loss's own unit. A curve "
+            "that stays on it has learned nothing from the input.")
         self.chance_line.hide()
         self.plot.addItem(self.chance_line, ignoreBounds=True)
         # Held-out metric in its own ViewBox, sharing the step axis (pyqtgraph's multi-axis recipe).
@@ -308,11 +312,11 @@ class CostPanel(QWidget):
             self._chance = None
             self.chance_line.hide()
             return
-        if chance != self._chance:
-            self._chance = chance
-            self.chance_line.label.setFormat(f"chance level {chance:.4g} (best guess ignoring the input)")
+        self.chance_line.show()          # (first: a hidden line's label ignores new text)
         self.chance_line.setPos(math.log10(chance) if self.log_box.isChecked() else chance)
-        self.chance_line.show()
+        if chance != self._chance or not self.chance_line.label.textItem.toPlainText():
+            self._chance = chance
+            self.chance_line.label.setFormat(f"chance level {chance:.4g}")
 
     # ---- the held-out metric and setting changes ----------------------------------------------
     def _refresh_metric(self, data: RunData) -> None:
