@@ -19,6 +19,19 @@ OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
 CLIP_MODES = ("none", "value", "norm")
 REDUCTIONS = ("mean", "sum")
 DTYPES = ("float64", "float32")
+MAX_SAMPLE_LENGTH = 1_000_000
+"""Longest sample, in characters, anything in rnnviz generates (about 20 s of work at batch 1)."""
+
+
+class SettingError(ValueError):
+    """A setting out of range or of the wrong kind: the user's input, never a bug.
+
+    ``setting`` is the Config field; ``problem`` the rest of the sentence, so that the command
+    line can name its flag (``--sample-every must be ...``) and the window its control."""
+
+    def __init__(self, setting: str, problem: str):
+        super().__init__(f"{setting} {problem}")
+        self.setting, self.problem = setting, problem
 
 
 @dataclass
@@ -95,34 +108,36 @@ class Config:
         for name, allowed in choices.items():
             value = getattr(self, name)
             if value not in allowed:
-                raise ValueError(f"{name} must be one of {', '.join(allowed)} (got {value!r})")
+                raise SettingError(name, f"must be one of {', '.join(allowed)} (got {value!r})")
         positive_ints = ("seq_length", "n_bits", "n_train", "n_test", "n_symbols", "copy_length",
                          "hidden", "sample_every", "sample_length", "eval_every")
         for name in positive_ints:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive whole number (got {value!r})")
+                raise SettingError(name, f"must be a positive whole number (got {value!r})")
         if not isinstance(self.batch_size, int) or self.batch_size < 0:
-            raise ValueError(f"batch_size must be 0 (full batch) or a positive whole number (got {self.batch_size!r})")
+            raise SettingError("batch_size", f"must be 0 (full batch) or a positive whole number (got {self.batch_size!r})")
         if self.hidden > 4096:
-            raise ValueError(f"hidden must be at most 4096 (got {self.hidden})")
+            raise SettingError("hidden", f"must be at most 4096 (got {self.hidden})")
+        if self.sample_length > MAX_SAMPLE_LENGTH:
+            raise SettingError("sample_length", f"must be at most {MAX_SAMPLE_LENGTH:,} characters (got {self.sample_length:,})")
         if self.n_bits > 62:
-            raise ValueError(f"n_bits must be at most 62 (got {self.n_bits})")
+            raise SettingError("n_bits", f"must be at most 62 (got {self.n_bits})")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative whole number (got {self.seed!r})")
+            raise SettingError("seed", f"must be a non-negative whole number (got {self.seed!r})")
         positive_floats = ("lr", "eps", "temperature")
         for name in positive_floats:
             value = getattr(self, name)
             if not _is_finite_number(value) or value <= 0:
-                raise ValueError(f"{name} must be a positive number (got {value!r})")
+                raise SettingError(name, f"must be a positive number (got {value!r})")
         for name in ("momentum", "beta1", "beta2", "rho"):
             value = getattr(self, name)
             if not _is_finite_number(value) or not 0 <= value < 1:
-                raise ValueError(f"{name} must be in [0, 1) (got {value!r})")
+                raise SettingError(name, f"must be in [0, 1) (got {value!r})")
         if not _is_finite_number(self.forget_bias) or abs(self.forget_bias) > 100:
-            raise ValueError(f"forget_bias must be a number between -100 and 100 (got {self.forget_bias!r})")
+            raise SettingError("forget_bias", f"must be a number between -100 and 100 (got {self.forget_bias!r})")
         if not _is_finite_number(self.clip) or self.clip <= 0:
-            raise ValueError(f"clip must be a positive number (got {self.clip!r})")
+            raise SettingError("clip", f"must be a positive number (got {self.clip!r})")
 
 
 LIVE_FIELDS = frozenset({
@@ -130,6 +145,42 @@ LIVE_FIELDS = frozenset({
     "temperature", "sample_every", "sample_length", "prime", "eval_every",
 })
 """Settings that take effect at the next step without a reset (a new optimizer starts fresh state)."""
+
+#: settings read only in some runs: name -> (is it read by this config?, why not, when it is not)
+_CONDITIONAL = {
+    "activation": (lambda c: c.cell == "rnn", lambda c: f"the {c.cell.upper()} has no choice of activation (only --cell rnn)"),
+    "forget_bias": (lambda c: c.cell == "lstm", lambda c: "only the LSTM has a forget gate (--cell lstm)"),
+    "momentum": (lambda c: c.optimizer == "momentum", lambda c: f"--optimizer {c.optimizer} uses no momentum (only momentum does)"),
+    "beta1": (lambda c: c.optimizer == "adam", lambda c: f"--optimizer {c.optimizer} has no beta1 (only adam)"),
+    "beta2": (lambda c: c.optimizer == "adam", lambda c: f"--optimizer {c.optimizer} has no beta2 (only adam)"),
+    "rho": (lambda c: c.optimizer == "rmsprop", lambda c: f"--optimizer {c.optimizer} has no rho (only rmsprop)"),
+    "eps": (lambda c: c.optimizer in ("adagrad", "rmsprop", "adam"),
+            lambda c: f"--optimizer {c.optimizer} has no eps (adagrad, rmsprop and adam do)"),
+    "clip": (lambda c: c.clip_mode != "none", lambda c: "clipping is off (--clip-mode none); add --clip-mode norm or value"),
+}
+_CHARLM_ONLY = ("temperature", "sample_every", "sample_length", "prime")
+
+
+def unused_settings(config: Config, names) -> dict[str, str]:
+    """Of the settings ``names``, those this run never reads, each with the reason (one phrase).
+
+    A setting given but never read is almost always a mistake (``--corpus`` for binary addition,
+    ``--momentum`` with Adam), so the command line refuses it rather than ignore it silently."""
+    from rnnviz.tasks import TASK_INFO     # tasks sit below training; imported here to keep config light
+
+    task_settings = {name for info in TASK_INFO.values() for name in info.settings}
+    reads = set(TASK_INFO[config.task].settings)
+    unused = {}
+    for name in names:
+        if name in task_settings and name not in reads:
+            unused[name] = (f"the {config.task} task does not read it (it reads "
+                            f"{', '.join('--' + n.replace('_', '-') for n in TASK_INFO[config.task].settings)})")
+        elif name in _CHARLM_ONLY and config.task != "charlm":
+            unused[name] = f"only the character model (--task charlm) samples text, not {config.task}"
+        elif name in _CONDITIONAL and not _CONDITIONAL[name][0](config):
+            unused[name] = _CONDITIONAL[name][1](config)
+    return unused
+
 
 RESET_FIELDS = frozenset(f.name for f in dataclasses.fields(Config)) - LIVE_FIELDS - {"preset"}
 """Settings that change data, shapes or initial weights: they apply on reset."""
@@ -157,5 +208,5 @@ def _coerce(f: dataclasses.Field, value):
     if kind is int and isinstance(value, float) and value.is_integer():
         return int(value)
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ValueError(f"{f.name} must be {kind.__name__} (got {value!r})")
+        raise SettingError(f.name, f"must be {kind.__name__} (got {value!r})")
     return value

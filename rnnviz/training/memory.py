@@ -1,0 +1,128 @@
+"""How much memory a run will need, estimated from its settings before anything is allocated.
+
+Full-batch BPTT keeps every hidden state of every sequence: ``--n-train 100000000`` for parity, or
+a copy lag of a million steps, asks for tens of gigabytes, and NumPy would fail only after minutes
+of work with a ``MemoryError``. :func:`check_fits` refuses such a run at once, naming the setting
+that drives the size, the estimate and the limit.
+
+The estimate counts the large arrays, in bytes (s: bytes per number, T: time steps, N: sequences
+in a training batch, H: hidden units, G: gate blocks, K: outputs, D: dense inputs):
+
+* the task's data: parity's fixed training set (and its full batch, as floats), the held-out set;
+* one training pass: per time step and sequence the cached states and their gradients, about
+  ``c·H + 3K + 2D`` numbers, c from 2.5 (RNN) to 14 (LSTM);
+* one evaluation chunk (held-out sequences go through in chunks of bounded size);
+* the weights with their backup, gradients and optimizer state (about 6 copies).
+
+Training and evaluation never run at once, so the peak is the data, the weights and the larger pass.
+"""
+
+from __future__ import annotations
+
+import os
+
+from rnnviz.training.config import Config
+
+GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}
+#: numbers per hidden unit kept per time step and sequence (measured with tracemalloc; the tests
+#: hold the estimate between the measured peak and twice it): a training pass, an evaluation pass
+PASS_PER_UNIT = {"rnn": 2.5, "lstm": 14, "gru": 11}
+EVAL_PER_UNIT = {"rnn": 2, "lstm": 12, "gru": 9}
+EVAL_BUDGET = 1 << 21   # as rnnviz.tasks.base.EVAL_BUDGET: T·N·H per held-out chunk
+
+
+def _shape(config: Config, vocab: int) -> tuple[int, int, int, int, int]:
+    """(T, N, D_dense, K, data_bytes) for the task's training pass and fixed data."""
+    c, s = config, 8 if config.dtype == "float64" else 4
+    if c.task == "parity":
+        T, N = c.seq_length, c.batch_size or c.n_train
+        data = c.n_train * T + c.n_test * T * (1 + s)
+        if c.batch_size == 0:
+            data += c.n_train * T * s + c.n_train * s   # the full batch as floats, its targets
+        return T, N, 1, 1, data
+    if c.task == "addition":
+        T = c.n_bits
+        return T, c.batch_size, 2, 1, c.n_test * (16 + T * 3 * s)
+    if c.task == "copy":
+        T = 2 * c.copy_length + c.seq_length
+        return T, c.batch_size, 0, c.n_symbols + 1, c.n_test * (8 * c.copy_length + 16 * T)
+    if c.task == "adding":
+        T = c.seq_length
+        return T, c.batch_size, 2, 1, c.n_test * (T * (8 + 2 * s) + 16 + s)
+    # charlm: the corpus is already in memory; its ids (int64) and one pass over the held-out part
+    return c.seq_length, c.batch_size, 0, vocab, 0
+
+
+def estimate_bytes(config: Config, vocab: int = 256) -> dict[str, int]:
+    """Estimated peak bytes by part: ``data``, ``training pass``, ``evaluation``, ``weights``.
+
+    ``vocab``: the character model's vocabulary size (other tasks ignore it)."""
+    s = 8 if config.dtype == "float64" else 4
+    H, G = config.hidden, GATE_BLOCKS[config.cell]
+    T, N, D, K, data = _shape(config, vocab)
+    per_step = PASS_PER_UNIT[config.cell] * H + 3 * K + 2 * D
+    chunk = max(1, EVAL_BUDGET // max(1, T * H))
+    if config.task != "charlm":
+        chunk = min(chunk, config.n_test)
+    n_inputs = D if D else K + 2
+    weights = G * H * (n_inputs + H + 1) + K * (H + 1)
+    return {
+        "data": data,
+        "training pass": int(s * T * N * per_step),
+        "evaluation": s * T * chunk * (EVAL_PER_UNIT[config.cell] * H + 2 * K + D),
+        "weights": 6 * s * weights,
+    }
+
+
+def peak_bytes(parts: dict[str, int]) -> int:
+    """The peak of :func:`estimate_bytes`'s parts: training and evaluation never run at once."""
+    return parts["data"] + parts["weights"] + max(parts["training pass"], parts["evaluation"])
+
+
+def available_bytes() -> int | None:
+    """Memory available to a new allocation now (Linux ``MemAvailable``), or None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _gb(n: int) -> str:
+    return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.0f} MB"
+
+
+#: the settings that make each part large, as a user would change them
+_DRIVERS = {
+    "data": ("n_train", "n_test", "seq_length"),
+    "training pass": ("batch_size", "n_train", "seq_length", "hidden"),
+    "evaluation": ("seq_length", "hidden"),
+    "weights": ("hidden",),
+}
+
+
+def check_fits(config: Config, vocab: int = 256, limit: int | None = None) -> None:
+    """``MemoryError``-free refusal: ``ValueError`` if the run's estimate exceeds ``limit``
+    (default: the memory available now), naming the part, the settings behind it, both sizes."""
+    limit = available_bytes() if limit is None else limit
+    if limit is None:
+        return
+    parts = estimate_bytes(config, vocab)
+    total = peak_bytes(parts)
+    if total <= limit:
+        return
+    part = max(parts, key=parts.get)
+    from rnnviz.tasks import TASK_INFO
+    reads = set(TASK_INFO[config.task].settings) | {"hidden"}
+    names = [n for n in _DRIVERS[part] if n in reads and not (n == "n_train" and part == "training pass"
+                                                               and config.batch_size)]
+    what = ", ".join(f"{n} {getattr(config, n):,}" for n in names)
+    hint = "full-batch BPTT keeps every hidden state; " if part == "training pass" else ""
+    raise ValueError(f"this run would need about {_gb(total)} of memory ({part}: {_gb(parts[part])}, from "
+                     f"{what}), more than the {_gb(limit)} available; {hint}lower {names[0] if names else 'the sizes'}")
