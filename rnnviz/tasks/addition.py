@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnviz.tasks.base import Batch, Task, binary_entropy
+from rnnviz.tasks.base import Batch, Task, binary_entropy, example_line
 
 _EPS = 1e-12
 
@@ -64,9 +64,15 @@ class AdditionTask(Task):
     def test_batches(self) -> list[Batch]:
         return list(self._test)
 
-    def metrics(self, net) -> dict[str, float]:
-        p = np.concatenate([np.asarray(net.forward(b.x, state0=None).outputs)[:, :, 0] for b in self._test], axis=1)
-        y = np.concatenate([b.y[:, :, 0] for b in self._test], axis=1)             # (T, n_test)
+    def _subset_batches(self, limit: int) -> list[Batch]:
+        chunk = self._eval_chunk(self.n_bits)
+        return [self.encode(self.test_a[i:min(i + chunk, limit)], self.test_b[i:min(i + chunk, limit)])
+                for i in range(0, limit, chunk)]
+
+    def metrics(self, net, limit: int | None = None) -> dict[str, float]:
+        batches = self.held_out(limit)
+        p = np.concatenate([np.asarray(net.forward(b.x, state0=None).outputs)[:, :, 0] for b in batches], axis=1)
+        y = np.concatenate([b.y[:, :, 0] for b in batches], axis=1)                 # (T, n)
         right = (p > 0.5) == (y > 0.5)
         pc = np.clip(p, _EPS, 1 - _EPS)
         loss = -np.mean(y * np.log(pc) + (1 - y) * np.log(1 - pc))
@@ -96,6 +102,5 @@ class AdditionTask(Task):
         lines = []
         for ai, bi, gi in zip(a, b, got):
             want = int(ai + bi)
-            verdict = "✓" if gi == want else f"✗ ({want})"
-            lines.append(f"{ai} + {bi} = {gi} {verdict}")
+            lines.append(example_line(f"{ai} + {bi}", int(gi), want, gi == want))
         return lines

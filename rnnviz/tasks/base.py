@@ -81,8 +81,30 @@ class Task:
         """The fixed held-out set, identical on every call (callers must not modify it)."""
         raise NotImplementedError
 
-    def metrics(self, net) -> dict[str, float]:
-        """Held-out metrics of ``net`` (anything with ``forward(x, state0=None).outputs``)."""
+    def metrics(self, net, limit: int | None = None) -> dict[str, float]:
+        """Held-out metrics of ``net`` (anything with ``forward(x, state0=None).outputs``): on the
+        whole held-out set, or with ``limit`` on its first ``limit`` sequences (characters for the
+        character model), a fixed subset that also holds the first ``examples``."""
+        raise NotImplementedError
+
+    def held_out(self, limit: int | None = None) -> tuple[Batch, ...]:
+        """The held-out batches ``metrics`` scores: all of them, or those of the first ``limit``
+        sequences (built once per limit)."""
+        if limit is None or limit >= self.held_out_size():
+            return tuple(self.test_batches())
+        limit = max(1, int(limit))
+        cache = self.__dict__.setdefault("_subsets", {})
+        if limit not in cache:
+            cache.clear()                       # one subset per run in practice: keep only the latest
+            cache[limit] = tuple(self._subset_batches(limit))
+        return cache[limit]
+
+    def held_out_size(self) -> int:
+        """How many sequences (characters for the character model) the whole held-out set scores."""
+        return int(self.config.n_test)
+
+    def _subset_batches(self, limit: int) -> list[Batch]:
+        """The held-out batches of the first ``limit`` sequences (``limit`` < ``held_out_size``)."""
         raise NotImplementedError
 
     def probe_input(self) -> tuple[np.ndarray, list[str]]:
@@ -190,6 +212,12 @@ def _checked_rng_state(rng_state, rng: np.random.Generator) -> dict:
     except (TypeError, ValueError, KeyError) as err:
         raise ValueError(f"task state rng is not a valid {name} state ({err})") from None
     return rng_state
+
+
+def example_line(shown_input, prediction, target, right: bool, note: str = "") -> str:
+    """One example in the format every task shows: ``input → prediction (target) ✓`` (or ✗),
+    with an optional note after the mark (``✗ 3/10 symbols``)."""
+    return f"{shown_input} → {prediction} ({target}) {'✓' if right else '✗'}" + (f" {note}" if note else "")
 
 
 def escape_char(ch: str) -> str:

@@ -104,10 +104,11 @@ class CharLMTask(Task):
         return Batch(x=window[:-1], y=window[1:], mask=None, reset_state=reset)
 
     # --- held-out -----------------------------------------------------------------------------
-    def _build_test_batches(self) -> list[Batch]:
-        """The scored tail as S side-by-side streams, in chunks that carry state (first one resets)."""
-        n_pred = min(len(self.test_ids) - 1, EVAL_MAX_CHARS)
-        S = max(1, min(EVAL_STREAMS, n_pred // (4 * EVAL_CHUNK)))
+    def _build_test_batches(self, limit: int | None = None) -> list[Batch]:
+        """The scored tail (or its first ``limit`` predictions) as S side-by-side streams, in chunks
+        that carry state (first one resets)."""
+        n_pred = self.held_out_size() if limit is None else min(limit, self.held_out_size())
+        S = max(1, min(EVAL_STREAMS, n_pred // (4 * EVAL_CHUNK) if limit is None else n_pred // 100))
         L = n_pred // S                                                                 # predictions per stream
         rows = np.arange(S, dtype=np.int64)[None, :] * L + np.arange(L + 1, dtype=np.int64)[:, None]
         window = self.test_ids[rows]                                                    # (L+1, S)
@@ -123,10 +124,18 @@ class CharLMTask(Task):
     def test_batches(self) -> list[Batch]:
         return list(self._test)
 
-    def metrics(self, net) -> dict[str, float]:
-        """``bits_per_char`` (mean -log2 p of the next character) and ``loss`` (the same in nats)."""
+    def held_out_size(self) -> int:
+        """Held-out characters scored (their next characters predicted)."""
+        return min(len(self.test_ids) - 1, EVAL_MAX_CHARS)
+
+    def _subset_batches(self, limit: int) -> list[Batch]:
+        return self._build_test_batches(limit)
+
+    def metrics(self, net, limit: int | None = None) -> dict[str, float]:
+        """``bits_per_char`` (mean -log2 p of the next character) and ``loss`` (the same in nats);
+        with ``limit``, on the first ``limit`` held-out characters (read in up to 8 streams)."""
         total, count, state = 0.0, 0, None
-        for batch in self._test:
+        for batch in self.held_out(limit):
             result = net.forward(batch.x, state0=None if batch.reset_state else state)
             state = result.final_state
             p = np.take_along_axis(np.asarray(result.outputs), batch.y[:, :, None], axis=2)

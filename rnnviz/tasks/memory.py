@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnviz.tasks.base import Batch, Task
+from rnnviz.tasks.base import Batch, Task, example_line
 
 BLANK_LABEL = "·"
 RECALL_LABEL = "▸"
@@ -78,10 +78,14 @@ class CopyTask(Task):
         """Outputs on the recall steps, (copy_length, N, n_symbols + 1)."""
         return np.asarray(net.forward(batch.x, state0=None).outputs)[-self.copy_length:]
 
-    def metrics(self, net) -> dict[str, float]:
+    def _subset_batches(self, limit: int) -> list[Batch]:
+        chunk = self._eval_chunk(self.T)
+        return [self.encode(self.test_symbols[i:min(i + chunk, limit)]) for i in range(0, limit, chunk)]
+
+    def metrics(self, net, limit: int | None = None) -> dict[str, float]:
         """``accuracy``: fraction of symbols recalled right (chance 1/n_symbols); ``loss``: nats per symbol."""
         right, nats, count = 0, 0.0, 0
-        for batch in self._test:
+        for batch in self.held_out(limit):
             out = self._recall_probabilities(net, batch)
             target = batch.y[-self.copy_length:]
             right += int((out.argmax(axis=2) == target).sum())
@@ -117,9 +121,10 @@ class CopyTask(Task):
         lines = []
         for want, got in zip(symbols, guess):
             shown = " ".join(self.token_label(int(t)) for t in got)
+            target = " ".join(str(int(s)) for s in want)
             n_right = int((want == got).sum())
-            verdict = "✓" if n_right == len(want) else f"✗ ({n_right}/{len(want)})"
-            lines.append(f"recall {' '.join(str(int(s)) for s in want)} → {shown} {verdict}")
+            note = "" if n_right == len(want) else f"{n_right}/{len(want)} symbols"
+            lines.append(example_line(target, shown, target, n_right == len(want), note))
         return lines
 
 
@@ -172,10 +177,16 @@ class AddingTask(Task):
     def test_batches(self) -> list[Batch]:
         return list(self._test)
 
-    def metrics(self, net) -> dict[str, float]:
+    def _subset_batches(self, limit: int) -> list[Batch]:
+        chunk = self._eval_chunk(self.T)
+        return [self.encode(self.test_values[i:min(i + chunk, limit)], self.test_marks[i:min(i + chunk, limit)])
+                for i in range(0, limit, chunk)]
+
+    def metrics(self, net, limit: int | None = None) -> dict[str, float]:
         """``mse`` (always answering 1 scores about 0.167), ``accuracy`` (|error| < 0.04), ``loss`` (= mse)."""
-        pred = np.concatenate([np.asarray(net.forward(b.x, state0=None).outputs)[:, 0] for b in self._test])
-        y = np.concatenate([b.y[:, 0] for b in self._test])
+        batches = self.held_out(limit)
+        pred = np.concatenate([np.asarray(net.forward(b.x, state0=None).outputs)[:, 0] for b in batches])
+        y = np.concatenate([b.y[:, 0] for b in batches])
         err = pred - y
         mse = float(np.mean(err ** 2))
         return {"mse": mse, "accuracy": float(np.mean(np.abs(err) < ADDING_TOLERANCE)), "loss": mse}
@@ -199,6 +210,6 @@ class AddingTask(Task):
         pred = np.asarray(net.forward(batch.x, state0=None).outputs)[:, 0]
         lines = []
         for row, (i, j), want, got in zip(values, marks, batch.y[:, 0], pred):
-            verdict = "✓" if abs(got - want) < ADDING_TOLERANCE else "✗"
-            lines.append(f"{row[i]:.2f} + {row[j]:.2f} → {want:.2f} (pred {got:.2f}) {verdict}")
+            lines.append(example_line(f"{row[i]:.2f} + {row[j]:.2f}", f"{got:.2f}", f"{want:.2f}",
+                                      abs(got - want) < ADDING_TOLERANCE))
         return lines

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnviz.tasks.base import FIXED_TRAIN_KEY, Batch, Task, binary_entropy, check_array, check_int
+from rnnviz.tasks.base import (
+    FIXED_TRAIN_KEY, Batch, Task, binary_entropy, check_array, check_int, example_line,
+)
 
 _EPS = 1e-12
 
@@ -65,13 +67,14 @@ class ParityTask(Task):
     def test_batches(self) -> list[Batch]:
         return list(self._test)
 
-    def _test_probabilities(self, net) -> np.ndarray:
-        """P(parity 1) for every held-out string, (n_test,)."""
-        return np.concatenate([np.asarray(net.forward(b.x, state0=None).outputs)[:, 0] for b in self._test])
+    def _subset_batches(self, limit: int) -> list[Batch]:
+        bits, chunk = self.test_bits[:limit], self._eval_chunk(self.T)
+        return [self._batch(bits[i:i + chunk]) for i in range(0, len(bits), chunk)]
 
-    def metrics(self, net) -> dict[str, float]:
-        p = self._test_probabilities(net)
-        y = np.concatenate([b.y[:, 0] for b in self._test])
+    def metrics(self, net, limit: int | None = None) -> dict[str, float]:
+        batches = self.held_out(limit)
+        p = np.concatenate([np.asarray(net.forward(b.x, state0=None).outputs)[:, 0] for b in batches])
+        y = np.concatenate([b.y[:, 0] for b in batches])
         pc = np.clip(p, _EPS, 1 - _EPS)
         loss = -np.mean(y * np.log(pc) + (1 - y) * np.log(1 - pc))
         return {"accuracy": float(np.mean((p > 0.5) == (y > 0.5))), "loss": float(loss)}
@@ -95,12 +98,8 @@ class ParityTask(Task):
         p = np.asarray(net.forward(batch.x, state0=None).outputs)[:, 0]
         lines = []
         for row, prob in zip(bits, p):
-            text = "".join(str(int(b)) for b in row)
-            if len(text) > 16:
-                text = text[:10] + "…" + text[-3:]
             want, got = int(row.sum()) % 2, int(prob > 0.5)
-            verdict = "✓" if got == want else f"✗ ({want})"
-            lines.append(f"{text} → {got} {verdict} (p={prob:.2f})")
+            lines.append(example_line("".join(str(int(b)) for b in row), got, want, got == want))
         return lines
 
     def _position(self) -> dict:
