@@ -18,6 +18,7 @@ import numpy as np
 from rnnviz.training.history import MAX_SAMPLES
 
 TINY = 1e-30   # gradient norms of exactly zero are drawn at this floor on log axes
+GAP_INTERVALS = 3   # held-out points further apart than this many evaluation intervals are not joined
 
 
 FLOAT_MAX = float(np.finfo(np.float64).max)
@@ -308,11 +309,34 @@ class RunData:
         self.setting_changes: list[tuple[int, str, object, object]] = []
         self.samples: list[tuple[int, str]] = []
         self.new_samples: list[tuple[int, str]] = []   # not yet shown; the sampling panel drains it
-        self.examples: tuple[str, ...] | None = None
-        self.probe = None
+        self.sample_notes: dict[tuple[int, str], dict] = {}   # (step, text) -> temperature, prime, on_demand
         self.step = 0
+        self._examples: tuple[str, ...] | None = None
+        self.examples_step: int | None = None   # the step the examples were computed at
+        self._probe = None
+        self.probe_step: int | None = None      # the step the probe was taken at
+        self.held_out: int | None = None        # held-out items each evaluation scores (None: unknown)
+        self.eval_every: int | None = None      # the interval between evaluations, when known
         self.chance_loss: float | None = None   # the task's chance level (Task.chance_loss)
         self.revision = 0        # bumped on every change, so panels can skip redundant redraws
+
+    # The probe and the examples remember the step they were set at (the controller sets them
+    # directly while no worker runs; a snapshot brings the step it computed them at).
+    @property
+    def examples(self) -> tuple[str, ...] | None:
+        return self._examples
+
+    @examples.setter
+    def examples(self, examples) -> None:
+        self._examples, self.examples_step = examples, self.step
+
+    @property
+    def probe(self):
+        return self._probe
+
+    @probe.setter
+    def probe(self, probe) -> None:
+        self._probe, self.probe_step = probe, self.step
 
     @property
     def has_smooth_loss(self) -> bool:
@@ -352,21 +376,38 @@ class RunData:
         self.add_block(snapshot.block, snapshot.last)
         self.evals.extend(snapshot.evals)
         self.setting_changes.extend(snapshot.setting_changes)
-        self.add_samples(snapshot.samples)
+        self.add_samples(snapshot.samples, getattr(snapshot, "sample_notes", ()))
+        self.step = snapshot.step
         if snapshot.probe is not None:
-            self.probe = snapshot.probe
+            self._probe = snapshot.probe
+            self.probe_step = getattr(snapshot, "probe_step", None) or snapshot.step
         if snapshot.examples is not None:
-            self.examples = snapshot.examples
+            self._examples = snapshot.examples
+            self.examples_step = getattr(snapshot, "examples_step", None) or snapshot.step
         if snapshot.chance_loss is not None:
             self.chance_loss = snapshot.chance_loss
-        self.step = snapshot.step
+        if getattr(snapshot, "held_out", None):
+            self.held_out = snapshot.held_out
+        if getattr(snapshot, "eval_every", None):
+            self.eval_every = snapshot.eval_every
         self.revision += 1
 
-    def add_samples(self, samples) -> None:
+    def add_samples(self, samples, notes=()) -> None:
+        """New (step, text) samples, with a note ({temperature, prime, on_demand}) for each if known."""
         self.samples.extend(samples)
         self.new_samples.extend(samples)
         del self.samples[:-MAX_SAMPLES]
         del self.new_samples[:-MAX_SAMPLES]
+        for sample, note in zip(samples, notes):
+            if note:
+                self.sample_notes[tuple(sample)] = dict(note)
+        if len(self.sample_notes) > 2 * MAX_SAMPLES:
+            kept = set(map(tuple, self.samples))
+            self.sample_notes = {k: v for k, v in self.sample_notes.items() if k in kept}
+
+    def sample_note(self, step: int, text: str) -> dict:
+        """What a sample was drawn with ({temperature, prime, on_demand}), or {} if not known."""
+        return self.sample_notes.get((step, text), {})
 
     def load_history(self, history, step: int, chance_loss: float | None = None) -> None:
         """Start from a Trainer's History (a reopened session) and its task's chance level
@@ -397,6 +438,21 @@ class RunData:
             return np.empty(0), np.empty(0)
         arr = np.asarray(pts, dtype=float)
         return arr[:, 0], arr[:, 1]
+
+    def metric_connect(self, steps: np.ndarray) -> np.ndarray:
+        """Which consecutive held-out points a line may join (``connect`` for pyqtgraph, one
+        entry per point; the last is ignored): not across a gap of more than ``GAP_INTERVALS``
+        evaluation intervals (the "test every" setting, else the usual spacing of the points)."""
+        steps = np.asarray(steps, dtype=float)
+        if steps.size < 2:
+            return np.zeros(steps.size, dtype=bool)
+        gaps = np.diff(steps)
+        interval = self.eval_every or float(np.median(gaps))
+        return np.append(gaps <= GAP_INTERVALS * interval, False)
+
+    def latest_eval(self) -> tuple[int, dict] | None:
+        """(step, metrics) of the latest held-out evaluation, or None."""
+        return self.evals[-1] if self.evals else None
 
     def latest_loss(self) -> float | None:
         return self.loss.last

@@ -11,6 +11,7 @@ from __future__ import annotations
 from . import _qt_compat  # noqa: F401 - before any heavy Qt use (PySide6 6.12 on Python 3.11)
 
 import contextlib
+import math
 import threading
 import time
 import traceback
@@ -31,10 +32,44 @@ EMIT_INTERVAL = 0.25          # seconds between snapshots: at most 4 per second 
                               # redraws each panel about every 2 s, the status bar 1-3 times a second
 PROBE_BUDGET = 0.005          # the heatmap's probe takes at most ~0.5% of the time, and runs
 MIN_PROBE_INTERVAL = 1.0      # at most once a second (the heatmap is redrawn about that often)
-EVAL_BUDGET = 0.005           # held-out evaluations at most ~0.5% (char-rnn: one every ~6 s)
+HELD_OUT_SHARE = 0.02         # the window evaluates at every "test every" interval on a fixed held-out
+                              # subset: one held-out sequence (or character) per 50 trained between two
+                              # evaluations, a forward pass only (~1% of the training work)
+MIN_HELD_OUT = 64             # but at least this many sequences (accuracy in steps of 1/64 at worst)
+MIN_HELD_OUT_CHARS = 1000     # or characters of held-out text
 SAMPLE_BUDGET = 0.005         # text samples at most ~0.5% of the time (char-rnn: 4.5 ms each)
 MIN_SAMPLE_INTERVAL = 2.0     # a new sample every 2 s at most: time to read it
 EXAMPLES = 6                  # test examples shown by the sampling panel (non-text tasks)
+
+
+def held_out_limit(trainer) -> int:
+    """How many held-out sequences (characters for the character model) the window's periodic
+    evaluations score: fixed for a run (kept on its History the first time it is asked for), from
+    the settings alone, so the curve is the same on any machine and a reopened run with the same
+    "test every" continues on the same subset. The whole held-out set stays what
+    ``Trainer.evaluate`` and the command line score."""
+    history = trainer.history
+    if getattr(history, "eval_limit", None) is None:
+        cfg, task = trainer.config, trainer.task
+        per_step = cfg.batch_size or cfg.n_train          # sequences trained per step (0: full batch)
+        if cfg.task == "charlm":
+            per_step, floor = per_step * cfg.seq_length, MIN_HELD_OUT_CHARS
+        else:
+            floor = MIN_HELD_OUT
+        wanted = max(floor, math.ceil(HELD_OUT_SHARE * cfg.eval_every * per_step))
+        history.eval_limit = min(task.held_out_size(), wanted)
+    return history.eval_limit
+
+
+def evaluate_subset(trainer, limit: int, n_examples: int = 0):
+    """Held-out metrics on the first ``limit`` held-out items, recorded in the History at the
+    current step, and the first ``n_examples`` of those items as readable examples (the same
+    network, step and subset, so the examples never contradict the curve)."""
+    net, task = trainer.network, trainer.task
+    metrics = {k: float(v) for k, v in task.metrics(net, limit=limit).items()}
+    examples = tuple(task.examples(net, n_examples)) if n_examples else None
+    trainer.history.record_eval(trainer.step_count, metrics)
+    return metrics, examples
 
 
 def _cancellable(trainer, check, armed: bool):
@@ -77,7 +112,7 @@ class Snapshot:
     last: object | None         # StepResult of the latest step, or None
     step: int
     probe: object | None
-    examples: tuple[str, ...] | None
+    examples: tuple[str, ...] | None   # held-out examples of the latest evaluation (examples_step)
     evals: tuple                # (step, {metric: value}) added since the last snapshot
     samples: tuple              # (step, text) added since the last snapshot
     setting_changes: tuple      # (step, name, old, new) added since the last snapshot
@@ -86,6 +121,11 @@ class Snapshot:
     error: str | None = None    # set when an exception stopped the worker
     generation: int = 0         # which worker sent it (stale snapshots are ignored)
     chance_loss: float | None = None   # the task's chance level (Task.chance_loss), for the cost plot
+    probe_step: int | None = None      # the step the probe was taken at
+    examples_step: int | None = None   # the step of the evaluation the examples come from
+    held_out: int | None = None        # held-out items each evaluation scores (held_out_limit)
+    eval_every: int | None = None      # the interval between evaluations (the "test every" setting)
+    sample_notes: tuple = ()           # per sample in ``samples``: {temperature, prime, on_demand}
 
     @property
     def steps_taken(self) -> int:
@@ -135,6 +175,8 @@ class TrainingWorker(QObject):
         self._pending_sample: dict | None = None
         self._has_pending = False           # cheap unlocked check; set/cleared under the lock
         self._failed_samples: list = []     # worker thread only
+        self._sample_notes: dict = {}       # worker thread only: History.samples_recorded -> note
+        self._examples: tuple | None = None # worker thread only: (step, examples) of the latest evaluation
         self.live_errors: list[str] = []    # filled in the worker thread, read after finished
         self._chance_loss = trainer.task.chance_loss()   # (fixed for a run) read here, in the GUI thread
 
@@ -170,7 +212,8 @@ class TrainingWorker(QObject):
                  "changes": len(history.setting_changes)}
         new_steps = BlockReader(history)
         probe_budget = _Budget(PROBE_BUDGET, MIN_PROBE_INTERVAL)
-        eval_budget = _Budget(EVAL_BUDGET)
+        held_out = held_out_limit(trainer)
+        n_examples = 0 if trainer.config.task == "charlm" else EXAMPLES
         sample_budget = _Budget(SAMPLE_BUDGET, MIN_SAMPLE_INTERVAL)
         is_charlm = trainer.config.task == "charlm"
         # Pause can cut short a full-batch step (seconds on 100,000 parity sequences) and an
@@ -207,32 +250,33 @@ class TrainingWorker(QObject):
                     now = time.perf_counter()
                     cfg = trainer.config
                     step = trainer.step_count
-                    if step % cfg.eval_every == 0 and eval_budget.allows(now):
+                    if step % cfg.eval_every == 0:      # every interval, on the run's fixed subset
                         try:
                             with _cancellable(trainer, stop_check, True):
-                                eval_budget.run(trainer.evaluate)
+                                _, examples = evaluate_subset(trainer, held_out, n_examples)
                         except Cancelled:
                             break       # evaluation is pure: skipping it changes nothing
+                        self._examples = (step, examples)
                     if is_charlm and step % cfg.sample_every == 0 and sample_budget.allows(now):
                         sample_budget.run(self._sample, trainer, {})
                     if now - last_emit >= self._emit_interval:
-                        probe = examples = None
+                        probe = None
                         if probe_budget.allows(now):
-                            probe, examples = probe_budget.run(self._probe_and_examples, trainer)
-                        self.snapshot_ready.emit(self._snapshot(trainer, new_steps, last, marks, probe, examples, final=False))
+                            probe = probe_budget.run(self._probe, trainer)
+                        self.snapshot_ready.emit(self._snapshot(trainer, new_steps, last, marks, probe, final=False))
                         last = None
                         last_emit = time.perf_counter()
                 if self._has_pending:
                     self._apply_pending(trainer)
             except Exception:  # noqa: BLE001 - reported to the user, the app keeps running
                 error = traceback.format_exc()
-        probe = examples = None
+        probe = None
         if error is None:
             try:
-                probe, examples = self._probe_and_examples(trainer)
+                probe = self._probe(trainer)
             except Exception:  # noqa: BLE001
                 error = traceback.format_exc()
-        self.snapshot_ready.emit(self._snapshot(trainer, new_steps, last, marks, probe, examples, final=True,
+        self.snapshot_ready.emit(self._snapshot(trainer, new_steps, last, marks, probe, final=True,
                                                 refused=refused, error=error))
         self.finished.emit()
 
@@ -247,26 +291,28 @@ class TrainingWorker(QObject):
             except ValueError as exc:
                 self.live_errors.append(str(exc))
         if sample is not None and trainer.config.task == "charlm":
-            self._sample(trainer, sample)
+            self._sample(trainer, sample, on_demand=True)
 
-    def _sample(self, trainer, kwargs: dict) -> None:
+    def _sample(self, trainer, kwargs: dict, on_demand: bool = False) -> None:
         """A sample; a setting that makes sampling impossible (a priming text with characters the
         model never saw) is reported in the sample box instead of stopping training."""
+        cfg = trainer.config
+        note = {"temperature": float(kwargs.get("temperature") or cfg.temperature),
+                "prime": cfg.prime if kwargs.get("prime") is None else kwargs["prime"], "on_demand": on_demand}
         try:
             trainer.sample(**kwargs)
+            self._sample_notes[trainer.history.samples_recorded] = note
         except ValueError as exc:
-            self._failed_samples.append((trainer.step_count, f"[no sample: {exc}]"))
+            self._failed_samples.append(((trainer.step_count, f"[no sample: {exc}]"), note))
 
     @staticmethod
-    def _probe_and_examples(trainer):
+    def _probe(trainer):
         # The probe's small eigenvalue problem (spectral radius) sometimes takes 100x longer when
         # OpenBLAS spreads it over threads that compete with the GUI thread: keep it on one.
         with blas_limit(1):
-            probe = freeze_probe(trainer.probe())
-        examples = None if trainer.config.task == "charlm" else tuple(trainer.examples(EXAMPLES))
-        return probe, examples
+            return freeze_probe(trainer.probe())
 
-    def _snapshot(self, trainer, new_steps, last, marks, probe, examples, *, final, refused=None, error=None):
+    def _snapshot(self, trainer, new_steps, last, marks, probe, *, final, refused=None, error=None):
         history = trainer.history
         try:
             block = new_steps.take()
@@ -275,12 +321,22 @@ class TrainingWorker(QObject):
                 raise          # run() stops training and reports it in the last snapshot
             block, error = None, "\n".join(filter(None, [error, traceback.format_exc()]))
         evals = tuple((s, dict(m)) for s, m in history.evals[marks["evals"]:])
-        samples = tuple(history.samples_since(marks["samples"])) + tuple(self._failed_samples)
+        kept = history.samples_since(marks["samples"])
+        first = history.samples_recorded - len(kept) + 1          # the recorded count of kept[0]
+        notes = [self._sample_notes.get(first + i, {}) for i in range(len(kept))]
+        self._sample_notes.clear()
+        samples = tuple(kept) + tuple(sample for sample, _ in self._failed_samples)
+        notes += [note for _, note in self._failed_samples]
         self._failed_samples.clear()
+        examples_step, examples = self._examples or (None, None)
+        self._examples = None
         changes = tuple(history.setting_changes[marks["changes"]:])
         marks.update(evals=len(history.evals), samples=history.samples_recorded,
                      changes=len(history.setting_changes))
         return Snapshot(block=block, last=last, step=trainer.step_count, probe=probe, examples=examples,
                         evals=evals, samples=samples, setting_changes=changes, final=final,
                         refused=refused, error=error, generation=self._generation,
-                        chance_loss=self._chance_loss)
+                        chance_loss=self._chance_loss,
+                        probe_step=None if probe is None else trainer.step_count,
+                        examples_step=examples_step, held_out=history.eval_limit,
+                        eval_every=trainer.config.eval_every, sample_notes=tuple(notes))

@@ -243,6 +243,9 @@ class History:
         self.setting_changes: list[tuple[int, str, object, object]] = []
         self.samples: list[tuple[int, str]] = []
         self.samples_recorded = 0
+        # How many held-out items the window's periodic evaluations score (fixed for a run; set by
+        # the window the first time it evaluates, not saved: it follows from the settings).
+        self.eval_limit: int | None = None
 
     # ------------------------------------------------------------------ recording
     def record_step(self, step: int, loss: float, smooth_loss: float | None,
