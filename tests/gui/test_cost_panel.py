@@ -265,7 +265,7 @@ def test_markers_and_metric_move_with_a_log_step_axis(qtbot, panel):
     data = run_data(np.ones(5000), evals=[(1000, {"accuracy": 0.5})])
     data.setting_changes = [(2000, "lr", 0.1, 0.05)]
     show(qtbot, panel, data)
-    line = panel._markers[0][0]
+    line = panel.marker_lines.lines[0][0]
     assert line.value() == 2000
     panel.log_x_box.setChecked(True)
     assert line.value() == pytest.approx(math.log10(2000))

@@ -11,10 +11,13 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 from superqt import QElidingLabel
 
+from rnnviz.tasks.memory import ADDING_TOLERANCE
+
 from ..run_data import PixelColumns, RunData, ema_blocks, pixel_columns
 from ..widgets.sliders import ValueSlider
 from ..widgets.views import StepRangeFollower, TimedPlotWidget, nice_ceiling
 from .gradient_flow import plain_axis
+from .markers import MarkerLines, MarkerStrip, training_changes
 
 METRIC_TITLES = {
     "accuracy": "test accuracy (fraction correct)",
@@ -24,29 +27,40 @@ METRIC_TITLES = {
     "mse": "test mean squared error",
     "loss": "test loss (nats)",
 }
+ADDING_ACCURACY = f"test accuracy (fraction with |error| < {ADDING_TOLERANCE:g})"
+"""The adding problem's accuracy (its metrics include ``mse``): an answer counts within the tolerance."""
 METRIC_PREFERENCE = ("accuracy", "sum_accuracy", "bits_per_char", "bit_accuracy")
 METRIC_LEGEND = "held-out metric (right axis, dots)"
+FEW_POINTS = 40
+"""With fewer pixel columns than this the smoothed line also gets a dot per column (one step alone is
+a point, which a line without symbols does not draw)."""
 RANGES = (("all steps", None), ("last 1k", 1_000), ("last 10k", 10_000), ("last 100k", 100_000))
 """The step ranges the panel can follow: everything, or the latest N steps."""
 RAW_PEN = pg.mkPen((90, 130, 210, 110), width=1)
 RAW_BRUSH = pg.mkBrush(90, 130, 210, 60)
 EMA_PEN = pg.mkPen((10, 40, 140), width=2.5)
 METRIC_PEN = pg.mkPen((220, 110, 0), width=2)
-MARKER_PEN = pg.mkPen((120, 120, 120), width=1, style=Qt.PenStyle.DashLine)
 CHANCE_PEN = pg.mkPen((200, 30, 30), width=1.5, style=Qt.PenStyle.DashLine)
-NOT_TRAINING = frozenset({"temperature", "sample_every", "sample_length", "prime", "eval_every"})
-"""Live settings that do not change training: they get no marker on the cost plot."""
 DEFAULT_SMOOTHING = 0.9
 
 
-def format_value(value) -> str:
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return str(value)
+def metric_title(name: str, names=()) -> str:
+    """The held-out metric's name as the axis says it (the adding problem's accuracy with its rule)."""
+    if name == "accuracy" and "mse" in names:
+        return ADDING_ACCURACY
+    return METRIC_TITLES.get(name, name.replace("_", " "))
 
 
-def marker_text(name: str, old, new) -> str:
-    return f"{name} {format_value(old)}→{format_value(new)}"
+def loss_axis_label(config) -> str:
+    """The training loss's unit: nats (per character, sequence, bit or recalled symbol, or summed
+    over the chunk) for the cross-entropy tasks, the squared error for the adding problem."""
+    if config.task == "adding":
+        return "training loss (squared error)"
+    per = {"charlm": "character", "parity": "sequence", "addition": "bit", "copy": "recalled symbol"}[config.task]
+    if config.reduction == "sum" and config.task != "parity":
+        what = {"charlm": f"{config.seq_length} characters", "addition": "bits", "copy": "recalled symbols"}
+        return f"training loss (nats, summed over {what[config.task]})"
+    return f"training loss (nats per {per})"
 
 
 def smoothed(columns: PixelColumns, beta: float) -> np.ndarray:
@@ -81,8 +95,6 @@ class CostPanel(QWidget):
         self._columns: PixelColumns | None = None
         self._smooth = np.empty(0)
         self._drawn_for = None             # (view range, width, log x, revision) of the drawn columns
-        self._markers: list[tuple[pg.InfiniteLine, float]] = []
-        self._n_markers_shown = 0
         self._revision = -1
         self._data: RunData | None = None
         self._metric: str | None = None
@@ -124,6 +136,13 @@ class CostPanel(QWidget):
 
         self.plot_widget = TimedPlotWidget(axisItems={"bottom": StepAxis("bottom"), "left": LossAxis("left")})
         self.plot = self.plot_widget.getPlotItem()
+        # What the plot shows as of which step (the loss's last step, the metric's last evaluation).
+        self.caption = QElidingLabel("")
+        self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.caption.setStyleSheet("color: #444;")
+        self.marker_lines = MarkerLines(self.plot)
+        self.marker_strip = MarkerStrip(self.plot_widget, self.plot)
+        self.marker_strip.setToolTip("Setting changes during training, at the step they took effect.")
         self.views = [self.plot_widget]
         self.x_follower = StepRangeFollower(self.plot)
         self.plot.setLabel("bottom", "training step")
@@ -174,6 +193,8 @@ class CostPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.marker_strip)
         layout.addWidget(self.plot_widget, 1)
         layout.addWidget(self.readout)
 
@@ -192,10 +213,9 @@ class CostPanel(QWidget):
 
     # ---- updating ---------------------------------------------------------------------------
     def clear(self) -> None:
-        for line, _ in self._markers:
-            self.plot.removeItem(line)
-        self._markers.clear()
-        self._n_markers_shown = 0
+        self.marker_lines.clear()
+        self.marker_strip.set_markers([])
+        self.caption.setText("")
         self._revision = -1
         self._data = None
         self._columns = None
@@ -237,7 +257,25 @@ class CostPanel(QWidget):
         self._set_chance(data.chance_loss)
         self._refresh_metric(data)
         self._refresh_markers(data)
+        self._refresh_caption(data)
         return True
+
+    def shown_step(self) -> int:
+        """The step the plot shows the loss up to."""
+        return self._data.step if self._data is not None else 0
+
+    def _refresh_caption(self, data: RunData) -> None:
+        text = f"Training loss up to step {data.step:,}"
+        if self._metric:
+            xs, ys = data.metric_series(self._metric)
+            if xs.size:
+                title = metric_title(self._metric, data.metric_names()).split(" (")[0]
+                text += f" · {title} {ys[-1]:.3g} as of step {int(xs[-1]):,}"
+                if data.held_out:
+                    unit = "characters" if "bits_per_char" in data.metric_names() else "sequences"
+                    text += f" (on {data.held_out:,} held-out {unit}"
+                    text += f", every {data.eval_every:,} steps)" if data.eval_every else ")"
+        self.caption.setText(text)
 
     # ---- the step axis ------------------------------------------------------------------------
     @property
@@ -304,7 +342,17 @@ class CostPanel(QWidget):
         self._smooth = smoothed(columns, self._beta)
         self.raw_curve.setData(np.concatenate([columns.x, columns.x[::-1]]),
                                np.concatenate([columns.hi, columns.lo[::-1]]))
-        self.ema_curve.setData(columns.x, self._smooth)
+        self._set_ema(columns.x, self._smooth)
+
+    def _set_ema(self, x, y) -> None:
+        """The smoothed line, with a dot per point while there are few (a single step is visible)."""
+        few = len(x) < FEW_POINTS
+        if few != (self.ema_curve.opts["symbol"] is not None):
+            self.ema_curve.setSymbol("o" if few else None)
+            self.ema_curve.setSymbolSize(5)
+            self.ema_curve.setSymbolBrush(EMA_PEN.color())
+            self.ema_curve.setSymbolPen(None)
+        self.ema_curve.setData(x, y)
 
     def _set_chance(self, chance: float | None) -> None:
         """The chance level as a labelled horizontal line (hidden when the task has none)."""
@@ -325,18 +373,22 @@ class CostPanel(QWidget):
             current = self._metric
             self.metric_box.clear()
             for name in names:
-                self.metric_box.addItem(METRIC_TITLES.get(name, name.replace("_", " ")), name)
+                self.metric_box.addItem(metric_title(name, names), name)
             if current not in names:
                 current = next((n for n in METRIC_PREFERENCE if n in names), names[0])
             self._set_metric(current)
         if self._metric:
-            x, y = data.metric_series(self._metric)
-            self.metric_curve.setData(x, y)
+            self._draw_metric(data)
+
+    def _draw_metric(self, data: RunData) -> None:
+        """The held-out points, joined only across gaps of a few evaluation intervals."""
+        x, y = data.metric_series(self._metric)
+        self.metric_curve.setData(x, y, connect=data.metric_connect(x))
 
     def _set_metric(self, name: str) -> None:
         self._metric = name
         self.metric_box.setCurrentIndex(max(0, self.metric_box.findData(name)))
-        title = METRIC_TITLES.get(name, name.replace("_", " "))
+        title = metric_title(name, self._data.metric_names() if self._data is not None else ())
         self.plot.setLabel("right", title)
         self.legend.removeItem(self.metric_curve)
         self.legend.addItem(self.metric_curve, f"{title.split(' (')[0]} (right axis)")
@@ -347,24 +399,14 @@ class CostPanel(QWidget):
             self.metric_view.enableAutoRange(y=True)
 
     def _refresh_markers(self, data: RunData) -> None:
-        changes = data.setting_changes
-        for i in range(self._n_markers_shown, len(changes)):
-            step, name, old, new = changes[i]
-            if name in NOT_TRAINING:
-                continue
-            line = pg.InfiniteLine(
-                pos=self._x_pos(step), angle=90, pen=MARKER_PEN,
-                label=marker_text(name, old, new).replace("{", "{{").replace("}", "}}"),
-                labelOpts={"position": 0.93 - 0.08 * (len(self._markers) % 4), "color": (60, 60, 60),
-                           "fill": (255, 255, 255, 200), "movable": False})
-            line.setZValue(10)
-            self.plot.addItem(line, ignoreBounds=True)
-            self._markers.append((line, float(step)))
-        self._n_markers_shown = len(changes)
+        """A dashed line at every setting change that changes training; its label in the strip."""
+        markers = training_changes(data.setting_changes)
+        self.marker_lines.set_steps([step for step, _ in markers], [text for _, text in markers])
+        self.marker_strip.set_markers([(self._x_pos(step), text) for step, text in markers])
 
     @property
     def marker_labels(self) -> list[str]:
-        return [line.label.format for line, _ in self._markers]
+        return [text for _, text in self.marker_strip._markers]
 
     @property
     def chance_level(self) -> float | None:
@@ -386,8 +428,9 @@ class CostPanel(QWidget):
         self.metric_curve.setLogMode(log_x, False)
         self.plot.enableAutoRange(x=False, y=True)
         self.metric_view.enableAutoRange(y="accuracy" not in (self._metric or ""))
-        for line, step in self._markers:
-            line.setPos(self._x_pos(step))
+        self.marker_lines.set_log_x(log_x)
+        if self._data is not None:
+            self._refresh_markers(self._data)
         self.crosshair.hide()
         self._set_chance(self._chance)
 
@@ -420,7 +463,7 @@ class CostPanel(QWidget):
         self.smoothing.set_value(self._beta)
         if self._columns is not None:
             self._smooth = smoothed(self._columns, self._beta)
-            self.ema_curve.setData(self._columns.x, self._smooth)
+            self._set_ema(self._columns.x, self._smooth)
             self._drawn_for = None
         self.smoothing_changed.emit(self._beta)
 
@@ -432,8 +475,8 @@ class CostPanel(QWidget):
             return
         self._set_metric(self.metric_box.itemData(index))
         if self._data is not None:
-            x, y = self._data.metric_series(self._metric)
-            self.metric_curve.setData(x, y)
+            self._draw_metric(self._data)
+            self._refresh_caption(self._data)
 
     def _on_hover_proxy_fired(self, args) -> None:
         pos = args[0]
@@ -470,7 +513,7 @@ class CostPanel(QWidget):
             xs, ys = data.metric_series(self._metric)
             if xs.size:
                 j = int(np.clip(np.searchsorted(xs, last, side="right") - 1, 0, xs.size - 1))
-                text += f" · {METRIC_TITLES.get(self._metric, self._metric)} {ys[j]:.4g} (at step {int(xs[j]):,})"
+                text += f" · {metric_title(self._metric, data.metric_names())} {ys[j]:.4g} (at step {int(xs[j]):,})"
         return text
 
     @property

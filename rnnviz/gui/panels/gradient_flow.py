@@ -7,10 +7,11 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..run_data import TINY, RunData
 from ..widgets.views import StepRangeFollower, TimedGraphicsLayoutWidget
+from .markers import MarkerLines, training_changes
 
 IMAGE_MAP = pg.colormap.get("inferno")
 PARAM_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
@@ -107,6 +108,7 @@ class GradientFlowPanel(QWidget):
 
         self.header = QLabel()
         self.header.setTextFormat(Qt.TextFormat.RichText)
+        self.header.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)   # never widens the window
         self.header.setToolTip("Spectral radius: the largest |eigenvalue| of the recurrent matrix Waa. Above 1, "
                                "signals (and gradients) passed through time can grow; below 1 they shrink. "
                                "Saturated: fraction of hidden units stuck near ±1 on the probe, where tanh "
@@ -164,6 +166,12 @@ class GradientFlowPanel(QWidget):
         self.threshold.setZValue(10)
         self.params.addItem(self.threshold, ignoreBounds=True)
         self.threshold.hide()
+        # Value clipping caps each entry, not a norm: a note instead of a line on the norm axis.
+        self.clip_note = pg.TextItem(color=(200, 0, 0), anchor=(1, 0), fill=(255, 255, 255, 190))
+        self.clip_note.setParentItem(self.params.getViewBox())
+        self.clip_note.hide()
+        self.params.getViewBox().sigResized.connect(self._place_clip_note)
+        self.marker_lines = [MarkerLines(self.over_time), MarkerLines(self.params)]
         self.image_follower = StepRangeFollower(self.over_time)
         self.params_follower = StepRangeFollower(self.params)
         self.graphics.ci.layout.setRowStretchFactor(0, 3)
@@ -181,6 +189,8 @@ class GradientFlowPanel(QWidget):
     def clear(self) -> None:
         self._revision = -1
         self._has_norms = False
+        for lines in self.marker_lines:
+            lines.clear()
         for curve in self._param_curves.values():
             self.params.removeItem(curve)
         self._param_curves.clear()
@@ -206,7 +216,7 @@ class GradientFlowPanel(QWidget):
     def _fit_empty_params(self) -> None:
         """The empty parameter plot's norm range, with room for the clipping threshold line."""
         shown = [EMPTY_NORMS]
-        if self._clip[0] not in (None, "none"):
+        if self._clip[0] == "norm":
             shown.append([self._clip[1], 30 * self._clip[1]])   # (its label sits above the line)
         fit_log_range(self.params, shown)
 
@@ -233,19 +243,24 @@ class GradientFlowPanel(QWidget):
         self._clip = (mode, threshold)
         if not self._has_norms:
             self._fit_empty_params()
-        if mode == "none":
+        self.clip_note.setVisible(mode == "value")
+        if mode == "value":
+            self.clip_note.setText(f"clipping by value: each entry to ±{threshold:g} (not a norm)")
+            self._place_clip_note()
+        if mode != "norm":
             self.threshold.hide()
             return
         self.threshold.setPos(math.log10(threshold))   # the axis is in log10 units
         self.threshold.show()                          # (the label only updates while shown)
-        self.threshold.label.setFormat(
-            f"clip threshold {threshold:g} (global norm)" if mode == "norm"
-            else f"clip value ±{threshold:g} (applies to each entry)")
+        self.threshold.label.setFormat(f"clip threshold {threshold:g} (global norm)")
+
+    def _place_clip_note(self) -> None:
+        self.clip_note.setPos(self.params.getViewBox().width() - 4, 2)
 
     def refresh(self, data: RunData) -> bool:
         """Show ``data``; False if there was nothing new to draw."""
         if data.probe is not None:
-            self._show_header(data.probe.spectral_radius, data.probe.saturation)
+            self._show_header(data.probe.spectral_radius, data.probe.saturation, data.probe_step)
         if data.revision == self._revision:
             return False
         self._revision = data.revision
@@ -296,11 +311,25 @@ class GradientFlowPanel(QWidget):
             self._has_norms = True
             self.global_curve.setData(steps, positive_or_nan(rows.column("all")))
             shown = [rows.column(n) for n in rows.names]
-            if self._clip[0] not in (None, "none"):
+            if self._clip[0] == "norm":
                 shown.append(np.array([self._clip[1]]))    # keep the threshold line in view
             fit_log_range(self.params, shown)
             self.params_follower.update(0.0, float(data.step))
+            few = len(rows) < 40        # one step alone is a point: dots until there are a few
+            if few != (self.global_curve.opts["symbol"] is not None):
+                self.global_curve.setSymbol("o" if few else None)
+                self.global_curve.setSymbolSize(4)
+                self.global_curve.setSymbolPen(None)
+                self.global_curve.setSymbolBrush((0, 0, 0))
+        markers = training_changes(data.setting_changes)
+        for lines in self.marker_lines:
+            lines.set_steps([step for step, _ in markers], [text for _, text in markers])
+        self._shown_step = data.step
         return True
+
+    def shown_step(self) -> int | None:
+        """The training step the panel shows (its latest-step curve and both plots end there)."""
+        return getattr(self, "_shown_step", None)
 
     def _set_params_title(self, names) -> None:
         """The legend, as a coloured title line (a legend box would hide the curves)."""
@@ -313,7 +342,7 @@ class GradientFlowPanel(QWidget):
     def set_cell(self, cell: str, activation: str) -> None:
         self._cell = (cell, activation)
 
-    def _show_header(self, radius, saturation) -> None:
+    def _show_header(self, radius, saturation, step=None) -> None:
         if radius is None:
             self.header.setText("<b>Spectral radius of Waa:</b> – &nbsp;&nbsp; <b>saturated units:</b> –")
             return
@@ -323,5 +352,6 @@ class GradientFlowPanel(QWidget):
                      else " (above 1: gradients through time can explode)")
         else:
             trend = "" if cell == "rnn" else " (candidate block)"
+        at = "" if step is None else f" &nbsp;&nbsp; (at step {step:,})"
         self.header.setText(f"<b>Spectral radius of Waa: <span style='font-size:13pt'>{radius:.3f}</span></b>"
-                            f"{trend} &nbsp;&nbsp; <b>saturated units:</b> {saturation:.0%}")
+                            f"{trend} &nbsp;&nbsp; <b>saturated units:</b> {saturation:.0%}{at}")
