@@ -7,10 +7,15 @@ Nothing here imports Qt; ``rnnviz gui`` imports the window package only when it 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
+import os
+import re
+import signal
 import sys
+import threading
 import time
 
 import numpy as np
@@ -18,6 +23,8 @@ import numpy as np
 from rnnviz import __version__
 
 EXIT_BAD_INPUT = 2
+EXIT_NONFINITE = 3
+_OWN_PROCESS = False   # True when rnnviz runs as its own program (the console script), not inside another
 
 
 class UsageError(Exception):
@@ -97,12 +104,39 @@ def _config_from_args(args):
     return Config.from_dict(base), steps
 
 
-# ---------------------------------------------------------------------------- reporting
-class _Reporter:
-    """Progress: a tqdm bar on a terminal, plain lines otherwise, or JSON lines."""
+# ---------------------------------------------------------------------------- output
+class _Stream:
+    """stdout or stderr that a closed pipe or a closed terminal silences instead of stopping the work.
 
-    def __init__(self, total: int, mode: str):
-        self.mode, self.total = mode, total
+    ``rnnviz train ... | head -1`` closes stdout after one line; closing the terminal (SIGHUP)
+    makes every write fail. Training goes on and saves either way: output is not the work."""
+
+    def __init__(self, file):
+        self.file, self.open = file, True
+
+    def line(self, text: str) -> None:
+        if not self.open:
+            return
+        try:
+            print(text, file=self.file, flush=True)
+        except (BrokenPipeError, OSError, ValueError):
+            self.close()
+
+    def close(self) -> None:
+        """Stop writing; point the descriptor at /dev/null so the interpreter's last flush is quiet."""
+        self.open = False
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.file.fileno())
+            os.close(devnull)
+
+
+class _Reporter:
+    """Progress: a tqdm bar on a terminal, plain lines otherwise, or JSON lines; samples and
+    held-out metrics as they come."""
+
+    def __init__(self, total: int, mode: str, out: _Stream, err: _Stream):
+        self.mode, self.total, self.out, self.err = mode, total, out, err
         self.t0 = time.perf_counter()
         self.last_print = self.t0
         self.bar = None
@@ -115,15 +149,20 @@ class _Reporter:
         return done / dt if dt > 0 else 0.0
 
     def progress(self, done: int, result) -> None:
+        if self.mode == "quiet":
+            return
         now = time.perf_counter()
         if self.bar is not None:
-            self.bar.update(1)
-            if now - self.last_print > 0.25:
-                post = {"loss": f"{result.loss:.4g}"}
-                if result.smooth_loss is not None:
-                    post["smooth"] = f"{result.smooth_loss:.4g}"
-                self.bar.set_postfix(post, refresh=False)
-                self.last_print = now
+            try:
+                self.bar.update(1)
+                if now - self.last_print > 0.25:
+                    post = {"loss": f"{result.loss:.4g}"}
+                    if result.smooth_loss is not None:
+                        post["smooth"] = f"{result.smooth_loss:.4g}"
+                    self.bar.set_postfix(post, refresh=False)
+                    self.last_print = now
+            except (OSError, ValueError):      # the terminal is gone: no bar, the work goes on
+                self._drop_bar()
             return
         if now - self.last_print < 2.0 and done != self.total:
             return
@@ -136,116 +175,274 @@ class _Reporter:
                         + f"  {line['steps_per_second']:.0f} steps/s")
 
     def emit(self, obj: dict, text: str) -> None:
+        if self.mode == "quiet":
+            return
         if self.mode == "json":
-            print(json.dumps(obj, ensure_ascii=False), flush=True)
+            self.out.line(json.dumps(obj, ensure_ascii=False))
         elif self.bar is not None:
-            self.bar.write(text)
+            try:
+                self.bar.write(text)
+            except (OSError, ValueError):
+                self._drop_bar()
         else:
-            print(text, flush=True)
+            self.out.line(text)
+
+    def _drop_bar(self) -> None:
+        self.bar.disable = True
+        self.bar = None
+        self.err.close()
 
     def close(self) -> None:
         if self.bar is not None:
-            self.bar.close()
+            with contextlib.suppress(OSError, ValueError):
+                self.bar.close()
+            self.bar = None
 
 
 def _finite_or_none(value):
     return value if value is None or math.isfinite(value) else None
 
 
+# ---------------------------------------------------------------------------- signals
+class _Signals:
+    """Ctrl-C (SIGINT), SIGTERM and SIGHUP become a flag that the training loop reads between
+    steps, so a step is always whole: finished, or (a cancelled full-batch pass) not begun. The
+    run is then saved and the process exits with 128 + the signal's number."""
+
+    NAMES = ("SIGINT", "SIGTERM", "SIGHUP")
+
+    def __init__(self):
+        self.caught: int | None = None
+        self._previous = {}
+
+    def __enter__(self) -> "_Signals":
+        if threading.current_thread() is threading.main_thread():
+            for name in self.NAMES:
+                number = getattr(signal, name, None)
+                if number is not None:
+                    self._previous[number] = signal.signal(number, self._on_signal)
+        return self
+
+    def _on_signal(self, number, _frame) -> None:
+        if self.caught is None:
+            self.caught = number
+
+    def __exit__(self, *exc) -> bool:
+        # After a signal a process of its own is on its way out with the run saved: further signals
+        # are ignored (Python resets its own handlers to the default, fatal, one while exiting, but
+        # leaves ignored ones alone). Otherwise, and inside another program, the previous handlers.
+        ignore = self.caught is not None and _OWN_PROCESS
+        for number, handler in self._previous.items():
+            signal.signal(number, signal.SIG_IGN if ignore else handler)
+        return False
+
+    def pending(self) -> bool:
+        return self.caught is not None
+
+    @property
+    def name(self) -> str | None:
+        return None if self.caught is None else signal.Signals(self.caught).name
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + int(self.caught)
+
+
 # ---------------------------------------------------------------------------- commands
-def _cmd_train(args) -> int:
+def _given_settings(args) -> dict:
+    return {f.name: getattr(args, f.name) for f in _config_fields() if getattr(args, f.name, None) is not None}
+
+
+def _refuse_unused(config, names) -> None:
+    from rnnviz.training.config import unused_settings
+    unused = unused_settings(config, names)
+    if unused:
+        name, why = next(iter(unused.items()))
+        raise UsageError(f"{_flag(name)} is not used by this run: {why}")
+
+
+def _prepare_train(args):
+    """The trainer, the number of steps and the checked save target, before any training."""
+    from rnnviz.training.config import LIVE_FIELDS
     from rnnviz.training.trainer import Trainer
+    given = _given_settings(args)
+    if args.save == "":
+        raise UsageError("--save needs a file name")
     if args.resume:
-        from rnnviz.session import load_session
-        overrides = {f.name: getattr(args, f.name) for f in _config_fields() if getattr(args, f.name) is not None}
-        # --corpus with --resume says where a large (not embedded) corpus now lives
-        trainer = load_session(args.resume, corpus_path=overrides.pop("corpus", None))
         if args.preset:
             raise UsageError("--preset cannot be combined with --resume (the session has its settings)")
-        if overrides:
-            trainer.set_live(**overrides)
+        fixed = sorted(set(given) - LIVE_FIELDS - {"corpus"})
+        if fixed:
+            raise UsageError(f"{_flag(fixed[0])} cannot change when resuming: the session's run was built "
+                             f"with its own value (start a new run without --resume to change it)")
+        from rnnviz.session import load_session
+        # --corpus with --resume says where a large (not embedded) corpus now lives
+        trainer = load_session(args.resume, corpus_path=given.pop("corpus", None))
+        _refuse_unused(trainer.config.replace(**given), given)
+        if given:
+            trainer.set_live(**given)
         steps = args.steps if args.steps is not None else 1000
-        save_path = args.save or args.resume
+        save_path = args.save if args.save is not None else args.resume
     else:
         config, preset_steps = _config_from_args(args)
+        _refuse_unused(config, given)
         trainer = Trainer(config)
         steps = args.steps if args.steps is not None else (preset_steps or 1000)
         save_path = args.save
-    if steps < 0:
-        raise UsageError("--steps must be zero or more")
+    if trainer.is_charlm and trainer.config.prime:
+        trainer.check_prime(trainer.config.prime)
+    target = None
+    if save_path is not None:
+        from rnnviz.session import check_save_target
+        protect = [trainer.config.corpus] if trainer.config.corpus else []
+        weights = trainer.network.params.flat.nbytes
+        corpus = len(trainer.corpus_text.encode("utf-8")) if trainer.corpus_text else 0
+        need = 4 * weights + min(corpus, 2 << 20) + 16 * (trainer.step_count + steps) + (1 << 20)
+        target = check_save_target(save_path, protect=protect, force=args.force, need_bytes=need)
+    return trainer, steps, save_path, target
+
+
+def _cmd_train(args) -> int:
+    from rnnviz.engine import Cancelled
+    from rnnviz.session import SessionError, save_session
+    out, err = _Stream(sys.stdout), _Stream(sys.stderr)
+    trainer, steps, save_path, target = _prepare_train(args)
     mode = "json" if args.json else ("bar" if sys.stderr.isatty() and not args.quiet else "plain")
     if args.quiet and not args.json:
         mode = "quiet"
-    reporter = _Reporter(steps, mode)
-    done = 0
-    interrupted = False
-    last = None
-    cfg = trainer.config
-    # the BLAS thread limit and floating-point error mode set once for the loop, not at every step
-    with trainer.running():
+    reporter = _Reporter(steps, mode, out, err)
+    autosave_every = args.autosave_minutes * 60.0
+    last_save = time.monotonic()
+    saved_at = None            # the step of the latest save, for the message when the last save fails
+    done, last, refused = 0, None, None
+    full_batch = trainer.config.batch_size == 0
+
+    def save(reason: str) -> bool:
+        nonlocal saved_at, last_save
         try:
-            while done < steps:
-                last = trainer.step()
-                if last.refused:
-                    reporter.close()
-                    print(f"rnnviz: training stopped: {last.refused}. Lower the learning rate "
-                          "(--lr) or clip gradients (--clip-mode norm).", file=sys.stderr)
-                    break
-                done += 1
-                if mode != "quiet":
-                    reporter.progress(done, last)
-                cfg = trainer.config
-                if trainer.is_charlm and cfg.sample_every and trainer.step_count % cfg.sample_every == 0 \
-                        and mode in ("bar", "plain") and args.samples:
-                    text = trainer.sample()
-                    reporter.emit({"step": trainer.step_count, "sample": text},
-                                  f"----- sample at step {trainer.step_count} -----\n{text}\n-----")
-        except KeyboardInterrupt:
-            interrupted = True
-    elapsed = time.perf_counter() - reporter.t0
-    reporter.close()
-    metrics = trainer.evaluate()
-    sps = done / elapsed if elapsed > 0 else 0.0
+            save_session(trainer, target)
+        except SessionError as exc:
+            kept = f"; the file holds the save from step {saved_at:,}" if saved_at is not None else ""
+            err.line(f"rnnviz: error: {reason} save failed: {exc}{kept}")
+            return False
+        saved_at, last_save = trainer.step_count, time.monotonic()
+        return True
+
+    # the BLAS thread limit and floating-point error mode set once for the loop, not at every step
+    with _Signals() as signals, trainer.running():
+        reporter.emit({"started": True, "step": trainer.step_count, "steps": steps,
+                       "save": None if target is None else str(save_path)},
+                      f"training {steps:,} steps from step {trainer.step_count:,}"
+                      + (f", saving to {save_path}" if target else ""))
+        while done < steps and not signals.pending():
+            try:
+                # a full-batch step can take seconds: a signal abandons it (it changes nothing until
+                # it ends); a minibatch step has drawn its batch and runs to its end
+                with (trainer.network.cancellable(signals.pending) if full_batch else contextlib.nullcontext()):
+                    last = trainer.step()
+            except Cancelled:
+                break
+            if last.refused:
+                refused = last.refused
+                break
+            done += 1
+            reporter.progress(done, last)
+            cfg, step = trainer.config, trainer.step_count
+            if step % cfg.eval_every == 0 and done < steps:
+                try:
+                    with trainer.network.cancellable(signals.pending):
+                        metrics = trainer.evaluate()
+                except Cancelled:
+                    break          # evaluating is pure: an abandoned one changes nothing
+                reporter.emit({"step": step, "metrics": metrics},
+                              f"step {step}  held-out: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
+            if trainer.is_charlm and step % cfg.sample_every == 0 and mode in ("bar", "plain") and args.samples:
+                text = trainer.sample()
+                reporter.emit({"step": step, "sample": text}, f"----- sample at step {step} -----\n{text}\n-----")
+            if target and autosave_every and time.monotonic() - last_save >= autosave_every:
+                save("periodic")
+        elapsed = time.perf_counter() - reporter.t0
+        reporter.close()
+        if refused:
+            err.line(f"rnnviz: training stopped: {refused}. Lower the learning rate (--lr) or clip "
+                     "gradients (--clip-mode norm).")
+        if not signals.pending():
+            try:
+                with trainer.network.cancellable(signals.pending):
+                    trainer.evaluate()
+            except Cancelled:
+                pass
+        saved = save("final") if target else False
+    stopped = "interrupted" if signals.pending() else "non-finite" if refused else "finished"
+    code = signals.exit_code if signals.pending() else EXIT_NONFINITE if refused else 0
+    if target and not saved:
+        code = code or EXIT_BAD_INPUT
+    evals = trainer.history.evals
+    metrics_step, metrics = evals[-1] if evals else (None, {})
     summary = {
         "summary": True, "step": trainer.step_count,
         "loss": None if last is None else _finite_or_none(last.loss),
-        "steps_per_second": sps, "metrics": metrics, "interrupted": interrupted,
+        "smooth_loss": trainer.smooth_loss,
+        "steps_per_second": done / elapsed if elapsed > 0 else 0.0,
+        "metrics": metrics, "metrics_step": metrics_step,
+        "stopped": stopped, "signal": signals.name, "interrupted": signals.pending(),
+        "saved": str(save_path) if saved else None, "exit_code": code,
     }
-    if trainer.smooth_loss is not None:
-        summary["smooth_loss"] = trainer.smooth_loss
-    if save_path:
-        from rnnviz.session import save_session
-        save_session(trainer, save_path)
-        summary["saved"] = str(save_path)
     if mode == "json":
-        print(json.dumps(summary, ensure_ascii=False), flush=True)
+        out.line(json.dumps(summary, ensure_ascii=False))
     else:
         parts = [f"step {trainer.step_count}"]
         if summary["loss"] is not None:
             parts.append(f"loss {summary['loss']:.4f}")
-        if "smooth_loss" in summary:
+        if summary["smooth_loss"] is not None:
             parts.append(f"smooth_loss {summary['smooth_loss']:.3f}")
-        parts.append(f"{sps:.0f} steps/s")
-        print(("interrupted: " if interrupted else "done: ") + ", ".join(parts))
-        print("held-out: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items()))
-        if save_path:
-            print(f"saved {save_path}")
-    return 130 if interrupted else 0
+        parts.append(f"{summary['steps_per_second']:.0f} steps/s")
+        head = {"finished": "done", "non-finite": "stopped (non-finite)",
+                "interrupted": f"interrupted ({signals.name})"}[stopped]
+        out.line(f"{head}: " + ", ".join(parts))
+        if metrics:
+            out.line("held-out: " + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+                     + f" (as of step {metrics_step})")
+        if saved:
+            out.line(f"saved {save_path}")
+    return code
 
 
 def _cmd_sample(args) -> int:
     from rnnviz.session import load_session
-    trainer = load_session(args.session)
-    if not trainer.is_charlm:
-        raise UsageError(f"{args.session} is a {trainer.config.task} session; sampling text needs a charlm session")
-    if args.length < 0:
-        raise UsageError("--length must be zero or more")
+    from rnnviz.tasks import TASK_INFO
+    from rnnviz.training.config import MAX_SAMPLE_LENGTH
+    if not 0 <= args.length <= MAX_SAMPLE_LENGTH:
+        raise UsageError(f"--length must be between 0 and {MAX_SAMPLE_LENGTH:,} characters")
     if not args.temperature > 0:
         raise UsageError("--temperature must be a positive number")
-    text = trainer.sample(prime=args.prime, length=args.length, temperature=args.temperature,
-                          seed=args.seed, greedy=args.greedy)
-    print(text)
+    trainer = load_session(args.session)
+    if not trainer.is_charlm:
+        title = TASK_INFO[trainer.config.task].title.lower()
+        raise UsageError(f"{args.session} holds a {title} run; sampling text needs a character-model session")
+    out = _Stream(sys.stdout)
+    pieces = trainer.sample_pieces(args.prime, args.length, args.temperature, seed=args.seed,
+                                   greedy=args.greedy)
+    with trainer.running():
+        first = next(pieces, "")          # the prime is checked here, before anything is printed
+        text = args.prime + first
+        for piece in pieces:              # long samples stream; a closed pipe ends them early
+            if not out.open:
+                break
+            _write(out, text)
+            text = piece
+    _write(out, text + "\n")
     return 0
+
+
+def _write(stream: _Stream, text: str) -> None:
+    if not stream.open:
+        return
+    try:
+        stream.file.write(text)
+        stream.file.flush()
+    except (BrokenPipeError, OSError, ValueError):
+        stream.close()
 
 
 def _cmd_info(args) -> int:
@@ -318,9 +515,15 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train without a window")
     train.add_argument("--preset", help="start from a preset (see 'rnnviz presets')")
     train.add_argument("--steps", type=int, help="training steps (default: the preset's, else 1000)")
-    train.add_argument("--save", metavar="FILE", help="write a session file at the end")
+    train.add_argument("--save", metavar="FILE", help="write a session file at the end, at every "
+                       "--autosave-minutes and on Ctrl-C, SIGTERM or SIGHUP (never over a file that is "
+                       "not a session, nor over the corpus)")
     train.add_argument("--resume", metavar="FILE", help="continue a saved session (saved back in place "
                                                          "unless --save names another file)")
+    train.add_argument("--force", action="store_true",
+                       help="let --save replace an existing file that is not a session (never the corpus)")
+    train.add_argument("--autosave-minutes", type=float, default=5.0, metavar="MIN",
+                       help="with --save or --resume, also save every MIN minutes (0: only at the end; default 5)")
     train.add_argument("--json", action="store_true", help="JSON lines; the last one is the summary")
     train.add_argument("--quiet", action="store_true", help="only the summary")
     train.add_argument("--no-samples", dest="samples", action="store_false",
@@ -330,7 +533,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample = sub.add_parser("sample", help="sample text from a saved character model")
     sample.add_argument("session", help="a .rnnviz session file of a charlm run")
     sample.add_argument("--prime", default="", help="priming text")
-    sample.add_argument("--length", type=int, default=200, help="characters to generate")
+    sample.add_argument("--length", type=int, default=200,
+                        help="characters to generate (at most 1,000,000; long samples stream)")
     sample.add_argument("--temperature", type=float, default=1.0, help="softmax temperature")
     sample.add_argument("--seed", type=int, default=None, help="random seed (repeatable samples)")
     sample.add_argument("--greedy", action="store_true", help="always take the most likely character")
@@ -363,6 +567,8 @@ COMMANDS = {"train": _cmd_train, "sample": _cmd_sample, "info": _cmd_info, "pres
 
 
 def main(argv=None) -> int:
+    global _OWN_PROCESS
+    _OWN_PROCESS = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")) \
             or (argv[0].endswith(".rnnviz") and not argv[0].startswith("-")):
@@ -372,22 +578,43 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
         if args.command is None:
             args = parser.parse_args(["gui"])
-        for name in ("steps", "length"):
+        for name in ("steps", "length", "autosave_minutes"):
             value = getattr(args, name, None)
-            if value is not None and value < 0:
-                raise UsageError(f"--{name} must be zero or more")
+            if value is not None and not value >= 0:
+                raise UsageError(f"{_flag(name)} must be zero or more")
         return COMMANDS[args.command](args)
     except UsageError as exc:
-        print(f"rnnviz: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except ValueError as exc:       # bad settings, corpus, preset or session file
-        print(f"rnnviz: error: {_one_line(exc)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _fail(str(exc))
+    except BrokenPipeError:          # `rnnviz presets | head`: the reader has all it wanted
+        _Stream(sys.stdout).close()
+        return 0
+    except ValueError as exc:        # bad settings, corpus, preset or session file
+        from rnnviz.session import SessionError
+        from rnnviz.training.config import SettingError
+        if isinstance(exc, SettingError):
+            return _fail(f"{_flag(exc.setting)} {exc.problem}")
+        return _fail(_one_line(exc) if isinstance(exc, SessionError) else _flagify(_one_line(exc)))
     except OSError as exc:
-        print(f"rnnviz: error: {_one_line(exc)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _fail(_one_line(exc))
     except KeyboardInterrupt:
         return 130
+
+
+def _fail(message: str) -> int:
+    _Stream(sys.stderr).line(f"rnnviz: error: {message}")
+    return EXIT_BAD_INPUT
+
+
+def _flag(name: str) -> str:
+    """The command-line flag of a Config field: ``sample_every`` -> ``--sample-every``."""
+    return "--" + name.replace("_", "-")
+
+
+def _flagify(text: str) -> str:
+    """A message with the Config fields that have an underscore written as flags (``n_train``
+    -> ``--n-train``); one-word fields (``hidden``, ``lr``) read as prose and stay."""
+    names = sorted((f.name for f in _config_fields() if "_" in f.name), key=len, reverse=True)
+    return re.sub(r"(?<![\w-])(" + "|".join(names) + r")\b", lambda m: _flag(m.group(1)), text)
 
 
 def _one_line(exc: Exception) -> str:

@@ -7,11 +7,11 @@ plain values and numpy arrays in a versioned, pickle-free zip; every problem is 
 """
 
 from rnnviz.session.format import FORMAT_VERSION, MIGRATIONS, ArrayRef, SessionError
-from rnnviz.session.io import load_tree, read_array, read_header, save_tree
+from rnnviz.session.io import check_save_target, is_session_file, load_tree, read_array, read_header, save_tree
 from rnnviz.session.session import describe_session, load_session, save_session
 
 __all__ = [
     "FORMAT_VERSION", "MIGRATIONS", "ArrayRef", "SessionError",
-    "load_tree", "read_array", "read_header", "save_tree",
+    "check_save_target", "is_session_file", "load_tree", "read_array", "read_header", "save_tree",
     "describe_session", "load_session", "save_session",
 ]

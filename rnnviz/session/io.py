@@ -16,6 +16,7 @@ import json
 import math
 import os
 import secrets
+import shutil
 import stat
 import struct
 import zipfile
@@ -42,7 +43,9 @@ def save_tree(path: str | os.PathLike, tree: dict) -> None:
 
     Atomic: the data goes to a temporary file beside ``path``, is flushed and fsync'ed, then
     renamed over ``path``. On any failure ``SessionError`` is raised, the previous file at
-    ``path`` (if any) is unchanged and no temporary file is left behind.
+    ``path`` (if any) is unchanged and no temporary file is left behind. A symlink is saved
+    through (its target is replaced, the link kept); a replaced file keeps its permissions; a
+    folder, device, pipe or socket is never replaced.
     """
     target = os.fspath(path)
     source = f"'{target}'"
@@ -55,11 +58,8 @@ def save_tree(path: str | os.PathLike, tree: dict) -> None:
     if len(json_bytes) + sum(a.nbytes for _, a in arrays) > MAX_FILE_BYTES:
         raise SessionError(f"cannot save {source}: the session would exceed {MAX_FILE_BYTES} bytes")
 
-    folder = os.path.dirname(os.path.abspath(target))
-    if os.path.isdir(target):
-        raise SessionError(f"cannot save {source}: it is a folder")
-    if not os.path.isdir(folder):
-        raise SessionError(f"cannot save {source}: the folder '{folder}' does not exist")
+    target, existing = _resolve_target(target, source)
+    folder = os.path.dirname(target)
 
     temp = _create_temp(target, source)
     try:
@@ -67,6 +67,10 @@ def save_tree(path: str | os.PathLike, tree: dict) -> None:
             _write_zip(file, json_bytes, arrays)
             file.flush()
             os.fsync(file.fileno())
+        if existing is not None:       # the replacement keeps the old file's permissions and owner
+            os.chmod(temp, stat.S_IMODE(existing.st_mode))
+            with contextlib.suppress(OSError, AttributeError):
+                os.chown(temp, existing.st_uid, existing.st_gid)
         os.replace(temp, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -75,6 +79,81 @@ def save_tree(path: str | os.PathLike, tree: dict) -> None:
             raise SessionError(f"cannot save {source}: {_reason(exc)}; any previous file there is unchanged") from exc
         raise
     _sync_folder(folder)
+
+
+def _resolve_target(path: str, source: str) -> tuple[str, os.stat_result | None]:
+    """The file a save at ``path`` writes: symlinks followed to their target, so that the link
+    survives; with the target's current ``stat`` (None if it does not exist yet).
+
+    ``SessionError`` for an empty name, a missing folder, a folder, or a special file (a device,
+    a pipe, a socket), which a save must never replace."""
+    if not path:
+        raise SessionError("cannot save: no file name given")
+    target = os.path.realpath(path)
+    folder = os.path.dirname(target)
+    if not os.path.isdir(folder):
+        raise SessionError(f"cannot save {source}: the folder '{folder}' does not exist")
+    try:
+        existing = os.stat(target)
+    except FileNotFoundError:
+        return target, None
+    except OSError as exc:
+        raise SessionError(f"cannot save {source}: {_reason(exc)}") from None
+    if stat.S_ISDIR(existing.st_mode):
+        raise SessionError(f"cannot save {source}: it is a folder")
+    if not stat.S_ISREG(existing.st_mode):
+        raise SessionError(f"cannot save {source}: it is not a regular file (a device, pipe or socket), "
+                           f"which a save never replaces")
+    return target, existing
+
+
+def is_session_file(path: str | os.PathLike) -> bool:
+    """True if ``path`` looks like a session file: a zip archive holding ``session.json``
+    (read from its directory only; the file may still be damaged or from a newer version)."""
+    try:
+        with open(path, "rb") as file:
+            if file.read(len(_ZIP_MAGIC)) != _ZIP_MAGIC:
+                return False
+            file.seek(0)
+            with zipfile.ZipFile(file) as zf:
+                return JSON_MEMBER in zf.namelist()
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
+        return False
+
+
+def check_save_target(path: str | os.PathLike, *, protect: Iterable[str | os.PathLike] = (),
+                      force: bool = False, need_bytes: int = 0) -> str:
+    """Check, before any work is done, that a session can be saved at ``path``; return the file
+    that will be written (``path`` with symlinks resolved).
+
+    Refused with ``SessionError``: an empty name; a missing folder; a folder or special file; a
+    file in ``protect`` (the corpus being trained on), even with ``force``; an existing non-empty
+    file that is not a session, unless ``force``; a folder where a temporary file cannot be made
+    (read-only, no permission) or with less than ``need_bytes`` free.
+    """
+    raw = os.fspath(path)
+    source = f"'{raw}'"
+    target, existing = _resolve_target(raw, source)
+    for other in protect:
+        other = os.path.realpath(os.fspath(other))
+        if other == target or (existing is not None and os.path.exists(other)
+                               and os.path.samefile(other, target)):
+            raise SessionError(f"cannot save {source}: it is the corpus being trained on; choose another file name")
+    if existing is not None and existing.st_size > 0 and not force and not is_session_file(target):
+        raise SessionError(f"cannot save {source}: the file exists and is not an rnnviz session; "
+                           f"choose another name (or --force to replace it)")
+    folder = os.path.dirname(target)
+    temp = _create_temp(target, source)
+    with contextlib.suppress(OSError):
+        os.remove(temp)
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        free = None
+    if free is not None and free < need_bytes:
+        raise SessionError(f"cannot save {source}: its folder has {free / 2**20:.1f} MB free, and the session "
+                           f"needs about {need_bytes / 2**20:.1f} MB")
+    return target
 
 
 def _create_temp(target: str, source: str) -> str:

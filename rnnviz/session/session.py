@@ -148,9 +148,19 @@ def _corpus_text(corpus: dict | None, config: dict, corpus_path, source: str) ->
         if not _matches(data, corpus):
             raise SessionError(f"{source} is damaged: its embedded corpus does not match its recorded SHA-256")
         try:
-            return data.decode("utf-8"), None
+            text = data.decode("utf-8")
         except UnicodeDecodeError:
             raise SessionError(f"{source} is damaged: its embedded corpus is not UTF-8 text") from None
+        if corpus_path is not None:   # a resumed run keeps its corpus: another text is a mistake
+            try:
+                same = _matches(load_corpus(corpus_path).encode("utf-8"), corpus)
+            except ValueError:
+                same = False
+            if not same:
+                raise SessionError(f"{source} was trained on {corpus['name']!r}, which it holds; the corpus "
+                                   f"file '{os.fspath(corpus_path)}' is a different text, and a resumed run "
+                                   f"keeps its corpus (start a new run to train on another text)")
+        return text, None
 
     recorded = config.get("corpus")
     where = os.fspath(corpus_path) if corpus_path is not None else recorded

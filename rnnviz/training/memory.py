@@ -101,7 +101,7 @@ def _gb(n: int) -> str:
 #: the settings that make each part large, as a user would change them
 _DRIVERS = {
     "data": ("n_train", "n_test", "seq_length"),
-    "training pass": ("batch_size", "n_train", "seq_length", "hidden"),
+    "training pass": ("seq_length", "batch_size", "n_train", "hidden"),
     "evaluation": ("seq_length", "hidden"),
     "weights": ("hidden",),
 }
@@ -120,9 +120,14 @@ def check_fits(config: Config, vocab: int = 256, limit: int | None = None) -> No
     part = max(parts, key=parts.get)
     from rnnviz.tasks import TASK_INFO
     reads = set(TASK_INFO[config.task].settings) | {"hidden"}
-    names = [n for n in _DRIVERS[part] if n in reads and not (n == "n_train" and part == "training pass"
-                                                               and config.batch_size)]
+    full_batch = config.batch_size == 0
+    names = [n for n in _DRIVERS[part] if n in reads and not (n == "batch_size" and full_batch)
+             and not (n == "n_train" and part == "training pass" and not full_batch)]
     what = ", ".join(f"{n} {getattr(config, n):,}" for n in names)
-    hint = "full-batch BPTT keeps every hidden state; " if part == "training pass" else ""
+    if part == "training pass" and full_batch:
+        hint = ("full-batch BPTT (batch_size 0) keeps every hidden state of every training sequence; "
+                "lower n_train or train in minibatches (batch_size 32)")
+    else:
+        hint = f"lower {' or '.join(names[:2]) if names else 'the sizes'}"
     raise ValueError(f"this run would need about {_gb(total)} of memory ({part}: {_gb(parts[part])}, from "
-                     f"{what}), more than the {_gb(limit)} available; {hint}lower {names[0] if names else 'the sizes'}")
+                     f"{what}), more than the {_gb(limit)} available; {hint}")

@@ -27,8 +27,9 @@ from rnnviz.tasks import make_task
 from rnnviz.tasks.base import escape_char
 from rnnviz.tasks.corpus import default_corpus, load_corpus
 from rnnviz.training.blas import blas_limit, blas_threads_for
-from rnnviz.training.config import LIVE_FIELDS, Config
+from rnnviz.training.config import LIVE_FIELDS, MAX_SAMPLE_LENGTH, Config, SettingError
 from rnnviz.training.history import History
+from rnnviz.training.memory import check_fits
 
 STATE_FORMAT = 1
 
@@ -115,6 +116,8 @@ class Trainer:
             if corpus_text is None:
                 corpus_text = load_corpus(config.corpus) if config.corpus else default_corpus()
             self.corpus_text = corpus_text
+        # refuse what cannot fit before the task allocates its data (full-batch BPTT keeps every state)
+        check_fits(config, vocab=len(set(corpus_text)) if corpus_text else 256)
         self.task = make_task(config, np.random.Generator(np.random.PCG64(data_seq)), corpus_text)
         task = self.task
         self.spec = NetworkSpec(
@@ -179,9 +182,10 @@ class Trainer:
             problem = nonfinite_report(loss, grads, res.grad_a_norms, res.final_state) or "overflow"
         if problem is None:
             grad_norm, clipped = clip_gradients(grads, cfg.clip_mode, cfg.clip, grad_norm)
-            # the new weights go into the spare buffer; the current ones become the backup
-            self.optimizer.step(net.params, grads, out=self._backup)
-            net.params, self._backup = self._backup, net.params
+            # keep the weights before the update (to undo it if it overflows), then update in place:
+            # net.params stays the same object, so a reference to it never goes stale
+            np.copyto(self._backup.flat, net.params.flat)
+            self.optimizer.step(net.params, grads)
             # an update too large to square (norm > ~1e154) has blown the weights up: refuse it now
             # (the pass over the update is needed only when its bound is not small)
             if (self.optimizer.update_norm_bound(grad_norm) > 1e150
@@ -287,27 +291,48 @@ class Trainer:
         prime = cfg.prime if prime is None else prime
         length = cfg.sample_length if length is None else int(length)
         temperature = cfg.temperature if temperature is None else float(temperature)
-        if length < 0:
-            raise ValueError("length must be zero or more characters")
+        text = prime + "".join(self.sample_pieces(prime, length, temperature, seed, greedy))
+        self.history.record_sample(self.step_count, text)
+        return text
+
+    def check_prime(self, prime: str) -> None:
+        """``SettingError`` if the priming text holds characters the model never saw."""
+        vocab = set(self.task.vocab)
+        missing = sorted({c for c in prime if c not in vocab})
+        if missing:
+            shown = "".join(escape_char(c) for c in missing)
+            raise SettingError("prime", f"holds characters the model never saw: {shown!r} "
+                                        f"(it knows {len(vocab)} characters of its corpus)")
+
+    def sample_pieces(self, prime: str, length: int, temperature: float, seed: int | None = None,
+                      greedy: bool = False, piece: int = 4096):
+        """The ``length`` new characters after ``prime``, as pieces of at most ``piece`` characters
+        (for streaming a long sample). Not recorded in the history; :meth:`sample` joins and records.
+        The draws, and so the text, are the same whatever the piece size. A generator: iterate it
+        inside ``with trainer.running():`` for the trainer's BLAS and error settings."""
+        if not self.is_charlm:
+            raise ValueError("sampling text needs the character model task (charlm)")
+        if not 0 <= length <= MAX_SAMPLE_LENGTH:
+            raise SettingError("sample_length", f"must be between 0 and {MAX_SAMPLE_LENGTH:,} (got {length:,})")
         if not temperature > 0:
-            raise ValueError("temperature must be a positive number")
+            raise SettingError("temperature", "must be a positive number")
+        self.check_prime(prime)
         rng = self.rng_sample if seed is None else np.random.default_rng(seed)
         vocab = self.task.vocab
         if prime:
-            missing = sorted({c for c in prime if c not in set(vocab)})
-            if missing:
-                raise ValueError(f"priming text holds characters the model never saw: {''.join(missing)!r}")
             ids = self.task.encode(prime)
             state = None
             if ids.size > 1:
                 state = self.network.forward(ids[:-1, None]).final_state
-            first = int(ids[-1])
+            token = int(ids[-1])
         else:
-            state, first = None, vocab.index("\n") if "\n" in vocab else 0
-        tokens, _ = sample_tokens(self.network, state, first, length, rng, temperature, greedy)
-        text = prime + self.task.decode(tokens)
-        self.history.record_sample(self.step_count, text)
-        return text
+            state, token = None, vocab.index("\n") if "\n" in vocab else 0
+        left = length
+        while left > 0:
+            n = min(piece, left)
+            tokens, state = sample_tokens(self.network, state, token, n, rng, temperature, greedy)
+            token, left = tokens[-1], left - n
+            yield self.task.decode(tokens)
 
     def update_ratios(self) -> dict[str, float]:
         """``||ΔW|| / ||W||`` of the latest update, per parameter (computed on demand)."""

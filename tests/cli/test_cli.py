@@ -96,6 +96,9 @@ def test_corpus_that_is_a_directory(capsys, tmp_path):
 
 
 def test_ctrl_c_stops_cleanly_with_summary_and_saves(capsys, tmp_path, monkeypatch):
+    import os
+    import signal
+
     from rnnviz.training import Trainer
     real_step = Trainer.step
     calls = {"n": 0}
@@ -103,15 +106,18 @@ def test_ctrl_c_stops_cleanly_with_summary_and_saves(capsys, tmp_path, monkeypat
     def step(self):
         calls["n"] += 1
         if calls["n"] == 8:
-            raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGINT)   # Ctrl-C in the middle of step 8
         return real_step(self)
 
     monkeypatch.setattr(Trainer, "step", step)
     f = tmp_path / "stopped.rnnviz"
+    before = signal.getsignal(signal.SIGINT)
     code, out, err = run(capsys, *SMALL_PARITY, "--steps", "100", "--json", "--save", str(f))
     summary = json.loads(out.strip().splitlines()[-1])
-    assert code == 130 and summary["interrupted"] is True and summary["step"] == 7
-    assert "Traceback" not in err and f.exists()
+    # step 8, a full-batch pass, is abandoned whole (a minibatch step would be finished): 7 steps
+    assert code == 130 and summary["interrupted"] is True and summary["signal"] == "SIGINT"
+    assert summary["step"] == 7 and "Traceback" not in err and f.exists()
+    assert signal.getsignal(signal.SIGINT) is before   # the handlers are given back
     monkeypatch.setattr(Trainer, "step", real_step)
     code, out, _ = run(capsys, "info", str(f), "--json")
     assert json.loads(out)["steps"] == 7
