@@ -315,6 +315,7 @@ class RunData:
         self.examples_step: int | None = None   # the step the examples were computed at
         self._probe = None
         self.probe_step: int | None = None      # the step the probe was taken at
+        self.probe_note: str | None = None      # what the probe sequence is, when known
         self.held_out: int | None = None        # held-out items each evaluation scores (None: unknown)
         self.eval_every: int | None = None      # the interval between evaluations, when known
         self.chance_loss: float | None = None   # the task's chance level (Task.chance_loss)
@@ -336,7 +337,7 @@ class RunData:
 
     @probe.setter
     def probe(self, probe) -> None:
-        self._probe, self.probe_step = probe, self.step
+        self._probe, self.probe_step, self.probe_note = probe, self.step, None
 
     @property
     def has_smooth_loss(self) -> bool:
@@ -381,6 +382,7 @@ class RunData:
         if snapshot.probe is not None:
             self._probe = snapshot.probe
             self.probe_step = getattr(snapshot, "probe_step", None) or snapshot.step
+            self.probe_note = getattr(snapshot, "probe_note", None)
         if snapshot.examples is not None:
             self._examples = snapshot.examples
             self.examples_step = getattr(snapshot, "examples_step", None) or snapshot.step

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import html
 import math
+import re
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QRectF, QTimer
+from PySide6.QtGui import QFontMetricsF
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from superqt import QElidingLabel
 
 from ..run_data import RunData
 from ..widgets.views import TimedGraphicsLayoutWidget
@@ -27,6 +30,28 @@ STATE_HELP = {
     "reset": "the GRU reset gate Γr: how much of a<t-1> the candidate may use",
     "candidate": "the candidate value c~<t> proposed at step t",
 }
+
+
+MIN_COLUMN_PX = 10
+"""Every time step gets its input symbol under it whenever its column is at least this wide (and
+the symbols fit); otherwise every k-th one."""
+NUMBER_LABEL = re.compile(r"^-?\d+\.\d+(\*?)$")
+"""Probe labels of a real-valued input with a marker flag (the adding problem's ``0.70*``): drawn
+as a two-row strip (value, marker) under the heatmap instead of as text."""
+
+
+def sentence(text: str) -> str:
+    """``text`` with its first letter capitalised (str.capitalize would lower-case ``Γf`` to ``γf``)."""
+    return text[:1].upper() + text[1:]
+
+
+def label_step(labels: list[str], px_per_column: float, text_width) -> int:
+    """Label every k-th time step: the smallest k for which k columns hold both MIN_COLUMN_PX and
+    the widest label (``text_width(label)`` in pixels) with a little room."""
+    if not labels or px_per_column <= 0:
+        return 1
+    need = max(MIN_COLUMN_PX, max(text_width(label) for label in labels) + 3)
+    return max(1, math.ceil(need / px_per_column - 1e-9))
 
 
 def symbol_label(symbol: str) -> str:
@@ -49,6 +74,9 @@ class HiddenStatesPanel(QWidget):
         self._probe = None
         self._state_name: str | None = None
         self._labels: list[str] = []
+        self._step: int | None = None       # the training step of the probe shown
+        self._note: str | None = None       # what the probe is, when known
+        self.label_every = 1                # tick labels under every k-th time step
 
         self.state_box = QComboBox()
         self.state_box.setToolTip("Which quantity to show for every unit and time step: the hidden state, or "
@@ -58,6 +86,7 @@ class HiddenStatesPanel(QWidget):
         self.caption = QLabel()
         self.caption.setWordWrap(True)
         self.caption.setStyleSheet("color: #444;")
+        self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         top = QHBoxLayout()
         top.addWidget(QLabel("Show"))
         top.addWidget(self.state_box)
@@ -70,19 +99,42 @@ class HiddenStatesPanel(QWidget):
         self.plot.setLabel("left", "hidden unit")
         self.plot.setMenuEnabled(False)
         self.plot.getViewBox().invertY(True)
+        # (the tick spacing is chosen here, so pyqtgraph must not drop labels for crowding)
+        self.plot.getAxis("bottom").setStyle(textFillLimits=[(0, 0.99)])
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
         self.colorbar = pg.ColorBarItem(values=(-1, 1), colorMap=DIVERGING, interactive=False,
                                         label="value", width=14)
         self.colorbar.setImageItem(self.image)
         self.graphics.addItem(self.colorbar, row=0, col=1)
+        # A real-valued input with markers (the adding problem): value and marker rows under the map.
+        self.input_strip = self.graphics.addPlot(row=1, col=0)
+        self.input_strip.setMenuEnabled(False)
+        self.input_strip.setMouseEnabled(x=False, y=False)
+        self.input_strip.hideButtons()
+        self.input_strip.setXLink(self.plot)
+        self.input_strip.getViewBox().invertY(True)
+        self.input_strip.setLabel("bottom", "time step t")
+        self.input_strip.getAxis("left").setTicks([[(0.5, "value"), (1.5, "marker")], []])
+        self.input_strip.setMaximumHeight(70)
+        self.strip_image = pg.ImageItem(axisOrder="row-major")
+        self.strip_image.setLookupTable(pg.colormap.get("CET-L1").getLookupTable(nPts=256))
+        self.input_strip.addItem(self.strip_image)
+        self.strip_marks = pg.ScatterPlotItem(symbol="o", size=8, brush=(200, 30, 30), pen=None)
+        self.input_strip.addItem(self.strip_marks)
+        self.input_strip.setYRange(0, 2, padding=0)
+        self.input_strip.hide()
+        self._strip_values: np.ndarray | None = None
         # Units and time steps are counts with their own tick labels: no "(x0.001)" on these labels
         # (nor on the colour bar's, which names the state).
         for axis in (self.plot.getAxis("bottom"), self.plot.getAxis("left"),
-                     self.colorbar.getAxis("left"), self.colorbar.getAxis("right")):
+                     self.colorbar.getAxis("left"), self.colorbar.getAxis("right"),
+                     self.input_strip.getAxis("bottom"), self.input_strip.getAxis("left")):
             plain_axis(axis)
         self._show_empty()
-        self.readout = QLabel("Hover over the heatmap to read unit, step, value and input.")
+        # The readout is elided to the panel's width: whatever it says, no size hint changes.
+        self.readout = QElidingLabel("Hover over the heatmap to read unit, step, value and input.")
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
@@ -90,19 +142,26 @@ class HiddenStatesPanel(QWidget):
         layout.addWidget(self.readout)
 
         self.state_box.activated.connect(self._on_state_box_activated)
+        # A new width may allow (or need) other tick spacing: once per burst of resizes.
+        self._tick_timer = QTimer(self, singleShot=True, interval=0)
+        self._tick_timer.timeout.connect(self._set_time_ticks)
+        self.plot.getViewBox().sigResized.connect(self._tick_timer.start)
         self._hover_proxy = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=30,
                                            slot=self._on_hover_proxy_fired)
 
     def clear(self) -> None:
         self._probe = None
+        self._step = None
         self.state_box.clear()
         self.image.clear()
+        self.caption.setText("")
         self._show_empty()
 
     def _show_empty(self) -> None:
         """No probe yet: no tick labels (the next probe sets units and input symbols), and a fixed
         range instead of the empty image's -0.5..0.5."""
         self._labels = []
+        self._show_strip(None)
         for side in ("bottom", "left"):
             self.plot.getAxis(side).setTicks([[], []])
         self.plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
@@ -114,6 +173,8 @@ class HiddenStatesPanel(QWidget):
             return False
         first = self._probe is None
         self._probe = probe
+        self._step = data.probe_step
+        self._note = data.probe_note
         names = list(probe.states)
         if [self.state_box.itemText(i) for i in range(self.state_box.count())] != names:
             self.state_box.clear()
@@ -123,10 +184,17 @@ class HiddenStatesPanel(QWidget):
             self.state_box.setCurrentText(self._state_name)
             first = True
         if probe.labels != self._labels:
+            first = first or len(probe.labels) != len(self._labels)   # the axis fits the probe shown
             self._labels = list(probe.labels)
-            self._set_time_ticks(self._labels)
+            self._show_strip(self._labels)
+            self._set_time_ticks()
         self._show_state(first)
+        self._show_caption()
         return True
+
+    def shown_step(self) -> int | None:
+        """The training step of the probe shown."""
+        return self._step if self._probe is not None else None
 
     def _show_state(self, new_layout: bool) -> None:
         probe = self._probe
@@ -149,26 +217,70 @@ class HiddenStatesPanel(QWidget):
             step = next(s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 500, 1000) if H / s <= 14)
             self.plot.getAxis("left").setTicks([[(h + 0.5, str(h)) for h in range(0, H, step)], []])
             self.plot.setRange(xRange=(0, T), yRange=(0, H), padding=0)
-            self.caption.setText(explain_state(self._state_name).capitalize() +
-                                 f". Probe: {self._probe_description()}")
+
+    def _show_caption(self) -> None:
+        state = sentence(explain_state(self._state_name))
+        at = "" if self._step is None else f" at step {self._step:,}"
+        self.caption.setText(f"{state}. Probe{at}: {self._probe_description()}")
 
     def _probe_description(self) -> str:
-        text = "".join(self._labels)
-        if len(text) > 60:
-            text = text[:57] + "…"
-        return f"a fixed input of {len(self._labels)} steps, “{text}”"
+        labels = self._labels
+        if self._strip_values is not None:
+            text = " ".join(labels[:8]) + (" …" if len(labels) > 8 else "")
+        else:
+            text = "".join(symbol_label(label) for label in labels)
+            if len(text) > 60:
+                text = text[:57] + "…"
+        what = self._note or "a fixed input"
+        return f"{what}, {len(labels)} steps, “{text}”"
 
-    def _set_time_ticks(self, labels: list[str]) -> None:
+    def _show_strip(self, labels) -> None:
+        """A real-valued input with markers gets a value row and a marker row; others, none."""
+        match = [NUMBER_LABEL.match(label) for label in labels] if labels else []
+        if not match or not all(match):
+            self._strip_values = None
+            self.input_strip.hide()
+            self.plot.getAxis("bottom").setLabel("time step t → (tick labels: the input symbol read at that step)")
+            return
+        values = np.array([float(label.rstrip("*")) for label in labels])
+        marked = np.flatnonzero([m.group(1) == "*" for m in match])
+        self._strip_values = values
+        T = values.size
+        self.strip_image.setImage(values[None, :], levels=(0.0, 1.0), autoLevels=False)
+        self.strip_image.setRect(QRectF(0, 0, T, 1))
+        self.strip_marks.setData(marked + 0.5, np.full(marked.size, 1.5))
+        self.input_strip.setYRange(0, 2, padding=0)
+        self.plot.getAxis("bottom").setLabel("")
+        self.input_strip.setLabel("bottom", "time step t (value read: dark 0 to light 1; ● the two marked values)")
+        self.input_strip.show()
+
+    def _set_time_ticks(self) -> None:
+        """Tick labels under every time step while each column has MIN_COLUMN_PX and room for its
+        label, else under every k-th; numbered steps for a value-and-marker strip."""
+        labels = self._labels
         T = len(labels)
-        every = max(1, math.ceil(T / 50))
-        major = [(t + 0.5, symbol_label(labels[t])) for t in range(0, T, every)]
+        if not T:
+            return
+        px = self.plot.getViewBox().width() / T
+        if self._strip_values is not None:
+            axis = self.input_strip.getAxis("bottom")
+            self.plot.getAxis("bottom").setTicks([[], [(t + 0.5, "") for t in range(T)]])
+            names = [str(t + 1) for t in range(T)]
+        else:
+            axis = self.plot.getAxis("bottom")
+            names = [symbol_label(label) for label in labels]
+        metrics = QFontMetricsF(axis.style.get("tickFont") or axis.font())
+        every = label_step(names, px, metrics.horizontalAdvance)
+        major = [(t + 0.5, names[t]) for t in range(0, T, every)]
         minor = [(t + 0.5, "") for t in range(T)]
-        self.plot.getAxis("bottom").setTicks([major, minor])
+        axis.setTicks([major, minor])
+        self.label_every = every
 
     def _on_state_box_activated(self, index: int) -> None:
         self._state_name = self.state_box.itemText(index)
         if self._probe is not None:
             self._show_state(True)
+            self._show_caption()
 
     def _on_hover_proxy_fired(self, args) -> None:
         probe = self._probe
@@ -180,5 +292,8 @@ class HiddenStatesPanel(QWidget):
         t, h = int(math.floor(pos.x())), int(math.floor(pos.y()))
         if 0 <= t < T and 0 <= h < H:
             symbol = symbol_label(probe.labels[t]) if t < len(probe.labels) else "?"
+            if self._strip_values is not None and t < len(probe.labels):
+                label = probe.labels[t]
+                symbol = label.rstrip("*") + (", marked" if label.endswith("*") else "")
             self.readout.setText(f"unit {h}, step t={t + 1}, input “{symbol}”: "
                                  f"{self._state_name} = {values[h, t]:+.4f}")

@@ -4,14 +4,42 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QFont, QFontDatabase, QTextCursor
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
-    QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+    QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget,
 )
+
+from rnnviz.tasks.memory import ADDING_TOLERANCE
 
 from ..run_data import RunData
 from ..worker import MIN_SAMPLE_INTERVAL
 from ..widgets.sliders import ValueSlider
+
+NEWLINE = "⏎"
+SAMPLE_LEGEND = f"Bold: the priming text the sample continues; {NEWLINE} a newline in the text."
+EXAMPLE_LEGEND = "input → the model's answer (the right answer) ✓ right / ✗ wrong"
+TASK_RULES = {"adding": f"; right when within {ADDING_TOLERANCE:g} of the sum",
+              "copy": "; the count of symbols recalled right after ✗"}
+
+
+def visible_newlines(text: str) -> str:
+    """Newlines shown as ⏎ at the end of their line (and still a line break)."""
+    return text.replace("\r\n", "\n").replace("\n", NEWLINE + "\n")
+
+
+def sample_header(step: int, note: dict, fallback: dict | None = None) -> str:
+    """``step 1,500 · temperature 0.8 · prime “It was” · on demand``: what a sample was drawn with
+    (``note``; ``fallback`` -- the settings now -- when the sample came without one)."""
+    parts = [f"step {step:,}"]
+    known = note or fallback or {}
+    if "temperature" in known:
+        parts.append(f"temperature {known['temperature']:g}")
+    if "prime" in known:
+        parts.append(f"prime “{visible_newlines(known['prime']).replace(chr(10), '')}”" if known["prime"]
+                     else "no prime")
+    if note:
+        parts.append("on demand" if note.get("on_demand") else "every N steps")
+    return " · ".join(parts)
 
 
 class SamplingPanel(QWidget):
@@ -25,6 +53,8 @@ class SamplingPanel(QWidget):
         self._task = None
         self._samples_shown = 0
         self._examples = None
+        self._config = None
+        self._shown_step: int | None = None
         self.views = []
 
         self.prime_edit = QLineEdit()
@@ -59,6 +89,7 @@ class SamplingPanel(QWidget):
         self.caption = QLabel()
         self.caption.setWordWrap(True)
         self.caption.setStyleSheet("color: #444;")
+        self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.text = QPlainTextEdit()
         self.text.setReadOnly(True)
         self.text.setMaximumBlockCount(3000)   # old samples scroll away; memory stays bounded
@@ -87,34 +118,65 @@ class SamplingPanel(QWidget):
         for w in (self.prime_edit, self.length_box):
             w.blockSignals(False)
         self.temperature.set_value(config.temperature)
+        self._config = config
         is_charlm = config.task == "charlm"
         if config.task != self._task:
             self._task = config.task
             self.controls.setVisible(is_charlm)
         self.caption.setText(
             f"Samples from the model appear here every {config.sample_every:,} steps (at most one every "
-            f"{MIN_SAMPLE_INTERVAL:g} seconds) and when you press Sample now." if is_charlm else
-            "The model's answers on a few held-out test examples, updated live (✓ right, ✗ wrong).")
+            f"{MIN_SAMPLE_INTERVAL:g} seconds) and when you press Sample now. {SAMPLE_LEGEND}" if is_charlm else
+            f"The model's answers on the first held-out examples, at every test (every {config.eval_every:,} "
+            f"steps). {EXAMPLE_LEGEND}{TASK_RULES.get(config.task, '')}.")
 
     def clear(self) -> None:
         self.text.clear()
         self._samples_shown = 0
         self._examples = None
+        self._shown_step = None
+
+    def shown_step(self) -> int | None:
+        """The step of the latest sample or examples shown."""
+        return self._shown_step
 
     def refresh(self, data: RunData) -> bool:
         """Append new samples / show the latest examples (plain text: nothing to time)."""
         if self._task == "charlm":
             if data.new_samples:
-                cursor = self.text.textCursor()
                 for step, sample in data.new_samples:
-                    cursor.movePosition(QTextCursor.MoveOperation.End)
-                    self.text.appendPlainText(f"──── step {step:,} ────\n{sample}\n")
+                    self._append_sample(step, sample, data.sample_note(step, sample))
+                    self._shown_step = step
                 data.new_samples.clear()
                 self.text.verticalScrollBar().setValue(self.text.verticalScrollBar().maximum())
         elif data.examples is not None and data.examples is not self._examples:
             self._examples = data.examples
-            self.text.setPlainText(f"Test examples at step {data.step:,}:\n\n" + "\n".join(data.examples))
+            step = data.examples_step if data.examples_step is not None else data.step
+            self._shown_step = step
+            subset = f" (the first {len(data.examples)} of the {data.held_out:,} the test curve is measured on)" \
+                if data.held_out else ""
+            self.text.setPlainText(f"Held-out examples at step {step:,}{subset}:\n\n" + "\n".join(data.examples))
         return False
+
+    def _append_sample(self, step: int, sample: str, note: dict) -> None:
+        """A header saying what the sample was drawn with, then the text: the prime in bold,
+        newlines visible."""
+        config = self._config
+        fallback = None if config is None else {"temperature": config.temperature, "prime": config.prime}
+        prime = (note or fallback or {}).get("prime") or ""
+        if not sample.startswith(prime) or sample.startswith("[no sample"):
+            prime = ""
+        header, bold, plain = QTextCharFormat(), QTextCharFormat(), QTextCharFormat()
+        header.setForeground(QColor(90, 90, 90))
+        bold.setFontWeight(QFont.Weight.Bold)
+        cursor = self.text.textCursor()
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        if not self.text.document().isEmpty():
+            cursor.insertBlock()
+        cursor.insertText(f"──── {sample_header(step, note, fallback)} ────", header)
+        cursor.insertBlock()
+        cursor.insertText(visible_newlines(prime), bold)
+        cursor.insertText(visible_newlines(sample[len(prime):]), plain)
+        cursor.insertBlock()
 
     def _on_prime_edit_editing_finished(self) -> None:
         self.live_edited.emit({"prime": self.prime_edit.text()})
