@@ -50,7 +50,7 @@ def label_step(labels: list[str], px_per_column: float, text_width) -> int:
     the widest label (``text_width(label)`` in pixels) with a little room."""
     if not labels or px_per_column <= 0:
         return 1
-    need = max(MIN_COLUMN_PX, max(text_width(label) for label in labels) + 3)
+    need = max(MIN_COLUMN_PX, max(text_width(label) for label in labels) + 2)
     return max(1, math.ceil(need / px_per_column - 1e-9))
 
 

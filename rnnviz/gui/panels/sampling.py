@@ -38,7 +38,7 @@ def sample_header(step: int, note: dict, fallback: dict | None = None) -> str:
         parts.append(f"prime “{visible_newlines(known['prime']).replace(chr(10), '')}”" if known["prime"]
                      else "no prime")
     if note:
-        parts.append("on demand" if note.get("on_demand") else "every N steps")
+        parts.append("on demand" if note.get("on_demand") else "scheduled")
     return " · ".join(parts)
 
 
@@ -172,7 +172,7 @@ class SamplingPanel(QWidget):
         cursor.movePosition(QTextCursor.MoveOperation.End)
         if not self.text.document().isEmpty():
             cursor.insertBlock()
-        cursor.insertText(f"──── {sample_header(step, note, fallback)} ────", header)
+        cursor.insertText(f"── {sample_header(step, note, fallback)}", header)
         cursor.insertBlock()
         cursor.insertText(visible_newlines(prime), bold)
         cursor.insertText(visible_newlines(sample[len(prime):]), plain)
