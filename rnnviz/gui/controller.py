@@ -36,6 +36,8 @@ class TrainingController(QObject):
     worker_failed = Signal(str)          # an exception in the worker (traceback text)
     dirty_changed = Signal(bool)
     path_changed = Signal(object)        # str | None
+    budget_reached = Signal(int)         # training stopped at (or Start found it at) the step budget
+    undo_changed = Signal(bool)          # whether a live setting change can be undone
 
     def __init__(self, trainer: Trainer, parent=None):
         super().__init__(parent)
@@ -52,7 +54,9 @@ class TrainingController(QObject):
         self.steps_per_second = 0.0
         self.path: str | None = None
         self.dirty = False
-        self.data.load_history(trainer.history, trainer.step_count)
+        self.step_budget: int | None = None   # Start trains until this step (None: until paused)
+        self._undo: list[dict] = []           # live settings as they were before each change
+        self.data.load_history(trainer.history, trainer.step_count, trainer.task.chance_loss())
         self._refresh_idle_view()
 
     # ---- state ------------------------------------------------------------------------------
@@ -82,10 +86,30 @@ class TrainingController(QObject):
     def step_count(self) -> int:
         return self.data.step
 
+    @property
+    def budget_left(self) -> int | None:
+        """Steps until the budget (None: no budget)."""
+        return None if self.step_budget is None else max(self.step_budget - self.step_count, 0)
+
+    def set_budget(self, steps: int | None) -> None:
+        """Train until step ``steps`` (None: until paused). A running worker keeps its own limit
+        until it is next started."""
+        self.step_budget = steps
+
+    def extend_budget(self, steps: int) -> None:
+        """Continue: ``steps`` more than the budget (or than the current step, if further on)."""
+        self.step_budget = max(self.step_budget or 0, self.step_count) + steps
+
     # ---- commands ---------------------------------------------------------------------------
     def start(self, max_steps: int | None = None) -> None:
+        if max_steps is None and self.budget_left is not None:
+            if self.budget_left == 0:
+                if self._thread is None:
+                    self.budget_reached.emit(self.step_budget)
+                return
+            max_steps = self.budget_left
         if self._thread is not None:
-            if self._worker.stop_requested and max_steps is None:
+            if self._worker.stop_requested and (max_steps is None or self.step_budget is not None):
                 self._restart_after_stop = True   # start again as soon as the old worker is done
                 self.state_changed.emit("running")
             return
@@ -141,8 +165,9 @@ class TrainingController(QObject):
             self._finish_thread(thread)
         return finished
 
-    def set_live(self, **changes) -> None:
-        """Change live settings; they apply at the next step. ValueError if a value is invalid."""
+    def set_live(self, *, _record_undo: bool = True, **changes) -> None:
+        """Change live settings; they apply at the next step. ValueError if a value is invalid.
+        The values they replace go on the undo stack (``undo_live``)."""
         bad = sorted(set(changes) - LIVE_FIELDS)
         if bad:
             raise ValueError(f"{', '.join(bad)} apply on reset, not live")
@@ -159,9 +184,29 @@ class TrainingController(QObject):
             self.data.setting_changes.extend(history.setting_changes[mark:])
             self.data.revision += 1
             self.data_changed.emit()
+        if _record_undo:
+            self._undo.append({k: getattr(self._config, k) for k in changes})
+            self.undo_changed.emit(True)
         self._config = new_config
         self._set_dirty(True)
         self.config_changed.emit(new_config)
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    def undo_live(self) -> dict | None:
+        """Put back the live settings the latest change replaced; the undo is itself a setting
+        change (recorded in the history, marked on the curves). Returns what it set, or None."""
+        while self._undo:
+            previous = self._undo.pop()
+            changed = {k: v for k, v in previous.items() if getattr(self._config, k) != v}
+            if changed:
+                self.set_live(_record_undo=False, **changed)
+                self.undo_changed.emit(bool(self._undo))
+                return changed
+        self.undo_changed.emit(False)
+        return None
 
     def sample_now(self, **kwargs) -> None:
         """A sample from the character model (on the worker's next step if it is running)."""
@@ -169,9 +214,9 @@ class TrainingController(QObject):
             self._worker.request_sample(**kwargs)
             return
         history = self._trainer.history
-        mark = len(history.samples)
+        mark = history.samples_recorded      # the History keeps only the latest MAX_SAMPLES
         text = self._trainer.sample(**kwargs)
-        new = list(history.samples[mark:]) or [(self._trainer.step_count, text)]
+        new = list(history.samples_since(mark)) or [(self._trainer.step_count, text)]
         self.data.add_samples(new)
         self.data.revision += 1
         self.data_changed.emit()
@@ -215,8 +260,12 @@ class TrainingController(QObject):
     def _install(self, trainer: Trainer, *, path, dirty) -> None:
         self._trainer = trainer
         self._config = trainer.config
-        self.data.load_history(trainer.history, trainer.step_count)
+        self.data.load_history(trainer.history, trainer.step_count, trainer.task.chance_loss())
         self.steps_per_second = 0.0
+        self.step_budget = None          # the window sets the new run's budget
+        if self._undo:
+            self._undo.clear()
+            self.undo_changed.emit(False)
         self._refresh_idle_view()
         if path != self.path:
             self.path = path
@@ -285,6 +334,8 @@ class TrainingController(QObject):
             self.start()
         else:
             self.state_changed.emit("paused")
+            if self.step_budget is not None and self.step_count >= self.step_budget:
+                self.budget_reached.emit(self.step_budget)
 
     def _set_dirty(self, dirty: bool) -> None:
         if dirty != self.dirty:

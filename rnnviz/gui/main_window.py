@@ -11,6 +11,7 @@ from . import _qt_compat  # noqa: F401 - before any heavy Qt use (PySide6 6.12 o
 import csv
 import html
 import importlib.resources
+import math
 import os
 import sys
 import time
@@ -19,24 +20,29 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401 - registers ImageExporter / SVGExporter
-from PySide6.QtCore import QByteArray, QRectF, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QRect, QRectF, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QIcon, QImage, QKeySequence, QPainter, QPixmap
 from PySide6.QtSvg import QSvgGenerator, QSvgRenderer
 from PySide6.QtWidgets import (
-    QApplication, QDialog, QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter,
-    QVBoxLayout, QWidget,
+    QApplication, QDialog, QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
+    QSplitter, QToolButton, QVBoxLayout, QWidget,
 )
+
+from superqt import QElidingLabel
 
 from rnnviz.session import SessionError
 from rnnviz.training.config import Config
 
 from . import recovery
 from .controller import TrainingController
-from .panels.cost import CostPanel
+from .panels.cost import CostPanel, smoothed
 from .panels.gradient_flow import GradientFlowPanel
 from .panels.hidden_states import HiddenStatesPanel
 from .panels.sampling import SamplingPanel
+from .run_data import pixel_columns
+from .widgets.adaptive_area import AdaptiveArea
 from .widgets.control_panel import ControlPanel
+from .widgets.panel_help import PANEL_HELP, START_HINT
 
 from rnnviz.training.presets import list_presets, load_preset
 
@@ -51,12 +57,16 @@ RENDER_SHARE = 0.015           # redraws may use at most ~1.5% of the time (trai
                                # and the GIL: even Qt's painting holds it): under full-speed training
                                # each panel every ~2 s (the cost and gradient panels take ~10 ms each)
 STRAY_PAINT_MAX = 0.05         # seconds of paints between two redraws added to the next one's cost
+DEFAULT_SIZE = QSize(1580, 960)   # the window's first size (smaller if the screen is)
+GHOST_COLUMNS = 600            # points in the previous run's curve kept on the cost plot
 SHORTCUTS = [
-    ("Space", "Start / pause training"),
+    ("Space", "Start / pause training (Continue at the step budget)"),
     ("Ctrl+Right", "Step once (one training step)"),
     ("Ctrl+R", "Reset: fresh weights with the settings shown"),
     ("Ctrl+N", "New run with the default preset"),
     ("Ctrl+O", "Open a session file"),
+    ("Ctrl+Z", "Undo the latest change of a training setting"),
+    ("Shift or Ctrl + drag", "Learning rate in finer steps than 1-2-5"),
     ("Ctrl+S / Ctrl+Shift+S", "Save / Save as"),
     ("Ctrl+Q", "Quit"),
 ]
@@ -160,6 +170,9 @@ class MainWindow(QMainWindow):
         self._closing_accepted = False
         self._dialog_depth = 0         # > 0 while a dialog blocks (a signal's close waits for it)
         self._presets = {p.name: p for p in list_presets()}
+        self.previous_run: tuple[np.ndarray, np.ndarray, str] | None = None   # the ghost curve
+        self._ghost_candidate = None
+        self._budget_increment: int | None = None
 
         self.controller = TrainingController(trainer, self)
         self.controls = ControlPanel(self._presets.values())
@@ -198,9 +211,11 @@ class MainWindow(QMainWindow):
         c.worker_failed.connect(self._on_controller_worker_failed)
         c.dirty_changed.connect(self._update_title)
         c.path_changed.connect(self._update_title)
+        c.budget_reached.connect(self._on_controller_budget_reached)
+        c.undo_changed.connect(self.undo_action.setEnabled)
         self.autosave = recovery.RecoveryAutosave(c, recovery.AUTOSAVE_INTERVAL, parent=self)
         self.autosave.failed.connect(self._on_autosave_failed)
-        self.controls.start_clicked.connect(c.toggle)
+        self.controls.start_clicked.connect(self.toggle_training)
         self.controls.step_clicked.connect(c.step_once)
         self.controls.reset_clicked.connect(self.reset_run)
         self.controls.preset_chosen.connect(self.load_preset)
@@ -214,6 +229,7 @@ class MainWindow(QMainWindow):
         self._default_state = self.saveState()
         self._default_splits = [s.saveState() for s in self._splitters]
         self._restore_settings()
+        self._fit_to_screen()
         self._on_controller_trainer_replaced()
         self._on_controller_state_changed("paused")
 
@@ -228,24 +244,42 @@ class MainWindow(QMainWindow):
         self.control_dock.setMinimumWidth(self.controls.content_width())
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.control_dock)
 
-        def framed(title, panel, name):
+        self.help_buttons: dict[str, QToolButton] = {}
+
+        def framed(key, panel, name):
             box = QWidget()
             box.setObjectName(name)
+            title = PANEL_HELP[key].title
             heading = QLabel(f"<b>{title}</b>")
-            heading.setContentsMargins(4, 2, 4, 0)
+            help_button = QToolButton()
+            help_button.setText("?")
+            help_button.setAutoRaise(True)
+            help_button.setToolTip(f"What am I looking at? What the {title.lower()} panel shows, what its "
+                                   "colours mean, and what a good and a bad picture look like.")
+            help_button.clicked.connect(lambda _=False, k=key: self.show_panel_help(k))
+            self.help_buttons[key] = help_button
+            row = QHBoxLayout()
+            row.setContentsMargins(4, 2, 4, 0)
+            row.setSpacing(4)
+            row.addWidget(heading)
+            row.addWidget(help_button)
+            if key == "cost":
+                row.addWidget(self.start_hint)
+            row.addStretch(1)
             lay = QVBoxLayout(box)
             lay.setContentsMargins(0, 0, 0, 0)
             lay.setSpacing(0)
-            lay.addWidget(heading)
+            lay.addLayout(row)
             lay.addWidget(panel, 1)
             return box
 
-        self.panel_frames = {
-            "cost": framed("Cost", self.cost_panel, "cost_panel"),
-            "hidden": framed("Hidden states across time", self.hidden_panel, "hidden_panel"),
-            "gradient": framed("Gradient flow through time", self.gradient_panel, "gradient_panel"),
-            "sampling": framed("Samples and predictions", self.sampling_panel, "sampling_panel"),
-        }
+        # Until the first Start: where to begin (also in the status bar)
+        self.start_hint = QLabel(f"◀ {START_HINT}")
+        self.start_hint.setStyleSheet("background-color: #fff3c4; color: #5a3c00; padding: 1px 6px; "
+                                      "border-radius: 3px;")
+        self.start_hint.setToolTip("Start trains the network in the background; the four panels update as it "
+                                   "learns. Press it again (or Space) to pause.")
+        self.panel_frames = {key: framed(key, panel, f"{key}_panel") for key, panel in self._panels.items()}
         top = QSplitter(Qt.Orientation.Horizontal)
         top.addWidget(self.panel_frames["cost"])
         top.addWidget(self.panel_frames["hidden"])
@@ -262,8 +296,31 @@ class MainWindow(QMainWindow):
         top.setSizes([600, 500])
         bottom.setSizes([660, 440])
         self._splitters = [top, bottom, rows]
-        self.setCentralWidget(rows)
-        self.resize(1580, 960)
+        self._split_places = [(top, "cost"), (top, "hidden"), (bottom, "gradient"), (bottom, "sampling")]
+        self._wide_splits = None
+        self.panel_area = AdaptiveArea(rows, self._place_panels_wide, self._place_panels_in_tabs)
+        self.panel_area.tabs.currentChanged.connect(lambda _i: self._schedule_render())
+        self.setCentralWidget(self.panel_area)
+        self.resize(DEFAULT_SIZE)
+
+    def _place_panels_in_tabs(self, tabs) -> None:
+        """Below the room for four panels: one tab per panel (each at the full size)."""
+        self._wide_splits = [s.saveState() for s in self._splitters]
+        for key, frame in self.panel_frames.items():
+            tabs.addTab(frame, PANEL_HELP[key].tab)
+            tabs.setTabToolTip(tabs.count() - 1, PANEL_HELP[key].title)
+            tabs.setTabVisible(tabs.count() - 1, self.panel_actions[key].isChecked()
+                              if hasattr(self, "panel_actions") else True)
+        self._schedule_render()
+
+    def _place_panels_wide(self) -> None:
+        for splitter, key in self._split_places:
+            splitter.addWidget(self.panel_frames[key])
+            self.panel_frames[key].setVisible(self.panel_actions[key].isChecked())
+        if self._wide_splits:
+            for s, state in zip(self._splitters, self._wide_splits):
+                s.restoreState(state)
+        self._schedule_render()
 
     def _action(self, menu, text, slot, shortcut=None, tip=None) -> QAction:
         action = QAction(text, self)
@@ -298,8 +355,15 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
+        edit_menu = bar.addMenu("&Edit")
+        self.undo_action = self._action(edit_menu, "&Undo setting change", self.undo_setting_change,
+                                        QKeySequence.StandardKey.Undo,
+                                        "Put back the training setting you changed last (itself marked on "
+                                        "the curves as a setting change)")
+        self.undo_action.setEnabled(False)
+
         run_menu = bar.addMenu("&Run")
-        self.start_action = self._action(run_menu, "Start / Pause", self.controller.toggle, "Space")
+        self.start_action = self._action(run_menu, "Start / Pause", self.toggle_training, "Space")
         self.start_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         self._action(run_menu, "Step once", self.controller.step_once, "Ctrl+Right")
         self._action(run_menu, "Reset", self.reset_run, "Ctrl+R")
@@ -319,17 +383,26 @@ class MainWindow(QMainWindow):
         self._action(view, "Reset Layout", self.reset_layout)
 
         help_menu = bar.addMenu("&Help")
+        looking = help_menu.addMenu("What am I looking at?")
+        for key, entry in PANEL_HELP.items():
+            self._action(looking, f"{entry.title}…", lambda _=False, k=key: self.show_panel_help(k))
         self._action(help_menu, "Keyboard Shortcuts", self.show_shortcuts)
         self._action(help_menu, "About rnnviz", self.show_about)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
         self.status_labels = {}
-        for key, width in (("state", 90), ("step", 110), ("loss", 130), ("speed", 120), ("file", 220)):
-            label = QLabel()
+        self.status_hint = QElidingLabel(START_HINT)
+        self.status_hint.setMinimumWidth(1)
+        self.status_hint.setStyleSheet("color: #5a3c00; font-weight: bold;")
+        bar.addWidget(self.status_hint)
+        for key, width in (("state", 80), ("step", 140), ("loss", 100), ("speed", 90), ("file", 120)):
+            label = QElidingLabel() if key == "file" else QLabel()
             label.setMinimumWidth(width)
             bar.addPermanentWidget(label)
             self.status_labels[key] = label
+        self.status_labels["step"].setToolTip("Training steps taken, and the step budget Start trains to (the "
+                                              "preset's suggested length; Continue adds as many again).")
 
     # ---- dialogs (the one place that may block) -----------------------------------------------
     def _dialog(self, kind: str, title: str, text: str = "", *, choices=None, file_filter: str = "",
@@ -377,15 +450,31 @@ class MainWindow(QMainWindow):
         box.exec()
         return None
 
-    def _confirm_discard(self, what: str) -> bool:
-        """Ask before throwing away trained weights."""
+    def _confirm_discard(self, what: str, carried: str = "") -> bool:
+        """Ask before throwing away trained weights: Save (then go on), Discard or Cancel."""
         steps = self.controller.step_count
         if steps == 0 or not self.controller.dirty:
             return True
-        answer = self._dialog("question", "Discard trained weights?",
-                              f"{what} discards the weights trained for {steps:,} steps that are not saved.",
-                              choices=["Discard", "Cancel"])
+        answer = self._dialog("question", "Save the trained weights first?",
+                              f"{what} replaces the weights trained for {steps:,} steps, which are not saved."
+                              f"{carried}\n\nThe old run's loss stays on the cost plot as a faint curve until "
+                              "the next reset.", choices=["Save", "Discard", "Cancel"])
+        if answer == "Save":
+            return self.save()
         return answer == "Discard"
+
+    def carried_settings(self) -> list[str]:
+        """Training settings changed during the run that a Reset keeps ("Learning rate 0.1 → 0.05")."""
+        first: dict[str, object] = {}
+        for _step, name, old, _new in self.controller.data.setting_changes:
+            first.setdefault(name, old)
+        config = self.controller.config
+        out = []
+        for name, old in first.items():
+            if name in self.controls._widgets and getattr(config, name) != old:
+                out.append(f"{self.controls._labels[name].text()} {self.controls.shown_text(name, old)} → "
+                           f"{self.controls.shown_text(name, getattr(config, name))}")
+        return out
 
     def _maybe_save(self, what: str) -> bool:
         """Offer to save unsaved work; False if the user cancelled."""
@@ -407,9 +496,14 @@ class MainWindow(QMainWindow):
         except ValueError as exc:
             self._dialog("error", "Invalid setting", str(exc))
             return
-        if not self._confirm_discard("Reset"):
+        carried = self.carried_settings()
+        note = ("\n\nThe new run keeps the training settings changed during this one: " + "; ".join(carried) + "."
+                if carried else "")
+        if not self._confirm_discard("Reset", note):
             return
-        self._build_run(config)
+        if self._build_run(config) and carried:
+            self.statusBar().showMessage("New run, keeping the settings changed while training: "
+                                         + "; ".join(carried), 15000)
 
     def load_preset(self, name: str) -> bool:
         try:
@@ -431,9 +525,11 @@ class MainWindow(QMainWindow):
         if not self._maybe_save("New run"):
             return
         config = self._default_config()
+        self._ghost_candidate = self._current_run_curve()
         try:
             self.controller.reset(config)
         except ValueError as exc:
+            self._ghost_candidate = None
             self._dialog("error", "Cannot build the default run", str(exc))
             return
         self.controller.path = None
@@ -449,9 +545,11 @@ class MainWindow(QMainWindow):
 
     def _build_run(self, config: Config) -> bool:
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        self._ghost_candidate = self._current_run_curve()
         try:
             self.controller.reset(config)
         except ValueError as exc:
+            self._ghost_candidate = None
             QApplication.restoreOverrideCursor()
             what = "Cannot use this corpus" if config.task == "charlm" and config.corpus else "Cannot build this run"
             self._dialog("error", what, f"{exc}\n\nThe current run is unchanged.")
@@ -577,18 +675,63 @@ class MainWindow(QMainWindow):
                 self.controller.start()
 
     # ---- layout, settings ---------------------------------------------------------------------
+    def panel_shown(self, key: str) -> bool:
+        """Whether the panel is in the layout (as a tab that may be in the background, when tabbed)."""
+        if self.panel_area.compact:
+            tabs = self.panel_area.tabs
+            return tabs.isTabVisible(tabs.indexOf(self.panel_frames[key]))
+        return self.panel_frames[key].isVisible()
+
     def _set_panel_visible(self, key: str, visible: bool) -> None:
-        self.panel_frames[key].setVisible(visible)
+        if self.panel_area.compact:
+            tabs = self.panel_area.tabs
+            tabs.setTabVisible(tabs.indexOf(self.panel_frames[key]), visible)
+        else:
+            self.panel_frames[key].setVisible(visible)
         if visible:
             self._schedule_render()
 
+    def screen_room(self) -> QRect:
+        """The room the window's screen leaves for windows (tests stand in a screen size)."""
+        return (self.screen() or QApplication.primaryScreen()).availableGeometry()
+
+    def default_geometry(self) -> QRect:
+        """The window's first place: DEFAULT_SIZE (or the screen's room), centred on the screen."""
+        screen = self.screen_room()
+        rect = QRect(0, 0, min(DEFAULT_SIZE.width(), screen.width()), min(DEFAULT_SIZE.height(), screen.height()))
+        rect.moveCenter(screen.center())
+        return rect
+
+    def _fit_to_screen(self) -> None:
+        """A size remembered from a bigger screen is cut to this one's room (and moved onto it)."""
+        screen = self.screen_room()
+        if self.isMaximized() or self.isFullScreen():
+            return
+        size = self.size().boundedTo(screen.size())
+        if size != self.size():
+            self.resize(size)
+        if not screen.contains(self.geometry()):
+            rect = QRect(self.geometry().topLeft(), size)
+            rect.moveLeft(min(max(rect.left(), screen.left()), screen.right() - size.width() + 1))
+            rect.moveTop(min(max(rect.top(), screen.top()), screen.bottom() - size.height() + 1))
+            self.move(rect.topLeft())
+
     def reset_layout(self) -> None:
+        """View ▸ Reset Layout: the window's first size and place, the dock, every panel shown,
+        and the splitters as they started."""
+        if self.isMaximized() or self.isFullScreen():
+            self.showNormal()
+        self.setGeometry(self.default_geometry())
         self.restoreState(self._default_state)
         self.control_dock.show()
-        for s, state in zip(self._splitters, self._default_splits):
-            s.restoreState(state)
         for action in self.panel_actions.values():
             action.setChecked(True)
+        self.panel_area.update_mode()
+        if self.panel_area.compact:
+            self._wide_splits = list(self._default_splits)   # used when there is room again
+        else:
+            for s, state in zip(self._splitters, self._default_splits):
+                s.restoreState(state)
 
     def _restore_settings(self) -> None:
         s = settings()
@@ -627,6 +770,11 @@ class MainWindow(QMainWindow):
         s.sync()
 
     # ---- help ---------------------------------------------------------------------------------
+    def show_panel_help(self, key: str) -> None:
+        """What am I looking at? The panel's explanation (Help menu and the "?" in its title)."""
+        entry = PANEL_HELP[key]
+        self._dialog("info", f"What am I looking at? {entry.title}", entry.text.strip())
+
     def show_shortcuts(self) -> None:
         rows = "".join(f"<tr><td><b>{html.escape(k)}</b></td><td>&nbsp;&nbsp;{html.escape(v)}</td></tr>"
                        for k, v in SHORTCUTS)
@@ -716,7 +864,8 @@ class MainWindow(QMainWindow):
     def _update_status(self) -> None:
         c = self.controller
         self.status_labels["state"].setText({"running": "● running", "pausing": "pausing…"}.get(c.state, "‖ paused"))
-        self.status_labels["step"].setText(f"step {c.step_count:,}")
+        budget = c.step_budget
+        self.status_labels["step"].setText(f"step {c.step_count:,}" + ("" if budget is None else f" of {budget:,}"))
         loss = c.data.latest_loss()
         self.status_labels["loss"].setText("loss –" if loss is None else f"loss {loss:.4g}")
         self.status_labels["speed"].setText(f"{c.steps_per_second:,.0f} steps/s" if c.state == "running" else "")
@@ -732,6 +881,8 @@ class MainWindow(QMainWindow):
     # ---- controller signals -------------------------------------------------------------------
     def _on_controller_state_changed(self, state: str) -> None:
         self.controls.set_run_state(state)
+        self._show_start_hint(state == "paused" and self.controller.step_count == 0)
+        self._show_continue(state == "paused" and self.controller.budget_left == 0)
         self._update_status()
         if state == "paused":
             self._schedule_render()
@@ -743,6 +894,14 @@ class MainWindow(QMainWindow):
         config = self.controller.config
         for panel in (self.cost_panel, self.hidden_panel, self.gradient_panel, self.sampling_panel):
             panel.clear()
+        if self._ghost_candidate is not None:     # a reset: the run replaced stays as a ghost
+            self.previous_run = self._ghost_candidate
+        self._ghost_candidate = None
+        set_ghost = getattr(self.cost_panel, "set_ghost", None)   # the cost panel's owner adds it
+        if set_ghost is not None and self.previous_run is not None:
+            set_ghost(*self.previous_run)
+        self._set_budget_for(config)
+        self._show_start_hint(self.controller.step_count == 0)
         self.controls.show_config(config)
         self._on_controller_config_changed(config)
         self._update_title()
@@ -764,6 +923,92 @@ class MainWindow(QMainWindow):
         self._dialog("error", "Training stopped by an error",
                      f"Training was paused because of an unexpected error. The window keeps running; "
                      f"you can reset or open another session.\n\n{text}")
+
+    # ---- step budget, Continue, undo, the first screen -------------------------------------------
+    def _set_budget_for(self, config: Config) -> None:
+        """A preset's run trains to the preset's length (the next multiple of it, for a session
+        opened further on); other runs train until paused."""
+        preset = self._presets.get(config.preset)
+        c = self.controller
+        if preset is None or preset.steps <= 0:
+            self._budget_increment = None
+            c.set_budget(None)
+        else:
+            self._budget_increment = preset.steps
+            c.set_budget(preset.steps * max(1, math.ceil(c.step_count / preset.steps)))
+        set_budget = getattr(self.cost_panel, "set_budget", None)   # the cost panel's owner adds it
+        if set_budget is not None:
+            set_budget(c.step_budget)
+        self._show_continue(c.state == "paused" and c.budget_left == 0)
+
+    def toggle_training(self) -> None:
+        """Start / Pause (Space); at the step budget, Continue."""
+        c = self.controller
+        if c.state != "running" and c.budget_left == 0:
+            self.continue_training()
+        else:
+            c.toggle()
+
+    def continue_training(self) -> None:
+        """Extend the step budget by the preset's length and train on."""
+        c = self.controller
+        c.extend_budget(self._budget_increment or 0)
+        set_budget = getattr(self.cost_panel, "set_budget", None)
+        if set_budget is not None:
+            set_budget(c.step_budget)
+        self.statusBar().showMessage(f"Continuing to step {c.step_budget:,}.", 5000)
+        c.start()
+
+    def _on_controller_budget_reached(self, budget: int) -> None:
+        self._show_continue(True)
+        self._update_status()
+        self.statusBar().showMessage(
+            f"Reached this preset's length, {budget:,} steps. Continue (Space) trains "
+            f"{self._budget_increment or 0:,} more.", 20000)
+
+    def _show_continue(self, at_budget: bool) -> None:
+        button = self.controls.start_button
+        if at_budget and self._budget_increment:
+            button.setText(f"Continue (+{self._budget_increment:,})")
+            button.setToolTip(f"Training stopped at the preset's length ({self.controller.step_budget:,} steps). "
+                              f"Continue trains {self._budget_increment:,} more (Space).")
+        else:
+            button.setToolTip("Start or pause training (Space). Training runs in the background; the plots update "
+                              "live." + ("" if self.controller.step_budget is None else
+                                         f" It stops at step {self.controller.step_budget:,}, the preset's length."))
+
+    def _show_start_hint(self, show: bool) -> None:
+        self.start_hint.setVisible(show)
+        self.status_hint.setVisible(show)
+
+    def undo_setting_change(self) -> None:
+        """Edit ▸ Undo setting change: the previous value of the training setting changed last."""
+        try:
+            restored = self.controller.undo_live()
+        except ValueError as exc:
+            self._dialog("error", "Cannot undo", str(exc))
+            return
+        if restored:
+            words = "; ".join(f"{self.controls._labels[n].text() if n in self.controls._labels else n} back to "
+                              f"{self.controls.shown_text(n, v) if n in self.controls._labels else v}"
+                              for n, v in restored.items())
+            self.statusBar().showMessage(f"Undone: {words}.", 6000)
+
+    def _current_run_curve(self) -> tuple[np.ndarray, np.ndarray, str] | None:
+        """The run shown, as the cost plot's smoothed line (steps, loss), and a label; None if it
+        has not trained."""
+        data = self.controller.data
+        if data.step < 1 or len(data.loss) == 0:
+            return None
+        columns = pixel_columns(data.loss, 0.0, float(max(data.step, 1)), GHOST_COLUMNS)
+        if len(columns) == 0:
+            return None
+        values = smoothed(columns, self.cost_panel.smoothing_value)
+        preset = self._presets.get(self.controller.config.preset)
+        name = preset.title if preset else self.controller.config.task
+        modified = ", modified" if self.controls.preset_differences() else ""
+        return (np.asarray(columns.x, dtype=float), np.asarray(values, dtype=float),
+                f"previous run ({name}{modified}, {data.step:,} steps)")
 
     # ---- control signals ----------------------------------------------------------------------
     def _on_live_edited(self, changes: dict) -> None:

@@ -2,13 +2,20 @@
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QRect, QSettings, Qt
 
 from rnnviz.gui import controller as controller_module
-from rnnviz.gui.main_window import settings
+from rnnviz.gui.main_window import MainWindow, settings
 
 sessions_available = pytest.mark.skipif(
     controller_module.save_session is None, reason="rnnviz.session.save_session is not written yet")
+
+
+@pytest.fixture(autouse=True)
+def wide_screen(monkeypatch):
+    """These tests drive the window on a 1600 x 1000 screen (Qt's offscreen one is 800 x 800):
+    the four panels side by side. tests/gui/test_layout.py tries small screens."""
+    monkeypatch.setattr(MainWindow, "screen_room", lambda self: QRect(0, 0, 1600, 1000))
 
 
 def wait_steps(qtbot, window, n, timeout=10_000):
@@ -78,7 +85,7 @@ def test_live_learning_rate_change_reaches_trainer_and_is_marked(qtbot, make_win
     changes = [(name, old, new) for _, name, old, new in trainer.history.setting_changes]
     assert ("lr", 0.5, 0.05) in changes
     window.render_now()
-    assert "lr 0.5→0.05" in window.cost_panel.marker_labels
+    assert "Learning rate: 0.5 → 0.05" in window.cost_panel.marker_labels
 
 
 def test_live_change_while_paused_applies_to_the_trainer(qtbot, make_window):
@@ -96,12 +103,12 @@ def test_reset_with_a_new_hidden_size_asks_and_rebuilds(qtbot, make_window, dial
     wait_steps(qtbot, window, 5)
     pause_and_wait(qtbot, window)
     window.controls._widgets["hidden"].setValue(12)
-    assert window.controls.pending_label.isVisibleTo(window.controls)
+    assert "hidden units" in window.controls.pending_label.text()
     assert window.controller.trainer.config.hidden == 8          # not applied until reset
     dialogs.answers["question"] = "Cancel"
     qtbot.mouseClick(window.controls.reset_button, Qt.MouseButton.LeftButton)
     assert window.controller.trainer.config.hidden == 8          # the user kept the weights
-    assert "Discard trained weights?" in dialogs.titles("question")
+    assert "Save the trained weights first?" in dialogs.titles("question")
     dialogs.answers["question"] = "Discard"
     qtbot.mouseClick(window.controls.reset_button, Qt.MouseButton.LeftButton)
     trainer = window.controller.trainer
@@ -109,7 +116,7 @@ def test_reset_with_a_new_hidden_size_asks_and_rebuilds(qtbot, make_window, dial
     assert trainer.step_count == 0
     assert trainer.network.params["Waa"].shape == (12, 12)
     assert window.hidden_panel.image.image.shape[0] == 12
-    assert not window.controls.pending_label.isVisibleTo(window.controls)
+    assert "hidden units" not in window.controls.pending_label.text()
     window.controller.step_once()
     qtbot.waitUntil(lambda: not window.controller.is_running, timeout=5_000)
     assert window.controller.trainer.step_count == 1
@@ -294,7 +301,7 @@ def test_save_and_reopen_through_the_menu_code(qtbot, make_window, tmp_path, dia
         np.testing.assert_array_equal(reopened.network.params[name], value)
     np.testing.assert_array_equal(other.controller.data.loss.mean, window.controller.data.loss.mean)
     other.render_now()
-    assert "lr 0.5→0.25" in other.cost_panel.marker_labels
+    assert "Learning rate: 0.5 → 0.25" in other.cost_panel.marker_labels
     assert str(path) in settings().value("recent_files")
     assert other.recent_menu.actions()[0].text() == "run.rnnviz"
 
@@ -463,19 +470,20 @@ def test_view_menu_hides_panels_and_reset_layout_brings_them_back(make_window):
     window = make_window()
     window.panel_actions["gradient"].setChecked(False)
     window.control_dock.toggleViewAction().trigger()
-    assert not window.panel_frames["gradient"].isVisible()
+    assert not window.panel_shown("gradient")
     assert not window.control_dock.isVisible()
     window.reset_layout()
-    assert window.panel_frames["gradient"].isVisible()
+    assert window.panel_shown("gradient")
     assert window.control_dock.isVisible()
 
 
 def test_forget_bias_control_shows_for_the_lstm_and_rebuilds_its_weights(qtbot, make_window, config, dialogs):
     rnn_window = make_window()                                  # a vanilla RNN: no forget gate
-    assert not rnn_window.controls._forms["forget_bias"].isRowVisible(rnn_window.controls._widgets["forget_bias"])
+    assert not rnn_window.controls._widgets["forget_bias"].isEnabled()
+    assert "only the LSTM" in rnn_window.controls._widgets["forget_bias"].toolTip()
     window = make_window(config(cell="lstm"))
     widget = window.controls._widgets["forget_bias"]
-    assert window.controls._forms["forget_bias"].isRowVisible(widget)
+    assert widget.isEnabled()
     assert "forget" in widget.toolTip().lower()
     widget.setValue(3.0)                                        # before training: applies at once
     qtbot.waitUntil(lambda: window.controller.trainer.config.forget_bias == 3.0, timeout=5_000)

@@ -6,6 +6,9 @@ at the next step, or a pending change that applies on reset).
 
 from __future__ import annotations
 
+import re
+from types import SimpleNamespace
+
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -15,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from rnnviz.training.config import (
     ACTIVATIONS, CELLS, CLIP_MODES, DTYPES, INITS, LIVE_FIELDS, OPTIMIZERS, REDUCTIONS, TASKS, Config,
+    unused_settings,
 )
 
 from .file_field import FileField
@@ -49,6 +53,7 @@ FIELD_TIPS = {
     "copy_length": "How many symbols must be recalled after the lag.",
     "corpus": "Plain UTF-8 text file to learn from (drop a file here). Empty: the built-in corpus of Python "
               "standard-library source code.",
+    "activation": ACTIVATION_TIPS,
     "cell": "Recurrent cell. RNN: a single tanh layer (gradients vanish or explode over time). LSTM and GRU "
             "add gates that let gradients flow across many steps.",
     "hidden": "Number of hidden units H: the size of the memory a<t>. Bigger learns more but steps slower.",
@@ -97,10 +102,15 @@ TASK_FIELDS = {
     "adding": ("seq_length", "n_train", "n_test"),
 }
 PENDING_STYLE = "background-color: #fff3c4;"
+PENDING_NAMES_SHOWN = 3      # the banner names this many changed settings, then "and N more"
+BANNER_LINES = 2             # the banner's height is reserved for this many lines, shown or not
 
 
 def _combo(items, titles=None) -> QComboBox:
     box = QComboBox()
+    # sized for 14 characters, not the longest item, so the dock stays narrow (longer ones elide)
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(14)
     for item in items:
         box.addItem((titles or {}).get(item, item), item)
     return box
@@ -138,9 +148,11 @@ class ControlPanel(QWidget):
     def __init__(self, presets=(), parent=None):
         super().__init__(parent)
         self._config = Config()
+        self._preset_configs = {p.name: p.config for p in presets}
         self._widgets: dict[str, QWidget] = {}
         self._labels: dict[str, QLabel] = {}
         self._forms: dict[str, QFormLayout] = {}
+        self._tips: dict[str, str] = {}
         self._boxes: list[QGroupBox] = []
         self._live_burst: dict = {}
         self._live_timer = QTimer(self, singleShot=True, interval=300)
@@ -164,10 +176,13 @@ class ControlPanel(QWidget):
         buttons.addWidget(self.start_button, 2)
         buttons.addWidget(self.step_button, 1)
         buttons.addWidget(self.reset_button, 1)
+        # The banner's room is kept while it is empty, so no control moves when it appears.
         self.pending_label = QLabel()
         self.pending_label.setWordWrap(True)
         self.pending_label.setStyleSheet("color: #8a5a00;")
-        self.pending_label.hide()
+        self.pending_label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.pending_label.setFixedHeight(BANNER_LINES * self.pending_label.fontMetrics().lineSpacing() + 4)
+        self.pending_label.setMinimumWidth(1)
 
         # --- problem -----------------------------------------------------------------------
         problem = self._group("Problem — applies on reset")
@@ -179,10 +194,23 @@ class ControlPanel(QWidget):
             if preset.source:
                 tip += f"<br><i>Source: {preset.source}</i>"
             self.preset_box.setItemData(self.preset_box.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
-        self.preset_box.setToolTip("Load a ready-made experiment (task, network and training settings from the "
-                                   "tutorial or paper it comes from). Replaces the current run.")
+        self._preset_tip = ("Load a ready-made experiment (task, network and training settings from the "
+                            "tutorial or paper it comes from, and how many steps to train). Replaces the current run.")
+        self.preset_box.setToolTip(self._preset_tip)
         self.preset_box.activated.connect(self._on_preset_box_activated)
-        problem.addRow("Preset", self.preset_box)
+        self.preset_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.preset_box.setMinimumContentsLength(14)
+        # "(modified)" once a setting differs from the preset's; its room is always kept
+        self.modified_label = QLabel()
+        self.modified_label.setStyleSheet("color: #8a5a00;")
+        self.modified_label.setFixedWidth(self.modified_label.fontMetrics().horizontalAdvance("(modified)") + 6)
+        preset_row = QHBoxLayout()
+        preset_row.setContentsMargins(0, 0, 0, 0)
+        preset_row.addWidget(self.preset_box, 1)
+        preset_row.addWidget(self.modified_label)
+        preset_label = QLabel("Preset")
+        preset_label.setToolTip(self.preset_box.toolTip())
+        problem.addRow(preset_label, preset_row)
         self._add(problem, "task", "Task", _combo(TASKS, TASK_TITLES))
         self._add(problem, "seq_length", "Bits T", _spin(1, 10_000))
         self._add(problem, "n_bits", "Number width (bits)", _spin(1, 62))
@@ -270,6 +298,7 @@ class ControlPanel(QWidget):
         tip = FIELD_TIPS.get(name, "")
         if name not in LIVE_FIELDS and name != "task":
             tip += " (Applies on reset.)"
+        self._tips[name] = tip
         widget.setToolTip(tip)
         lab = QLabel(label)
         lab.setToolTip(tip)
@@ -316,8 +345,7 @@ class ControlPanel(QWidget):
         self._config = config
         for name in self._widgets:
             self.set_value(name, getattr(config, name))
-        if config.preset:
-            self.preset_box.setCurrentIndex(max(0, self.preset_box.findData(config.preset)))
+        self.preset_box.setCurrentIndex(max(0, self.preset_box.findData(config.preset)) if config.preset else 0)
         self._update_visibility()
         self.update_pending()
 
@@ -328,6 +356,7 @@ class ControlPanel(QWidget):
             if self.value(name) != getattr(config, name):
                 self.set_value(name, getattr(config, name))
         self._update_visibility()
+        self.update_preset_mark()
 
     def reset_changes(self) -> dict:
         """Settings edited in the panel that apply on reset, as {name: new value}."""
@@ -349,39 +378,100 @@ class ControlPanel(QWidget):
         for name, w in self._widgets.items():
             self._labels[name].setStyleSheet(PENDING_STYLE if name in pending else "")
         if pending:
-            names = ", ".join(self._labels[n].text().lower() for n in pending)
-            self.pending_label.setText(f"Changed: {names}. Applies on reset (press Reset).")
+            names = [self._labels[n].text().lower() for n in pending]
+            shown = ", ".join(names[:PENDING_NAMES_SHOWN])
+            if len(names) > PENDING_NAMES_SHOWN:
+                shown += f" and {len(names) - PENDING_NAMES_SHOWN} more"
+            self.pending_label.setText(f"Changed: {shown}. Applies on reset (press Reset).")
+            self.pending_label.setToolTip("Settings changed here that apply when you press Reset: "
+                                          + ", ".join(names) + ".")
             self.reset_button.setText(f"Reset ({len(pending)})")
-        self.pending_label.setVisible(bool(pending))
-        if not pending:
+        else:
+            self.pending_label.setText("")
+            self.pending_label.setToolTip("Settings that apply on reset are listed here once you change one.")
             self.reset_button.setText("Reset")
+        self.update_preset_mark()
+
+    # ---- the preset and how the settings shown differ from it ----------------------------------
+    def shown_text(self, name: str, value=None) -> str:
+        """A setting's value as the dock shows it (the combo box's words; numbers in short)."""
+        w = self._widgets[name]
+        if value is None:
+            value = self.value(name)
+        if isinstance(w, QComboBox):
+            i = w.findData(value)
+            return w.itemText(i) if i >= 0 else str(value)
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        if isinstance(value, int):
+            return f"{value:,}"
+        return "built-in" if value is None else str(value)
+
+    def preset_differences(self) -> list[tuple[str, str, str]]:
+        """(label, preset's value, shown value) of every setting this run reads that differs from
+        its preset's (empty without a preset)."""
+        preset = self._preset_configs.get(self._config.preset)
+        if preset is None:
+            return []
+        off = self._unused()
+        out = []
+        for name in self._widgets:
+            if name in off:
+                continue
+            shown, wanted = self.value(name), getattr(preset, name)
+            if shown != wanted:
+                out.append((self._labels[name].text(), self.shown_text(name, wanted), self.shown_text(name, shown)))
+        return out
+
+    def update_preset_mark(self) -> None:
+        differences = self.preset_differences()
+        self.modified_label.setText("(modified)" if differences else "")
+        if differences:
+            rows = "".join(f"<tr><td>{label}</td><td>&nbsp;{old}</td><td>&nbsp;→&nbsp;{new}</td></tr>"
+                           for label, old, new in differences)
+            tip = (f"<b>Differs from the preset “{self.preset_box.currentText()}”</b> (preset → now):"
+                   f"<table>{rows}</table>Choose the preset again to go back to its settings.")
+        elif self._config.preset in self._preset_configs:
+            tip = "Every setting this run reads is the preset's."
+        else:
+            tip = "Not a preset's run: choose one to load its settings."
+        self.modified_label.setToolTip(tip)
+        self.preset_box.setToolTip(self._preset_tip + "<br><br>" + tip)
 
     def set_run_state(self, state: str) -> None:
         self.start_button.setText({"running": "Pause", "pausing": "Pausing…"}.get(state, "Start"))
         self.start_button.setEnabled(state != "pausing")
         self.step_button.setEnabled(state == "paused")
 
+    def _unused(self) -> dict[str, str]:
+        """Settings the run shown in the dock would not read, each with the reason (config's words)."""
+        shown = SimpleNamespace(**{n: self.value(n) for n in ("task", "cell", "optimizer", "clip_mode")})
+        return unused_settings(shown, self._widgets)
+
     def _update_visibility(self) -> None:
+        """Rows stay where they are: a setting this run does not read is disabled, and says why."""
         task = self.value("task")
-        for name in ("seq_length", "n_bits", "n_train", "n_test", "n_symbols", "copy_length", "corpus"):
-            self._set_row_visible(name, name in TASK_FIELDS.get(task, ()))
         label, tip = SEQ_LENGTH_LABELS.get(task, ("Sequence length", ""))
         self._labels["seq_length"].setText(label)
-        self._widgets["seq_length"].setToolTip(tip + " (Applies on reset.)")
-        self._labels["seq_length"].setToolTip(tip)
-        self._set_row_visible("activation", self.value("cell") == "rnn")
-        self._set_row_visible("forget_bias", self.value("cell") == "lstm")
-        self._widgets["activation"].setToolTip(ACTIVATION_TIPS + " (Applies on reset.)")
-        shown = OPTIMIZER_FIELDS.get(self.value("optimizer"), ())
-        for name in ("momentum", "beta1", "beta2", "rho", "eps"):
-            self._set_row_visible(name, name in shown)
-        self._set_row_visible("clip", self.value("clip_mode") != "none")
-        is_charlm = task == "charlm"
-        for name in ("temperature", "sample_every", "sample_length"):
-            self._set_row_visible(name, is_charlm)
+        self._tips["seq_length"] = tip + " (Applies on reset.)"
+        off = self._unused()
+        for name in self._widgets:
+            self._set_row_enabled(name, off.get(name))
 
-    def _set_row_visible(self, name: str, visible: bool) -> None:
-        self._forms[name].setRowVisible(self._widgets[name], visible)
+    def _set_row_enabled(self, name: str, why_off: str | None) -> None:
+        tip = self._tips[name]
+        if why_off:
+            tip = f"<b>Off for this run:</b> {self._in_dock_words(why_off)}.<br><br>{tip}"
+        for w in (self._widgets[name], self._labels[name]):
+            w.setEnabled(why_off is None)
+            w.setToolTip(tip)
+
+    def _in_dock_words(self, reason: str) -> str:
+        """``--cell rnn`` (the command line's words) as ``Cell: rnn`` (the dock's)."""
+        def word(match):
+            name = match.group(1).replace("-", "_")
+            return f"“{self._labels[name].text()}”" if name in self._labels else match.group(0)
+        return re.sub(r"--([a-z][a-z0-9-]*)", word, reason)
 
     # ---- edits --------------------------------------------------------------------------------
     def _on_field_edited(self, name: str) -> None:

@@ -1,30 +1,53 @@
-"""Sliders that show their value: a logarithmic one with a numeric box, and a linear one."""
+"""Sliders that show their value: a logarithmic one (1-2-5 stops) with a numeric box, and a linear one."""
 
 from __future__ import annotations
 
 import math
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QDoubleSpinBox, QHBoxLayout, QLabel, QSlider, QWidget
+from PySide6.QtWidgets import QApplication, QDoubleSpinBox, QHBoxLayout, QLabel, QSlider, QWidget
+
+
+COARSE = (1, 2, 5)                                   # values per decade the slider snaps to
+FINE = (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8)       # ... and with Shift or Ctrl held
+FINE_MODIFIERS = Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.ControlModifier
+SLIDER_MIN_WIDTH = 110                               # pixels: a slider never shrinks to a stub
+
+
+def log_grid(low: float, high: float, mantissas=FINE) -> list[float]:
+    """``mantissas`` x 10^k from ``low`` to ``high``, each exactly the float its decimal reads
+    (0.02 is ``float("2e-2")``, not 2 * 0.01)."""
+    values = []
+    for exponent in range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1):
+        for m in mantissas:
+            value = float(f"{m}e{exponent}")
+            if low * (1 - 1e-9) <= value <= high * (1 + 1e-9):
+                values.append(value)
+    return sorted(set(values))
 
 
 class LogSlider(QWidget):
     """A value from ``low`` to ``high`` on a logarithmic slider, with a numeric box beside it.
 
+    The slider snaps to 1-2-5 values per decade (..., 0.01, 0.02, 0.05, 0.1, ...); with Shift
+    or Ctrl held it also stops at 1.2, 1.5, 2.5, 3, 4, 6, 7, 8. The box takes any value.
     ``value_changed`` fires for every change (slider drag or typed value); callers merge bursts
     (``pyqtgraph.SignalProxy``) if they do something expensive with it.
     """
 
     value_changed = Signal(float)
 
-    STEPS_PER_DECADE = 100
-
     def __init__(self, low: float, high: float, value: float, parent=None):
         super().__init__(parent)
         self._low, self._high = low, high
-        self._log_low = math.log10(low)
+        self.values = log_grid(low, high)                 # slider position -> value
+        coarse = set(log_grid(low, high, COARSE))
+        self._coarse = [i for i, v in enumerate(self.values) if v in coarse]
         self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(0, round((math.log10(high) - self._log_low) * self.STEPS_PER_DECADE))
+        self.slider.setRange(0, len(self.values) - 1)
+        self.slider.setMinimumWidth(SLIDER_MIN_WIDTH)
+        self.slider.setPageStep(3)
+        self._position = 0
         self.box = QDoubleSpinBox()
         self.box.setDecimals(6)
         self.box.setRange(low, high)
@@ -48,7 +71,8 @@ class LogSlider(QWidget):
         for w in (self.slider, self.box):
             w.blockSignals(True)
         self.box.setValue(value)
-        self.slider.setValue(self._to_slider(value))
+        self._position = self._to_slider(value)
+        self.slider.setValue(self._position)
         for w in (self.slider, self.box):
             w.blockSignals(False)
 
@@ -58,19 +82,38 @@ class LogSlider(QWidget):
         self.box.setToolTip(text)
 
     def _to_slider(self, value: float) -> int:
-        return round((math.log10(value) - self._log_low) * self.STEPS_PER_DECADE)
+        logs = [abs(math.log10(v) - math.log10(value)) for v in self.values]
+        return logs.index(min(logs))
+
+    def _snap(self, position: int) -> int:
+        """The 1-2-5 position for ``position``: while dragging the nearest one; for a key or a
+        click on the groove the next one in the direction it moved (so it always moves)."""
+        if position in self._coarse or QApplication.keyboardModifiers() & FINE_MODIFIERS:
+            return position
+        if self.slider.isSliderDown():
+            return min(self._coarse, key=lambda c: (abs(c - position), c))
+        if position > self._position:
+            return next((c for c in self._coarse if c >= position), self._coarse[-1])
+        return next((c for c in reversed(self._coarse) if c <= position), self._coarse[0])
 
     def _on_slider_value_changed(self, position: int) -> None:
-        value = 10 ** (self._log_low + position / self.STEPS_PER_DECADE)
-        value = float(f"{value:.3g}")  # 0.0123 rather than 0.012302687708
+        snapped = self._snap(position)
+        if snapped != position:
+            self.slider.blockSignals(True)
+            self.slider.setValue(snapped)
+            self.slider.blockSignals(False)
+        if snapped == self._position and self.box.value() == self.values[snapped]:
+            return
+        self._position = snapped
         self.box.blockSignals(True)
-        self.box.setValue(value)
+        self.box.setValue(self.values[snapped])
         self.box.blockSignals(False)
         self.value_changed.emit(self.value())
 
     def _on_box_value_changed(self, value: float) -> None:
+        self._position = self._to_slider(max(value, self._low))
         self.slider.blockSignals(True)
-        self.slider.setValue(self._to_slider(max(value, self._low)))
+        self.slider.setValue(self._position)
         self.slider.blockSignals(False)
         self.value_changed.emit(float(value))
 
@@ -86,6 +129,7 @@ class ValueSlider(QWidget):
         self._low, self._high, self._resolution, self._fmt = low, high, resolution, fmt
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, resolution)
+        self.slider.setMinimumWidth(SLIDER_MIN_WIDTH)
         self.label = QLabel()
         self.label.setMinimumWidth(40)
         self.label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
