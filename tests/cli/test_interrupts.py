@@ -21,17 +21,13 @@ CORPUS = "It was the best of times, it was the worst of times, it was the age of
 # three kinds of run: state carried between chunks (charlm), full-batch passes that a signal
 # abandons (parity), minibatches drawn from a random stream (copy)
 RUNS = {
-    "charlm": ["--task", "charlm", "--hidden", "24", "--steps", "1500"],
+    "charlm": ["--task", "charlm", "--hidden", "24", "--steps", "1200"],
     "parity": ["--task", "parity", "--seq-length", "12", "--n-train", "3000", "--n-test", "100",
                "--hidden", "16", "--batch-size", "0", "--optimizer", "adam", "--lr", "0.01",
                "--clip-mode", "none", "--steps", "150"],
-    "copy": ["--preset", "copy-gru", "--seq-length", "5", "--hidden", "16", "--n-test", "50", "--steps", "600"],
+    "copy": ["--preset", "copy-gru", "--seq-length", "5", "--hidden", "16", "--n-test", "50", "--steps", "400"],
 }
 SIGNALS = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
-
-
-def rnnviz(*argv, cwd):
-    return [sys.executable, "-m", "rnnviz", *argv]
 
 
 def train_argv(kind, corpus):
@@ -79,7 +75,7 @@ def references(tmp_path_factory):
 
 
 TRIALS = [(kind, sig, seed) for seed, (kind, sig) in enumerate(
-    [(k, s) for k in RUNS for s in SIGNALS] * 3)]     # 27 trials
+    ([(k, s) for k in RUNS for s in SIGNALS] * 3)[:21])]     # 21 trials, every kind and signal twice
 
 
 @pytest.mark.parametrize("kind, sig, seed", TRIALS, ids=[f"{k}-{signal.Signals(s).name}-{i}" for k, s, i in TRIALS])
