@@ -58,6 +58,7 @@ RENDER_SHARE = 0.015           # redraws may use at most ~1.5% of the time (trai
                                # each panel every ~2 s (the cost and gradient panels take ~10 ms each)
 STRAY_PAINT_MAX = 0.05         # seconds of paints between two redraws added to the next one's cost
 DEFAULT_SIZE = QSize(1580, 960)   # the window's first size (smaller if the screen is)
+DEFAULT_SPLITS = ((600, 500), (660, 440), (1, 1))   # cost | hidden, gradient | samples, top / bottom
 GHOST_COLUMNS = 600            # points in the previous run's curve kept on the cost plot
 SHORTCUTS = [
     ("Space", "Start / pause training (Continue at the step budget)"),
@@ -227,7 +228,9 @@ class MainWindow(QMainWindow):
         self.sampling_panel.sample_requested.connect(self._on_sampling_panel_sample_requested)
 
         self._default_state = self.saveState()
-        self._default_splits = [s.saveState() for s in self._splitters]
+        self._splits_to_default = True     # at the first show, unless the settings bring sizes
+        self._fitted = False
+        self.setGeometry(self.default_geometry())
         self._restore_settings()
         self._fit_to_screen()
         self._on_controller_trainer_replaced()
@@ -321,6 +324,30 @@ class MainWindow(QMainWindow):
             for s, state in zip(self._splitters, self._wide_splits):
                 s.restoreState(state)
         self._schedule_render()
+        self._apply_default_splits()
+
+    def _apply_default_splits(self) -> None:
+        """The splitters in DEFAULT_SPLITS' proportions of the room they have (once asked for:
+        at the first show, or by Reset Layout, as soon as the panels sit side by side)."""
+        if not self._splits_to_default or self.panel_area.compact or not self.isVisible():
+            return
+        for splitter, ratio in zip(self._splitters, DEFAULT_SPLITS):
+            total = sum(splitter.sizes())
+            first = round(total * ratio[0] / sum(ratio))
+            splitter.setSizes([first, total - first])
+        self._splits_to_default = False
+
+    def showEvent(self, event):  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if not self._fitted:       # now the frame's size is known: fit it on the screen too
+            self._fitted = True
+            self._fit_to_screen()
+        QTimer.singleShot(0, self._apply_default_splits)
+
+    def resizeEvent(self, event):  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        if self._splits_to_default:
+            QTimer.singleShot(0, self._apply_default_splits)
 
     def _action(self, menu, text, slot, shortcut=None, tip=None) -> QAction:
         action = QAction(text, self)
@@ -393,7 +420,7 @@ class MainWindow(QMainWindow):
         bar = self.statusBar()
         self.status_labels = {}
         self.status_hint = QElidingLabel(START_HINT)
-        self.status_hint.setMinimumWidth(1)
+        self.status_hint.setMinimumWidth(self.status_hint.fontMetrics().horizontalAdvance(START_HINT) * 6 // 5 + 12)   # bold
         self.status_hint.setStyleSheet("color: #5a3c00; font-weight: bold;")
         bar.addWidget(self.status_hint)
         for key, width in (("state", 80), ("step", 140), ("loss", 100), ("speed", 90), ("file", 120)):
@@ -707,14 +734,16 @@ class MainWindow(QMainWindow):
         screen = self.screen_room()
         if self.isMaximized() or self.isFullScreen():
             return
-        size = self.size().boundedTo(screen.size())
+        frame = self.frameGeometry()
+        extra = frame.size() - self.geometry().size()          # the frame's share (0 before a show)
+        size = self.size().boundedTo(screen.size() - extra)
         if size != self.size():
             self.resize(size)
-        if not screen.contains(self.geometry()):
-            rect = QRect(self.geometry().topLeft(), size)
-            rect.moveLeft(min(max(rect.left(), screen.left()), screen.right() - size.width() + 1))
-            rect.moveTop(min(max(rect.top(), screen.top()), screen.bottom() - size.height() + 1))
-            self.move(rect.topLeft())
+        outer = QRect(frame.topLeft(), size + extra)
+        if not screen.contains(outer):
+            outer.moveLeft(min(max(outer.left(), screen.left()), screen.right() - outer.width() + 1))
+            outer.moveTop(min(max(outer.top(), screen.top()), screen.bottom() - outer.height() + 1))
+            self.move(outer.topLeft())     # move() places the frame
 
     def reset_layout(self) -> None:
         """View ▸ Reset Layout: the window's first size and place, the dock, every panel shown,
@@ -726,12 +755,10 @@ class MainWindow(QMainWindow):
         self.control_dock.show()
         for action in self.panel_actions.values():
             action.setChecked(True)
+        self._wide_splits = None
+        self._splits_to_default = True      # now, or once there is room for the panels side by side
         self.panel_area.update_mode()
-        if self.panel_area.compact:
-            self._wide_splits = list(self._default_splits)   # used when there is room again
-        else:
-            for s, state in zip(self._splitters, self._default_splits):
-                s.restoreState(state)
+        self._apply_default_splits()
 
     def _restore_settings(self) -> None:
         s = settings()
@@ -745,6 +772,7 @@ class MainWindow(QMainWindow):
             split = s.value(f"window/splitter{i}")
             if isinstance(split, QByteArray):
                 splitter.restoreState(split)
+                self._splits_to_default = False
         hidden = s.value("window/hidden_panels") or []
         if isinstance(hidden, str):
             hidden = [hidden]
@@ -763,8 +791,13 @@ class MainWindow(QMainWindow):
         s = settings()
         s.setValue("window/geometry", self.saveGeometry())
         s.setValue("window/state", self.saveState())
-        for i, splitter in enumerate(self._splitters):
-            s.setValue(f"window/splitter{i}", splitter.saveState())
+        # in tabs the splitters are empty: keep what they held when the panels were side by side
+        splits = self._wide_splits if self.panel_area.compact else [p.saveState() for p in self._splitters]
+        for i in range(len(self._splitters)):
+            if splits and not self._splits_to_default:
+                s.setValue(f"window/splitter{i}", splits[i])
+            else:
+                s.remove(f"window/splitter{i}")
         s.setValue("window/hidden_panels", [k for k, a in self.panel_actions.items() if not a.isChecked()])
         s.setValue("cost/smoothing", self.cost_panel.smoothing_value)
         s.sync()

@@ -22,7 +22,7 @@ from rnnviz.training.config import (
 )
 
 from .file_field import FileField
-from .sliders import LogSlider, ValueSlider
+from .sliders import SLIDER_MIN_WIDTH, LogSlider, ValueSlider
 
 TASK_TITLES = {
     "parity": "XOR parity (many-to-one)",
@@ -250,7 +250,7 @@ class ControlPanel(QWidget):
         self._add(train, "clip_mode", "Clipping", _combo(CLIP_MODES, {
             "none": "none", "value": "by value (each entry)", "norm": "by global norm"}))
         self._add(train, "clip", "Clip threshold", _dspin(1e-4, 1e6, 4, 0.5))
-        self._add(train, "temperature", "Temperature", ValueSlider(0.05, 2.0, 1.0, resolution=195), connect=False)
+        self._add(train, "temperature", "Temperature", ValueSlider(0.05, 2.0, 1.0, resolution=195, min_width=SLIDER_MIN_WIDTH), connect=False)
         self._add(train, "sample_every", "Sample every (steps)", _spin(1, 1_000_000))
         self._add(train, "sample_length", "Sample length", _spin(1, 100_000))
         self._add(train, "eval_every", "Test every (steps)", _spin(1, 1_000_000))
@@ -386,8 +386,11 @@ class ControlPanel(QWidget):
             self.pending_label.setToolTip("Settings changed here that apply when you press Reset: "
                                           + ", ".join(names) + ".")
             self.reset_button.setText(f"Reset ({len(pending)})")
+            self.pending_label.setStyleSheet("color: #8a5a00;")
         else:
-            self.pending_label.setText("")
+            self.pending_label.setText("Problem and network settings apply when you press Reset; training "
+                                       "settings at the next step.")
+            self.pending_label.setStyleSheet("color: #777;")
             self.pending_label.setToolTip("Settings that apply on reset are listed here once you change one.")
             self.reset_button.setText("Reset")
         self.update_preset_mark()

@@ -119,17 +119,19 @@ class LogSlider(QWidget):
 
 
 class ValueSlider(QWidget):
-    """A linear slider over [low, high] that shows its value in a label beside it."""
+    """A linear slider over [low, high] that shows its value in a label beside it (at least
+    ``min_width`` pixels wide, if given)."""
 
     value_changed = Signal(float)
 
     def __init__(self, low: float, high: float, value: float, *, resolution: int = 1000,
-                 fmt: str = "{:.2f}", parent=None):
+                 fmt: str = "{:.2f}", min_width: int | None = None, parent=None):
         super().__init__(parent)
         self._low, self._high, self._resolution, self._fmt = low, high, resolution, fmt
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setRange(0, resolution)
-        self.slider.setMinimumWidth(SLIDER_MIN_WIDTH)
+        if min_width is not None:
+            self.slider.setMinimumWidth(min_width)
         self.label = QLabel()
         self.label.setMinimumWidth(40)
         self.label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
