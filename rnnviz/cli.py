@@ -69,6 +69,7 @@ CONFIG_HELP = {
     "sample_every": "print a sample every N steps (charlm)",
     "sample_length": "characters per sample",
     "prime": "priming text for samples",
+    "probe": "charlm: the text whose hidden states the window shows (default: the start of the held-out text)",
     "eval_every": "held-out evaluation every N steps",
 }
 
@@ -289,8 +290,9 @@ def _prepare_train(args):
         trainer = Trainer(config)
         steps = args.steps if args.steps is not None else (preset_steps or 1000)
         save_path = args.save
-    if trainer.is_charlm and trainer.config.prime:
-        trainer.check_prime(trainer.config.prime)
+    if trainer.is_charlm:
+        trainer.check_known(trainer.config.prime, "prime")
+        trainer.check_known(trainer.config.probe, "probe")
     target = None
     if save_path is not None:
         from rnnviz.session import check_save_target

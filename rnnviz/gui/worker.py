@@ -72,15 +72,6 @@ def evaluate_subset(trainer, limit: int, n_examples: int = 0):
     return metrics, examples
 
 
-def probe_note(trainer) -> str:
-    """What the heatmap's probe is: the priming text (the character model, when one is set and
-    every character of it is known) or the task's first held-out sequence."""
-    prime = trainer.config.prime
-    if trainer.config.task == "charlm" and prime and set(prime) <= set(trainer.task.vocab):
-        return "the priming text"
-    return "the first held-out sequence"
-
-
 def _cancellable(trainer, check, armed: bool):
     """The trainer's network polls ``check`` during this block if ``armed`` (see ``run``)."""
     return trainer.network.cancellable(check) if armed else contextlib.nullcontext()
@@ -105,6 +96,7 @@ def freeze_probe(probe):
         ranges=dict(probe.ranges),
         spectral_radius=float(probe.spectral_radius),
         saturation=float(probe.saturation),
+        description=str(probe.description),
     )
 
 
@@ -135,7 +127,7 @@ class Snapshot:
     held_out: int | None = None        # held-out items each evaluation scores (held_out_limit)
     eval_every: int | None = None      # the interval between evaluations (the "test every" setting)
     sample_notes: tuple = ()           # per sample in ``samples``: {temperature, prime, on_demand}
-    probe_note: str | None = None      # what the probe sequence is (probe_note())
+    probe_note: str | None = None      # what the probe sequence is (Probe.description)
 
     @property
     def steps_taken(self) -> int:
@@ -348,6 +340,6 @@ class TrainingWorker(QObject):
                         refused=refused, error=error, generation=self._generation,
                         chance_loss=self._chance_loss,
                         probe_step=None if probe is None else trainer.step_count,
-                        probe_note=None if probe is None else probe_note(trainer),
+                        probe_note=None if probe is None else probe.description,
                         examples_step=examples_step, held_out=history.eval_limit,
                         eval_every=trainer.config.eval_every, sample_notes=tuple(notes))

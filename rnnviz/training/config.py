@@ -21,6 +21,8 @@ REDUCTIONS = ("mean", "sum")
 DTYPES = ("float64", "float32")
 MAX_SAMPLE_LENGTH = 1_000_000
 """Longest sample, in characters, anything in rnnviz generates (about 20 s of work at batch 1)."""
+MAX_PROBE_LENGTH = 200
+"""Longest probe text: the window labels every one of its characters."""
 
 
 class SettingError(ValueError):
@@ -72,6 +74,7 @@ class Config:
     sample_every: int = 100
     sample_length: int = 200
     prime: str = ""
+    probe: str = ""           # charlm: the text whose states the window shows; "" = start of the held-out text
     eval_every: int = 100
     preset: str | None = field(default=None, compare=False)
 
@@ -121,6 +124,8 @@ class Config:
             raise SettingError("hidden", f"must be at most 4096 (got {self.hidden})")
         if self.sample_length > MAX_SAMPLE_LENGTH:
             raise SettingError("sample_length", f"must be at most {MAX_SAMPLE_LENGTH:,} characters (got {self.sample_length:,})")
+        if not isinstance(self.probe, str) or len(self.probe) > MAX_PROBE_LENGTH:
+            raise SettingError("probe", f"must be a text of at most {MAX_PROBE_LENGTH} characters")
         if self.n_bits > 62:
             raise SettingError("n_bits", f"must be at most 62 (got {self.n_bits})")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
@@ -142,7 +147,7 @@ class Config:
 
 LIVE_FIELDS = frozenset({
     "optimizer", "lr", "momentum", "beta1", "beta2", "rho", "eps", "clip_mode", "clip",
-    "temperature", "sample_every", "sample_length", "prime", "eval_every",
+    "temperature", "sample_every", "sample_length", "prime", "probe", "eval_every",
 })
 """Settings that take effect at the next step without a reset (a new optimizer starts fresh state)."""
 
@@ -158,7 +163,7 @@ _CONDITIONAL = {
             lambda c: f"--optimizer {c.optimizer} has no eps (adagrad, rmsprop and adam do)"),
     "clip": (lambda c: c.clip_mode != "none", lambda c: "clipping is off (--clip-mode none); add --clip-mode norm or value"),
 }
-_CHARLM_ONLY = ("temperature", "sample_every", "sample_length", "prime")
+_CHARLM_ONLY = ("temperature", "sample_every", "sample_length", "prime", "probe")
 
 
 def unused_settings(config: Config, names) -> dict[str, str]:

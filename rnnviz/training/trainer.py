@@ -101,6 +101,7 @@ class Probe:
     ranges: dict                       # display name -> (low, high) colour range
     spectral_radius: float
     saturation: float
+    description: str = ""              # what the probe is, in words, for the panel's caption
 
 
 class Trainer:
@@ -236,7 +237,7 @@ class Trainer:
     @_running
     def probe(self) -> Probe:
         """Hidden states (and LSTM cell state and gates, GRU gates) on the probe sequence."""
-        x, labels = self._probe_input()
+        x, labels, description = self._probe_input()
         res = self.network.forward(x)
         act = self.config.activation if self.config.cell == "rnn" else "tanh"
         hidden_range = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}.get(act)
@@ -258,20 +259,23 @@ class Trainer:
                     ranges[title] = (-1.0, 1.0) if key == "cand" else (0.0, 1.0)
         return Probe(list(labels), states, ranges,
                      spectral_radius(self.network.params["Waa"], self.config.cell),
-                     saturation(res.states["a"], act))
+                     saturation(res.states["a"], act), description)
 
     def _probe_input(self):
-        if self.is_charlm and self.config.prime:
-            ids = self._encode_prime(self.config.prime)
-            if ids is not None and ids.size:
-                return ids[:, None], [escape_char(self.task.vocab[i]) for i in ids]
-        return self.task.probe_input()
-
-    def _encode_prime(self, prime: str):
-        try:
-            return self.task.encode(prime)
-        except ValueError:
-            return None
+        """(x, the symbol at each step, what the probe is): the character model's ``probe`` text
+        when one is set and the model knows every character of it, else the task's own probe."""
+        probe = self.config.probe if self.is_charlm else ""
+        if probe:
+            known = set(self.task.vocab)
+            unknown = sorted({c for c in probe if c not in known})
+            if not unknown:
+                ids = self.task.encode(probe)
+                return ids[:, None], [escape_char(self.task.vocab[i]) for i in ids], "the probe text"
+            shown = "".join(escape_char(c) for c in unknown)
+            x, labels = self.task.probe_input()
+            return x, labels, f"the first held-out sequence (the probe text holds {shown!r}, never seen)"
+        x, labels = self.task.probe_input()
+        return x, labels, "the first held-out sequence"
 
     @_running
     def examples(self, k: int = 4) -> list[str]:
@@ -295,13 +299,13 @@ class Trainer:
         self.history.record_sample(self.step_count, text)
         return text
 
-    def check_prime(self, prime: str) -> None:
-        """``SettingError`` if the priming text holds characters the model never saw."""
+    def check_known(self, text: str, setting: str = "prime") -> None:
+        """``SettingError`` naming ``setting`` if ``text`` holds characters the model never saw."""
         vocab = set(self.task.vocab)
-        missing = sorted({c for c in prime if c not in vocab})
+        missing = sorted({c for c in text if c not in vocab})
         if missing:
             shown = "".join(escape_char(c) for c in missing)
-            raise SettingError("prime", f"holds characters the model never saw: {shown!r} "
+            raise SettingError(setting, f"holds characters the model never saw: {shown!r} "
                                         f"(it knows {len(vocab)} characters of its corpus)")
 
     def sample_pieces(self, prime: str, length: int, temperature: float, seed: int | None = None,
@@ -316,7 +320,7 @@ class Trainer:
             raise SettingError("sample_length", f"must be between 0 and {MAX_SAMPLE_LENGTH:,} (got {length:,})")
         if not temperature > 0:
             raise SettingError("temperature", "must be a positive number")
-        self.check_prime(prime)
+        self.check_known(prime)
         rng = self.rng_sample if seed is None else np.random.default_rng(seed)
         vocab = self.task.vocab
         if prime:

@@ -8,9 +8,9 @@ import re
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, QTimer
+from PySide6.QtCore import QRectF, QTimer, Signal
 from PySide6.QtGui import QFontMetricsF
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QSizePolicy, QVBoxLayout, QWidget
 from superqt import QElidingLabel
 
 from ..run_data import RunData
@@ -69,6 +69,8 @@ def explain_state(name: str) -> str:
 class HiddenStatesPanel(QWidget):
     """Heatmap of one probe state (hidden, cell or a gate), hidden units x time steps."""
 
+    live_edited = Signal(dict)     # {"probe": text}: the character model's probe, a live setting
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self._probe = None
@@ -87,9 +89,20 @@ class HiddenStatesPanel(QWidget):
         self.caption.setWordWrap(True)
         self.caption.setStyleSheet("color: #444;")
         self.caption.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.probe_label = QLabel("Probe")
+        self.probe_edit = QLineEdit()
+        self.probe_edit.setPlaceholderText("start of the held-out text")
+        self.probe_edit.setToolTip("The text whose states are shown (at most 200 characters, all seen in the "
+                                   "corpus). Empty: the first characters of the held-out text. Press Enter "
+                                   "to apply; it changes nothing in training.")
+        self.probe_edit.setMaxLength(200)
+        self.probe_edit.setMinimumWidth(120)
+        self.probe_edit.editingFinished.connect(self._on_probe_edit_editing_finished)
         top = QHBoxLayout()
         top.addWidget(QLabel("Show"))
         top.addWidget(self.state_box)
+        top.addWidget(self.probe_label)
+        top.addWidget(self.probe_edit)
         top.addWidget(self.caption, 1)
 
         self.graphics = TimedGraphicsLayoutWidget()
@@ -148,6 +161,19 @@ class HiddenStatesPanel(QWidget):
         self.plot.getViewBox().sigResized.connect(self._tick_timer.start)
         self._hover_proxy = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=30,
                                            slot=self._on_hover_proxy_fired)
+
+    def show_config(self, config) -> None:
+        """The probe field: shown for the character model, holding its probe text."""
+        is_text = config.task == "charlm"
+        self.probe_label.setVisible(is_text)
+        self.probe_edit.setVisible(is_text)
+        if self.probe_edit.text() != config.probe:
+            self.probe_edit.blockSignals(True)
+            self.probe_edit.setText(config.probe)
+            self.probe_edit.blockSignals(False)
+
+    def _on_probe_edit_editing_finished(self) -> None:
+        self.live_edited.emit({"probe": self.probe_edit.text()})
 
     def clear(self) -> None:
         self._probe = None
