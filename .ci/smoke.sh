@@ -11,6 +11,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 export XDG_CONFIG_HOME="$work/config"     # the window's settings stay out of the user's
+export XDG_DATA_HOME="$work/data"         # and its recovery file
 unset PYTHONPATH PYTHONHOME
 
 echo "== $("$py" --version) ($py)"

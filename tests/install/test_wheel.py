@@ -57,6 +57,7 @@ def installed(dist, tmp_path_factory):
     env = {k: v for k, v in os.environ.items()
            if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP")}
     env["XDG_CONFIG_HOME"] = str(root / "config")     # the window's settings stay out of the user's
+    env["XDG_DATA_HOME"] = str(root / "data")         # and its recovery file
     _run([bin_dir / "python", "-m", "pip", "install", "--disable-pip-version-check", "-q", dist["wheel"]],
          cwd=root, env=env)
     work = root / "work"
