@@ -84,11 +84,14 @@ def test_live_learning_rate_reaches_optimizer_and_is_recorded():
     assert t.optimizer.hyper["lr"] == 0.01 and t.config.lr == 0.01
     assert t.history.setting_changes == [(1, "lr", 0.5, 0.01)]
     before = {k: v.copy() for k, v in t.network.params.items()}
+    batch = t.task.train_batch()          # parity's full batch: the same batch every step
+    _, grads, _ = t.network.loss_and_grads(batch.x, batch.y, None, batch.mask)
+    grads = {k: v.copy() for k, v in grads.items()}
     t.step()
-    # plain SGD: the update is exactly -lr * (clipped) gradient
+    # plain SGD, no clipping: the update is exactly -lr * gradient, at the new learning rate
     assert t.update_ratios()["Waa"] > 0
-    delta = t.network.params["Waa"] - before["Waa"]
-    assert np.allclose(delta, t.optimizer.last_update["Waa"])
+    for k in before:
+        assert np.allclose(t.network.params[k] - before[k], -0.01 * grads[k], rtol=1e-12, atol=1e-15)
 
 
 def test_reset_settings_are_refused_live():
