@@ -2,9 +2,12 @@
 
 A student who wrote ``rnn_cell_forward``, ``lstm_backward`` … in a course notebook can call these
 with the same arguments and compare every array with their own. Nothing numeric is implemented
-twice: each cell function calls the engine's step kernel (:mod:`rnnviz.engine.cells`), the input
-projection and the readout (:mod:`rnnviz.engine.sequence`); this module only transposes, splits
-and joins arrays, and sums the per-step weight gradients the way the course does.
+twice: each cell function calls the engine's step kernels (:mod:`rnnviz.engine.cells`), the input
+projection, the weight gradients and the readout (:mod:`rnnviz.engine.sequence`). This module
+checks the arguments, transposes, splits and joins arrays, rebuilds a kernel's cache from the
+course's cache tuple (``tanh(c<t>)`` for the LSTM, ``Γr * a<t-1>`` for the GRU), sums the per-step
+gradients over time as the course does, and computes the one thing the engine never needs, the
+gradient on the input ``dxt = Waxᵀ dz``.
 
 Course layout (feature first, batch second, time last), with the course's letters:
 
