@@ -2,12 +2,9 @@
 
 A student who wrote ``rnn_cell_forward``, ``lstm_backward`` … in a course notebook can call these
 with the same arguments and compare every array with their own. Nothing numeric is implemented
-twice: each cell function calls the engine's step kernels (:mod:`rnnviz.engine.cells`), the input
-projection, the weight gradients and the readout (:mod:`rnnviz.engine.sequence`). This module
-checks the arguments, transposes, splits and joins arrays, rebuilds a kernel's cache from the
-course's cache tuple (``tanh(c<t>)`` for the LSTM, ``Γr * a<t-1>`` for the GRU), sums the per-step
-gradients over time as the course does, and computes the one thing the engine never needs, the
-gradient on the input ``dxt = Waxᵀ dz``.
+twice: each cell function calls the engine's step kernel (:mod:`rnnviz.engine.cells`), the input
+projection and the readout (:mod:`rnnviz.engine.sequence`); this module only transposes, splits
+and joins arrays, and sums the per-step weight gradients the way the course does.
 
 Course layout (feature first, batch second, time last), with the course's letters:
 
@@ -214,26 +211,9 @@ def _engine(p: dict, cell: str, n_a: int) -> dict[str, np.ndarray]:
 
 def _input_half(e: dict, xt: np.ndarray) -> np.ndarray:
     """The engine's ``x<t> Waxᵀ + ba`` for one step: xt (n_x, m) -> (m, G·H)."""
-    return sequence.input_projection(e["Wax"], e["ba"], xt.T)
-
-
-def _weight_grads(e: dict, dz: np.ndarray, xt: np.ndarray, a_prev: np.ndarray, ra=None) -> dict:
-    """The engine's weight gradients of one step (:func:`sequence.add_weight_grads`), and the
-    gradient on the input ``dxt = Waxᵀ dz`` (n_x, m), which the engine never needs."""
-    g = {k: np.zeros_like(e[k]) for k in ("Wax", "Waa", "ba")}
-    sequence.add_weight_grads(g, dz, xt.T, a_prev.T, None if ra is None else ra.T)
-    g["dxt"] = (dz @ e["Wax"]).T
-    return g
-
-
-def _course_gate_grads(g: dict, cell: str, n_a: int) -> dict[str, np.ndarray]:
-    """Engine weight gradients -> the course's ``dW_k = [dWaa_k | dWax_k]``, ``db_k`` per gate k."""
-    out = {}
-    for k, gate in enumerate(GATES[cell]):
-        rows = slice(k * n_a, (k + 1) * n_a)
-        out["dW" + gate] = np.concatenate([g["Waa"][rows], g["Wax"][rows]], axis=1)
-        out["db" + gate] = g["ba"][rows, None]
-    return out
+    m = xt.shape[1]
+    out = np.empty((1, m, e["Wax"].shape[0]))
+    return sequence.input_projection(e["Wax"], e["ba"], xt.T[None], out=out)[0]
 
 
 def _softmax_readout(e: dict, a: np.ndarray) -> np.ndarray:
@@ -257,9 +237,10 @@ def rnn_cell_forward(xt, a_prev, parameters) -> tuple[np.ndarray, np.ndarray, tu
     m = xt.shape[1]
     a_prev = _check("a_prev", a_prev, (n_a, m), "(n_a, m)")
     e = _engine(p, "rnn", n_a)
-    a, _ = cells.rnn_step_forward(_input_half(e, xt), a_prev.T, e["Waa"])
-    a_next = np.ascontiguousarray(a.T)
-    return a_next, _softmax_readout(e, a), (a_next, a_prev, xt, p)
+    z = _input_half(e, xt)                                    # (m, n_a), becomes a<t>
+    cells.rnn_step_forward(z, a_prev.T, e["Waa"], "tanh")
+    a_next = np.ascontiguousarray(z.T)
+    return a_next, _softmax_readout(e, z), (a_next, a_prev, xt, p)
 
 
 def rnn_cell_backward(da_next, cache) -> dict[str, np.ndarray]:
@@ -277,11 +258,10 @@ def rnn_cell_backward(da_next, cache) -> dict[str, np.ndarray]:
     a_next = _check("cache a_next", a_next, (n_a, m), "(n_a, m)")
     a_prev = _check("cache a_prev", a_prev, (n_a, m), "(n_a, m)")
     da_next = _check("da_next", da_next, (n_a, m), "(n_a, m)")
-    e = _engine(p, "rnn", n_a)
-    dz, da_prev = cells.rnn_step_backward(da_next.T, (a_prev.T, a_next.T, e["Waa"], "tanh"))
-    g = _weight_grads(e, dz, xt, a_prev)
-    return {"dxt": g["dxt"], "da_prev": np.ascontiguousarray(da_prev.T),
-            "dWax": g["Wax"], "dWaa": g["Waa"], "dba": g["ba"][:, None]}
+    dz = np.empty((m, n_a))
+    da_prev = cells.rnn_step_backward(da_next.T, a_next.T, p["Waa"], "tanh", dz_out=dz)
+    return {"dxt": (dz @ p["Wax"]).T, "da_prev": np.ascontiguousarray(da_prev.T),
+            "dWax": dz.T @ xt.T, "dWaa": dz.T @ a_prev.T, "dba": dz.sum(axis=0)[:, None]}
 
 
 def rnn_forward(x, a0, parameters) -> tuple[np.ndarray, np.ndarray, tuple]:
@@ -342,7 +322,8 @@ def lstm_cell_forward(xt, a_prev, c_prev, parameters) -> tuple[np.ndarray, np.nd
     a_prev = _check("a_prev", a_prev, (n_a, m), "(n_a, m)")
     c_prev = _check("c_prev", c_prev, (n_a, m), "(n_a, m)")
     e = _engine(p, "lstm", n_a)
-    a, c, (_, _, gates, _, _) = cells.lstm_step_forward(_input_half(e, xt), a_prev.T, c_prev.T, e["Waa"])
+    gates, c, tanh_c, a = np.empty((m, 4 * n_a)), np.empty((m, n_a)), np.empty((m, n_a)), np.empty((m, n_a))
+    cells.lstm_step_forward(_input_half(e, xt), a_prev.T, c_prev.T, e["Waa"], gates, c, tanh_c, a)
     g = _split_blocks(np.ascontiguousarray(gates.T), "lstm", n_a)
     a_next, c_next = np.ascontiguousarray(a.T), np.ascontiguousarray(c.T)
     cache = (a_next, c_next, a_prev, c_prev, g["f"], g["i"], g["c"], g["o"], xt, p)
@@ -368,13 +349,16 @@ def lstm_cell_backward(da_next, dc_next, cache) -> dict[str, np.ndarray]:
     dc_next = _check("dc_next", dc_next, (n_a, m), "(n_a, m)")
     e = _engine(p, "lstm", n_a)
     gates = np.concatenate([state["ft"], state["it"], state["ot"], state["cct"]]).T    # (m, 4·n_a)
-    step = (state["a_prev"].T, state["c_prev"].T, gates, np.tanh(state["c_next"].T), e["Waa"])
-    dz, da_prev, dc_prev, _ = cells.lstm_step_backward(da_next.T, dc_next.T, step)
-    g = _weight_grads(e, dz, xt, state["a_prev"])
-    dW = _course_gate_grads(g, "lstm", n_a)
-    out = {"dxt": g["dxt"], "da_prev": np.ascontiguousarray(da_prev.T), "dc_prev": np.ascontiguousarray(dc_prev.T)}
-    for k in ("f", "i", "c", "o"):
-        out["dW" + k], out["db" + k] = dW["dW" + k], dW["db" + k]
+    dz = np.empty((m, 4 * n_a))
+    da_prev, dc_prev, _ = cells.lstm_step_backward(da_next.T, dc_next.T, state["c_prev"].T, gates,
+                                                   np.tanh(state["c_next"].T), e["Waa"], dz_out=dz)
+    concat = np.concatenate([state["a_prev"], xt])                                  # (n_a + n_x, m)
+    dW = _split_blocks(dz.T @ concat.T, "lstm", n_a)
+    db = _split_blocks(dz.sum(axis=0)[:, None], "lstm", n_a)
+    out = {"dxt": (dz @ e["Wax"]).T, "da_prev": np.ascontiguousarray(da_prev.T),
+           "dc_prev": np.ascontiguousarray(dc_prev.T)}
+    for g in ("f", "i", "c", "o"):
+        out["dW" + g], out["db" + g] = dW[g], db[g]
     return out
 
 
@@ -436,7 +420,8 @@ def gru_cell_forward(xt, a_prev, parameters) -> tuple[np.ndarray, np.ndarray, tu
     m = xt.shape[1]
     a_prev = _check("a_prev", a_prev, (n_a, m), "(n_a, m)")
     e = _engine(p, "gru", n_a)
-    a, (_, gates, _, _) = cells.gru_step_forward(_input_half(e, xt), a_prev.T, e["Waa"])
+    gates, ra, a = np.empty((m, 3 * n_a)), np.empty((m, n_a)), np.empty((m, n_a))
+    cells.gru_step_forward(_input_half(e, xt), a_prev.T, e["Waa"], gates, ra, a)
     g = _split_blocks(np.ascontiguousarray(gates.T), "gru", n_a)
     a_next = np.ascontiguousarray(a.T)
     return a_next, _softmax_readout(e, a), (a_next, a_prev, g["r"], g["u"], g["c"], xt, p)
@@ -457,10 +442,15 @@ def gru_cell_backward(da_next, cache) -> dict[str, np.ndarray]:
     da_next = _check("da_next", da_next, (n_a, m), "(n_a, m)")
     e = _engine(p, "gru", n_a)
     gates = np.concatenate([s["rt"], s["ut"], s["cct"]]).T                          # (m, 3·n_a)
-    ra = s["rt"] * s["a_prev"]                                                      # Γr * a<t-1>
-    dz, da_prev = cells.gru_step_backward(da_next.T, (s["a_prev"].T, gates, ra.T, e["Waa"]))
-    g = _weight_grads(e, dz, xt, s["a_prev"], ra)
-    return {"dxt": g["dxt"], "da_prev": np.ascontiguousarray(da_prev.T), **_course_gate_grads(g, "gru", n_a)}
+    dz = np.empty((m, 3 * n_a))
+    da_prev = cells.gru_step_backward(da_next.T, s["a_prev"].T, gates, e["Waa"], dz_out=dz)
+    dzr, dzu, dzc = (dz[:, k * n_a:(k + 1) * n_a] for k in range(3))
+    concat = np.concatenate([s["a_prev"], xt]).T                                    # (m, n_a + n_x)
+    concat_c = np.concatenate([s["rt"] * s["a_prev"], xt]).T
+    db = dz.sum(axis=0)[:, None]
+    return {"dxt": (dz @ e["Wax"]).T, "da_prev": np.ascontiguousarray(da_prev.T),
+            "dWr": dzr.T @ concat, "dbr": db[:n_a], "dWu": dzu.T @ concat, "dbu": db[n_a:2 * n_a],
+            "dWc": dzc.T @ concat_c, "dbc": db[2 * n_a:]}
 
 
 def gru_forward(x, a0, parameters) -> tuple[np.ndarray, np.ndarray, tuple]:

@@ -9,6 +9,7 @@ See :mod:`rnnviz.engine.cells` for the gate layout.
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,7 +72,7 @@ class ForwardResult:
     outputs: probabilities (softmax, sigmoid) or values (linear): (T, N, K), or (N, K) many-to-one.
     final_state: {"a": (N, H)} (+ "c" for LSTM), copies.
     states: (T, N, H) arrays: "a"; LSTM also "c", "f", "i", "o", "cand"; GRU "r", "u", "cand".
-        Filled by ``forward`` only (``loss_and_grads`` leaves it empty).
+        Empty after ``loss_and_grads`` (BPTT reuses those buffers).
     grad_a_norms: (T,) ``||dL/da<t>||`` over the batch, counting every path; None after ``forward``.
     grad_c_norms: (T,) ``||dL/dc<t>||`` for LSTM.
     grad_state0: gradient of the loss on the initial state (same keys as final_state).
@@ -99,6 +100,10 @@ class Network:
         #: ``() -> bool`` polled at every time step of forward and backward passes; True stops the
         #: pass with :class:`~rnnviz.engine.sequence.Cancelled`. Set it with :meth:`cancellable`.
         self.cancel = None
+        # the Workspace of the last small vanilla-RNN training pass, for the next one of its shape;
+        # a pass takes it out of the list and puts it back after (list.pop and append are atomic,
+        # so two threads never share one)
+        self._spare_workspace: list[sequence.Workspace] = []
 
     @contextlib.contextmanager
     def cancellable(self, check):
@@ -134,7 +139,7 @@ class Network:
         if spec.input_kind == "tokens":
             if x.ndim != 2 or x.dtype.kind not in "iu":         # integer, not bool
                 raise ValueError(f"x must be integer token ids of shape (T, N); got {x.dtype} {x.shape}")
-            if x.size and (x.min() < 0 or x.max() >= spec.input_size):
+            if x.size and _max_as_unsigned(x) >= spec.input_size:
                 raise ValueError(f"x holds token ids outside [0, {spec.input_size})")
             x = x.astype(np.intp, copy=False)
         else:
@@ -160,7 +165,7 @@ class Network:
             s = np.asarray(state0[k], dtype=self.dtype)
             if s.shape != (N, H):
                 raise ValueError(f"state0[{k!r}] must have shape ({N}, {H}); got {s.shape}")
-            if not np.isfinite(s).all():
+            if not _all_finite(s):
                 raise ValueError(f"state0[{k!r}] holds NaN or infinite values")
             out[k] = s
         return out
@@ -172,7 +177,7 @@ class Network:
         if spec.readout == "softmax":
             if y.shape != lead or y.dtype.kind not in "iu":
                 raise ValueError(f"y must be integer class ids of shape {lead}; got {y.dtype} {y.shape}")
-            if y.size and (y.min() < 0 or y.max() >= spec.output_size):
+            if y.size and _max_as_unsigned(y) >= spec.output_size:
                 raise ValueError(f"y holds class ids outside [0, {spec.output_size})")
             return y.astype(np.intp, copy=False)
         shape = lead + (spec.output_size,)
@@ -197,33 +202,72 @@ class Network:
     def forward(self, x, state0=None) -> ForwardResult:
         """Outputs and every hidden state for x (T, N, D) or tokens (T, N); no gradients."""
         x = self._check_x(x)
-        state0 = self.check_state(state0, x.shape[1])
+        T, N = x.shape[:2]
+        state0 = self.check_state(state0, N)
         spec, p = self.spec, self.params
-        states, final, cache = sequence.forward_sequence(p, spec.cell, spec.activation, x, state0, self.cancel)
-        A_out = final["a"] if spec.many_to_one else np.stack(states["a"])
+        A, final, cache = sequence.forward_sequence(p, spec.cell, spec.activation, x, state0, self.cancel)
+        A_out = A[T] if spec.many_to_one else A[1:]
         _, outputs = sequence.readout(p["Wya"], p["by"], A_out, spec.readout)
-        result = {k: np.stack(v) for k, v in states.items()}          # (T, N, H)
+        states = {"a": A[1:]}
         H = spec.hidden_size
-        if spec.cell != "rnn":
-            gates = np.stack([step[1 if spec.cell == "gru" else 2] for step in cache.steps])  # (T, N, G·H)
-            names = ("f", "i", "o", "cand") if spec.cell == "lstm" else ("r", "u", "cand")
-            result.update((name, gates[..., k * H:(k + 1) * H]) for k, name in enumerate(names))
-        return ForwardResult(outputs, final, result)
+        if spec.cell == "lstm":
+            g = cache.gates
+            states.update(c=cache.C[1:], f=g[..., :H], i=g[..., H:2 * H], o=g[..., 2 * H:3 * H],
+                          cand=g[..., 3 * H:])
+        elif spec.cell == "gru":
+            g = cache.gates
+            states.update(r=g[..., :H], u=g[..., H:2 * H], cand=g[..., 2 * H:])
+        return ForwardResult(outputs, final, states)
 
-    def _forward_loss(self, x, y, state0, mask):
-        """Checked forward pass through the readout and loss; returns what the gradient needs."""
+    def _take_workspace(self, x: np.ndarray) -> sequence.Workspace | None:
+        """A :class:`~rnnviz.engine.sequence.Workspace` for a training pass over checked x, or None
+        where the pass allocates its own arrays (gated cells, or a workspace over
+        ``WORKSPACE_BYTES``). Give it back with :meth:`_give_back`."""
+        spec = self.spec
+        if spec.cell != "rnn":
+            return None
+        T, N, H, V = x.shape[0], x.shape[1], spec.hidden_size, spec.input_size
+        dtype = self.params.flat.dtype
+        # token inputs: the dWax product's one-hot rows, when it is one block (see backward_sequence)
+        width = V if x.ndim == 2 and V <= sequence.ONE_HOT_MAX_V and T * N * V <= sequence.ONE_HOT_BLOCK else None
+        key = (T, N, H, dtype, width)
+        try:
+            ws = self._spare_workspace.pop()
+        except IndexError:
+            ws = None
+        if ws is not None and ws.key == key:
+            return ws
+        if sequence.Workspace.nbytes(*key) > sequence.WORKSPACE_BYTES:
+            return None
+        return sequence.Workspace(*key)
+
+    def _give_back(self, ws: sequence.Workspace | None) -> None:
+        if ws is not None and not self._spare_workspace:
+            self._spare_workspace.append(ws)
+
+    def _forward_loss(self, x, y, state0, mask, workspace=False):
+        """Checked forward pass through the readout and loss; returns what the gradient needs.
+
+        workspace: True to run in a Workspace (the last item returned; None if the pass has none).
+        """
         x = self._check_x(x)
         T, N = x.shape[:2]
         state0 = self.check_state(state0, N)
         y = self._check_y(y, T, N)
         mask = self._check_mask(mask, T)
         spec, p = self.spec, self.params
-        states, final, cache = sequence.forward_sequence(p, spec.cell, spec.activation, x, state0, self.cancel)
+        ws = self._take_workspace(x) if workspace else None
+        A, final, cache = sequence.forward_sequence(p, spec.cell, spec.activation, x, state0, self.cancel, ws)
         weights = sequence.loss_weights(T, N, mask, spec.reduction, spec.many_to_one, self.dtype)
-        A_out = final["a"] if spec.many_to_one else np.array(states["a"])    # (N, H) or (T, N, H)
-        logits, outputs = sequence.readout(p["Wya"], p["by"], A_out, spec.readout)
-        loss, dlogits = sequence.loss_and_dlogits(logits, outputs, y, spec.readout, weights)
-        return loss, dlogits, A_out, outputs, final, cache
+        if spec.many_to_one:
+            A_out = A[T]                                             # (N, H)
+        else:
+            A_out = A[1:].reshape(T * N, spec.hidden_size)           # (T·N, H)
+            y = y.reshape((T * N,) + y.shape[2:])
+            if isinstance(weights, np.ndarray):
+                weights = weights.reshape(-1)
+        loss, outputs, dlogits = sequence.readout_loss(p["Wya"], p["by"], A_out, y, spec.readout, weights)
+        return loss, dlogits, A_out, outputs, final, cache, ws
 
     def loss_and_grads(self, x, y, state0=None, mask=None, out: FlatDict | None = None
                        ) -> tuple[float, dict[str, np.ndarray], ForwardResult]:
@@ -234,7 +278,9 @@ class Network:
         state0: initial state (zeros if None).  mask: (T,) loss weight per step (many-to-many).
         out: a FlatDict laid out like ``params`` (e.g. :meth:`empty_grads`) to write the gradients
         into; the gradients returned are then ``out`` itself, overwritten by the next call that
-        gets it (and left half-written if this one raises). A new FlatDict if None.
+        gets it (and left half-written if this one raises). A loop of steps that keeps one reuses
+        its memory: at batch 1 a new buffer at every step is ~4% of a character model's step.
+        A new FlatDict if None.
         Loss = mean over the batch of Σt mask_t·ℓ_t, divided by Σt mask_t if reduction is "mean".
         """
         if out is None:
@@ -244,17 +290,22 @@ class Network:
             grads = out
         else:
             raise ValueError(f"out must be a FlatDict laid out like params, of {self.dtype}, apart from them")
-        loss, dlogits, A_out, outputs, final, cache = self._forward_loss(x, y, state0, mask)
-        H, K = self.spec.hidden_size, self.spec.output_size
+        loss, dlogits, A_out, outputs, final, cache, ws = self._forward_loss(x, y, state0, mask, True)
         Wya = self.params["Wya"]
-        # readout: logits = a Wyaᵀ + by at every scored position (M of them)
-        grads["Wya"][...] = np.dot(dlogits.reshape(-1, K).T, A_out.reshape(-1, H))
-        grads["by"][...] = dlogits.reshape(-1, K).sum(axis=0)
-        del A_out                      # the stacked states: BPTT reads each step's own
-        dA = np.dot(dlogits.reshape(-1, K), Wya).reshape(dlogits.shape[:-1] + (H,))  # (N, H) or (T, N, H)
-        dA_out, dA_last = (None, dA) if self.spec.many_to_one else (dA, None)
+        dlogits.T.dot(A_out, grads["Wya"])      # before BPTT, which reuses the state buffer
+        np.add.reduce(dlogits, axis=0, out=grads["by"])
+        if self.spec.many_to_one:
+            dA_out, dA_last = None, dlogits.dot(Wya)                     # (N, H)
+        else:
+            T, N, H = cache.A.shape
+            T -= 1
+            dA_out = np.empty((T, N, H), dtype=Wya.dtype) if ws is None else ws.dA
+            dlogits.dot(Wya, dA_out.reshape(T * N, H))                   # (T, N, H)
+            dA_last = None
+            outputs = outputs.reshape(T, N, -1)
         _, dstate0, norms, c_norms = sequence.backward_sequence(
-            self.params, dA_out, dA_last, cache, out=grads, cancel=self.cancel)
+            self.params, dA_out, dA_last, cache, out=grads, cancel=self.cancel, workspace=ws)
+        self._give_back(ws)      # (a pass that raised, e.g. Cancelled, drops its workspace)
         return loss, grads, ForwardResult(outputs, final, {}, norms, c_norms, dstate0)
 
     def empty_grads(self) -> FlatDict:
@@ -263,7 +314,25 @@ class Network:
 
     def loss(self, x, y, state0=None, mask=None) -> float:
         """The loss alone (a forward pass); used by gradient checks."""
-        return self._forward_loss(x, y, state0, mask)[0]
+        loss, *_, ws = self._forward_loss(x, y, state0, mask, True)
+        self._give_back(ws)
+        return loss
+
+
+def _max_as_unsigned(ids: np.ndarray) -> int:
+    """The largest of integer ``ids`` read as unsigned, where a negative id reads as a huge one:
+    ``0 <= ids < n`` for all ids exactly when this is below n. One reduction instead of a min and
+    a max."""
+    if ids.dtype.kind == "i":
+        ids = ids.view(ids.dtype.str.replace("i", "u"))     # same size and byte order
+    return int(np.maximum.reduce(ids, axis=None))
+
+
+def _all_finite(a: np.ndarray) -> bool:
+    """Whether every entry of ``a`` is finite. A finite sum proves it in one cheap reduction (any
+    NaN or inf makes the sum NaN or inf); only a non-finite sum, which finite values can also give
+    by overflowing, needs the entry-by-entry test."""
+    return math.isfinite(np.add.reduce(a, axis=None)) or bool(np.isfinite(a).all())
 
 
 def check_params(spec: NetworkSpec, params: dict) -> dict[str, np.ndarray]:
@@ -321,10 +390,8 @@ def sample(net: Network, state0: dict | None, first_token: int, n: int, rng: np.
            temperature: float = 1.0, greedy: bool = False) -> tuple[list[int], dict]:
     """Generate ``n`` tokens from a token-input softmax network, feeding each one back in.
 
-    The first generated token follows ``first_token``. Each token is drawn from
-    ``softmax(logits / temperature)``: below 1 the distribution is sharper than the model's,
-    above 1 flatter. ``greedy`` takes the most likely token instead (the limit as the temperature
-    goes to 0). Returns the tokens and the final state.
+    The first generated token follows ``first_token``. ``temperature`` divides the logits;
+    ``greedy`` takes the argmax instead of drawing. Returns the tokens and the final state.
     """
     spec = net.spec
     if spec.input_kind != "tokens" or spec.readout != "softmax" or spec.many_to_one:
@@ -332,17 +399,21 @@ def sample(net: Network, state0: dict | None, first_token: int, n: int, rng: np.
     if not temperature > 0:
         raise ValueError("temperature must be positive")
     state = net.check_state(state0, 1)
-    p = net.params
     tokens = []
     token = int(first_token)
+    x = np.empty((1, 1), dtype=np.intp)
     for _ in range(n):
-        x = np.array([[token]])                                                 # (T, N) = (1, 1)
-        _, state, _ = sequence.forward_sequence(p, spec.cell, spec.activation, x, state)
-        logits, _ = sequence.readout(p["Wya"], p["by"], state["a"][0], "linear")     # (K,)
+        x[0, 0] = token
+        A, state, _ = sequence.forward_sequence(net.params, spec.cell, spec.activation, x, state)
+        logits = A[1, 0] @ net.params["Wya"].T + net.params["by"]
         if greedy:
             token = int(np.argmax(logits))
         else:
-            probs = sequence.softmax(logits.astype(np.float64) / temperature)
-            token = int(rng.choice(spec.output_size, p=probs))
+            z = logits.astype(np.float64) / temperature
+            z -= z.max()
+            p = np.exp(z)
+            cdf = np.cumsum(p)
+            token = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
+            token = min(token, spec.output_size - 1)
         tokens.append(token)
     return tokens, state

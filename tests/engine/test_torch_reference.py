@@ -217,14 +217,14 @@ def test_outputs_and_final_state_match_torch(cell):
 
 
 def test_large_problem_paths_match_torch(monkeypatch):
-    """Large problems compute the input projection and the weight gradients step by step, small
-    ones for all steps at once (sequence.BATCH_OVER_TIME_BYTES); force the step-by-step path on a
-    small problem and compare with torch again."""
+    """BPTT, the input projection and dWax have second paths for large problems (reusing buffers,
+    np.take, np.add.at); force them on a small problem and compare with torch again."""
     from rnnviz.engine import sequence
-    monkeypatch.setattr(sequence, "BATCH_OVER_TIME_BYTES", 0)
+    monkeypatch.setattr(sequence, "SEPARATE_DZ_BYTES", 0)
+    monkeypatch.setattr(sequence, "ONE_HOT_MAX_V", 0)
+    monkeypatch.setattr(sequence, "FEW_TOKENS", 0)
     for cell, readout, m2o, kind in (("rnn", "softmax", False, "tokens"), ("rnn", "sigmoid", True, "dense"),
-                                     ("lstm", "softmax", False, "tokens"), ("lstm", "linear", True, "dense"),
-                                     ("gru", "softmax", False, "tokens")):
+                                     ("lstm", "softmax", False, "tokens"), ("lstm", "linear", True, "dense")):
         net, x, y, state0, mask = make_case(cell, "tanh", readout, m2o, "sum", kind, True, seed=21)
         loss, grads, res = net.loss_and_grads(x, y, state0, mask)
         ref = TorchReference(net.spec, net.params)
