@@ -348,7 +348,7 @@ class GradientFlowPanel(QWidget):
             return
         cell, activation = self._cell
         if cell == "rnn" and activation == "tanh":
-            trend = (" (below 1: gradients through time must vanish)" if radius < 1
+            trend = (" (below 1: gradients through time tend to vanish)" if radius < 1
                      else " (above 1: gradients through time can explode)")
         else:
             trend = "" if cell == "rnn" else " (candidate block)"

@@ -59,8 +59,11 @@ Below: the norm of the gradient of each parameter (Wax, Waa, ba, Wya, by) per tr
 the clipping threshold when clipping by norm.</p>
 <p><b>The spectral radius of Waa</b> (its largest |eigenvalue|) says roughly what happens on the
 way back: each step multiplies the gradient by Waaᵀ and by the activation's derivative. Below 1
-(and with saturated units) it shrinks at every step: it <i>vanishes</i>. Above 1 it may grow:
-it <i>explodes</i>.</p>
+(and with saturated units) the gradient tends to shrink over many steps: it <i>vanishes</i>. Above
+1 it may grow: it <i>explodes</i>. Strictly, vanishing is certain only when the largest
+<i>singular value</i> of Waa is below 1 (for tanh; below 4 for sigmoid; Pascanu, Mikolov &amp;
+Bengio 2013): a Waa with spectral radius below 1 can still grow a gradient for tens of steps
+before it decays.</p>
 <p><b>A good picture:</b> a fairly flat line on the left: early steps still get a gradient, so the
 network can learn what happened long ago. <b>Bad pictures:</b> a line falling by orders of
 magnitude towards t = 1 (vanishing: a vanilla RNN cannot learn long dependencies; try an LSTM or
