@@ -138,6 +138,7 @@ def window_run(preset: str, seconds: float, block: float, headless_seconds: floa
     window.show()
     wait(0.5)
     c = window.controller
+    c.set_budget(None)      # no step budget: the window trains until the benchmark pauses it
     reference = Trainer(load_preset(preset).config)
     probe = LatencyProbe()
     rates, headless, per_round, memory = [], [], [], []
