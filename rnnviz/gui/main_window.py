@@ -35,7 +35,7 @@ from rnnviz.training.config import Config
 
 from . import recovery
 from .controller import TrainingController
-from .panels.cost import CostPanel, smoothed
+from .panels.cost import CostPanel, loss_axis_label, smoothed
 from .panels.gradient_flow import GradientFlowPanel
 from .panels.hidden_states import HiddenStatesPanel
 from .panels.sampling import SamplingPanel
@@ -52,11 +52,11 @@ SESSION_SUFFIX = ".rnnviz"
 SESSION_FILTER = "rnnviz sessions (*.rnnviz);;All files (*)"
 TEXT_FILTER = "Text files (*.txt *.md *.py *.csv *.tex *.html);;All files (*)"
 MAX_RECENT = 8
-RENDER_MIN_GAP = 0.012         # seconds between two panel redraws: each panel at most ~20 per second
-RENDER_SHARE = 0.015           # redraws may use at most ~1.5% of the time (training shares the CPU
+RENDER_MIN_GAP = 0.012         # seconds between two frames (every visible panel redrawn): at most ~20 per second
+RENDER_SHARE = 0.015           # frames may use at most ~1.5% of the time (training shares the CPU
                                # and the GIL: even Qt's painting holds it): under full-speed training
-                               # each panel every ~2 s (the cost and gradient panels take ~10 ms each)
-STRAY_PAINT_MAX = 0.05         # seconds of paints between two redraws added to the next one's cost
+                               # a frame every ~2-3 s (the cost and gradient panels take ~10 ms each)
+STRAY_PAINT_MAX = 0.05         # seconds of paints between two frames added to the next one's cost
 DEFAULT_SIZE = QSize(1580, 960)   # the window's first size (smaller if the screen is)
 DEFAULT_SPLITS = ((600, 500), (660, 440), (1, 1))   # cost | hidden, gradient | samples, top / bottom
 GHOST_COLUMNS = 600            # points in the previous run's curve kept on the cost plot
@@ -99,12 +99,14 @@ def application_icon() -> QIcon:
     return icon
 
 
-def loss_axis_label(config: Config) -> str:
-    per = {"charlm": "character", "parity": "sequence", "addition": "bit"}.get(config.task, "step")
-    if config.reduction == "sum" and config.task != "parity":
-        return f"training loss (nats, summed over {config.seq_length if config.task == 'charlm' else 'the'} " \
-               f"{'characters' if config.task == 'charlm' else 'time steps'})"
-    return f"training loss (nats per {per})"
+def speed_text(steps_per_second: float) -> str:
+    """Training speed for the status bar: steps per second, or seconds per step below one a second."""
+    if not steps_per_second > 0:
+        return ""
+    if steps_per_second < 1:
+        seconds = 1 / steps_per_second
+        return f"{seconds:.1f} s/step" if seconds < 10 else f"{seconds:,.0f} s/step"
+    return f"{steps_per_second:.1f} steps/s" if steps_per_second < 10 else f"{steps_per_second:,.0f} steps/s"
 
 
 def write_history_csv(history, path: str) -> None:
@@ -183,20 +185,23 @@ class MainWindow(QMainWindow):
         self.sampling_panel = SamplingPanel()
         self._panels = {"cost": self.cost_panel, "hidden": self.hidden_panel,
                         "gradient": self.gradient_panel, "sampling": self.sampling_panel}
-        self._dirty: set[str] = set()
-        self._painting: str | None = None
-        self._last_rendered: str | None = None
+        self._dirty: set[str] = set()      # panels whose data changed since they were drawn
+        self._painting: set = set()        # views of the frame being drawn that have not painted yet
         self._frame_cost = 0.0
-        self._stray_paint = 0.0        # seconds of paints no redraw asked for (Qt's own, a resize)
+        self._stray_paint = 0.0        # seconds of paints no frame asked for (Qt's own, a resize)
         self._render_wait = RENDER_MIN_GAP
-        self.render_costs: dict[str, float] = {}
+        self.render_costs: dict[str, float] = {}   # each panel's share of the latest frame it was in
+        self.frame_cost = 0.0                      # the latest frame's refreshes and paints, seconds
+        self.frames_rendered = 0
         self._render_timer = QTimer(self, singleShot=True)
-        self._render_timer.timeout.connect(self._render_next_panel)
+        self._render_timer.timeout.connect(self._render_frame)
         self._paint_timeout = QTimer(self, singleShot=True, interval=100)
         self._paint_timeout.timeout.connect(self._finish_frame)
-        for panel in self._panels.values():
+        self._view_panels = {}
+        for key, panel in self._panels.items():
             for view in panel.views:
                 view.painted = self._on_view_painted
+                self._view_panels[view] = key
         self._build_layout()
         self._build_menus()
         self._build_status_bar()
@@ -225,6 +230,7 @@ class MainWindow(QMainWindow):
         self.controls.corpus_chosen.connect(self._on_controls_corpus_chosen)
         self.controls.corpus_browse_requested.connect(self._on_controls_corpus_browse_requested)
         self.sampling_panel.live_edited.connect(self._on_live_edited)
+        self.hidden_panel.live_edited.connect(self._on_live_edited)
         self.sampling_panel.sample_requested.connect(self._on_sampling_panel_sample_requested)
 
         self._default_state = self.saveState()
@@ -822,66 +828,72 @@ class MainWindow(QMainWindow):
                      "flows (or vanishes) back through the time steps.")
 
     # ---- rendering ------------------------------------------------------------------------------
-    # Drawing shares the CPU and the GIL with training. Panels are redrawn one at a time (so the
-    # event loop is never blocked for long), each redraw's cost (refresh + paint) is measured, and
-    # the next one waits long enough that drawing takes at most RENDER_SHARE of the time. While a
-    # panel is redrawn the worker holds back at its next step boundary (controller.gui_idle), so
-    # the two threads do not fight over the GIL call by call.
+    # Drawing shares the CPU and the GIL with training. A frame redraws every visible panel from
+    # the same RunData, so all of them show the same snapshot's step; its cost (refreshes and
+    # paints) is measured, and the next frame waits long enough that drawing takes at most
+    # RENDER_SHARE of the time: under load whole frames are skipped, never single panels. While a
+    # frame is drawn the worker holds back at its next step boundary (controller.gui_idle), so the
+    # two threads do not fight over the GIL call by call.
     def _schedule_render(self) -> None:
         self._dirty.update(self._panels)
         self._arm_render()
 
     def _arm_render(self) -> None:
-        if not self._render_timer.isActive() and self._painting is None:
+        if not self._render_timer.isActive() and not self._painting:
             self._render_timer.start(int(self._render_wait * 1000))
 
-    def _render_next_panel(self) -> None:
-        order = list(self._panels)
-        start = (order.index(self._last_rendered) + 1) if self._last_rendered in order else 0
-        key = None
-        for k in order[start:] + order[:start]:
-            if k in self._dirty and self.panel_frames[k].isVisible():
-                key = k
-                break
+    def _render_frame(self) -> None:
+        """Refresh every visible panel that is out of date from the same data, then let Qt paint
+        them (one paint each); the frame ends when all have painted."""
+        keys = [k for k in self._panels if k in self._dirty and self.panel_frames[k].isVisible()]
         self._update_status()
-        if key is None:
+        if not keys:
             return
-        self._dirty.discard(key)
-        self._last_rendered = key
-        panel = self._panels[key]
-        gate = self.isVisible() and not self.isMinimized() and bool(panel.views)
+        self._dirty.difference_update(keys)
+        gate = self.isVisible() and not self.isMinimized()
         if gate:
             self.controller.gui_idle.clear()
-        t0 = time.perf_counter()
-        changed = panel.refresh(self.controller.data)
-        if changed:
-            # pyqtgraph brings ranges up to date just before painting, and a range that changes
-            # then schedules a second paint of the whole view: do it now, so one paint suffices
-            for view in panel.views:
-                view.scene().prepareForPaint()
-        self._frame_cost = time.perf_counter() - t0
-        if changed and gate:
-            self._painting = key
-            self._paint_timeout.start()      # in case Qt does not paint it after all
+        data = self.controller.data
+        self._frame_cost = 0.0
+        waiting = set()
+        for key in keys:
+            panel = self._panels[key]
+            t0 = time.perf_counter()
+            changed = panel.refresh(data)
+            if changed:
+                # pyqtgraph brings ranges up to date just before painting, and a range that changes
+                # then schedules a second paint of the whole view: do it now, so one paint suffices
+                for view in panel.views:
+                    view.scene().prepareForPaint()
+                waiting.update(panel.views)
+            cost = time.perf_counter() - t0
+            self.render_costs[key] = cost
+            self._frame_cost += cost
+        self.frames_rendered += 1
+        if waiting and gate:
+            self._painting = waiting
+            self._paint_timeout.start()      # in case Qt does not paint them all after all
         else:
             self._finish_frame()
 
     def _on_view_painted(self, view, seconds: float) -> None:
-        if self._painting is not None and view in self._panels[self._painting].views:
+        if view in self._painting:
+            self._painting.discard(view)
             self._frame_cost += seconds
-            self._finish_frame()
+            self.render_costs[self._view_panels[view]] += seconds
+            if not self._painting:
+                self._finish_frame()
         elif self.controller.is_running:
-            # counted against the budget with the next redraw (at most STRAY_PAINT_MAX of it, so
-            # a spell of hovering or resizing delays the next redraw by a few seconds at most)
+            # counted against the budget with the next frame (at most STRAY_PAINT_MAX of it, so
+            # a spell of hovering or resizing delays the next frame by a few seconds at most)
             self._stray_paint = min(self._stray_paint + seconds, STRAY_PAINT_MAX)
 
     def _finish_frame(self) -> None:
         self._paint_timeout.stop()
-        self._painting = None
+        self._painting = set()
         self.controller.gui_idle.set()
-        cost = self._frame_cost
-        self.render_costs[self._last_rendered] = cost
-        cost += self._stray_paint
+        cost = self._frame_cost + self._stray_paint
+        self.frame_cost = self._frame_cost
         self._stray_paint = 0.0
         self._render_wait = max(RENDER_MIN_GAP, cost / RENDER_SHARE - cost)
         if self._dirty:
@@ -901,7 +913,7 @@ class MainWindow(QMainWindow):
         self.status_labels["step"].setText(f"step {c.step_count:,}" + ("" if budget is None else f" of {budget:,}"))
         loss = c.data.latest_loss()
         self.status_labels["loss"].setText("loss –" if loss is None else f"loss {loss:.4g}")
-        self.status_labels["speed"].setText(f"{c.steps_per_second:,.0f} steps/s" if c.state == "running" else "")
+        self.status_labels["speed"].setText(speed_text(c.steps_per_second) if c.state == "running" else "")
 
     def _update_title(self, *_args) -> None:
         c = self.controller
@@ -930,9 +942,8 @@ class MainWindow(QMainWindow):
         if self._ghost_candidate is not None:     # a reset: the run replaced stays as a ghost
             self.previous_run = self._ghost_candidate
         self._ghost_candidate = None
-        set_ghost = getattr(self.cost_panel, "set_ghost", None)   # the cost panel's owner adds it
-        if set_ghost is not None and self.previous_run is not None:
-            set_ghost(*self.previous_run)
+        if self.previous_run is not None:
+            self.cost_panel.set_ghost(*self.previous_run)
         self._set_budget_for(config)
         self._show_start_hint(self.controller.step_count == 0)
         self.controls.show_config(config)
@@ -943,6 +954,7 @@ class MainWindow(QMainWindow):
     def _on_controller_config_changed(self, config: Config) -> None:
         self.controls.show_live_config(config)
         self.sampling_panel.show_config(config)
+        self.hidden_panel.show_config(config)
         self.gradient_panel.set_clipping(config.clip_mode, config.clip)
         self.gradient_panel.set_cell(config.cell, config.activation)
         self.cost_panel.set_loss_label(loss_axis_label(config))
@@ -969,9 +981,7 @@ class MainWindow(QMainWindow):
         else:
             self._budget_increment = preset.steps
             c.set_budget(preset.steps * max(1, math.ceil(c.step_count / preset.steps)))
-        set_budget = getattr(self.cost_panel, "set_budget", None)   # the cost panel's owner adds it
-        if set_budget is not None:
-            set_budget(c.step_budget)
+        self.cost_panel.set_budget(c.step_budget)
         self._show_continue(c.state == "paused" and c.budget_left == 0)
 
     def toggle_training(self) -> None:
@@ -986,9 +996,7 @@ class MainWindow(QMainWindow):
         """Extend the step budget by the preset's length and train on."""
         c = self.controller
         c.extend_budget(self._budget_increment or 0)
-        set_budget = getattr(self.cost_panel, "set_budget", None)
-        if set_budget is not None:
-            set_budget(c.step_budget)
+        self.cost_panel.set_budget(c.step_budget)
         self.statusBar().showMessage(f"Continuing to step {c.step_budget:,}.", 5000)
         c.start()
 
@@ -1045,11 +1053,18 @@ class MainWindow(QMainWindow):
 
     # ---- control signals ----------------------------------------------------------------------
     def _on_live_edited(self, changes: dict) -> None:
+        before = self.controller.config
         try:
             self.controller.set_live(**changes)
         except ValueError as exc:
             self._dialog("error", "Invalid setting", str(exc))
             self.controls.show_live_config(self.controller.config)
+            self.hidden_panel.show_config(self.controller.config)
+            return
+        if "probe" in changes and self.controller.config.probe != before.probe and not self.controller.is_running:
+            # Training takes the new probe at its next one; paused, the heatmap shows it now.
+            self.controller._refresh_idle_view()
+            self._schedule_render()
 
     def _on_controls_reset_field_edited(self, name: str) -> None:
         if self.controller.step_count == 0:

@@ -324,3 +324,89 @@ def test_the_window_shows_the_chance_level_once_training_runs(qtbot, make_window
     window.render_now()
     assert window.cost_panel.chance_level == pytest.approx(chance)
     assert isinstance(window.cost_panel.chance_line, pg.InfiniteLine)
+
+
+# ---- the first screen, the previous run, the step budget, the loss's unit -------------------------
+def test_before_the_first_step_the_loss_axis_shows_the_chance_level(qtbot, panel):
+    data = run_data([], chance=78.3)                     # char-rnn's chance level, no step yet
+    show(qtbot, panel, data)
+    y0, y1 = panel.plot.vb.viewRange()[1]
+    assert y0 <= 0 and 78.3 < y1 < 78.3 * 1.5            # the line is on screen, near the top
+    assert panel.chance_line.isVisible()
+    panel.log_box.setChecked(True)
+    y0, y1 = panel.plot.vb.viewRange()[1]
+    assert y0 < math.log10(78.3) < y1
+    panel.log_box.setChecked(False)
+    show(qtbot, panel, run_data(np.linspace(5.0, 4.0, 50), chance=78.3))   # then the data decide
+    y0, y1 = panel.plot.vb.viewRange()[1]
+    assert y1 < 10
+
+
+def test_the_ghost_is_the_previous_runs_curve_named_in_the_legend_and_survives_clear(qtbot, panel):
+    steps, values = np.arange(1.0, 501.0), np.linspace(4.2, 1.5, 500)
+    panel.set_ghost(steps, values, "previous run (Character RNN, 500 steps)")
+    show(qtbot, panel, run_data(np.linspace(4.0, 3.0, 50)))
+    x, y = panel.ghost_curve.getOriginalDataset()
+    np.testing.assert_array_equal(x, steps)
+    np.testing.assert_array_equal(y, values)
+    legend = [label.text for _, label in panel.legend.items]
+    assert "previous run (Character RNN, 500 steps)" in legend
+    assert panel.ghost_curve.opts["pen"].color().alpha() < 255          # faint
+    panel.clear()                                                       # the window clears first
+    assert panel.ghost_label == "previous run (Character RNN, 500 steps)"
+    assert panel.ghost_curve.getOriginalDataset()[0].size == 500
+    panel.set_ghost(steps[:10], values[:10], "previous run (Parity, 10 steps)")   # a new one replaces it
+    legend = [label.text for _, label in panel.legend.items]
+    assert "previous run (Parity, 10 steps)" in legend
+    assert not any("500 steps" in text for text in legend)
+    panel.set_ghost(np.empty(0), np.empty(0), "")
+    assert panel.ghost_label is None and not any("previous run" in t for t in [lb.text for _, lb in panel.legend.items])
+
+
+def test_the_ghost_keeps_its_steps_on_a_log_step_axis(qtbot, panel):
+    panel.set_ghost(np.array([1.0, 10.0, 100.0]), np.array([3.0, 2.0, 1.0]), "previous run")
+    show(qtbot, panel, run_data(np.linspace(4.0, 3.0, 100)))
+    panel.log_x_box.setChecked(True)
+    x, _ = panel.ghost_curve.getData()
+    np.testing.assert_allclose(x, [0.0, 1.0, 2.0])
+
+
+def test_the_budget_is_a_labelled_line_on_the_step_axis(qtbot, panel):
+    show(qtbot, panel, run_data(np.linspace(4.0, 3.0, 900)))
+    panel.set_budget(1000)
+    assert panel.budget == 1000
+    assert panel.budget_line.isVisible() and panel.budget_line.value() == 1000
+    assert panel.budget_line.label.textItem.toPlainText() == "budget 1,000"
+    x0, x1 = panel.plot.vb.viewRange()[0]
+    assert x0 < 1000 < x1                                 # 900 steps of 1,000: the axis reaches it
+    assert "up to step 900 of 1,000" in panel.caption.text()
+    panel.log_x_box.setChecked(True)
+    assert panel.budget_line.value() == pytest.approx(3.0)
+    panel.log_x_box.setChecked(False)
+    panel.set_budget(2000)                                # Continue
+    assert panel.budget_line.value() == 2000 and "budget 2,000" in panel.budget_line.label.textItem.toPlainText()
+    panel.set_budget(None)
+    assert panel.budget is None and not panel.budget_line.isVisible()
+    assert "of 2,000" not in panel.caption.text()
+
+
+def test_the_loss_axis_says_the_losss_unit_and_fits_a_short_axis(qtbot, panel):
+    from rnnviz.gui.panels.cost import loss_axis_label, shorter_labels
+    from rnnviz.training.config import Config
+
+    assert loss_axis_label(Config(task="adding")) == "training loss (squared error)"
+    text = loss_axis_label(Config(task="charlm", seq_length=25, reduction="sum"))
+    assert text == "training loss (nats, summed over 25 characters)"
+    forms = shorter_labels(text)
+    assert forms[0] == text and forms[-1] == "loss (nats/25 chars)"
+    panel.set_loss_label(text)
+    axis = panel.plot.getAxis("left")
+    panel.resize(700, 600)
+    qtbot.wait(30)
+    assert axis.labelText == text                         # room for the whole text
+    panel.resize(700, 260)
+    qtbot.wait(30)
+    assert axis.labelText in forms[1:]                    # shortened, never clipped
+    assert axis.label.boundingRect().width() <= panel.plot.vb.height()
+    assert axis.toolTip() == text                         # the whole text a hover away
+    assert panel.loss_label == text

@@ -539,11 +539,10 @@ def test_paints_no_redraw_asked_for_count_against_the_drawing_budget_only_while_
 
     window = make_window()
     view = window.cost_panel.views[0]
-    window._last_rendered = "cost"
     frame = 0.004
 
     def wait_after(stray):
-        window._on_view_painted(view, stray)     # a paint outside any redraw
+        window._on_view_painted(view, stray)     # a paint outside any frame
         window._frame_cost = frame
         window._finish_frame()
         return window._render_wait
@@ -553,7 +552,66 @@ def test_paints_no_redraw_asked_for_count_against_the_drawing_budget_only_while_
     assert wait_after(0.01) == pytest.approx((frame + 0.01) / mw.RENDER_SHARE - (frame + 0.01))
     capped = frame + mw.STRAY_PAINT_MAX
     assert wait_after(1.0) == pytest.approx(capped / mw.RENDER_SHARE - capped)
-    assert window.render_costs["cost"] == frame         # what the redraw itself cost
+    assert window.frame_cost == frame                   # what the frame itself cost
+
+
+def test_a_frame_waits_for_every_panel_it_redrew_to_paint_and_counts_all_of_them(qtbot, make_window, monkeypatch):
+    """One frame redraws all four panels; its cost is every refresh and every paint, and the next
+    frame waits for that whole cost (a frame is skipped, never a panel)."""
+    from rnnviz.gui import main_window as mw
+
+    window = make_window()
+    window.resize(1600, 1000)
+    qtbot.wait(50)
+    window.controller.step_once()
+    qtbot.waitUntil(lambda: window.controller.data.step == 1 and not window.controller.is_running, timeout=10_000)
+    refreshed = []
+    for key, panel in window._panels.items():
+        original = panel.refresh
+        monkeypatch.setattr(panel, "refresh", lambda data, k=key, f=original: refreshed.append(k) or f(data))
+    window._render_timer.stop()
+    window._stray_paint = 0.0                                   # (paints while step_once ran)
+    window._dirty.update(window._panels)
+    window.controller.data.revision += 1                        # news for every panel
+    window.hidden_panel.clear()                                 # (its news is a probe it has not shown)
+    window._render_frame()                                      # what the render timer calls
+    assert sorted(refreshed) == sorted(window._panels)          # all four in one frame
+    assert {window._view_panels[v] for v in window._painting} == {"cost", "hidden", "gradient"}
+    assert not window.controller.gui_idle.is_set()              # the worker holds back meanwhile
+    for view in list(window._painting)[:-1]:                    # Qt paints each view once
+        window._on_view_painted(view, 0.005)
+        assert window._painting                                 # the frame waits for the last one
+    window._on_view_painted(next(iter(window._painting)), 0.005)
+    assert not window._painting and window.controller.gui_idle.is_set()
+    assert window.frame_cost >= 3 * 0.005
+    cost = window.frame_cost
+    assert window._render_wait == pytest.approx(max(mw.RENDER_MIN_GAP, cost / mw.RENDER_SHARE - cost))
+
+
+def test_the_speed_reads_seconds_per_step_below_one_step_a_second(make_window, monkeypatch):
+    from rnnviz.gui.main_window import speed_text
+
+    assert speed_text(0.4) == "2.5 s/step"                     # parity-100k's full-batch step
+    assert speed_text(0.05) == "20 s/step"
+    assert speed_text(1.5) == "1.5 steps/s"
+    assert speed_text(1020.4) == "1,020 steps/s"
+    assert speed_text(0.0) == ""                               # no rate measured yet: no "0 steps/s"
+    window = make_window()
+    monkeypatch.setattr(type(window.controller), "state", property(lambda self: "running"))
+    window.controller.steps_per_second = 0.4
+    window._update_status()
+    assert window.status_labels["speed"].text() == "2.5 s/step"
+
+
+@pytest.mark.parametrize("task, unit", [("adding", "squared error"), ("parity", "nats per sequence")])
+def test_the_loss_axis_says_the_tasks_unit(make_window, config, task, unit):
+    from rnnviz.gui import main_window as mw
+    from rnnviz.gui.panels import cost
+
+    assert mw.loss_axis_label is cost.loss_axis_label          # one implementation, the panel's
+    window = make_window(config(task=task, seq_length=10, batch_size=4) if task == "adding" else config())
+    assert unit in window.cost_panel.loss_label
+    assert "nats" not in window.cost_panel.loss_label or task != "adding"
 
 
 def test_the_window_and_application_carry_rnnviz_icon(make_window):

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 from superqt import QElidingLabel
 
@@ -41,6 +42,11 @@ RAW_BRUSH = pg.mkBrush(90, 130, 210, 60)
 EMA_PEN = pg.mkPen((10, 40, 140), width=2.5)
 METRIC_PEN = pg.mkPen((220, 110, 0), width=2)
 CHANCE_PEN = pg.mkPen((200, 30, 30), width=1.5, style=Qt.PenStyle.DashLine)
+GHOST_PEN = pg.mkPen((120, 120, 120, 120), width=2)
+BUDGET_PEN = pg.mkPen((60, 120, 60), width=1.5, style=Qt.PenStyle.DotLine)
+CHANCE_HEADROOM = 1.15
+"""Before the first step the loss axis runs from 0 to this much above the chance level, so the
+first screen shows the line the loss will start near (pyqtgraph's default would be 0..1)."""
 DEFAULT_SMOOTHING = 0.9
 
 
@@ -61,6 +67,18 @@ def loss_axis_label(config) -> str:
         what = {"charlm": f"{config.seq_length} characters", "addition": "bits", "copy": "recalled symbols"}
         return f"training loss (nats, summed over {what[config.task]})"
     return f"training loss (nats per {per})"
+
+
+def shorter_labels(text: str) -> list[str]:
+    """``text`` and ever shorter forms of it saying the same, for an axis with little room."""
+    forms = [text]
+    for old, new in (("training loss", "loss"), ("summed over", "sum over"), ("characters", "chars"),
+                     ("time steps", "steps"), ("recalled symbols", "symbols"), ("recalled symbol", "symbol"),
+                     ("nats per ", "nats/"), (", sum over ", "/"), ("squared error", "sq. error")):
+        shorter = forms[-1].replace(old, new)
+        if shorter != forms[-1]:
+            forms.append(shorter)
+    return forms
 
 
 def smoothed(columns: PixelColumns, beta: float) -> np.ndarray:
@@ -101,6 +119,10 @@ class CostPanel(QWidget):
         self._recent: int | None = None    # follow the latest N steps, or all (None)
         self._x_limit = None               # the range last set while following (not "all, linear")
         self._chance: float | None = None
+        self._budget: int | None = None    # the step the run trains to (None: until paused)
+        self._loss_label = "training loss (nats)"
+        self._ghost_label: str | None = None
+        self._empty_range = True           # no loss yet: the loss axis's range is set, not fitted
 
         self.smoothing = ValueSlider(0.0, 0.999, DEFAULT_SMOOTHING, resolution=999, fmt="{:.2f}")
         self.smoothing.setToolTip(
@@ -159,6 +181,21 @@ class CostPanel(QWidget):
                                         name="loss per step (lowest to highest)")
         self.ema_curve = self.plot.plot(pen=EMA_PEN, name="loss, smoothed")
         self.ema_curve.setZValue(5)
+        # The previous run's smoothed loss, faint, behind this run's (set_ghost; clear() keeps it).
+        self.ghost_curve = self.plot.plot(pen=GHOST_PEN)
+        self.ghost_curve.setZValue(1)
+        self.ghost_curve.setToolTip("The run before the last reset, smoothed as it was shown: compare this "
+                                    "run's curve with it. It stays until the next reset.")
+        # The step budget: where Start stops (the preset's length; Continue moves it).
+        self.budget_line = pg.InfiniteLine(
+            angle=90, pen=BUDGET_PEN, movable=False, label="",
+            labelOpts={"position": 0.96, "anchors": [(1, 0), (1, 0)], "color": (40, 100, 40),
+                       "fill": (255, 255, 255, 190), "movable": False})
+        self.budget_line.setZValue(4)
+        self.budget_line.label.setToolTip("The step budget: training stops here (the preset's length). "
+                                          "Continue trains as many steps again.")
+        self.budget_line.hide()
+        self.plot.addItem(self.budget_line, ignoreBounds=True)
         self.chance_line = pg.InfiniteLine(
             angle=0, pen=CHANCE_PEN, movable=False, label="",
             labelOpts={"position": 0.98, "anchors": [(1, 1), (1, 1)], "color": (170, 20, 20),
@@ -225,6 +262,7 @@ class CostPanel(QWidget):
         for curve in (self.raw_curve, self.ema_curve, self.metric_curve):
             curve.setData([], [])
         self._set_chance(None)
+        self._fit_empty_range()
         self.metric_box.clear()
         self.metric_box.addItem("(after the first test)", None)
         self.plot.setLabel("right", "held-out metric (measured every few steps)")
@@ -243,8 +281,82 @@ class CostPanel(QWidget):
             view.setYRange(0.0, 1.0, padding=0)
             view.enableAutoRange(y=True)
 
+    def _fit_empty_range(self) -> None:
+        """No loss yet: the loss axis from 0 to above the chance level and the previous run's
+        curve (so the first screen shows both), else 0..1; fitted to the data (autorange) from
+        the first step on."""
+        view = self.plot.getViewBox()
+        if self._data is not None and self._data.step > 0:
+            if self._empty_range:
+                self._empty_range = False
+                view.enableAutoRange(y=True)
+            return
+        self._empty_range = True
+        top = 1.0 if self._chance is None else self._chance * CHANCE_HEADROOM
+        _, ghost = self.ghost_curve.getData()
+        if ghost is not None and len(ghost) and np.isfinite(ghost).any():
+            top = max(top, float(np.nanmax(ghost)) * 1.05) if self._chance is not None else float(np.nanmax(ghost)) * 1.05
+        if self.log_box.isChecked():
+            view.setYRange(math.log10(top) - 1.5, math.log10(top), padding=0)
+        else:
+            view.setYRange(0.0, top, padding=0)
+
     def set_loss_label(self, text: str) -> None:
-        self.plot.setLabel("left", text)
+        """The loss axis's title (``loss_axis_label``); shortened when the axis is too short for it
+        (the full text stays in the axis's tooltip)."""
+        self._loss_label = text
+        self.plot.getAxis("left").setToolTip(text)
+        self._fit_loss_label()
+
+    @property
+    def loss_label(self) -> str:
+        return self._loss_label
+
+    def _fit_loss_label(self) -> None:
+        axis = self.plot.getAxis("left")
+        room = self.plot.vb.height() - 8
+        metrics = QFontMetricsF(axis.label.font())
+        forms = shorter_labels(self._loss_label)
+        text = next((form for form in forms if metrics.horizontalAdvance(form) <= room), forms[-1])
+        if axis.labelText != text:
+            self.plot.setLabel("left", text)
+
+    def set_ghost(self, steps: np.ndarray, values: np.ndarray, label: str) -> None:
+        """The previous run's smoothed loss as a faint line, named in the legend; it stays until the
+        next call (``clear`` keeps it: the window clears the panel, then sets the ghost). Empty
+        arrays remove it."""
+        steps, values = np.asarray(steps, dtype=float), np.asarray(values, dtype=float)
+        if self._ghost_label is not None:
+            self.legend.removeItem(self.ghost_curve)
+        if steps.size == 0:
+            self._ghost_label = None
+            self.ghost_curve.setData([], [])
+            return
+        self._ghost_label = label
+        self.ghost_curve.setData(steps, values)
+        self.legend.addItem(self.ghost_curve, label)
+        self._fit_empty_range()
+
+    @property
+    def ghost_label(self) -> str | None:
+        return self._ghost_label
+
+    def set_budget(self, step: int | None) -> None:
+        """Mark the step budget (where training stops) with a labelled vertical line; None: none."""
+        self._budget = step
+        if step is None or step <= 0:
+            self.budget_line.hide()
+        else:
+            self.budget_line.show()       # (first: a hidden line's label ignores new text)
+            self.budget_line.setPos(self._x_pos(step))
+            self.budget_line.label.setFormat(f"budget {step:,}")
+        if self._data is not None:
+            self._refresh_caption(self._data)
+
+    @property
+    def budget(self) -> int | None:
+        """The step budget marked, or None."""
+        return self._budget if self.budget_line.isVisible() else None
 
     def refresh(self, data: RunData) -> bool:
         """Show ``data``; False if there was nothing new to draw."""
@@ -255,6 +367,7 @@ class CostPanel(QWidget):
         self._follow(data.step)
         self._draw_loss()
         self._set_chance(data.chance_loss)
+        self._fit_empty_range()
         self._refresh_metric(data)
         self._refresh_markers(data)
         self._refresh_caption(data)
@@ -266,6 +379,8 @@ class CostPanel(QWidget):
 
     def _refresh_caption(self, data: RunData) -> None:
         text = f"Training loss up to step {data.step:,}"
+        if self._budget:
+            text += f" of {self._budget:,}"
         if self._metric:
             xs, ys = data.metric_series(self._metric)
             if xs.size:
@@ -365,6 +480,7 @@ class CostPanel(QWidget):
         if chance != self._chance or not self.chance_line.label.textItem.toPlainText():
             self._chance = chance
             self.chance_line.label.setFormat(f"chance level {chance:.4g}")
+            self._fit_empty_range()
 
     # ---- the held-out metric and setting changes ----------------------------------------------
     def _refresh_metric(self, data: RunData) -> None:
@@ -416,6 +532,7 @@ class CostPanel(QWidget):
     # ---- user actions -------------------------------------------------------------------------
     def _on_plot_resized(self) -> None:
         self.metric_view.setGeometry(self.plot.vb.sceneBoundingRect())
+        self._fit_loss_label()
         self.metric_view.linkedViewChanged(self.plot.vb, self.metric_view.XAxis)
         self._redraw_timer.start()       # another width: other pixel columns
 
@@ -433,10 +550,13 @@ class CostPanel(QWidget):
             self._refresh_markers(self._data)
         self.crosshair.hide()
         self._set_chance(self._chance)
+        self.set_budget(self._budget)
+        self._fit_empty_range()
 
     def _on_log_box_toggled(self, _checked: bool) -> None:
         self._set_log_mode()
         self.plot.setLabel("left", self.plot.getAxis("left").labelText)
+        self._fit_loss_label()
 
     def _on_log_x_box_toggled(self, checked: bool) -> None:
         self._set_log_mode()

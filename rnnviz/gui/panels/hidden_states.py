@@ -200,7 +200,8 @@ class HiddenStatesPanel(QWidget):
         first = self._probe is None
         self._probe = probe
         self._step = data.probe_step
-        self._note = data.probe_note
+        # what the probe is: the snapshot says it; a probe taken while paused carries it itself
+        self._note = data.probe_note or getattr(probe, "description", None) or None
         names = list(probe.states)
         if [self.state_box.itemText(i) for i in range(self.state_box.count())] != names:
             self.state_box.clear()

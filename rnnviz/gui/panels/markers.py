@@ -9,7 +9,7 @@ from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 MARKER_PEN = pg.mkPen((120, 120, 120), width=1, style=Qt.PenStyle.DashLine)
-NOT_TRAINING = frozenset({"temperature", "sample_every", "sample_length", "prime", "eval_every"})
+NOT_TRAINING = frozenset({"temperature", "sample_every", "sample_length", "prime", "probe", "eval_every"})
 """Live settings that do not change training: they get no marker."""
 
 # The words of the controls (widgets/control_panel.py); tests/gui/test_panels.py checks they match.

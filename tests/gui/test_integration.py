@@ -1,0 +1,126 @@
+"""The window tells one story (issue 15): every frame shows one snapshot in all four panels, the
+cost plot carries the previous run, the step budget and the chance level from the first screen,
+and the heatmap's probe text is a live setting typed into the panel."""
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QRect, Qt
+
+from rnnviz.gui.main_window import MainWindow
+
+from conftest import small_config
+
+CHAR = dict(task="charlm", seq_length=10, hidden=8, batch_size=1, optimizer="adagrad", lr=0.1,
+            reduction="sum", sample_every=1000, eval_every=5, clip_mode="value", clip=5.0)
+
+
+@pytest.fixture(autouse=True)
+def wide_screen(monkeypatch):
+    """A 1600 x 1000 screen: the four panels side by side, all of them visible."""
+    monkeypatch.setattr(MainWindow, "screen_room", lambda self: QRect(0, 0, 1600, 1000))
+
+
+def record_frames(window, monkeypatch):
+    """Every panel refresh the window makes: (frame number, panel, the data's steps at that moment)."""
+    calls = []
+    for key, panel in window._panels.items():
+        original = panel.refresh
+
+        def refresh(data, key=key, original=original):
+            calls.append((window.frames_rendered, key, data.step, data.probe_step, data.examples_step))
+            return original(data)
+
+        monkeypatch.setattr(panel, "refresh", refresh)
+    return calls
+
+
+def test_every_frame_redraws_all_four_panels_from_one_snapshot(qtbot, make_window, monkeypatch):
+    window = make_window(small_config(eval_every=5))
+    window.resize(1600, 1000)
+    qtbot.wait(50)
+    calls = record_frames(window, monkeypatch)
+    window.controller.start(max_steps=600)
+    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=30_000)
+    qtbot.waitUntil(lambda: not window._dirty and not window._painting, timeout=10_000)
+    frames = {}
+    for frame, key, *steps in calls:
+        frames.setdefault(frame, []).append((key, tuple(steps)))
+    assert frames
+    for frame, drawn in frames.items():
+        assert sorted(k for k, _ in drawn) == sorted(window._panels), frame    # never a single panel
+        assert len({steps for _, steps in drawn}) == 1, drawn                  # one snapshot
+    # The last snapshot carries the probe and the held-out examples of its own step: every panel
+    # now names step 600, drawn by the scheduler (not render_now).
+    data = window.controller.data
+    assert data.step == data.probe_step == data.examples_step == 600
+    assert {k: p.shown_step() for k, p in window._panels.items()} == dict.fromkeys(window._panels, 600)
+    # and within every frame, each panel shows the step of what it was given
+    _, _, step, probe_step, examples_step = calls[-1]
+    assert window.cost_panel.shown_step() == window.gradient_panel.shown_step() == step
+    assert window.hidden_panel.shown_step() == probe_step
+    assert window.sampling_panel.shown_step() == examples_step
+
+
+def test_typing_a_probe_text_and_enter_shows_its_states(qtbot, make_window):
+    window = make_window(small_config(**CHAR))
+    panel = window.hidden_panel
+    assert panel.probe_edit.isVisible()
+    marks = len(window.cost_panel.marker_labels)
+    panel.probe_edit.setFocus()
+    panel.probe_edit.clear()
+    qtbot.keyClicks(panel.probe_edit, "the cat")
+    qtbot.keyClick(panel.probe_edit, Qt.Key.Key_Return)
+    assert window.controller.config.probe == "the cat"
+    assert window.controller.trainer.config.probe == "the cat"
+    qtbot.waitUntil(lambda: panel.image.image is not None and panel.image.image.shape[1] == 7, timeout=5_000)
+    assert "the probe text, 7 steps, “the␣cat”" in panel.caption.text()
+    x0, x1 = panel.plot.vb.viewRange()[0]
+    assert (x0, x1) == pytest.approx((0, 7))
+    window.render_now()
+    assert len(window.cost_panel.marker_labels) == marks        # the probe changes nothing in training
+    # Training takes it too: the worker's probes use it.
+    window.controller.start(max_steps=3)
+    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=20_000)
+    window.render_now()
+    assert panel.shown_step() == 3 and panel.image.image.shape[1] == 7
+    assert "the probe text" in panel.caption.text()
+
+
+def test_the_probe_field_follows_the_run_and_is_only_for_the_character_model(qtbot, make_window, config, dialogs):
+    window = make_window(small_config(**CHAR, probe="abc"))
+    panel = window.hidden_panel
+    assert panel.probe_edit.text() == "abc" and panel.probe_edit.isVisible()
+    window.controls._widgets["task"].setCurrentIndex(window.controls._widgets["task"].findData("parity"))
+    window._build_run(config())
+    assert not panel.probe_edit.isVisible()
+
+
+def test_a_reset_leaves_the_previous_run_as_a_ghost_beside_a_budget(qtbot, make_window, dialogs):
+    window = make_window()
+    window.load_preset("parity-short")
+    cost = window.cost_panel
+    assert cost.budget == 1000 and cost.budget_line.isVisible()
+    assert cost.ghost_label is None
+    window.controller.start(max_steps=30)
+    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=30_000)
+    window.reset_run()
+    assert window.controller.step_count == 0
+    assert cost.ghost_label is not None and cost.ghost_label.startswith("previous run (")
+    assert "30 steps" in cost.ghost_label
+    x, y = cost.ghost_curve.getOriginalDataset()
+    assert x.size and x.max() == pytest.approx(30, abs=1) and np.isfinite(y).all()
+    assert cost.budget == 1000
+    window.controller.set_budget(30)                            # at the budget: Continue extends it
+    window._budget_increment = 1000
+    window.continue_training()
+    assert cost.budget == window.controller.step_budget == 1030
+    window.controller.stop_and_wait()
+
+
+def test_the_first_screen_of_char_rnn_shows_its_chance_level(qtbot, make_window):
+    window = make_window(small_config(**CHAR))
+    cost = window.cost_panel
+    chance = window.controller.trainer.task.chance_loss()
+    assert cost.chance_level == pytest.approx(chance)
+    y0, y1 = cost.plot.vb.viewRange()[1]
+    assert y0 <= 0 < chance < y1
