@@ -398,7 +398,7 @@ def test_the_loss_axis_says_the_losss_unit_and_fits_a_short_axis(qtbot, panel):
     text = loss_axis_label(Config(task="charlm", seq_length=25, reduction="sum"))
     assert text == "training loss (nats, summed over 25 characters)"
     forms = shorter_labels(text)
-    assert forms[0] == text and forms[-1] == "loss (nats/25 chars)"
+    assert forms[0] == text and "loss (nats/25 chars)" in forms
     panel.set_loss_label(text)
     axis = panel.plot.getAxis("left")
     panel.resize(700, 600)

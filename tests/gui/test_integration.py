@@ -40,8 +40,10 @@ def test_every_frame_redraws_all_four_panels_from_one_snapshot(qtbot, make_windo
     qtbot.wait(50)
     calls = record_frames(window, monkeypatch)
     window.controller.start(max_steps=600)
-    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=30_000)
-    qtbot.waitUntil(lambda: not window._dirty and not window._painting, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=60_000)
+    # The last snapshot carries the probe and the held-out examples of its own step: every panel
+    # comes to name step 600, drawn by the scheduler (not render_now).
+    qtbot.waitUntil(lambda: all(p.shown_step() == 600 for p in window._panels.values()), timeout=20_000)
     frames = {}
     for frame, key, *steps in calls:
         frames.setdefault(frame, []).append((key, tuple(steps)))
@@ -49,11 +51,8 @@ def test_every_frame_redraws_all_four_panels_from_one_snapshot(qtbot, make_windo
     for frame, drawn in frames.items():
         assert sorted(k for k, _ in drawn) == sorted(window._panels), frame    # never a single panel
         assert len({steps for _, steps in drawn}) == 1, drawn                  # one snapshot
-    # The last snapshot carries the probe and the held-out examples of its own step: every panel
-    # now names step 600, drawn by the scheduler (not render_now).
     data = window.controller.data
     assert data.step == data.probe_step == data.examples_step == 600
-    assert {k: p.shown_step() for k, p in window._panels.items()} == dict.fromkeys(window._panels, 600)
     # and within every frame, each panel shows the step of what it was given
     _, _, step, probe_step, examples_step = calls[-1]
     assert window.cost_panel.shown_step() == window.gradient_panel.shown_step() == step
@@ -101,14 +100,14 @@ def test_a_reset_leaves_the_previous_run_as_a_ghost_beside_a_budget(qtbot, make_
     cost = window.cost_panel
     assert cost.budget == 1000 and cost.budget_line.isVisible()
     assert cost.ghost_label is None
-    window.controller.start(max_steps=30)
-    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=30_000)
+    window.controller.start(max_steps=4)                       # (a full-batch step: ~0.1 s)
+    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=60_000)
     window.reset_run()
     assert window.controller.step_count == 0
     assert cost.ghost_label is not None and cost.ghost_label.startswith("previous run (")
-    assert "30 steps" in cost.ghost_label
+    assert "4 steps" in cost.ghost_label
     x, y = cost.ghost_curve.getOriginalDataset()
-    assert x.size and x.max() == pytest.approx(30, abs=1) and np.isfinite(y).all()
+    assert x.size and x.max() == pytest.approx(4, abs=0.5) and np.isfinite(y).all()
     assert cost.budget == 1000
     window.controller.set_budget(30)                            # at the budget: Continue extends it
     window._budget_increment = 1000
@@ -124,3 +123,88 @@ def test_the_first_screen_of_char_rnn_shows_its_chance_level(qtbot, make_window)
     assert cost.chance_level == pytest.approx(chance)
     y0, y1 = cost.plot.vb.viewRange()[1]
     assert y0 <= 0 < chance < y1
+
+
+def label_rect(axis):
+    """The axis title's rectangle in scene coordinates (empty when it has no text)."""
+    if not axis.labelText or not axis.label.isVisible():
+        return None
+    return axis.label.mapRectToScene(axis.label.boundingRect())
+
+
+@pytest.mark.parametrize("width", [380, 520, 1400])
+@pytest.mark.parametrize("preset", ["char-rnn", "adding-rnn"])
+def test_heatmap_titles_fit_and_never_run_into_each_other(qtbot, width, preset):
+    from rnnviz.gui.panels.hidden_states import HiddenStatesPanel
+    from rnnviz.gui.run_data import RunData
+    from rnnviz.gui.worker import freeze_probe
+    from rnnviz.training.presets import load_preset
+    from rnnviz.training.trainer import Trainer
+
+    panel = HiddenStatesPanel()
+    qtbot.addWidget(panel)
+    panel.resize(width, 360)
+    panel.show()
+    qtbot.waitExposed(panel)
+    data = RunData()
+    data.probe = freeze_probe(Trainer(load_preset(preset).config).probe())
+    panel.refresh(data)
+    qtbot.wait(50)
+    bar = label_rect(panel.colorbar.getAxis("left"))
+    bar_view = panel.colorbar.vb.sceneBoundingRect()
+    for axis in (panel.plot.getAxis("bottom"), panel.input_strip.getAxis("bottom")):
+        rect = label_rect(axis)
+        if rect is None or not axis.isVisible():
+            continue
+        assert rect.left() >= -1 and rect.right() <= panel.graphics.width() + 1, axis.labelText  # not clipped
+        assert bar is None or not rect.intersects(bar), (axis.labelText, panel.colorbar.getAxis("left").labelText)
+    if bar is not None:        # the colour bar's title no longer than the bar
+        assert bar.top() >= bar_view.top() - 2 and bar.bottom() <= bar_view.bottom() + 2
+
+
+@pytest.mark.parametrize("size", [(1600, 1000), (1024, 700)])
+@pytest.mark.parametrize("preset", ["char-rnn", "adding-rnn"])
+def test_no_cost_axis_title_is_clipped(qtbot, make_window, monkeypatch, size, preset):
+    monkeypatch.setattr(MainWindow, "screen_room", lambda self: QRect(0, 0, *size))
+    window = make_window()
+    window.load_preset(preset)
+    window.resize(*size)
+    window.controller.data.evals = [(10, {"accuracy": 0.5, "mse": 0.1, "bits_per_char": 3.0})]
+    window.controller.data.revision += 1
+    window.render_now()
+    if window.panel_area.compact:
+        window.panel_area.tabs.setCurrentWidget(window.panel_frames["cost"])
+    qtbot.wait(100)
+    plot = window.cost_panel.plot
+    for side in ("left", "right"):
+        axis = plot.getAxis(side)
+        rect = label_rect(axis)
+        assert rect is not None
+        view = plot.vb.sceneBoundingRect()
+        assert rect.top() >= view.top() - 2 and rect.bottom() <= view.bottom() + 2, (side, axis.labelText)
+
+
+@pytest.mark.parametrize("height", [260, 320, 600])
+def test_cost_axis_titles_fit_a_short_plot(qtbot, height):
+    from rnnviz.gui.panels.cost import ADDING_ACCURACY, CostPanel
+    from rnnviz.gui.run_data import RunData
+
+    panel = CostPanel()
+    qtbot.addWidget(panel)
+    panel.resize(600, height)
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.set_loss_label("training loss (nats, summed over 25 characters)")
+    data = RunData()
+    data.loss.extend(np.arange(1.0, 101.0), np.linspace(1.0, 0.2, 100))
+    data.step, data.revision = 100, 1
+    data.evals = [(50, {"accuracy": 0.5, "mse": 0.1}), (100, {"accuracy": 0.6, "mse": 0.08})]
+    panel.refresh(data)
+    qtbot.wait(50)
+    view = panel.plot.vb.sceneBoundingRect()
+    for side, full in (("left", "training loss (nats, summed over 25 characters)"), ("right", ADDING_ACCURACY)):
+        axis = panel.plot.getAxis(side)
+        rect = label_rect(axis)
+        assert rect is not None and rect.top() >= view.top() - 2 and rect.bottom() <= view.bottom() + 2, \
+            (side, axis.labelText, rect, view)
+        assert axis.toolTip() == full

@@ -74,11 +74,28 @@ def shorter_labels(text: str) -> list[str]:
     forms = [text]
     for old, new in (("training loss", "loss"), ("summed over", "sum over"), ("characters", "chars"),
                      ("time steps", "steps"), ("recalled symbols", "symbols"), ("recalled symbol", "symbol"),
-                     ("nats per ", "nats/"), (", sum over ", "/"), ("squared error", "sq. error")):
+                     ("nats per ", "nats/"), (", sum over ", "/"), ("squared error", "sq. error"),
+                     ("fraction with ", ""), ("fraction correct", "fraction")):
         shorter = forms[-1].replace(old, new)
         if shorter != forms[-1]:
             forms.append(shorter)
+    bare = forms[-1].split(" (")[0]              # last, the name without its unit
+    if bare != forms[-1]:
+        forms.append(bare)
     return forms
+
+
+def fit_axis_label(plot: pg.PlotItem, side: str, text: str) -> None:
+    """Title a vertical axis with the longest form of ``text`` that fits its height (the whole
+    text in the axis's tooltip)."""
+    axis = plot.getAxis(side)
+    room = plot.vb.height() - 8
+    metrics = QFontMetricsF(axis.label.font())
+    forms = shorter_labels(text)
+    shown = next((form for form in forms if metrics.horizontalAdvance(form) <= room), forms[-1])
+    axis.setToolTip(text)
+    if axis.labelText != shown:
+        plot.setLabel(side, shown)
 
 
 def smoothed(columns: PixelColumns, beta: float) -> np.ndarray:
@@ -121,6 +138,7 @@ class CostPanel(QWidget):
         self._chance: float | None = None
         self._budget: int | None = None    # the step the run trains to (None: until paused)
         self._loss_label = "training loss (nats)"
+        self._metric_label = "held-out metric (measured every few steps)"
         self._ghost_label: str | None = None
         self._empty_range = True           # no loss yet: the loss axis's range is set, not fitted
 
@@ -189,7 +207,7 @@ class CostPanel(QWidget):
         # The step budget: where Start stops (the preset's length; Continue moves it).
         self.budget_line = pg.InfiniteLine(
             angle=90, pen=BUDGET_PEN, movable=False, label="",
-            labelOpts={"position": 0.96, "anchors": [(1, 0), (1, 0)], "color": (40, 100, 40),
+            labelOpts={"position": 0.04, "anchors": [(1, 1), (1, 1)], "color": (40, 100, 40),
                        "fill": (255, 255, 255, 190), "movable": False})
         self.budget_line.setZValue(4)
         self.budget_line.label.setToolTip("The step budget: training stops here (the preset's length). "
@@ -265,7 +283,8 @@ class CostPanel(QWidget):
         self._fit_empty_range()
         self.metric_box.clear()
         self.metric_box.addItem("(after the first test)", None)
-        self.plot.setLabel("right", "held-out metric (measured every few steps)")
+        self._metric_label = "held-out metric (measured every few steps)"
+        fit_axis_label(self.plot, "right", self._metric_label)
         self.legend.removeItem(self.metric_curve)
         self.legend.addItem(self.metric_curve, METRIC_LEGEND)
         self._metric = None
@@ -305,7 +324,6 @@ class CostPanel(QWidget):
         """The loss axis's title (``loss_axis_label``); shortened when the axis is too short for it
         (the full text stays in the axis's tooltip)."""
         self._loss_label = text
-        self.plot.getAxis("left").setToolTip(text)
         self._fit_loss_label()
 
     @property
@@ -313,13 +331,8 @@ class CostPanel(QWidget):
         return self._loss_label
 
     def _fit_loss_label(self) -> None:
-        axis = self.plot.getAxis("left")
-        room = self.plot.vb.height() - 8
-        metrics = QFontMetricsF(axis.label.font())
-        forms = shorter_labels(self._loss_label)
-        text = next((form for form in forms if metrics.horizontalAdvance(form) <= room), forms[-1])
-        if axis.labelText != text:
-            self.plot.setLabel("left", text)
+        fit_axis_label(self.plot, "left", self._loss_label)
+        fit_axis_label(self.plot, "right", self._metric_label)
 
     def set_ghost(self, steps: np.ndarray, values: np.ndarray, label: str) -> None:
         """The previous run's smoothed loss as a faint line, named in the legend; it stays until the
@@ -505,7 +518,8 @@ class CostPanel(QWidget):
         self._metric = name
         self.metric_box.setCurrentIndex(max(0, self.metric_box.findData(name)))
         title = metric_title(name, self._data.metric_names() if self._data is not None else ())
-        self.plot.setLabel("right", title)
+        self._metric_label = title
+        fit_axis_label(self.plot, "right", title)
         self.legend.removeItem(self.metric_curve)
         self.legend.addItem(self.metric_curve, f"{title.split(' (')[0]} (right axis)")
         if "accuracy" in name:

@@ -40,6 +40,21 @@ NUMBER_LABEL = re.compile(r"^-?\d+\.\d+(\*?)$")
 as a two-row strip (value, marker) under the heatmap instead of as text."""
 
 
+TIME_TITLE = "time step t → (tick labels: the input symbol read at that step)"
+STRIP_TITLE = "time step t (value read: dark 0 to light 1; ● the two marked values)"
+
+
+def fitted(axis, text: str, room: float) -> str:
+    """The longest of ``text``, its part before " (", or nothing, that fits ``room`` pixels in the
+    axis's label font; the axis's tooltip says the whole text."""
+    metrics = QFontMetricsF(axis.label.font())
+    axis.setToolTip(text)
+    for form in (text, text.split(" (")[0]):
+        if metrics.horizontalAdvance(form) <= room:
+            return form
+    return ""
+
+
 def sentence(text: str) -> str:
     """``text`` with its first letter capitalised (str.capitalize would lower-case ``Γf`` to ``γf``)."""
     return text[:1].upper() + text[1:]
@@ -103,12 +118,14 @@ class HiddenStatesPanel(QWidget):
         top.addWidget(self.state_box)
         top.addWidget(self.probe_label)
         top.addWidget(self.probe_edit)
-        top.addWidget(self.caption, 1)
+        top.addStretch(1)
 
         self.graphics = TimedGraphicsLayoutWidget()
         self.views = [self.graphics]
         self.plot = self.graphics.addPlot(row=0, col=0)
-        self.plot.setLabel("bottom", "time step t → (tick labels: the input symbol read at that step)")
+        self._time_title = TIME_TITLE
+        self._strip_title = STRIP_TITLE
+        self.plot.setLabel("bottom", TIME_TITLE)
         self.plot.setLabel("left", "hidden unit")
         self.plot.setMenuEnabled(False)
         self.plot.getViewBox().invertY(True)
@@ -127,7 +144,7 @@ class HiddenStatesPanel(QWidget):
         self.input_strip.hideButtons()
         self.input_strip.setXLink(self.plot)
         self.input_strip.getViewBox().invertY(True)
-        self.input_strip.setLabel("bottom", "time step t")
+        self.input_strip.setLabel("bottom", STRIP_TITLE)
         self.input_strip.getAxis("left").setTicks([[(0.5, "value"), (1.5, "marker")], []])
         self.input_strip.setMaximumHeight(70)
         self.strip_image = pg.ImageItem(axisOrder="row-major")
@@ -151,6 +168,7 @@ class HiddenStatesPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
+        layout.addWidget(self.caption)          # its own row: beside the controls it wrapped to a column
         layout.addWidget(self.graphics, 1)
         layout.addWidget(self.readout)
 
@@ -159,6 +177,7 @@ class HiddenStatesPanel(QWidget):
         self._tick_timer = QTimer(self, singleShot=True, interval=0)
         self._tick_timer.timeout.connect(self._set_time_ticks)
         self.plot.getViewBox().sigResized.connect(self._tick_timer.start)
+        self._tick_timer.timeout.connect(self._fit_titles)
         self._hover_proxy = pg.SignalProxy(self.plot.scene().sigMouseMoved, rateLimit=30,
                                            slot=self._on_hover_proxy_fired)
 
@@ -237,7 +256,7 @@ class HiddenStatesPanel(QWidget):
         if new_layout or self.colorbar.levels() != (lo, hi):
             self.colorbar.setColorMap(cmap)
             self.colorbar.setLevels((lo, hi))
-            self.colorbar.setLabel("left", html.escape(self._state_name))
+            self._fit_titles()
         H, T = values.shape
         self.image.setRect(QRectF(0, 0, T, H))
         if new_layout:
@@ -267,7 +286,8 @@ class HiddenStatesPanel(QWidget):
         if not match or not all(match):
             self._strip_values = None
             self.input_strip.hide()
-            self.plot.getAxis("bottom").setLabel("time step t → (tick labels: the input symbol read at that step)")
+            self._time_title = TIME_TITLE
+            self._fit_titles()
             return
         values = np.array([float(label.rstrip("*")) for label in labels])
         marked = np.flatnonzero([m.group(1) == "*" for m in match])
@@ -277,9 +297,24 @@ class HiddenStatesPanel(QWidget):
         self.strip_image.setRect(QRectF(0, 0, T, 1))
         self.strip_marks.setData(marked + 0.5, np.full(marked.size, 1.5))
         self.input_strip.setYRange(0, 2, padding=0)
-        self.plot.getAxis("bottom").setLabel("")
-        self.input_strip.setLabel("bottom", "time step t (value read: dark 0 to light 1; ● the two marked values)")
+        self._time_title = ""
+        self._fit_titles()
         self.input_strip.show()
+
+    def _fit_titles(self) -> None:
+        """Axis titles that fit: the time axis's title shortened to the plot's width, the colour
+        bar's to its height (the whole text in each axis's tooltip), so none is clipped or runs
+        into another."""
+        room = self.plot.getViewBox().width() + self.plot.getAxis("left").width()
+        for axis, text in ((self.plot.getAxis("bottom"), self._time_title),
+                           (self.input_strip.getAxis("bottom"), self._strip_title)):
+            shown = fitted(axis, text, room)
+            if axis.labelText != shown:
+                axis.setLabel(shown)
+        axis = self.colorbar.getAxis("left")
+        shown = fitted(axis, self._state_name or "", self.colorbar.vb.height() - 4)
+        if axis.labelText != html.escape(shown):
+            self.colorbar.setLabel("left", html.escape(shown))
 
     def _set_time_ticks(self) -> None:
         """Tick labels under every time step while each column has MIN_COLUMN_PX and room for its
