@@ -331,15 +331,16 @@ def test_before_the_first_step_the_loss_axis_shows_the_chance_level(qtbot, panel
     data = run_data([], chance=78.3)                     # char-rnn's chance level, no step yet
     show(qtbot, panel, data)
     y0, y1 = panel.plot.vb.viewRange()[1]
-    assert y0 <= 0 and 78.3 < y1 < 78.3 * 1.5            # the line is on screen, near the top
+    assert y0 <= 0 and 78.3 < y1 <= 78.3 * 1.5 + 1e-9     # on screen, below the legend
     assert panel.chance_line.isVisible()
     panel.log_box.setChecked(True)
     y0, y1 = panel.plot.vb.viewRange()[1]
     assert y0 < math.log10(78.3) < y1
     panel.log_box.setChecked(False)
-    show(qtbot, panel, run_data(np.linspace(5.0, 4.0, 50), chance=78.3))   # then the data decide
+    show(qtbot, panel, run_data(np.linspace(5.0, 4.0, 50), chance=78.3))   # then fitted: data and chance
     y0, y1 = panel.plot.vb.viewRange()[1]
-    assert y1 < 10
+    assert y0 < 4.0 and 78.3 < y1 < 78.3 * 1.2
+    assert panel.plot.vb.state["autoRange"][1]
 
 
 def test_the_ghost_is_the_previous_runs_curve_named_in_the_legend_and_survives_clear(qtbot, panel):
@@ -410,3 +411,19 @@ def test_the_loss_axis_says_the_losss_unit_and_fits_a_short_axis(qtbot, panel):
     assert axis.label.boundingRect().width() <= panel.plot.vb.height()
     assert axis.toolTip() == text                         # the whole text a hover away
     assert panel.loss_label == text
+
+
+def test_the_fitted_loss_axis_keeps_the_chance_line_in_view_while_all_steps_are_shown(qtbot, panel):
+    chance = math.log(2)                                       # parity: the loss sits just above ln 2
+    show(qtbot, panel, run_data(np.linspace(0.6996, 0.6950, 2000), chance=chance))
+    y0, y1 = panel.plot.vb.viewRange()[1]
+    assert y0 < chance < y1
+    panel.log_box.setChecked(True)
+    qtbot.wait(20)
+    y0, y1 = panel.plot.vb.viewRange()[1]
+    assert y0 < math.log10(chance) < y1
+    panel.log_box.setChecked(False)
+    panel.set_recent(1_000)                                   # a zoom on the latest steps: the data decide
+    show(qtbot, panel, run_data(np.linspace(30.0, 29.0, 2000), chance=78.3))
+    y0, y1 = panel.plot.vb.viewRange()[1]
+    assert y1 < 78.3

@@ -117,9 +117,11 @@ def test_window_axes_before_first_step_while_training_and_after_reset(qtbot, mak
         assert math.isfinite(lo)
     # Nothing of the previous run is left on the empty plots but its ghost curve; the loss axis
     # runs from 0 to above the chance level (and the ghost).
+    from rnnviz.gui.panels.cost import CHANCE_HEADROOM
+
     cost = window.cost_panel
     ghost = cost.ghost_curve.getOriginalDataset()[1]
-    top = max(cost.chance_level * 1.15, float(ghost.max()) * 1.05)
+    top = max(cost.chance_level * CHANCE_HEADROOM, float(ghost.max()) * 1.05)
     assert cost.plot.getViewBox().viewRange()[1] == pytest.approx([0, top])
     assert window.cost_panel.metric_view.viewRange()[1] == pytest.approx([0, 1])
     assert gradient.latest.titleLabel.text == "latest step"   # (not "step 123: ...")

@@ -8,7 +8,6 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 from superqt import QElidingLabel
 
@@ -44,9 +43,10 @@ METRIC_PEN = pg.mkPen((220, 110, 0), width=2)
 CHANCE_PEN = pg.mkPen((200, 30, 30), width=1.5, style=Qt.PenStyle.DashLine)
 GHOST_PEN = pg.mkPen((120, 120, 120, 120), width=2)
 BUDGET_PEN = pg.mkPen((60, 120, 60), width=1.5, style=Qt.PenStyle.DotLine)
-CHANCE_HEADROOM = 1.15
+CHANCE_HEADROOM = 1.5
 """Before the first step the loss axis runs from 0 to this much above the chance level, so the
-first screen shows the line the loss will start near (pyqtgraph's default would be 0..1)."""
+first screen shows the line the loss will start near (pyqtgraph's default would be 0..1), at two
+thirds of the height, below the legend."""
 DEFAULT_SMOOTHING = 0.9
 
 
@@ -90,12 +90,13 @@ def fit_axis_label(plot: pg.PlotItem, side: str, text: str) -> None:
     text in the axis's tooltip)."""
     axis = plot.getAxis(side)
     room = plot.vb.height() - 8
-    metrics = QFontMetricsF(axis.label.font())
-    forms = shorter_labels(text)
-    shown = next((form for form in forms if metrics.horizontalAdvance(form) <= room), forms[-1])
     axis.setToolTip(text)
-    if axis.labelText != shown:
-        plot.setLabel(side, shown)
+    forms = shorter_labels(text)
+    for form in forms:      # measured as drawn (the label's style sets its own font size)
+        if axis.labelText != form:
+            plot.setLabel(side, form)
+        if axis.label.boundingRect().width() <= room:
+            return
 
 
 def smoothed(columns: PixelColumns, beta: float) -> np.ndarray:
@@ -225,6 +226,9 @@ class CostPanel(QWidget):
             "that stays on it has learned nothing from the input.")
         self.chance_line.hide()
         self.plot.addItem(self.chance_line, ignoreBounds=True)
+        # An invisible point at the chance level, so the fitted loss axis always includes the line
+        # while all steps are shown (a loss sitting at chance, parity's ln 2, is read against it).
+        self.chance_bound = self.plot.plot(pen=pg.mkPen((0, 0, 0, 0)))
         # Held-out metric in its own ViewBox, sharing the step axis (pyqtgraph's multi-axis recipe).
         self.metric_view = pg.ViewBox()
         self.plot.showAxis("right")
@@ -484,6 +488,11 @@ class CostPanel(QWidget):
 
     def _set_chance(self, chance: float | None) -> None:
         """The chance level as a labelled horizontal line (hidden when the task has none)."""
+        step = max(self._data.step, 1) if self._data is not None else 1
+        if chance is None or not chance > 0 or self._recent is not None:
+            self.chance_bound.setData([], [])
+        else:
+            self.chance_bound.setData([step, step], [chance, chance])
         if chance is None or not chance > 0:
             self._chance = None
             self.chance_line.hide()
@@ -584,6 +593,7 @@ class CostPanel(QWidget):
         """Follow the latest ``steps`` training steps, or all of them (None)."""
         self._recent = steps
         self.range_box.setCurrentIndex(max(0, self.range_box.findData(steps)))
+        self._set_chance(self._chance)
         self._restart_following()
 
     def _restart_following(self) -> None:

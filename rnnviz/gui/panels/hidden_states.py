@@ -44,15 +44,15 @@ TIME_TITLE = "time step t → (tick labels: the input symbol read at that step)"
 STRIP_TITLE = "time step t (value read: dark 0 to light 1; ● the two marked values)"
 
 
-def fitted(axis, text: str, room: float) -> str:
-    """The longest of ``text``, its part before " (", or nothing, that fits ``room`` pixels in the
-    axis's label font; the axis's tooltip says the whole text."""
-    metrics = QFontMetricsF(axis.label.font())
-    axis.setToolTip(text)
-    for form in (text, text.split(" (")[0]):
-        if metrics.horizontalAdvance(form) <= room:
-            return form
-    return ""
+def fit_title(axis, text: str, room: float, set_label, tip: str | None = None) -> None:
+    """Title ``axis`` with the longest of ``text``, its part before " (", or nothing, that fits
+    ``room`` pixels as drawn (``set_label(text)`` sets it); the axis's tooltip says the whole text."""
+    axis.setToolTip(text if tip is None else tip)
+    for form in (text, text.split(" (")[0], ""):
+        if axis.labelText != form:
+            set_label(form)
+        if not form or axis.label.boundingRect().width() <= room:
+            return
 
 
 def sentence(text: str) -> str:
@@ -308,13 +308,9 @@ class HiddenStatesPanel(QWidget):
         room = self.plot.getViewBox().width() + self.plot.getAxis("left").width()
         for axis, text in ((self.plot.getAxis("bottom"), self._time_title),
                            (self.input_strip.getAxis("bottom"), self._strip_title)):
-            shown = fitted(axis, text, room)
-            if axis.labelText != shown:
-                axis.setLabel(shown)
-        axis = self.colorbar.getAxis("left")
-        shown = fitted(axis, self._state_name or "", self.colorbar.vb.height() - 4)
-        if axis.labelText != html.escape(shown):
-            self.colorbar.setLabel("left", html.escape(shown))
+            fit_title(axis, text, room, axis.setLabel)
+        fit_title(self.colorbar.getAxis("left"), html.escape(self._state_name or ""), self.colorbar.vb.height() - 4,
+                  lambda text: self.colorbar.setLabel("left", text), tip=self._state_name or "")
 
     def _set_time_ticks(self) -> None:
         """Tick labels under every time step while each column has MIN_COLUMN_PX and room for its
