@@ -186,7 +186,7 @@ def test_no_cost_axis_title_is_clipped(qtbot, make_window, monkeypatch, size, pr
 
 @pytest.mark.parametrize("height", [260, 320, 600])
 def test_cost_axis_titles_fit_a_short_plot(qtbot, height):
-    from rnnviz.gui.panels.cost import ADDING_ACCURACY, CostPanel
+    from rnnviz.gui.panels.cost import ADDING_ACCURACY, CostPanel, shorter_labels
     from rnnviz.gui.run_data import RunData
 
     panel = CostPanel()
@@ -208,3 +208,4 @@ def test_cost_axis_titles_fit_a_short_plot(qtbot, height):
         assert rect is not None and rect.top() >= view.top() - 2 and rect.bottom() <= view.bottom() + 2, \
             (side, axis.labelText, rect, view)
         assert axis.toolTip() == full
+        assert axis.label.toPlainText() in shorter_labels(full)    # drawn whole ("< 0.04" is not a tag)

@@ -3,6 +3,7 @@ the line to read, the task's chance level, the held-out metric and setting-chang
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -93,6 +94,7 @@ def fit_axis_label(plot: pg.PlotItem, side: str, text: str) -> None:
     axis.setToolTip(text)
     forms = shorter_labels(text)
     for form in forms:      # measured as drawn (the label's style sets its own font size)
+        form = html.escape(form, quote=False)     # (a title is HTML: "|error| < 0.04" lost its end)
         if axis.labelText != form:
             plot.setLabel(side, form)
         if axis.label.boundingRect().width() <= room:
