@@ -229,10 +229,11 @@ class _Signals:
             self.caught = number
 
     def __exit__(self, *exc) -> bool:
-        # After a signal a process of its own is on its way out with the run saved: further signals
-        # are ignored (Python resets its own handlers to the default, fatal, one while exiting, but
-        # leaves ignored ones alone). Otherwise, and inside another program, the previous handlers.
-        ignore = self.caught is not None and _OWN_PROCESS
+        # A process of its own is on its way out with the run saved: a late signal is ignored, so it
+        # cannot kill the process before it reports (Python resets its own handlers to the default,
+        # fatal one while exiting, but leaves ignored ones alone). Inside another program (tests,
+        # notebooks): the previous handlers.
+        ignore = _OWN_PROCESS
         for number, handler in self._previous.items():
             signal.signal(number, signal.SIG_IGN if ignore else handler)
         return False
