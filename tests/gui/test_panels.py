@@ -220,7 +220,7 @@ def test_the_adding_problem_shows_a_value_and_marker_strip_and_its_rule(qtbot, m
     assert hidden.input_strip.isVisible()
     assert len(hidden.strip_marks.data) == 2            # the two marked values
     assert hidden.plot.vb.viewRange()[0] == pytest.approx([0, 20])
-    assert "|error| < 0.04" in window.cost_panel.plot.getAxis("right").labelText
+    assert "|error| < 0.04" in window.cost_panel.plot.getAxis("right").label.toPlainText()   # as drawn
     assert "within 0.04" in window.sampling_panel.caption.text()
     lines = window.sampling_panel.text.toPlainText().splitlines()[2:]
     assert lines and all(" → " in line and line[-1] in "✓✗" for line in lines)
