@@ -321,6 +321,8 @@ class CostPanel(QWidget):
         _, ghost = self.ghost_curve.getData()
         if ghost is not None and len(ghost) and np.isfinite(ghost).any():
             top = max(top, float(np.nanmax(ghost)) * 1.05) if self._chance is not None else float(np.nanmax(ghost)) * 1.05
+        if not (math.isfinite(top) and top > 0):    # a ghost of zero loss, or none to go by
+            top = 1.0
         if self.log_box.isChecked():
             view.setYRange(math.log10(top) - 1.5, math.log10(top), padding=0)
         else:
