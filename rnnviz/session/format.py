@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnviz.errors import SessionError  # noqa: F401  (re-exported: raised throughout this package)
+
 FORMAT_VERSION = 1
 """The format this rnnviz writes, and the newest it reads."""
 
@@ -48,11 +50,6 @@ MIGRATIONS: dict[int, Migration] = {}
 (arrays already numpy arrays) and returns the same content in format ``from_version + 1``."""
 
 
-class SessionError(ValueError):
-    """A session file could not be saved or loaded. ``str(error)`` is a one-line message for the user."""
-
-    def __init__(self, message: str):
-        super().__init__(" ".join(str(message).split()))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
+from rnnviz.errors import SettingError  # noqa: F401  (re-exported: callers import it from here)
+
 TASKS = ("parity", "addition", "charlm", "copy", "adding")
 CELLS = ("rnn", "lstm", "gru")
 ACTIVATIONS = ("tanh", "relu", "sigmoid")
@@ -23,17 +25,6 @@ MAX_SAMPLE_LENGTH = 1_000_000
 """Longest sample, in characters, anything in rnnviz generates (about 20 s of work at batch 1)."""
 MAX_PROBE_LENGTH = 200
 """Longest probe text: the window labels every one of its characters."""
-
-
-class SettingError(ValueError):
-    """A setting out of range or of the wrong kind: the user's input, never a bug.
-
-    ``setting`` is the Config field; ``problem`` the rest of the sentence, so that the command
-    line can name its flag (``--sample-every must be ...``) and the window its control."""
-
-    def __init__(self, setting: str, problem: str):
-        super().__init__(f"{setting} {problem}")
-        self.setting, self.problem = setting, problem
 
 
 @dataclass
