@@ -13,6 +13,7 @@ import collections
 import threading
 import time
 
+import shiboken6
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal, Slot
 
 from rnnviz.training.config import LIVE_FIELDS, Config
@@ -325,9 +326,13 @@ class TrainingController(QObject):
             worker.snapshot_ready.disconnect()
         except (RuntimeError, TypeError):  # pragma: no cover - already disconnected
             pass
-        worker.deleteLater()
+        live_errors = list(worker.live_errors)
+        # The worker lives in ``thread``, whose event loop has ended: a deleteLater() would never
+        # run, and the worker (with the Trainer it holds) would leak. The thread has finished, so
+        # nothing else can touch the worker now: delete it here.
+        shiboken6.delete(worker)
         thread.deleteLater()
-        for message in worker.live_errors:
+        for message in live_errors:
             self.worker_failed.emit(message)
         if self._restart_after_stop:
             self._restart_after_stop = False

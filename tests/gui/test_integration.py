@@ -209,3 +209,36 @@ def test_cost_axis_titles_fit_a_short_plot(qtbot, height):
             (side, axis.labelText, rect, view)
         assert axis.toolTip() == full
         assert axis.label.toPlainText().strip() in shorter_labels(full)    # drawn whole ("< 0.04" is not a tag)
+
+
+def test_finished_runs_free_their_worker_and_trainer(qtbot, make_window, dialogs):
+    """Each start makes a worker on a thread; once the thread ends, the worker and any Trainer
+    replaced by a reset must be freed (they were kept alive forever, ~0.1-0.3 MB a run)."""
+    import gc
+    import weakref
+
+    from rnnviz.gui.worker import TrainingWorker
+
+    window = make_window()
+    controller = window.controller
+    workers, trainers = weakref.WeakSet(), weakref.WeakSet()
+    original_init = TrainingWorker.__init__
+
+    def recording_init(self, trainer, *args, **kwargs):
+        workers.add(self)
+        trainers.add(trainer)
+        original_init(self, trainer, *args, **kwargs)
+
+    TrainingWorker.__init__ = recording_init
+    try:
+        for _ in range(4):
+            controller.start(max_steps=controller.step_count + 3)
+            qtbot.waitUntil(lambda: not controller.is_running, timeout=60_000)
+            window.reset_run()
+    finally:
+        TrainingWorker.__init__ = original_init
+    qtbot.wait(50)
+    gc.collect()
+    assert len(workers) == 0, f"{len(workers)} finished workers are still alive"
+    alive = [t for t in trainers if t is not controller.trainer]
+    assert not alive, f"{len(alive)} Trainers replaced by a reset are still alive"

@@ -19,13 +19,12 @@ and takes minutes on a busy 2-core machine (``benchmarks/monkey.py`` drives ever
 
 ``RSS_GROWTH_MB`` = 120, chosen from measurement: RSS from ``/proc/self/statm`` after
 ``gc.collect()`` and glibc's ``malloc_trim(0)`` (freed heap the allocator merely keeps does not
-count). On this 2-core machine (Python 3.11, PySide6 6.11.3, pyqtgraph 0.14), with the leak named
-in ``KNOWN_BUGS`` patched out in a scratch copy, 3,000 actions after the 200-action warm-up grew
+count). On this 2-core machine (Python 3.11, PySide6 6.11.3, pyqtgraph 0.14), 3,000 actions after the 200-action warm-up grew
 it by 57, 15 and 43 MB (seeds 1, 2, 3) and 10,000 actions by 57 MB (seed 1: flat from about
 action 3,000 on; no Python objects were left behind: the rest is Qt's and the allocator's); the
 bound is about twice the largest, so such caches do not fail it while a leak of the runs
-themselves does: unpatched, the same runs grow it by 400-800 MB, because every run's Trainer
-outlives it.
+themselves does: when every finished run's worker and Trainer were kept alive (a deferred delete
+posted to a thread that had ended), the same runs grew it by 400-800 MB.
 
 Time: 3,000 actions took 53-123 s on this shared 2-core machine (load 1-4; whole test with the
 warm-up 10 s more), over the 60 s aimed for: most of it is the window's own work between actions
@@ -55,14 +54,6 @@ ACTIONS = int(os.environ.get("RNNVIZ_MONKEY_ACTIONS", "3000"))
 WARM_UP_ACTIONS = 200
 RSS_GROWTH_MB = 120
 SKIP_PRESETS = ("parity-100k",)
-
-KNOWN_BUGS = (
-    "a bug the monkey found, not yet fixed by its owner: controller.py leaks every run's TrainingWorker "
-    "and with it the run's Trainer (data, network, history): _finish_thread calls worker.deleteLater() "
-    "after the worker's QThread has finished, so the deferred delete never runs; resident memory grows "
-    "by 400-800 MB over 3,000 actions. (The other one it found, 'log y' + Reset raising ValueError in "
-    "CostPanel._fit_empty_range, was fixed in 518944f.)")
-
 
 def load_monkey():
     """tests/gui/monkey.py by path (tests/ is not a package)."""
@@ -97,7 +88,6 @@ def new_window(qtbot):
 
 
 @pytest.mark.slow      # 1-2 minutes on a 2-core machine (see the module's docstring)
-@pytest.mark.xfail(strict=False, reason=KNOWN_BUGS)
 def test_monkey(qtbot, tmp_path, big_screen, monkeypatch):
     started = weakref.WeakSet()
     original_start = QThread.start
