@@ -427,3 +427,19 @@ def test_the_fitted_loss_axis_keeps_the_chance_line_in_view_while_all_steps_are_
     show(qtbot, panel, run_data(np.linspace(30.0, 29.0, 2000), chance=78.3))
     y0, y1 = panel.plot.vb.viewRange()[1]
     assert y1 < 78.3
+
+
+@pytest.mark.parametrize("log_y", [False, True])
+def test_before_the_first_step_the_loss_axis_reaches_the_previous_runs_top(qtbot, panel, log_y):
+    """The previous run's curve is read in losses, not in the log10 values drawn on a log axis."""
+    panel.log_box.setChecked(log_y)
+    panel.set_ghost(np.arange(1.0, 101.0), np.linspace(300.0, 20.0, 100), "previous run")
+    panel.clear()
+    show(qtbot, panel, run_data([], chance=78.3))
+    top = panel.plot.vb.viewRange()[1][1]
+    assert (10 ** top if log_y else top) == pytest.approx(300.0 * 1.05)
+    panel.set_ghost(np.arange(1.0, 11.0), np.zeros(10), "previous run")    # zero loss: nothing to go by
+    panel.clear()
+    show(qtbot, panel, run_data([]))
+    top = panel.plot.vb.viewRange()[1][1]
+    assert math.isfinite(top) and (10 ** top if log_y else top) == pytest.approx(1.0)

@@ -318,9 +318,10 @@ class CostPanel(QWidget):
             return
         self._empty_range = True
         top = 1.0 if self._chance is None else self._chance * CHANCE_HEADROOM
-        _, ghost = self.ghost_curve.getData()
+        _, ghost = self.ghost_curve.getOriginalDataset()   # losses (getData() is log10 in log mode)
         if ghost is not None and len(ghost) and np.isfinite(ghost).any():
-            top = max(top, float(np.nanmax(ghost)) * 1.05) if self._chance is not None else float(np.nanmax(ghost)) * 1.05
+            ghost_top = float(np.nanmax(ghost)) * 1.05
+            top = ghost_top if self._chance is None else max(top, ghost_top)
         if not (math.isfinite(top) and top > 0):    # a ghost of zero loss, or none to go by
             top = 1.0
         if self.log_box.isChecked():
