@@ -10,7 +10,7 @@ import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QPointF
 
-from rnnviz.gui.panels.cost import CostPanel, smoothed
+from rnnviz.gui.panels.cost import OFF_SCALE, CostPanel, smoothed
 from rnnviz.gui.run_data import LossEnvelope, RunData, ema_blocks, pixel_columns
 
 
@@ -443,3 +443,29 @@ def test_before_the_first_step_the_loss_axis_reaches_the_previous_runs_top(qtbot
     show(qtbot, panel, run_data([]))
     top = panel.plot.vb.viewRange()[1][1]
     assert math.isfinite(top) and (10 ** top if log_y else top) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("spike", [1e200, 1.7e308, np.inf])
+def test_a_diverging_step_is_marked_off_the_scale_instead_of_emptying_the_plot(qtbot, panel, spike):
+    """A ReLU network's loss can jump to 1e308 for a step: the axis stays on the rest of the run
+    (it was 0..1, or 0..1e200, with the curve out of sight or squashed flat)."""
+    losses = np.r_[np.linspace(4.0, 2.0, 2000), [spike], np.linspace(2.0, 1.9, 31)]
+    show(qtbot, panel, run_data(losses, chance=4.2))
+    y0, y1 = panel.plot.vb.viewRange()[1]
+    assert y0 < 2.0 and 4.0 < y1 < 4.2 * OFF_SCALE * 1.2
+    x, y = panel.off_scale_marks.getData()
+    assert len(x) == 1 and x[0] == pytest.approx(2001, abs=10) and y[0] <= y1
+    assert "1 off the scale" in panel.caption.text()
+    panel.log_box.setChecked(True)
+    show(qtbot, panel, run_data(losses, chance=4.2))
+    assert panel.plot.vb.viewRange()[1][1] < math.log10(4.2 * OFF_SCALE * 1.2)
+
+
+@pytest.mark.parametrize("losses", [np.linspace(104.0, 40.0, 3000) + np.random.default_rng(0).normal(0, 5, 3000),
+                                    np.r_[np.full(20, 0.5), np.full(20_000, 0.001)]])
+def test_a_learning_curve_from_the_chance_level_is_never_off_the_scale(qtbot, panel, losses):
+    chance = float(losses[0])
+    show(qtbot, panel, run_data(losses, chance=chance))
+    assert panel.off_scale_marks.getData()[0] is None or len(panel.off_scale_marks.getData()[0]) == 0
+    assert "off the scale" not in panel.caption.text()
+    assert panel.plot.vb.viewRange()[1][1] >= losses.max()

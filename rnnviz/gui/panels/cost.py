@@ -45,6 +45,11 @@ CHANCE_PEN = pg.mkPen((200, 30, 30), width=1.5, style=Qt.PenStyle.DashLine)
 GHOST_PEN = pg.mkPen((120, 120, 120, 120), width=2)
 BUDGET_PEN = pg.mkPen((60, 120, 60), width=1.5, style=Qt.PenStyle.DotLine)
 CHANCE_HEADROOM = 1.5
+OFF_SCALE = 4.0
+"""The loss axis reaches at most this many times the typical loss shown (the larger of the 95th
+percentile of the per-pixel highs and the chance level); single steps above it
+(a diverging ReLU network can reach 1e308) are drawn at the top edge as triangles and named in the
+caption, instead of squashing every other step into the bottom pixel row."""
 """Before the first step the loss axis runs from 0 to this much above the chance level, so the
 first screen shows the line the loss will start near (pyqtgraph's default would be 0..1), at two
 thirds of the height, below the legend."""
@@ -202,6 +207,11 @@ class CostPanel(QWidget):
                                         name="loss per step (lowest to highest)")
         self.ema_curve = self.plot.plot(pen=EMA_PEN, name="loss, smoothed")
         self.ema_curve.setZValue(5)
+        # Steps whose loss is far above the rest: a triangle at the top edge (see OFF_SCALE).
+        self.off_scale_marks = self.plot.plot(pen=None, symbol="t1", symbolSize=9,
+                                              symbolBrush=(200, 30, 30), symbolPen=None)
+        self.off_scale_marks.setZValue(6)
+        self._off_scale: tuple[int, float] | None = None     # (how many columns, the highest loss)
         # The previous run's smoothed loss, faint, behind this run's (set_ghost; clear() keeps it).
         self.ghost_curve = self.plot.plot(pen=GHOST_PEN)
         self.ghost_curve.setZValue(1)
@@ -387,8 +397,8 @@ class CostPanel(QWidget):
             return False
         self._revision = data.revision
         self._follow(data.step)
+        self._set_chance(data.chance_loss)      # (first: the loss is drawn against it)
         self._draw_loss()
-        self._set_chance(data.chance_loss)
         self._fit_empty_range()
         self._refresh_metric(data)
         self._refresh_markers(data)
@@ -412,6 +422,10 @@ class CostPanel(QWidget):
                     unit = "characters" if "bits_per_char" in data.metric_names() else "sequences"
                     text += f" (on {data.held_out:,} held-out {unit}"
                     text += f", every {data.eval_every:,} steps)" if data.eval_every else ")"
+        if self._off_scale is not None:
+            count, highest = self._off_scale
+            text += (f" · ▲ {count:,} off the scale (highest loss {highest:.3g})" if count > 1
+                     else f" · ▲ 1 off the scale (loss {highest:.3g})")
         self.caption.setText(text)
 
     # ---- the step axis ------------------------------------------------------------------------
@@ -476,10 +490,35 @@ class CostPanel(QWidget):
             x0 = max(x0, 0.5)
         columns = pixel_columns(data.loss, x0, x1, width, log_x=self.log_x)
         self._columns = columns
-        self._smooth = smoothed(columns, self._beta)
+        with np.errstate(over="ignore", invalid="ignore"):    # a loss near 1e308 overflows the average
+            self._smooth = smoothed(columns, self._beta)
+        hi, top = self._clip_off_scale(columns)
         self.raw_curve.setData(np.concatenate([columns.x, columns.x[::-1]]),
-                               np.concatenate([columns.hi, columns.lo[::-1]]))
-        self._set_ema(columns.x, self._smooth)
+                               np.concatenate([hi, columns.lo[::-1]]))
+        self._set_ema(columns.x, np.minimum(self._smooth, top))
+        if self._data is not None:
+            self._refresh_caption(self._data)
+
+    def _clip_off_scale(self, columns) -> tuple[np.ndarray, float]:
+        """The per-column highs with the off-scale ones (see OFF_SCALE) lowered to the axis's top,
+        which they mark with a triangle; and that top (inf when nothing is off the scale)."""
+        hi = columns.hi
+        finite_hi = hi[np.isfinite(hi)]
+        typical = [0.0]
+        if finite_hi.size:
+            typical.append(float(np.percentile(finite_hi, 95)))
+        if self._chance is not None:
+            typical.append(self._chance)
+        top = OFF_SCALE * max(typical)
+        above = ~(hi <= top)                      # (NaN highs: an empty column, never off the scale)
+        above &= ~np.isnan(hi)
+        if not (top > 0 and above.any()):
+            self._off_scale = None
+            self.off_scale_marks.setData([], [])
+            return hi, math.inf
+        self._off_scale = (int(above.sum()), float(np.max(hi[above])))
+        self.off_scale_marks.setData(columns.x[above], np.full(int(above.sum()), top))
+        return np.where(above, top, hi), top
 
     def _set_ema(self, x, y) -> None:
         """The smoothed line, with a dot per point while there are few (a single step is visible)."""
