@@ -1,0 +1,203 @@
+"""``rnnviz export`` and ``rnnviz import``: sessions to and from safetensors files in PyTorch's names.
+
+A safetensors file holds named arrays and a string-to-string header, never code, so nothing is
+unpickled on import. See :mod:`rnnviz.bridge.torch_names` for the mapping.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import tempfile
+
+import numpy as np
+
+from rnnviz.errors import FileError, InputError
+from rnnviz.session import check_save_target, load_session, save_session
+from rnnviz.training.config import Config
+from rnnviz.training.trainer import Trainer
+
+from .torch_names import FORMAT, from_torch, to_torch
+
+MAX_FILE_BYTES = 2 << 30
+
+
+def export_session(session_path: str, out_path: str, *, force: bool = False) -> dict[str, str]:
+    """Write the weights of the session at ``session_path`` to ``out_path``; returns the metadata."""
+    from safetensors.numpy import save_file
+
+    trainer = load_session(session_path)
+    config = trainer.config
+    vocabulary = trainer.task.vocab if config.task == "charlm" else None
+    tensors, metadata = to_torch(trainer.network.params, config.cell, config.activation, vocabulary,
+                                 config.task)
+    target = _check_target(out_path, force)
+    folder = os.path.dirname(target) or "."
+    fd, temporary = tempfile.mkstemp(prefix=".rnnviz-export-", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        save_file(tensors, temporary, metadata=metadata)
+        os.replace(temporary, target)
+    except OSError as exc:
+        raise FileError(f"cannot write {out_path}: {exc.strerror or exc}") from None
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return metadata
+
+
+def _check_target(path: str, force: bool) -> str:
+    if not path:
+        raise InputError("the output file needs a name")
+    target = os.path.realpath(path)
+    if os.path.isdir(target):
+        raise FileError(f"cannot write {path}: it is a folder")
+    if not os.path.isdir(os.path.dirname(target) or "."):
+        raise FileError(f"cannot write {path}: its folder does not exist")
+    if os.path.exists(target) and not force:
+        raise FileError(f"{path} exists; add --force to replace it")
+    return target
+
+
+def read_safetensors(path: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """The arrays and header metadata of a safetensors file; ``FileError`` for anything unreadable."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file, safe_open
+
+    if not os.path.exists(path):
+        raise FileError(f"no such file: {path}")
+    if not os.path.isfile(path):
+        raise FileError(f"{path} is not a regular file")
+    if os.path.getsize(path) > MAX_FILE_BYTES:
+        raise FileError(f"{path} is larger than the {MAX_FILE_BYTES >> 30} GiB limit")
+    try:
+        with safe_open(path, framework="np") as handle:
+            metadata = dict(handle.metadata() or {})
+        tensors = load_file(path)
+    except (SafetensorError, ValueError, TypeError) as exc:   # a damaged or foreign file
+        raise FileError(f"{path} is not a readable safetensors file ({' '.join(str(exc).split())})") from None
+    except OSError as exc:
+        raise FileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return tensors, metadata
+
+
+def import_weights(path: str, save_path: str, *, corpus_path: str | None = None, cell: str | None = None,
+                   force: bool = False) -> Trainer:
+    """A character-model session built from the PyTorch-named weights at ``path``, saved at
+    ``save_path`` and returned.
+
+    The vocabulary comes from the file's metadata (rnnviz's own exports carry it) or from the
+    corpus; with both, the corpus must use exactly the file's symbols. Without a corpus the
+    session's text is the vocabulary itself: enough to look inside the model (probe texts,
+    ``rnnviz explain``), not to train or evaluate on.
+    """
+    tensors, metadata = read_safetensors(path)
+    fmt = metadata.get("format")
+    if fmt is not None and fmt.startswith("rnnviz-torch") and fmt != FORMAT:
+        raise InputError(f"{path} was written by a newer rnnviz ({fmt}); update rnnviz to read it")
+    cell = cell or metadata.get("cell") or ("lstm" if _rows(tensors) == 4 * _hidden(tensors) else "rnn")
+    nonlinearity = metadata.get("nonlinearity") or "tanh"
+    if cell == "rnn" and nonlinearity not in ("tanh", "relu"):
+        raise InputError(f"{path} names the nonlinearity {nonlinearity!r}; nn.RNN has tanh and relu")
+    params = from_torch(tensors, cell)
+    vocabulary = _vocabulary(metadata, path)
+    corpus_text = None
+    if corpus_path is not None:
+        from rnnviz.tasks.corpus import load_corpus
+        corpus_text = load_corpus(corpus_path)
+        symbols = sorted(set(corpus_text))
+        if vocabulary is not None and set(symbols) != set(vocabulary):
+            extra = sorted(set(symbols) - set(vocabulary))
+            lacking = sorted(set(vocabulary) - set(symbols))
+            what = (f"characters the model never saw: {''.join(extra)!r}" if extra
+                    else f"none of the model's characters {''.join(lacking)!r}")
+            raise InputError(f"the corpus {corpus_path} does not match the model's vocabulary: it has {what}")
+        if vocabulary is None:
+            vocabulary = symbols
+    if vocabulary is None:
+        raise InputError(f"{path} does not list its vocabulary; give --corpus (the text the model was "
+                         "trained on) so its symbols can be matched to the weights")
+    D, K = params["Wax"].shape[1], params["Wya"].shape[0]
+    if not D == K == len(vocabulary):
+        raise InputError(f"the weights read {D} input and {K} output symbols, the vocabulary has "
+                         f"{len(vocabulary)}")
+    order = np.argsort(np.array(vocabulary, dtype=object), kind="stable")  # rnnviz's ids: sorted symbols
+    params["Wax"], params["Wya"], params["by"] = params["Wax"][:, order], params["Wya"][order], params["by"][order]
+    H = params["Waa"].shape[1]
+    config = Config(task="charlm", cell=cell, activation=nonlinearity if cell == "rnn" else "tanh", hidden=H,
+                    corpus=os.path.abspath(corpus_path) if corpus_path else None)
+    if corpus_text is None:
+        corpus_text = _placeholder_text(sorted(vocabulary), config.seq_length)
+    check_save_target(save_path, force=force)
+    state = Trainer(config, corpus_text=corpus_text).state_dict()   # a fresh run, then these weights
+    state["params"] = params
+    state["previous_params"] = {k: v.copy() for k, v in params.items()}
+    trainer = Trainer.from_state_dict(state, corpus_text=corpus_text)
+    save_session(trainer, save_path)
+    return trainer
+
+
+def _rows(tensors) -> int:
+    w = tensors.get("weight_hh_l0")
+    return w.shape[0] if w is not None and w.ndim == 2 else -1
+
+
+def _hidden(tensors) -> int:
+    w = tensors.get("weight_hh_l0")
+    return w.shape[1] if w is not None and w.ndim == 2 else -1
+
+
+def _vocabulary(metadata: dict, path: str) -> list[str] | None:
+    raw = metadata.get("vocabulary")
+    if raw is None:
+        return None
+    try:
+        vocabulary = json.loads(raw)
+    except ValueError:
+        raise InputError(f"{path}: its vocabulary metadata is not a JSON list") from None
+    if not (isinstance(vocabulary, list) and vocabulary and all(isinstance(s, str) and len(s) == 1 for s in vocabulary)):
+        raise InputError(f"{path}: its vocabulary metadata must be a list of single characters")
+    if len(set(vocabulary)) != len(vocabulary):
+        raise InputError(f"{path}: its vocabulary lists a character twice")
+    return vocabulary
+
+
+def _placeholder_text(symbols: list[str], seq_length: int) -> str:
+    """The vocabulary repeated: long enough for the character task's training and held-out parts."""
+    alphabet = "".join(symbols)
+    repeats = max(2, math.ceil(20 * (seq_length + 2) / len(alphabet)))
+    return alphabet * repeats
+
+
+# ---- the command line ----------------------------------------------------------------------------
+def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("session", help="an rnnviz session file (.rnnviz) with an RNN (tanh or relu) or LSTM")
+    parser.add_argument("output", help="the safetensors file to write (PyTorch's parameter names)")
+    parser.add_argument("--force", action="store_true", help="replace an existing output file")
+
+
+def run_export(args) -> int:
+    metadata = export_session(args.session, args.output, force=args.force)
+    print(f"wrote {args.output}: nn.{metadata['cell'].upper()} (hidden {metadata['hidden_size']}, "
+          f"input {metadata['input_size']}) + nn.Linear 'fc' (output {metadata['output_size']})")
+    return 0
+
+
+def add_import_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("weights", help="a safetensors file with PyTorch's names (weight_ih_l0, ..., fc.weight)")
+    parser.add_argument("--save", required=True, metavar="SESSION", help="the session file to write")
+    parser.add_argument("--corpus", help="the text the model was trained on (needed when the file "
+                        "does not list its vocabulary)")
+    parser.add_argument("--cell", choices=("rnn", "lstm"), help="the cell, when the file does not say")
+    parser.add_argument("--force", action="store_true", help="replace an existing file")
+
+
+def run_import(args) -> int:
+    trainer = import_weights(args.weights, args.save, corpus_path=args.corpus, cell=args.cell, force=args.force)
+    spec = trainer.spec
+    print(f"wrote {args.save}: character model, {spec.cell.upper()} with {spec.hidden_size} hidden units, "
+          f"{spec.input_size} symbols" + ("" if args.corpus else " (no corpus: the session's text is "
+                                          "the vocabulary; open it to inspect, not to train)"))
+    return 0
