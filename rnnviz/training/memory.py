@@ -22,17 +22,19 @@ from __future__ import annotations
 import os
 
 from rnnviz.engine.sequence import GATE_BLOCKS
+from rnnviz.errors import InputError
 from rnnviz.tasks.base import EVAL_BUDGET
+from rnnviz.tasks.charlm import EVAL_CHUNK, EVAL_STREAMS
 from rnnviz.training.config import Config
 
 #: numbers per hidden unit kept per time step and sequence, for a training pass and an evaluation
-#: pass (calibrated with tracemalloc: on nine task/cell/size settings the estimate came to 1.06-2.4x
-#: the measured peak)
+#: pass (calibrated with tracemalloc; tests/training/test_memory_estimate.py holds the estimate
+#: between the measured peak and a few times it on large settings of every task and cell)
 PASS_PER_UNIT = {"rnn": 2.5, "lstm": 14, "gru": 11}
 EVAL_PER_UNIT = {"rnn": 2, "lstm": 12, "gru": 9}
 
 
-def _shape(config: Config, vocab: int) -> tuple[int, int, int, int, int]:
+def _shape(config: Config, vocab: int, corpus_chars: int = 0) -> tuple[int, int, int, int, int]:
     """(T, N, D_dense, K, data_bytes) for the task's training pass and fixed data."""
     c, s = config, 8 if config.dtype == "float64" else 4
     if c.task == "parity":
@@ -50,27 +52,30 @@ def _shape(config: Config, vocab: int) -> tuple[int, int, int, int, int]:
     if c.task == "adding":
         T = c.seq_length
         return T, c.batch_size, 2, 1, c.n_test * (T * (8 + 2 * s) + 16 + s)
-    # charlm: the corpus is already in memory; its ids (int64) and one pass over the held-out part
-    return c.seq_length, c.batch_size, 0, vocab, 0
+    # charlm: the text is already in memory; the task keeps it as int64 ids (8 bytes a character),
+    # and turning it into ids briefly takes about 24
+    return c.seq_length, c.batch_size, 0, vocab, 24 * corpus_chars
 
 
-def estimate_bytes(config: Config, vocab: int = 256) -> dict[str, int]:
+def estimate_bytes(config: Config, vocab: int = 256, corpus_chars: int = 0) -> dict[str, int]:
     """Estimated peak bytes by part: ``data``, ``training pass``, ``evaluation``, ``weights``.
 
-    ``vocab``: the character model's vocabulary size (other tasks ignore it)."""
+    ``vocab``, ``corpus_chars``: the character model's vocabulary size and text length (other
+    tasks ignore them)."""
     s = 8 if config.dtype == "float64" else 4
     H, G = config.hidden, GATE_BLOCKS[config.cell]
-    T, N, D, K, data = _shape(config, vocab)
+    T, N, D, K, data = _shape(config, vocab, corpus_chars)
     per_step = PASS_PER_UNIT[config.cell] * H + 3 * K + 2 * D
-    chunk = max(1, EVAL_BUDGET // max(1, T * H))
-    if config.task != "charlm":
-        chunk = min(chunk, config.n_test)
+    if config.task == "charlm":          # held-out text: EVAL_STREAMS streams in chunks of EVAL_CHUNK
+        T_eval, chunk = EVAL_CHUNK, EVAL_STREAMS
+    else:                                # held-out sequences, as many at once as EVAL_BUDGET allows
+        T_eval, chunk = T, min(max(1, EVAL_BUDGET // max(1, T * H)), config.n_test)
     n_inputs = D if D else K + 2
     weights = G * H * (n_inputs + H + 1) + K * (H + 1)
     return {
         "data": data,
         "training pass": int(s * T * N * per_step),
-        "evaluation": s * T * chunk * (EVAL_PER_UNIT[config.cell] * H + 2 * K + D),
+        "evaluation": s * T_eval * chunk * (EVAL_PER_UNIT[config.cell] * H + 2 * K + D),
         "weights": 6 * s * weights,
     }
 
@@ -108,13 +113,13 @@ _DRIVERS = {
 }
 
 
-def check_fits(config: Config, vocab: int = 256, limit: int | None = None) -> None:
-    """``MemoryError``-free refusal: ``ValueError`` if the run's estimate exceeds ``limit``
+def check_fits(config: Config, vocab: int = 256, limit: int | None = None, corpus_chars: int = 0) -> None:
+    """``MemoryError``-free refusal: ``InputError`` if the run's estimate exceeds ``limit``
     (default: the memory available now), naming the part, the settings behind it, both sizes."""
     limit = available_bytes() if limit is None else limit
     if limit is None:
         return
-    parts = estimate_bytes(config, vocab)
+    parts = estimate_bytes(config, vocab, corpus_chars)
     total = peak_bytes(parts)
     if total <= limit:
         return
@@ -130,5 +135,5 @@ def check_fits(config: Config, vocab: int = 256, limit: int | None = None) -> No
                 "lower n_train or train in minibatches (batch_size 32)")
     else:
         hint = f"lower {' or '.join(names[:2]) if names else 'the sizes'}"
-    raise ValueError(f"this run would need about {_gb(total)} of memory ({part}: {_gb(parts[part])}, from "
+    raise InputError(f"this run would need about {_gb(total)} of memory ({part}: {_gb(parts[part])}, from "
                      f"{what}), more than the {_gb(limit)} available; {hint}")
