@@ -19,7 +19,7 @@ def test_core_packages_do_not_import_qt():
     assert out.stdout.strip() == "", f"Qt imported outside rnnviz.gui: {out.stdout}"
 
 
-LAYERS = ["errors", "engine", "tasks", "training", "session", "bridge", "cli", "gui"]
+LAYERS = ["errors", "engine", "tasks", "training", "session", "insight", "bridge", "cli", "gui"]
 """Each package may import only itself and the packages before it in this list."""
 
 

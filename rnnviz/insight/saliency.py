@@ -1,0 +1,106 @@
+"""What each output is made of: its log-probability, its gradient on every earlier state, and its
+saliency over the inputs.
+
+For an output step τ with target y<τ> the *score* is (per the network's readout):
+
+* softmax: ``log p(y<τ>)``, the log-probability of the target class;
+* sigmoid: ``Σ_k log p(y<τ>_k)``, the log-probability of the target bits (one bit for parity and addition);
+* linear: the output value ``ŷ<τ>`` itself (summed over outputs when K > 1): a linear readout
+  gives a value, not a probability, so the saliency says what moves the answer.
+
+Saliency ``[τ, s] = ‖∂ score<τ> / ∂x<s>‖₂`` for s ≤ τ (0 for s > τ), x<s> the input vector (one-hot
+for tokens); ``state_gradient [τ, t] = ‖∂ score<τ> / ∂a<t>‖₂`` (= ‖∂L<τ>/∂a<t>‖ for the loss
+``L<τ> = -log p`` of that one output), plus ``‖∂ score<τ> / ∂c<t>‖`` for the LSTM. Both come from
+one backward sweep that carries every output's gradient at once: ``g<s-1> = g<s> Js[s]``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from rnnviz.insight.jacobians import StepJacobians
+from rnnviz.insight.trace import Trace
+
+
+class OutputScores(NamedTuple):
+    """For the n output steps of a trace: ``score`` (n,) (see the module docstring), ``dscore_da``
+    (n, H) its gradient on a<τ>, ``probs`` (n, K) the readout's probabilities (softmax, sigmoid)
+    or values (linear)."""
+
+    score: np.ndarray
+    dscore_da: np.ndarray
+    probs: np.ndarray
+
+
+class OutputGradients(NamedTuple):
+    """``saliency`` (T, T) ‖∂score<τ>/∂x<s>‖; ``a_norms`` (T, T) ‖∂score<τ>/∂a<t>‖; ``c_norms`` (T, T)
+    ‖∂score<τ>/∂c<t>‖ for the LSTM (None otherwise). Rows of steps without an output are 0."""
+
+    saliency: np.ndarray
+    a_norms: np.ndarray
+    c_norms: np.ndarray | None
+
+
+def logits(a: np.ndarray, Wya: np.ndarray, by: np.ndarray) -> np.ndarray:
+    """``z = a Wyaᵀ + by``: a (n, H), Wya (K, H), by (K,) -> (n, K)."""
+    return a @ Wya.T + by
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Rows of z (n, K) to probabilities (n, K)."""
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def output_scores(trace: Trace) -> OutputScores:
+    """The score of every output step of ``trace`` and its gradient on the hidden state there."""
+    p = trace.params
+    a = trace.states["a"][trace.output_steps]                                    # (n, H)
+    z = logits(a, p["Wya"], p["by"])                                             # (n, K)
+    if trace.readout == "softmax":
+        y = trace.targets
+        probs = softmax(z)
+        log_norm = np.log(np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=1)) + z.max(axis=1)
+        score = z[np.arange(len(y)), y] - log_norm
+        dz = -probs
+        dz[np.arange(len(y)), y] += 1.0                   # ∂ log p_y / ∂z = onehot(y) - p
+    elif trace.readout == "sigmoid":
+        y = trace.targets
+        probs = 0.5 * np.tanh(0.5 * z) + 0.5              # σ(z), stable for any z
+        # log σ(z) = -log(1 + e^-z), log(1 - σ(z)) = -log(1 + e^z)
+        score = -(y * np.logaddexp(0.0, -z) + (1.0 - y) * np.logaddexp(0.0, z)).sum(axis=1)
+        dz = y - probs
+    else:
+        probs = z
+        score = z.sum(axis=1)
+        dz = np.ones_like(z)
+    return OutputScores(score, dz @ p["Wya"], probs)
+
+
+def output_gradients(trace: Trace, jac: StepJacobians, scores: OutputScores | None = None) -> OutputGradients:
+    """Saliency over the inputs and gradient norms over the states, for every output at once.
+
+    One backward sweep over s = T-1 … 0 carrying G (T, S), whose row τ is ∂score<τ>/∂state<s>:
+    row s is seeded with the output's own gradient at s, then ``saliency[:, s] = ‖G Jx[s]‖`` and
+    ``G ← G Js[s]``. Cost: T products of (T, S) by (S, S) and by (S, D).
+    """
+    scores = output_scores(trace) if scores is None else scores
+    T, H, S = trace.T, trace.H, trace.state_size
+    seeds = np.zeros((T, S))
+    seeds[trace.output_steps, :H] = scores.dscore_da                         # the readout sees a<τ> only
+    G = np.zeros((T, S))
+    saliency = np.zeros((T, T))
+    a_norms = np.zeros((T, T))
+    c_norms = np.zeros((T, T)) if trace.cell == "lstm" else None
+    for s in range(T - 1, -1, -1):
+        G[s] = seeds[s]
+        live = G[s:]                                                          # rows τ ≥ s
+        a_norms[s:, s] = np.linalg.norm(live[:, :H], axis=1)
+        if c_norms is not None:
+            c_norms[s:, s] = np.linalg.norm(live[:, H:], axis=1)
+        saliency[s:, s] = np.linalg.norm(live @ jac.input[s], axis=1)
+        if s > 0:
+            G[s:] = live @ jac.state[s]
+    return OutputGradients(saliency, a_norms, c_norms)

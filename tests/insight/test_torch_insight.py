@@ -1,0 +1,79 @@
+"""Saliency, state-gradient and Jacobian norms against PyTorch autograd: each cell's forward pass
+rewritten in torch (float64) from the same weights, differentiated by torch."""
+
+import numpy as np
+import pytest
+
+from insight_testing import CASES, random_network
+from rnnviz.insight.jacobians import product_norms, step_jacobians
+from rnnviz.insight.saliency import output_gradients
+from rnnviz.insight.trace import run_trace
+
+torch = pytest.importorskip("torch")
+T = 7
+
+
+def _step(cell, activation, p, x, state):
+    """One step in torch, the engine's equations (blocks LSTM f,i,o,c; GRU r,u,c)."""
+    H = p["Waa"].shape[1]
+    if cell == "rnn":
+        z = p["Wax"] @ x + p["Waa"] @ state + p["ba"]
+        return {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid}[activation](z)
+    if cell == "lstm":
+        a, c = state[:H], state[H:]
+        z = p["Wax"] @ x + p["Waa"] @ a + p["ba"]
+        f, i, o = torch.sigmoid(z[:H]), torch.sigmoid(z[H:2 * H]), torch.sigmoid(z[2 * H:3 * H])
+        c = f * c + i * torch.tanh(z[3 * H:])
+        return torch.cat([o * torch.tanh(c), c])
+    xw = p["Wax"] @ x + p["ba"]
+    r = torch.sigmoid(xw[:H] + p["Waa"][:H] @ state)
+    u = torch.sigmoid(xw[H:2 * H] + p["Waa"][H:2 * H] @ state)
+    cand = torch.tanh(xw[2 * H:] + p["Waa"][2 * H:] @ (r * state))
+    return (1 - u) * state + u * cand
+
+
+@pytest.mark.parametrize("cell,activation", CASES)
+def test_against_torch_autograd(cell, activation):
+    net = random_network(cell, activation, seed=11)
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((T, 1, 3))
+    targets = rng.integers(0, 4, T)
+    trace = run_trace(net, x, targets)
+    jac = step_jacobians(trace)
+    grads = output_gradients(trace, jac)
+    norms = product_norms(jac.state)
+
+    p = {k: torch.tensor(np.array(v)) for k, v in net.params.items()}
+    H = net.spec.hidden_size
+    S = 2 * H if cell == "lstm" else H
+    xs = torch.tensor(x[:, 0, :], requires_grad=True)
+    for tau in range(T):
+        states, state = [], torch.zeros(S, dtype=torch.float64)
+        for t in range(tau + 1):
+            state = _step(cell, activation, p, xs[t], state)
+            state.retain_grad()
+            states.append(state)
+        logp = torch.log_softmax(p["Wya"] @ state[:H] + p["by"], 0)[int(targets[tau])]
+        xs.grad = None
+        logp.backward()
+        want_sal = xs.grad.norm(dim=1).numpy()[:tau + 1]
+        want_a = np.array([s.grad[:H].norm().item() for s in states])
+        assert np.allclose(grads.saliency[tau, :tau + 1], want_sal, rtol=1e-9, atol=1e-14)
+        assert np.allclose(grads.a_norms[tau, :tau + 1], want_a, rtol=1e-9, atol=1e-14)
+        if cell == "lstm":
+            want_c = np.array([s.grad[H:].norm().item() for s in states])
+            assert np.allclose(grads.c_norms[tau, :tau + 1], want_c, rtol=1e-9, atol=1e-14)
+
+    # ∂state<τ>/∂state<s> by torch.autograd.functional.jacobian over the steps s+1 … τ
+    start = torch.zeros(S, dtype=torch.float64)
+    with torch.no_grad():
+        path = [start]
+        for t in range(T):
+            path.append(_step(cell, activation, p, xs[t], path[-1]))
+    for tau, s in [(6, 0), (6, 3), (4, 1), (2, 1)]:
+        def run(v, s=s, tau=tau):
+            for t in range(s + 1, tau + 1):
+                v = _step(cell, activation, p, xs[t].detach(), v)
+            return v
+        J = torch.autograd.functional.jacobian(run, path[s + 1]).numpy()
+        assert np.isclose(norms[tau, s], np.linalg.norm(J, 2), rtol=1e-9)
