@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnviz.errors import InputError
 from rnnviz.tasks.addition import AdditionTask
 from rnnviz.tasks.base import Batch, Task
 from rnnviz.tasks.charlm import CharLMTask
@@ -66,7 +67,7 @@ def make_task(config, rng: np.random.Generator, corpus_text: str | None = None) 
     try:
         cls = TASK_CLASSES[config.task]
     except KeyError:
-        raise ValueError(f"task must be one of {', '.join(TASK_CLASSES)} (got {config.task!r})") from None
+        raise InputError(f"task must be one of {', '.join(TASK_CLASSES)} (got {config.task!r})") from None
     return cls(config, rng, corpus_text)
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rnnviz.errors import InputError
+
 HELD_OUT_KEY = 12345
 """Held-out data comes from ``np.random.default_rng([config.seed, HELD_OUT_KEY])``."""
 
@@ -130,15 +132,15 @@ class Task:
     def load_state_dict(self, state: dict) -> None:
         """Restore a ``state_dict``; ``ValueError`` naming the first thing that does not fit."""
         if not isinstance(state, dict):
-            raise ValueError(f"task state must be a dict, got {type(state).__name__}")
+            raise InputError(f"task state must be a dict, got {type(state).__name__}")
         expected = set(self.state_dict())
         if set(state) != expected:
             missing = sorted(expected - set(state))
             extra = sorted(set(state) - expected)
-            raise ValueError(f"task state for {self.name!r} has wrong keys "
+            raise InputError(f"task state for {self.name!r} has wrong keys "
                              f"(missing: {', '.join(missing) or 'none'}; unexpected: {', '.join(extra) or 'none'})")
         if state["task"] != self.name:
-            raise ValueError(f"task state is for task {state['task']!r}, not {self.name!r}")
+            raise InputError(f"task state is for task {state['task']!r}, not {self.name!r}")
         position = {key: value for key, value in state.items() if key not in ("task", "rng")}
         self._check_position(position)
         rng_state = _checked_rng_state(state["rng"], self.rng)
@@ -163,7 +165,7 @@ class Task:
         """Batch size for tasks that draw fresh examples every step (no fixed training set)."""
         n = self.config.batch_size
         if n == 0:
-            raise ValueError(f"batch_size 0 (full batch) needs a fixed training set, but the {self.name} "
+            raise InputError(f"batch_size 0 (full batch) needs a fixed training set, but the {self.name} "
                              "task draws fresh examples every step; set batch_size to 1 or more")
         return n
 
@@ -183,20 +185,20 @@ def binary_entropy(p: float) -> float:
 def check_int(name: str, value, low: int, high: int) -> int:
     """``value`` as an int in [low, high], or ``ValueError`` naming ``name``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"task state {name} must be a whole number, got {type(value).__name__}")
+        raise InputError(f"task state {name} must be a whole number, got {type(value).__name__}")
     if not low <= int(value) <= high:
-        raise ValueError(f"task state {name} = {int(value)} is outside [{low}, {high}]")
+        raise InputError(f"task state {name} = {int(value)} is outside [{low}, {high}]")
     return int(value)
 
 
 def check_array(name: str, value, shape: tuple[int, ...], kind: str = "i") -> np.ndarray:
     """A copy of ``value`` if it is an array of ``shape`` and dtype kind ``kind``, else ``ValueError``."""
     if not isinstance(value, np.ndarray):
-        raise ValueError(f"task state {name} must be an array, got {type(value).__name__}")
+        raise InputError(f"task state {name} must be an array, got {type(value).__name__}")
     if value.shape != shape:
-        raise ValueError(f"task state {name} has shape {value.shape}, expected {shape}")
+        raise InputError(f"task state {name} has shape {value.shape}, expected {shape}")
     if value.dtype.kind not in (kind, "u" if kind == "i" else kind):
-        raise ValueError(f"task state {name} has dtype {value.dtype}, expected integers")
+        raise InputError(f"task state {name} has dtype {value.dtype}, expected integers")
     return value.astype(np.int64, copy=True)
 
 
@@ -205,12 +207,12 @@ def _checked_rng_state(rng_state, rng: np.random.Generator) -> dict:
     name = type(rng.bit_generator).__name__
     if not isinstance(rng_state, dict) or rng_state.get("bit_generator") != name:
         found = rng_state.get("bit_generator") if isinstance(rng_state, dict) else type(rng_state).__name__
-        raise ValueError(f"task state rng must be a {name} state dict, got {found!r}")
+        raise InputError(f"task state rng must be a {name} state dict, got {found!r}")
     trial = type(rng.bit_generator)()
     try:
         trial.state = rng_state
     except (TypeError, ValueError, KeyError) as err:
-        raise ValueError(f"task state rng is not a valid {name} state ({err})") from None
+        raise InputError(f"task state rng is not a valid {name} state ({err})") from None
     return rng_state
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnviz.errors import InputError
 from rnnviz.tasks.base import Batch, Task, check_array, escape_char
 from rnnviz.tasks.corpus import default_corpus, load_corpus
 
@@ -42,10 +43,10 @@ class CharLMTask(Task):
         if corpus_text is None:
             corpus_text = load_corpus(config.corpus) if config.corpus else default_corpus()
         if not isinstance(corpus_text, str) or not corpus_text:
-            raise ValueError("the corpus is empty; choose a text file that contains text")
+            raise InputError("the corpus is empty; choose a text file that contains text")
         self.T = T = config.seq_length
         if config.batch_size == 0:
-            raise ValueError("batch_size 0 (full batch) does not apply to the character model, which reads the text "
+            raise InputError("batch_size 0 (full batch) does not apply to the character model, which reads the text "
                              "in chunks; set batch_size to the number of parallel streams (1 as in min-char-rnn)")
         self.n_streams = B = config.batch_size
         self.vocab: list[str] = sorted(set(corpus_text))
@@ -60,11 +61,11 @@ class CharLMTask(Task):
         need = T + 2
         if self.segment_length < need:
             have = f"{len(self.train_ids)} training characters" + (f" for {B} streams" if B > 1 else "")
-            raise ValueError(f"the corpus is too short for chunks of {T}: {have}, need at least {need * B} "
+            raise InputError(f"the corpus is too short for chunks of {T}: {have}, need at least {need * B} "
                              f"(the first 90% of the text); use a longer text or a smaller seq_length"
                              + (" or batch_size" if B > 1 else ""))
         if len(self.test_ids) < T + 1:
-            raise ValueError(f"the held-out tail (last 10% of the corpus) has {len(self.test_ids)} characters, "
+            raise InputError(f"the held-out tail (last 10% of the corpus) has {len(self.test_ids)} characters, "
                              f"need at least {T + 1}; use a longer text or a smaller seq_length")
         self._starts = np.arange(B, dtype=np.int64) * self.segment_length
         self._p = 0                 # pointer inside every segment (all streams move together)
@@ -79,7 +80,7 @@ class CharLMTask(Task):
         ids = np.minimum(ids, len(self._codes) - 1)
         bad = np.flatnonzero(self._codes[ids] != codes)
         if len(bad):
-            raise ValueError(f"character {text[bad[0]]!r} is not in the vocabulary of this corpus")
+            raise InputError(f"character {text[bad[0]]!r} is not in the vocabulary of this corpus")
         return ids
 
     def decode(self, ids) -> str:
@@ -184,10 +185,10 @@ class CharLMTask(Task):
     def _check_position(self, position: dict) -> None:
         positions = check_array("positions", position["positions"], (self.n_streams,))
         if not isinstance(position["started"], (bool, np.bool_)):
-            raise ValueError(f"task state started must be true or false, got {position['started']!r}")
+            raise InputError(f"task state started must be true or false, got {position['started']!r}")
         p = positions - self._starts
         if not (np.all(p == p[0]) and 0 <= p[0] < self.segment_length):
-            raise ValueError("task state positions do not match this corpus and batch_size")
+            raise InputError("task state positions do not match this corpus and batch_size")
 
     def _set_position(self, position: dict) -> None:
         self._p = int(position["positions"][0] - self._starts[0])

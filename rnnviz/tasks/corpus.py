@@ -12,6 +12,8 @@ import os
 import sysconfig
 from pathlib import Path
 
+from rnnviz.errors import InputError
+
 MAX_CORPUS_BYTES = 64 * 1024 * 1024
 """Larger files are refused: the whole text is held in memory as token ids."""
 
@@ -33,30 +35,30 @@ def load_corpus(path) -> str:
     """
     p = Path(path).expanduser()
     if not p.exists():
-        raise ValueError(f"corpus file not found: {p} (check the path, or leave corpus empty for the built-in text)")
+        raise InputError(f"corpus file not found: {p} (check the path, or leave corpus empty for the built-in text)")
     if p.is_dir():
-        raise ValueError(f"corpus path is a folder, not a file: {p} (choose a text file inside it)")
+        raise InputError(f"corpus path is a folder, not a file: {p} (choose a text file inside it)")
     try:
         size = p.stat().st_size
         if size > MAX_CORPUS_BYTES:
-            raise ValueError(f"corpus file is too large ({size / 2**20:.0f} MB): {p} "
+            raise InputError(f"corpus file is too large ({size / 2**20:.0f} MB): {p} "
                              f"(use a file under {MAX_CORPUS_BYTES // 2**20} MB, e.g. a slice of it)")
         data = p.read_bytes()
     except OSError as err:
         reason = err.strerror or type(err).__name__
-        raise ValueError(f"cannot read corpus file {p} ({reason}); check that it is a readable file") from None
+        raise InputError(f"cannot read corpus file {p} ({reason}); check that it is a readable file") from None
     if not data:
-        raise ValueError(f"corpus file is empty: {p} (choose a file that contains text)")
+        raise InputError(f"corpus file is empty: {p} (choose a file that contains text)")
     if b"\x00" in data:
-        raise ValueError(f"corpus file looks binary (it contains NUL bytes): {p} (choose a plain UTF-8 text file)")
+        raise InputError(f"corpus file looks binary (it contains NUL bytes): {p} (choose a plain UTF-8 text file)")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise ValueError(f"corpus file is not UTF-8 text (bad byte at offset {err.start}): {p} "
+        raise InputError(f"corpus file is not UTF-8 text (bad byte at offset {err.start}): {p} "
                          "(re-save it with UTF-8 encoding)") from None
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
-        raise ValueError(f"corpus file holds only whitespace: {p} (choose a file that contains text)")
+        raise InputError(f"corpus file holds only whitespace: {p} (choose a file that contains text)")
     return text
 
 

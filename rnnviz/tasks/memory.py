@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnviz.errors import InputError
 from rnnviz.tasks.base import Batch, Task, example_line
 
 BLANK_LABEL = "·"
@@ -143,7 +144,7 @@ class AddingTask(Task):
         super().__init__(config, rng, corpus_text)
         self.T = config.seq_length
         if self.T < 2:
-            raise ValueError(f"the adding problem needs seq_length of at least 2 (got {self.T})")
+            raise InputError(f"the adding problem needs seq_length of at least 2 (got {self.T})")
         self.batch_size = self._fresh_batch_size()
         self.test_values, self.test_marks = self._draw(self._held_out_rng(), config.n_test)
         chunk = self._eval_chunk(self.T)

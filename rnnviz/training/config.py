@@ -11,7 +11,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from rnnviz.errors import SettingError  # noqa: F401  (re-exported: callers import it from here)
+from rnnviz.errors import InputError, SettingError  # noqa: F401  (re-exported: callers import it from here)
 
 TASKS = ("parity", "addition", "charlm", "copy", "adding")
 CELLS = ("rnn", "lstm", "gru")
@@ -84,7 +84,7 @@ class Config:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
+            raise InputError(f"unknown setting(s): {', '.join(unknown)}")
         kwargs = {}
         for f in dataclasses.fields(cls):
             if f.name in data:

@@ -16,6 +16,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from rnnviz.errors import InputError
+
 F32_MAX = float(np.finfo(np.float32).max)
 
 MAX_SAMPLES = 200
@@ -428,19 +430,19 @@ class History:
             elif self.T is None:
                 self.T = grad_a.shape[1] if grad_a.ndim == 2 else -1
             if list(d["param_names"]) != list(self.param_names):
-                raise ValueError("history parameter names do not match the network")
+                raise InputError("history parameter names do not match the network")
             if steps.ndim != 1 or loss.shape != (S,) or smooth.shape != (S,):
-                raise ValueError("history loss series have mismatched lengths")
+                raise InputError("history loss series have mismatched lengths")
             if grad_steps.ndim != 1 or grad_a.shape != (R, self.T or 0) \
                     or pnorms.shape != (R, len(self.param_names)):
-                raise ValueError("history gradient series have wrong shapes")
+                raise InputError("history gradient series have wrong shapes")
             if stride < 1 or stride & (stride - 1):
-                raise ValueError("history stride must be a power of two")
+                raise InputError("history stride must be a power of two")
             evals = [(int(s), {str(k): float(v) for k, v in m.items()}) for s, m in d["evals"]]
             changes = [(int(s), str(n), o, v) for s, n, o, v in d["setting_changes"]]
             samples = [(int(s), str(t)) for s, t in d["samples"]]
         except (KeyError, TypeError, AttributeError) as exc:
-            raise ValueError(f"history is malformed ({exc})") from None
+            raise InputError(f"history is malformed ({exc})") from None
         consecutive = bool(np.all(np.diff(steps) == 1))
         self._first_step = int(steps[0]) if S else 0
         self._step_list = None if consecutive else ChunkedArray.from_array(steps, np.int64)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from typing import TYPE_CHECKING
 
+from rnnviz.errors import InputError
 from rnnviz.training.config import TASKS, Config
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ def list_presets() -> list[Preset]:
     """
     paths = _preset_files()
     if not paths:
-        raise ValueError(f"no preset files found in {PRESETS_DIR}: this rnnviz installation is "
+        raise InputError(f"no preset files found in {PRESETS_DIR}: this rnnviz installation is "
                          "incomplete (reinstall it)")
     presets = [_read(path) for path in paths.values()]
     return sorted(presets, key=lambda p: (TASKS.index(p.config.task), p.name))
@@ -53,7 +54,7 @@ def load_preset(name: str) -> Preset:
     paths = _preset_files()
     if not isinstance(name, str) or name not in paths:
         known = ", ".join(paths) or f"none (no preset files found in {PRESETS_DIR})"
-        raise ValueError(f"unknown preset {name!r}; known presets: {known}")
+        raise InputError(f"unknown preset {name!r}; known presets: {known}")
     return _read(paths[name])
 
 
@@ -71,23 +72,23 @@ def _read(path: Traversable) -> Preset:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"preset file {path.name} cannot be read: {err}") from None
+        raise InputError(f"preset file {path.name} cannot be read: {err}") from None
     if not isinstance(data, dict) or set(data) != set(_KEYS):
         got = sorted(data) if isinstance(data, dict) else type(data).__name__
-        raise ValueError(f"preset file {path.name} must have exactly the keys {', '.join(_KEYS)} (got {got})")
+        raise InputError(f"preset file {path.name} must have exactly the keys {', '.join(_KEYS)} (got {got})")
     for key in ("name", "title", "description", "source"):
         if not isinstance(data[key], str) or not data[key].strip():
-            raise ValueError(f"preset file {path.name}: {key} must be a non-empty string")
+            raise InputError(f"preset file {path.name}: {key} must be a non-empty string")
     if data["name"] != path.name.removesuffix(".json"):
-        raise ValueError(f"preset file {path.name}: name {data['name']!r} must match the file name")
+        raise InputError(f"preset file {path.name}: name {data['name']!r} must match the file name")
     steps = data["steps"]
     if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
-        raise ValueError(f"preset file {path.name}: steps must be a positive whole number (got {steps!r})")
+        raise InputError(f"preset file {path.name}: steps must be a positive whole number (got {steps!r})")
     if not isinstance(data["config"], dict) or "preset" in data["config"]:
-        raise ValueError(f"preset file {path.name}: config must be an object of settings (without 'preset')")
+        raise InputError(f"preset file {path.name}: config must be an object of settings (without 'preset')")
     try:
         config = Config.from_dict({**data["config"], "preset": data["name"]})
     except ValueError as err:
-        raise ValueError(f"preset file {path.name}: {err}") from None
+        raise InputError(f"preset file {path.name}: {err}") from None
     return Preset(name=data["name"], title=data["title"], description=data["description"],
                   source=data["source"], steps=steps, config=config)

@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from rnnviz.errors import InputError
 from rnnviz.engine import Network, NetworkSpec, clip_gradients, make_optimizer, nonfinite_report
 from rnnviz.engine import sample as sample_tokens
 from rnnviz.engine.diagnostics import array_norms, saturation, spectral_radius
@@ -118,7 +119,8 @@ class Trainer:
                 corpus_text = load_corpus(config.corpus) if config.corpus else default_corpus()
             self.corpus_text = corpus_text
         # refuse what cannot fit before the task allocates its data (full-batch BPTT keeps every state)
-        check_fits(config, vocab=len(set(corpus_text)) if corpus_text else 256)
+        check_fits(config, vocab=len(set(corpus_text)) if corpus_text else 256,
+                   corpus_chars=len(corpus_text) if corpus_text else 0)
         self.task = make_task(config, np.random.Generator(np.random.PCG64(data_seq)), corpus_text)
         task = self.task
         self.spec = NetworkSpec(
@@ -213,7 +215,7 @@ class Trainer:
         """Change settings that apply at the next step; ``ValueError`` for anything else."""
         not_live = sorted(set(changes) - LIVE_FIELDS)
         if not_live:
-            raise ValueError(f"{', '.join(not_live)} cannot change during training; it applies on reset")
+            raise InputError(f"{', '.join(not_live)} cannot change during training; it applies on reset")
         new = self.config.replace(**changes)
         old = self.config
         for name in changes:
@@ -290,7 +292,7 @@ class Trainer:
         Without a seed, draws come from the trainer's own sampling stream (saved with a session).
         """
         if not self.is_charlm:
-            raise ValueError("sampling text needs the character model task (charlm)")
+            raise InputError("sampling text needs the character model task (charlm)")
         cfg = self.config
         prime = cfg.prime if prime is None else prime
         length = cfg.sample_length if length is None else int(length)
@@ -315,7 +317,7 @@ class Trainer:
         The draws, and so the text, are the same whatever the piece size. A generator: iterate it
         inside ``with trainer.running():`` for the trainer's BLAS and error settings."""
         if not self.is_charlm:
-            raise ValueError("sampling text needs the character model task (charlm)")
+            raise InputError("sampling text needs the character model task (charlm)")
         if not 0 <= length <= MAX_SAMPLE_LENGTH:
             raise SettingError("sample_length", f"must be between 0 and {MAX_SAMPLE_LENGTH:,} (got {length:,})")
         if not temperature > 0:
@@ -365,12 +367,12 @@ class Trainer:
 
     @classmethod
     def from_state_dict(cls, state: dict, *, corpus_text: str | None = None) -> "Trainer":
-        """Rebuild a trainer from :meth:`state_dict`; ``ValueError`` naming anything that does not fit."""
+        """Rebuild a trainer from :meth:`state_dict`; ``InputError`` naming anything that does not fit."""
         if not isinstance(state, dict):
-            raise ValueError("trainer state must be a dict")
+            raise InputError("trainer state must be a dict")
         try:
             if state.get("format") != STATE_FORMAT:
-                raise ValueError(f"unsupported trainer state format {state.get('format')!r}")
+                raise InputError(f"unsupported trainer state format {state.get('format')!r}")
             config = Config.from_dict(state["config"])
             trainer = cls(config, corpus_text=corpus_text)
             trainer.network = Network(trainer.spec, state["params"])
@@ -379,29 +381,29 @@ class Trainer:
             trainer.optimizer = trainer._make_optimizer(config)
             opt = state["optimizer"]
             if opt["name"] != config.optimizer:
-                raise ValueError(f"optimizer state is for {opt['name']!r}, config says {config.optimizer!r}")
+                raise InputError(f"optimizer state is for {opt['name']!r}, config says {config.optimizer!r}")
             trainer.optimizer.load_state_dict({"t": opt["t"], **opt["slots"]})
             for k, v in trainer.optimizer.state.items():
                 for name, arr in v.items():
                     if arr.dtype != trainer.network.dtype:
-                        raise ValueError(f"optimizer state {k}/{name} has dtype {arr.dtype}")
+                        raise InputError(f"optimizer state {k}/{name} has dtype {arr.dtype}")
             trainer.task.load_state_dict(state["task"])
             trainer.rng_sample.bit_generator.state = state["rng_sample"]
             carried = state["carried_state"]
             if carried is not None:       # only tasks that carry state (charlm: one row per stream)
                 if not trainer.task.carries_state:
-                    raise ValueError(f"the {config.task} task carries no state between batches")
+                    raise InputError(f"the {config.task} task carries no state between batches")
                 carried = trainer.network.check_state(carried, trainer.task.n_streams)
             trainer.carried_state = carried
             step = state["step"]
             if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-                raise ValueError("step must be a non-negative integer")
+                raise InputError("step must be a non-negative integer")
             trainer.step_count = step
             smooth = state["smooth_loss"]
             trainer.smooth_loss = None if smooth is None else float(smooth)
             trainer.history.load_state_dict(state["history"])
         except KeyError as exc:
-            raise ValueError(f"trainer state is missing {exc}") from None
+            raise InputError(f"trainer state is missing {exc}") from None
         except (TypeError, AttributeError) as exc:
-            raise ValueError(f"trainer state is malformed ({exc})") from None
+            raise InputError(f"trainer state is malformed ({exc})") from None
         return trainer
