@@ -68,3 +68,72 @@ def test_greedy_takes_the_argmax_and_is_the_limit_of_low_temperature(cell):
         cold, cold_final = sample(net, None, 2, 30, np.random.default_rng(seed), temperature=1e-4)
         assert cold == greedy
         np.testing.assert_allclose(cold_final["a"], final["a"])
+
+
+# ----------------------------------------------------------------------------- through the trainer
+TEXT = "the quick brown fox jumps over the lazy dog. " * 20
+PRIME = "the qu"
+
+
+def random_charlm_trainer(cell="lstm"):
+    """A character model whose next-character distribution after ``PRIME`` is far from uniform:
+    random weights (no training), so the expectation below is the network's own forward pass."""
+    from rnnviz.training import Config, Trainer
+
+    trainer = Trainer(Config(task="charlm", cell=cell, hidden=8, seq_length=10, batch_size=1, seed=0),
+                      corpus_text=TEXT)
+    rng = np.random.default_rng(5)
+    for name, value in trainer.network.params.items():
+        trainer.network.params[name] = 1.5 * rng.standard_normal(value.shape)
+    return trainer
+
+
+def next_char_probs(trainer, temperature):
+    """softmax(logits / temperature) for the character after PRIME, from the forward pass."""
+    ids = trainer.task.encode(PRIME)
+    p = trainer.network.forward(ids[:, None]).outputs[-1, 0]               # (V,) at temperature 1
+    z = np.log(p) / temperature                                            # log p = logits + const
+    e = np.exp(z - z.max())
+    return e / e.sum()
+
+
+def first_chars(trainer, temperature, n):
+    """The first character sampled after PRIME by n independent seeds, as vocabulary ids."""
+    with trainer.running():
+        chars = [next(trainer.sample_pieces(PRIME, 1, temperature, seed=s)) for s in range(n)]
+    return trainer.task.encode("".join(chars))
+
+
+@pytest.mark.parametrize("temperature", [0.3, 1.0, 3.0])
+def test_trainer_first_draws_follow_the_network_at_the_temperature(temperature):
+    trainer = random_charlm_trainer()
+    n, V = 3000, len(trainer.task.vocab)
+    p = next_char_probs(trainer, temperature)
+    freq = np.bincount(first_chars(trainer, temperature, n), minlength=V) / n
+    stderr = np.sqrt(p * (1 - p) / n)
+    np.testing.assert_array_less(np.abs(freq - p), 5 * stderr + 1e-3)
+
+
+def test_trainer_draws_sharpen_as_temperature_falls():
+    trainer = random_charlm_trainer()
+    n, V = 2000, len(trainer.task.vocab)
+    top = int(np.argmax(next_char_probs(trainer, 1.0)))
+    temps = (4.0, 1.0, 0.5, 0.2)
+    freqs = [np.bincount(first_chars(trainer, T, n), minlength=V) / n for T in temps]
+    h = [entropy(f) for f in freqs]
+    top_share = [f[top] for f in freqs]
+    assert all(a > b for a, b in zip(h, h[1:])), h
+    assert all(a < b for a, b in zip(top_share, top_share[1:])), top_share
+    assert top_share[-1] > 0.9                    # 0.2: nearly always the most likely character
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru"])
+def test_trainer_sample_at_very_low_temperature_is_the_greedy_text(cell):
+    trainer = random_charlm_trainer(cell)
+    greedy = trainer.sample(PRIME, length=40, seed=0, greedy=True)
+    # the greedy text, checked independently: each character is the argmax after the text before it
+    ids = trainer.task.encode(greedy)
+    probs = trainer.network.forward(ids[:-1, None]).outputs[:, 0]          # (len - 1, V)
+    assert list(ids[len(PRIME):]) == list(np.argmax(probs, axis=1)[len(PRIME) - 1:])
+    for seed in range(3):
+        assert trainer.sample(PRIME, length=40, temperature=1e-4, seed=seed) == greedy
