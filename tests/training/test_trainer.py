@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
+from rnnviz.engine import Network
 from rnnviz.training import LIVE_FIELDS, Config, Trainer
 
 TEXT = "the quick brown fox jumps over the lazy dog. " * 40
@@ -94,6 +95,28 @@ def test_live_learning_rate_reaches_optimizer_and_is_recorded():
         assert np.allclose(t.network.params[k] - before[k], -0.01 * grads[k], rtol=1e-12, atol=1e-15)
 
 
+def test_adam_updates_follow_kingma_and_ba():
+    """Three Adam steps on parity's full batch against the textbook update written out here:
+    m = β1·m + (1-β1)·g, v = β2·v + (1-β2)·g², W -= lr · (m / (1-β1^t)) / (sqrt(v / (1-β2^t)) + eps),
+    with each step's gradient computed separately at the weights that step reads."""
+    lr, b1, b2, eps = 0.02, 0.8, 0.95, 1e-3           # not the defaults, so a swapped one shows
+    t = make("parity", optimizer="adam", lr=lr, beta1=b1, beta2=b2, eps=eps)
+    batch = t.task.train_batch()                       # parity's full batch: the same every step
+    m = {k: np.zeros_like(v) for k, v in t.network.params.items()}
+    v = {k: np.zeros_like(w) for k, w in t.network.params.items()}
+    for step in range(1, 4):
+        before = {k: w.copy() for k, w in t.network.params.items()}
+        _, grads, _ = t.network.loss_and_grads(batch.x, batch.y, None, batch.mask)
+        grads = {k: g.copy() for k, g in grads.items()}
+        t.step()
+        for k, g in grads.items():
+            m[k] = b1 * m[k] + (1 - b1) * g
+            v[k] = b2 * v[k] + (1 - b2) * g * g
+            expected = -lr * (m[k] / (1 - b1 ** step)) / (np.sqrt(v[k] / (1 - b2 ** step)) + eps)
+            np.testing.assert_allclose(t.network.params[k] - before[k], expected, rtol=1e-9, atol=1e-15,
+                                       err_msg=f"step {step}, {k}")
+
+
 def test_reset_settings_are_refused_live():
     t = make("parity")
     with pytest.raises(ValueError, match="hidden.*reset"):
@@ -152,17 +175,45 @@ def test_charlm_smoothed_loss_follows_min_char_rnn():
         assert r.smooth_loss == pytest.approx(s, rel=1e-12)
 
 
-def test_charlm_carries_state_between_chunks():
-    t = make("charlm", batch_size=1)
-    t.step()
-    carried = {k: v.copy() for k, v in t.carried_state.items()}
-    batch_state = t.task.state_dict()
-    # the next step starts from the carried state: reproduce its loss by hand
-    t2 = Trainer.from_state_dict(t.state_dict(), corpus_text=TEXT)
-    batch = t2.task.train_batch()
-    expected = t.network.loss(batch.x, batch.y, None if batch.reset_state else carried)
-    assert t.step().loss == pytest.approx(expected, rel=1e-12)
-    assert batch_state is not None
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_charlm_chunk_starts_from_the_previous_chunks_final_state(monkeypatch, cell):
+    """What each step's pass starts from, as the network receives it, against a chain of states
+    computed here: the previous chunk's x run through ``forward`` with the weights that step read,
+    from the previous start state (zeros after a reset)."""
+    text = "".join(np.random.default_rng(0).choice(list("abcdefgh .,"), 1500))   # streams differ
+    t = Trainer(small("charlm", cell=cell, batch_size=2), corpus_text=text)
+    net = t.network
+    batches, starts = [], []
+    original_batch, original_pass = t.task.train_batch, net.loss_and_grads
+
+    def recording_batch():
+        batches.append(original_batch())
+        return batches[-1]
+
+    def recording_pass(x, y, state0=None, mask=None, out=None):
+        starts.append(None if state0 is None else {k: np.array(v) for k, v in state0.items()})
+        return original_pass(x, y, state0, mask, out=out)
+
+    monkeypatch.setattr(t.task, "train_batch", recording_batch)
+    monkeypatch.setattr(net, "loss_and_grads", recording_pass)
+    expected, carried = None, 0
+    for step in range(12):
+        weights = Network(t.spec, {k: v.copy() for k, v in net.params.items()})   # what this step reads
+        assert t.step().refused is None
+        batch, start = batches[step], starts[step]
+        if batch.reset_state:
+            expected = None
+        if expected is None:
+            assert start is None or all(not v.any() for v in start.values()), f"step {step + 1}"
+        else:
+            carried += 1
+            assert start is not None and set(start) == set(expected), f"step {step + 1}"
+            for k in expected:
+                np.testing.assert_allclose(start[k], expected[k], rtol=1e-13, atol=1e-15,
+                                           err_msg=f"step {step + 1}, {k}")
+        expected = weights.forward(batch.x, expected).final_state
+        assert np.abs(expected["a"]).max() > 1e-3            # a state that zeros could not pass for
+    assert carried >= 10
 
 
 @pytest.mark.parametrize("task", ["parity", "charlm", "copy"])
