@@ -1,6 +1,8 @@
-"""Command line: ``rnnviz [gui|train|sample|info|presets|gradcheck]``.
+"""Command line: ``rnnviz [gui|train|sample|info|presets|gradcheck|explain|export|import]``.
 
-Bad input never prints a traceback: one line naming the problem and the fix, exit code 2.
+Bad input never prints a traceback: one line naming the problem and the fix, exit code 2. Only
+the errors of :mod:`rnnviz.errors` (and the system's own ``OSError``) count as bad input; anything
+else is a bug in rnnviz and is printed with its traceback and a request to report it, exit code 1.
 Nothing here imports Qt; ``rnnviz gui`` imports the window package only when it runs.
 """
 
@@ -17,13 +19,19 @@ import signal
 import sys
 import threading
 import time
+import traceback
 
 import numpy as np
 
 from rnnviz import __version__
+from rnnviz.bridge.files import add_export_arguments, add_import_arguments, run_export, run_import
+from rnnviz.errors import BUG_LINE, FileError, RnnvizError, SettingError
+from rnnviz.insight.explain import add_arguments as explain_arguments
+from rnnviz.insight.explain import run as run_explain
 
 EXIT_BAD_INPUT = 2
 EXIT_NONFINITE = 3
+EXIT_BUG = 1
 _OWN_PROCESS = False   # True when rnnviz runs as its own program (the console script), not inside another
 
 
@@ -555,6 +563,16 @@ def build_parser() -> argparse.ArgumentParser:
     gc.add_argument("--hidden", type=int, default=6)
     gc.add_argument("--steps-t", type=int, default=6, help="time steps")
     gc.add_argument("--seed", type=int, default=0)
+
+    explain = sub.add_parser("explain", help="why a saved run learns or fails: gradients through time, "
+                             "memory, saturation, a diagnosis")
+    explain_arguments(explain)
+
+    export = sub.add_parser("export", help="write a session's weights as safetensors under PyTorch's names")
+    add_export_arguments(export)
+
+    imported = sub.add_parser("import", help="make a character-model session from PyTorch weights (safetensors)")
+    add_import_arguments(imported)
     return parser
 
 
@@ -566,7 +584,8 @@ def _add_gui_options(p: argparse.ArgumentParser) -> None:
 
 
 COMMANDS = {"train": _cmd_train, "sample": _cmd_sample, "info": _cmd_info, "presets": _cmd_presets,
-            "gradcheck": _cmd_gradcheck, "gui": _cmd_gui}
+            "gradcheck": _cmd_gradcheck, "gui": _cmd_gui, "explain": run_explain, "export": run_export,
+            "import": run_import}
 
 
 def main(argv=None) -> int:
@@ -591,16 +610,20 @@ def main(argv=None) -> int:
     except BrokenPipeError:          # `rnnviz presets | head`: the reader has all it wanted
         _Stream(sys.stdout).close()
         return 0
-    except ValueError as exc:        # bad settings, corpus, preset or session file
-        from rnnviz.session import SessionError
-        from rnnviz.training.config import SettingError
-        if isinstance(exc, SettingError):
-            return _fail(f"{_flag(exc.setting)} {exc.problem}")
-        return _fail(_one_line(exc) if isinstance(exc, SessionError) else _flagify(_one_line(exc)))
-    except OSError as exc:
+    except SettingError as exc:
+        return _fail(f"{_flag(exc.setting)} {exc.problem}")
+    except FileError as exc:         # a session or weights file: damaged, unsupported, or an unsafe target
+        return _fail(_one_line(exc))
+    except RnnvizError as exc:       # bad input: an argument, a corpus, a preset, a text
+        return _fail(_flagify(_one_line(exc)))
+    except OSError as exc:           # the system refused: a full disk, a closed terminal, no permission
         return _fail(_one_line(exc))
     except KeyboardInterrupt:
         return 130
+    except Exception:                # a bug in rnnviz: never dressed up as the user's mistake
+        traceback.print_exc()
+        _Stream(sys.stderr).line(BUG_LINE)
+        return EXIT_BUG
 
 
 def _fail(message: str) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rnnviz.errors import InputError
 from rnnviz.tasks.base import (
     FIXED_TRAIN_KEY, Batch, Task, binary_entropy, check_array, check_int, example_line,
 )
@@ -32,7 +33,7 @@ class ParityTask(Task):
         self.n_train = config.n_train
         self.batch_size = config.batch_size
         if self.batch_size > self.n_train:
-            raise ValueError(f"batch_size {self.batch_size} is larger than the training set (n_train "
+            raise InputError(f"batch_size {self.batch_size} is larger than the training set (n_train "
                              f"{self.n_train}); lower batch_size, raise n_train, or use 0 for full batch")
         fixed = np.random.default_rng([config.seed, FIXED_TRAIN_KEY])
         self.train_bits = fixed.integers(0, 2, size=(self.n_train, self.T), dtype=np.uint8)  # (N, T)
@@ -109,7 +110,7 @@ class ParityTask(Task):
         order = check_array("order", position["order"], (self.n_train,))
         check_int("pos", position["pos"], 0, self.n_train)
         if not np.array_equal(np.sort(order), np.arange(self.n_train)):
-            raise ValueError("task state order is not a permutation of the training set")
+            raise InputError("task state order is not a permutation of the training set")
 
     def _set_position(self, position: dict) -> None:
         self._order = np.asarray(position["order"], dtype=np.int64).copy()

@@ -164,3 +164,23 @@ def test_weights_made_in_pytorch_give_the_same_log_probabilities_in_rnnviz(tmp_p
     got = rnnviz_log_probs(trainer, text)
     columns = [trainer.task.vocab.index(c) for c in vocabulary]
     np.testing.assert_allclose(got[:, columns], expected, rtol=0, atol=1e-10)
+
+
+def test_the_readme_pytorch_snippet_gives_rnnviz_log_probabilities(tmp_path, monkeypatch):
+    """The README's PyTorch example, run as written on an exported session."""
+    import re
+    from pathlib import Path
+
+    pytest.importorskip("torch")
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Weights to and from PyTorch"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    trainer = Trainer(Config(task="charlm", hidden=9, seq_length=10, seed=2), corpus_text="def f(x):\n  return x\n" * 30)
+    for _ in range(30):
+        trainer.step()
+    save_session(trainer, tmp_path / "book.rnnviz")
+    monkeypatch.chdir(tmp_path)
+    export_session("book.rnnviz", "book.safetensors")
+    scope = {}
+    exec(code, scope)
+    np.testing.assert_allclose(scope["log_p"].detach().numpy(), rnnviz_log_probs(trainer, "def "), atol=1e-10)
