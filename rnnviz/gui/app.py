@@ -8,7 +8,32 @@ import socket
 import sys
 import time
 
+from rnnviz.errors import RnnvizError
+
 STOP_TIMEOUT_MS = 15_000     # --quit-after: how long to wait for training to stop
+
+
+def _bug_reporter(window):
+    """A ``sys.excepthook`` for the window's thread: the traceback on stderr and in a dialog that
+    calls it a bug in rnnviz (the user's own mistakes are caught where they happen and explained)."""
+    import traceback
+
+    from rnnviz.errors import BUG_LINE
+    showing = []
+
+    def report(kind, value, tb) -> None:
+        text = "".join(traceback.format_exception(kind, value, tb))
+        sys.stderr.write(f"{text}{BUG_LINE}\n")
+        if showing or not window.isVisible():     # one dialog at a time; none once closing
+            return
+        showing.append(True)
+        try:
+            window._dialog("error", "An error inside rnnviz",
+                           "The window keeps running and the current run is unchanged; saving it "
+                           f"first is wise.\n\n{text}\n{BUG_LINE}")
+        finally:
+            showing.clear()
+    return report
 
 
 def _configure_pyqtgraph() -> None:
@@ -24,14 +49,14 @@ def initial_trainer(session_path: str | None, preset: str | None):
     """
     from rnnviz.training.trainer import Trainer
 
-    from rnnviz.session import SessionError, load_session
+    from rnnviz.session import load_session
     from .main_window import MainWindow
 
     problem = None
     if session_path:
         try:
             return load_session(session_path), session_path, None
-        except (SessionError, ValueError, OSError) as exc:
+        except (RnnvizError, OSError) as exc:
             problem = f"Could not open {session_path}: {exc}"
     if preset:
         from rnnviz.training.presets import load_preset
@@ -149,7 +174,7 @@ def run_gui(session_path: str | None = None, preset: str | None = None, autostar
     _configure_pyqtgraph()
     try:
         trainer, path, problem = initial_trainer(session_path, preset)
-    except ValueError as exc:   # an unknown preset, an unreadable corpus
+    except RnnvizError as exc:   # an unknown preset, an unreadable corpus
         print(f"rnnviz: {exc}", file=sys.stderr)
         return 2
     window = MainWindow(trainer)
@@ -175,6 +200,9 @@ def run_gui(session_path: str | None = None, preset: str | None = None, autostar
             signals = None
     loop = None if existing is None else QEventLoop()
     failures: list[str] = []
+    previous_hook = sys.excepthook
+    if existing is None:      # an exception escaping a slot is a bug: say so, keep the window and the run
+        sys.excepthook = _bug_reporter(window)
 
     def quit_now(code: int) -> None:
         if loop is not None:
@@ -229,6 +257,7 @@ def run_gui(session_path: str | None = None, preset: str | None = None, autostar
             window.closed.connect(loop.quit)
             code = loop.exec()
     finally:
+        sys.excepthook = previous_hook
         if signals is not None:
             signals.restore()
     if window.exit_signal is not None:

@@ -16,6 +16,7 @@ import time
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QThread, Signal, Slot
 
+from rnnviz.errors import InputError
 from rnnviz.training.config import LIVE_FIELDS, Config
 from rnnviz.training.trainer import Trainer
 
@@ -167,11 +168,11 @@ class TrainingController(QObject):
         return finished
 
     def set_live(self, *, _record_undo: bool = True, **changes) -> None:
-        """Change live settings; they apply at the next step. ValueError if a value is invalid.
+        """Change live settings; they apply at the next step. InputError if a value is invalid.
         The values they replace go on the undo stack (``undo_live``)."""
         bad = sorted(set(changes) - LIVE_FIELDS)
         if bad:
-            raise ValueError(f"{', '.join(bad)} apply on reset, not live")
+            raise InputError(f"{', '.join(bad)} apply on reset, not live")
         changes = {k: v for k, v in changes.items() if getattr(self._config, k) != v}
         if not changes:
             return
@@ -229,7 +230,7 @@ class TrainingController(QObject):
         self._install(trainer, path=self.path, dirty=True)
 
     def open_session(self, path: str) -> None:
-        """Replace the run with the session in ``path``; SessionError/ValueError keeps the current one."""
+        """Replace the run with the session in ``path``; a RnnvizError keeps the current one."""
         self.stop_and_wait()
         trainer = load_session(path)
         self._install(trainer, path=path, dirty=False)
@@ -286,7 +287,7 @@ class TrainingController(QObject):
             # What the untrained network writes: the "before" to compare later samples with.
             try:
                 self.sample_now()
-            except ValueError:   # e.g. a priming text the model cannot read: no sample yet
+            except InputError:   # e.g. a priming text the model cannot read: no sample yet
                 pass
         self.data.revision += 1
 

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from superqt import QElidingLabel
 
+from rnnviz.errors import BUG_LINE, InputError, RnnvizError
 from rnnviz.session import SessionError
 from rnnviz.training.config import Config
 
@@ -526,7 +527,7 @@ class MainWindow(QMainWindow):
         """Fresh weights with the settings shown in the controls (asks before discarding)."""
         try:
             config = self.controls.edited_config()
-        except ValueError as exc:
+        except InputError as exc:
             self._dialog("error", "Invalid setting", str(exc))
             return
         carried = self.carried_settings()
@@ -541,7 +542,7 @@ class MainWindow(QMainWindow):
     def load_preset(self, name: str) -> bool:
         try:
             preset = load_preset(name)
-        except (ValueError, KeyError) as exc:
+        except InputError as exc:
             self._dialog("error", "Unknown preset", str(exc))
             return False
         if not self._confirm_discard(f"Loading the preset “{preset.title}”"):
@@ -561,7 +562,7 @@ class MainWindow(QMainWindow):
         self._ghost_candidate = self._current_run_curve()
         try:
             self.controller.reset(config)
-        except ValueError as exc:
+        except InputError as exc:
             self._ghost_candidate = None
             self._dialog("error", "Cannot build the default run", str(exc))
             return
@@ -581,7 +582,7 @@ class MainWindow(QMainWindow):
         self._ghost_candidate = self._current_run_curve()
         try:
             self.controller.reset(config)
-        except ValueError as exc:
+        except InputError as exc:
             self._ghost_candidate = None
             QApplication.restoreOverrideCursor()
             what = "Cannot use this corpus" if config.task == "charlm" and config.corpus else "Cannot build this run"
@@ -605,7 +606,7 @@ class MainWindow(QMainWindow):
             return False
         try:
             self.controller.open_session(path)
-        except (ValueError, OSError) as exc:   # SessionError is a ValueError
+        except (RnnvizError, OSError) as exc:
             self._dialog("error", "Could not open session",
                          f"{Path(path).name}: {exc}\n\nThe current session is unchanged.")
             return False
@@ -630,7 +631,7 @@ class MainWindow(QMainWindow):
         was_running = self.controller.state == "running"
         try:
             self.controller.save_session(path)
-        except (ValueError, OSError) as exc:
+        except (RnnvizError, OSError) as exc:
             self._dialog("error", "Could not save", f"{path}: {exc}")
             return False
         self._add_recent(path)
@@ -967,7 +968,7 @@ class MainWindow(QMainWindow):
     def _on_controller_worker_failed(self, text: str) -> None:
         self._dialog("error", "Training stopped by an error",
                      f"Training was paused because of an unexpected error. The window keeps running; "
-                     f"you can reset or open another session.\n\n{text}")
+                     f"you can reset or open another session.\n\n{text}\n{BUG_LINE}")
 
     # ---- step budget, Continue, undo, the first screen -------------------------------------------
     def _set_budget_for(self, config: Config) -> None:
@@ -1026,7 +1027,7 @@ class MainWindow(QMainWindow):
         """Edit ▸ Undo setting change: the previous value of the training setting changed last."""
         try:
             restored = self.controller.undo_live()
-        except ValueError as exc:
+        except InputError as exc:
             self._dialog("error", "Cannot undo", str(exc))
             return
         if restored:
@@ -1056,7 +1057,7 @@ class MainWindow(QMainWindow):
         before = self.controller.config
         try:
             self.controller.set_live(**changes)
-        except ValueError as exc:
+        except InputError as exc:
             self._dialog("error", "Invalid setting", str(exc))
             self.controls.show_live_config(self.controller.config)
             self.hidden_panel.show_config(self.controller.config)
@@ -1077,7 +1078,7 @@ class MainWindow(QMainWindow):
         if self.controller.step_count == 0 and self.controls.reset_changes():
             try:
                 config = self.controls.edited_config()
-            except ValueError as exc:
+            except InputError as exc:
                 self._dialog("error", "Invalid setting", str(exc))
                 self.controls.show_config(self.controller.config)
                 return
@@ -1098,7 +1099,7 @@ class MainWindow(QMainWindow):
         self.controls.update_pending()
         try:
             config = self.controls.edited_config()
-        except ValueError as exc:
+        except InputError as exc:
             self._dialog("error", "Invalid setting", str(exc))
             self.controls.show_config(self.controller.config)
             return False
@@ -1111,7 +1112,7 @@ class MainWindow(QMainWindow):
         if self.controller.config.task == "charlm":
             try:
                 self.controller.sample_now()
-            except ValueError as exc:
+            except InputError as exc:
                 self._dialog("error", "Cannot sample", str(exc))
 
     # ---- drag and drop ----------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import time
 
 from PySide6.QtCore import QLockFile, QObject, QStandardPaths, QTimer, Signal
 
+from rnnviz.errors import RnnvizError
 from rnnviz.session import SessionError, load_session
 
 AUTOSAVE_INTERVAL = 180.0        # seconds between two autosaves of a run with unsaved changes
@@ -110,7 +111,7 @@ class RecoveryAutosave(QObject):
             c.save_copy(self.path)
             with open(self.info_path, "w", encoding="utf-8") as f:
                 json.dump({"path": c.path, "steps": c.step_count, "kept_at": time.time()}, f)
-        except (SessionError, ValueError, OSError) as exc:
+        except (RnnvizError, OSError) as exc:
             message = f"could not keep the unsaved run in {self.path}: {exc}"
             if message != self._last_error:
                 self._last_error = message
@@ -140,7 +141,7 @@ class RecoveryAutosave(QObject):
         info = self.leftover_info()
         try:
             trainer = load_session(self.path)
-        except (SessionError, ValueError, OSError) as exc:
+        except (RnnvizError, OSError) as exc:
             aside = os.path.join(self.folder, UNREADABLE_FILE)
             with contextlib.suppress(OSError):
                 os.replace(self.path, aside)

@@ -21,6 +21,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal, Slot
 
 from rnnviz.engine import Cancelled
+from rnnviz.errors import InputError
 from rnnviz.training.blas import blas_limit
 from rnnviz.training.history import BlockReader
 
@@ -290,7 +291,7 @@ class TrainingWorker(QObject):
         if live:
             try:
                 trainer.set_live(**live)
-            except ValueError as exc:
+            except InputError as exc:
                 self.live_errors.append(str(exc))
         if sample is not None and trainer.config.task == "charlm":
             self._sample(trainer, sample, on_demand=True)
@@ -304,7 +305,7 @@ class TrainingWorker(QObject):
         try:
             trainer.sample(**kwargs)
             self._sample_notes[trainer.history.samples_recorded] = note
-        except ValueError as exc:
+        except InputError as exc:
             self._failed_samples.append(((trainer.step_count, f"[no sample: {exc}]"), note))
 
     @staticmethod
