@@ -72,8 +72,8 @@ def test_presets_and_gradcheck(capsys):
     (["train", "--bogus", "1"], "unrecognized arguments"),
     (["train", "--steps", "-1"], "--steps"),
     (["train", "--task", "charlm", "--corpus", "/does/not/exist.txt"], "not found"),
-    (["sample", "/does/not/exist.rnnviz"], ""),
-    (["info", "/does/not/exist.rnnviz"], ""),
+    (["sample", "/does/not/exist.rnnviz"], "no such file: '/does/not/exist.rnnviz'"),
+    (["info", "/does/not/exist.rnnviz"], "no such file: '/does/not/exist.rnnviz'"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(capsys, argv, fragment):
     code, out, err = run(capsys, *argv)

@@ -2,13 +2,9 @@
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QRect, QSettings, Qt
+from PySide6.QtCore import QRect, Qt
 
-from rnnviz.gui import controller as controller_module
 from rnnviz.gui.main_window import MainWindow, settings
-
-sessions_available = pytest.mark.skipif(
-    controller_module.save_session is None, reason="rnnviz.session.save_session is not written yet")
 
 
 @pytest.fixture(autouse=True)
@@ -266,12 +262,13 @@ def test_a_corpus_that_is_not_text_is_refused_with_a_reason(qtbot, make_window, 
     binary.write_bytes(bytes(range(256)) * 64)
     window.open_dropped_file(str(binary))
     assert "Cannot use this corpus" in dialogs.titles("error")
-    assert "picture.png" in dialogs.texts("error")[-1] or "text" in dialogs.texts("error")[-1]
+    message = dialogs.texts("error")[-1]
+    assert "picture.png" in message and "binary" in message       # which file, and why
+    assert "The current run is unchanged." in message
     assert window.controller.trainer is trainer
     assert window.controls.value("task") == "parity"      # the controls show the run that is kept
 
 
-@sessions_available
 def test_save_and_reopen_through_the_menu_code(qtbot, make_window, tmp_path, dialogs):
     window = make_window()
     window.controller.start()
@@ -338,12 +335,14 @@ def test_cost_panel_log_scale_is_a_true_log_axis(make_window):
     assert window.cost_panel.plot.getAxis("left").logMode
 
 
-def test_run_gui_autostart_quit_after_and_screenshot(qtbot, tmp_path):
+def test_run_gui_autostart_quit_after_and_screenshot(qtbot, tmp_path, temporary_settings):
     from rnnviz.gui.app import run_gui
     shot = tmp_path / "shot.png"
     assert run_gui(preset="addition", autostart=True, quit_after=1.5, screenshot=str(shot)) == 0
     assert shot.stat().st_size > 10_000
-    assert QSettings  # settings were written to the temporary folder by the fixture's path
+    # closing saved the window's settings, and into the test's folder, not the user's
+    assert any(temporary_settings.rglob("*.ini"))
+    assert settings().value("window/geometry") is not None
 
 
 def test_pause_cuts_a_long_full_batch_step_short_without_changing_the_weights(qtbot, make_window, config,
@@ -453,8 +452,6 @@ def test_character_model_samples_on_demand_and_while_training(qtbot, make_window
 
 
 def test_dropping_a_session_file_opens_it(qtbot, make_window, tmp_path, dialogs):
-    if controller_module.save_session is None:
-        pytest.skip("rnnviz.session.save_session is not written yet")
     first = make_window()
     first.controller.step_once()
     qtbot.waitUntil(lambda: not first.controller.is_running, timeout=5_000)
