@@ -1,8 +1,10 @@
 """Cheap per-step numbers that show why a recurrent network learns or fails.
 
-* ``spectral_radius``: largest |eigenvalue| of the recurrent matrix (of each gate block).
-  Above 1 with a linear-ish regime, gradients tend to explode going back in time; well below 1
-  they vanish.
+* ``spectral_radius``: largest |eigenvalue| of the recurrent matrix (of the candidate block for
+  gated cells). Above 1 with a linear-ish regime, gradients tend to explode going back in time;
+  well below 1 they tend to vanish. (The guarantee is on the largest singular value: below 1
+  for tanh, the gradient must vanish; a non-normal matrix with spectral radius below 1 can
+  still grow a gradient for many steps.)
 * ``saturation``: fraction of tanh/sigmoid units pinned near their limits, where g'(z) ≈ 0.
 * ``param_norms`` / gradient norms per parameter.
 * ``nonfinite_report``: which parameter and time step went NaN/inf, so a step can be refused.
@@ -16,9 +18,6 @@ import numpy as np
 
 from rnnviz.engine.flat import FlatDict, segment_starts
 
-BLOCK_NAMES = {"rnn": ("",), "lstm": ("f", "i", "o", "c"), "gru": ("r", "u", "c")}
-
-
 def spectral_radius(Waa: np.ndarray, cell: str = "rnn") -> float:
     """Largest |eigenvalue| of the recurrent matrix; for gated cells, of the candidate block
     (``c`` rows of Waa), the path the hidden state is mixed through. Waa: (G·H, H)."""
@@ -26,13 +25,6 @@ def spectral_radius(Waa: np.ndarray, cell: str = "rnn") -> float:
     block = Waa if cell == "rnn" else Waa[-H:]
     ev = np.linalg.eigvals(np.asarray(block, dtype=np.float64))
     return float(np.abs(ev).max()) if ev.size else 0.0
-
-
-def block_spectral_radii(Waa: np.ndarray, cell: str) -> dict[str, float]:
-    """Spectral radius of each gate block of Waa, keyed by gate name ("" for the RNN)."""
-    H = Waa.shape[1]
-    return {name: float(np.abs(np.linalg.eigvals(np.asarray(Waa[k * H:(k + 1) * H], np.float64))).max())
-            for k, name in enumerate(BLOCK_NAMES[cell])}
 
 
 def saturation(a: np.ndarray, activation: str = "tanh", threshold: float = 0.99) -> float:

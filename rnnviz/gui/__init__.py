@@ -1,5 +1,4 @@
 """The desktop window (the only package that imports Qt): ``rnnviz.gui.app.run_gui``.
 
-Importing this package imports no Qt (the architecture test walks every package); the modules
-that use Qt import ``_qt_compat`` first.
+Importing this package imports no Qt (the architecture test walks every package).
 """

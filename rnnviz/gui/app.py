@@ -159,7 +159,6 @@ def run_gui(session_path: str | None = None, preset: str | None = None, autostar
         if problem:
             print(problem, file=sys.stderr)
             return 2
-    from . import _qt_compat  # noqa: F401 - before any heavy Qt use (PySide6 6.12 on Python 3.11)
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 

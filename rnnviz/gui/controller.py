@@ -7,8 +7,6 @@ happened from snapshots (copies). ``stop_and_wait`` gives the Trainer back synch
 
 from __future__ import annotations
 
-from . import _qt_compat  # noqa: F401 - before any heavy Qt use (PySide6 6.12 on Python 3.11)
-
 import collections
 import threading
 import time

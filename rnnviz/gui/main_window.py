@@ -6,8 +6,6 @@ goes through ``_dialog`` so tests (and scripted runs) never block on one.
 
 from __future__ import annotations
 
-from . import _qt_compat  # noqa: F401 - before any heavy Qt use (PySide6 6.12 on Python 3.11)
-
 import csv
 import html
 import importlib.resources

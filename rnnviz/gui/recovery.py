@@ -14,8 +14,6 @@ whether to restore it.
 
 from __future__ import annotations
 
-from . import _qt_compat  # noqa: F401 - before any heavy Qt use (PySide6 6.12 on Python 3.11)
-
 import contextlib
 import json
 import os

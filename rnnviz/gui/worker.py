@@ -8,8 +8,6 @@ When the thread has finished, the Trainer belongs to the GUI thread again.
 
 from __future__ import annotations
 
-from . import _qt_compat  # noqa: F401 - before any heavy Qt use (PySide6 6.12 on Python 3.11)
-
 import contextlib
 import math
 import threading

@@ -35,7 +35,7 @@ class Preset:
 def list_presets() -> list[Preset]:
     """Every preset, grouped by task (in ``TASKS`` order), then by name.
 
-    ``ValueError`` when there is none: the installation lost its preset files.
+    ``InputError`` when there is none: the installation lost its preset files.
     """
     paths = _preset_files()
     if not paths:
@@ -45,12 +45,8 @@ def list_presets() -> list[Preset]:
     return sorted(presets, key=lambda p: (TASKS.index(p.config.task), p.name))
 
 
-def preset_names() -> list[str]:
-    return [p.name for p in list_presets()]
-
-
 def load_preset(name: str) -> Preset:
-    """The preset called ``name``; ``ValueError`` listing the known names when there is none."""
+    """The preset called ``name``; ``InputError`` listing the known names when there is none."""
     paths = _preset_files()
     if not isinstance(name, str) or name not in paths:
         known = ", ".join(paths) or f"none (no preset files found in {PRESETS_DIR})"

@@ -9,7 +9,6 @@ import weakref  # noqa: E402
 
 import pytest  # noqa: E402
 
-import rnnviz.gui._qt_compat  # noqa: E402,F401 - applies the PySide6 workaround before Qt is used
 from PySide6.QtCore import QSettings, QThread  # noqa: E402
 
 from rnnviz.training.config import Config  # noqa: E402

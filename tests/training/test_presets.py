@@ -96,7 +96,7 @@ def test_presets_are_package_data():
     from importlib.resources import files
     shipped = {e.name.removesuffix(".json") for e in (files("rnnviz") / "presets").iterdir()
                if e.name.endswith(".json")}
-    assert set(REQUIRED) <= shipped and set(presets.preset_names()) == shipped
+    assert set(REQUIRED) <= shipped and {p.name for p in presets.list_presets()} == shipped
 
 
 @pytest.mark.parametrize("folder", ["empty", "missing"])
