@@ -143,24 +143,57 @@ def largest_singular_values(M: np.ndarray) -> np.ndarray:
     return out
 
 
-def product_norms(Js: np.ndarray, block: tuple[slice, slice] | None = None) -> np.ndarray:
+POWER_ITERATIONS = 40
+"""Power-iteration steps of :func:`estimated_singular_values`."""
+
+
+def estimated_singular_values(M: np.ndarray, iterations: int = POWER_ITERATIONS) -> np.ndarray:
+    """σmax of each matrix of a stack M (B, m, n) -> (B,), by power iteration on MᵀM from a fixed
+    start: an estimate from below, for the window, where an exact SVD of every product is too slow
+    (T²/2 SVDs of a 256×256 matrix take minutes for an LSTM of 128 units). inf where not finite."""
+    out = np.full(M.shape[0], np.inf)
+    ok = np.isfinite(M).all(axis=(1, 2))
+    if not ok.any():
+        return out
+    A = M[ok]
+    v = np.random.default_rng(0).standard_normal((A.shape[2], 1))
+    v = np.broadcast_to(v / np.linalg.norm(v), (A.shape[0],) + v.shape).copy()     # (B, n, 1)
+    At = A.transpose(0, 2, 1)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for _ in range(iterations):
+            v = At @ (A @ v)
+            scale = np.linalg.norm(v, axis=1, keepdims=True)
+            v = np.divide(v, scale, out=np.zeros_like(v), where=scale > 0)
+        out[ok] = np.linalg.norm(A @ v, axis=1)[:, 0]
+    return out
+
+
+def product_norms(Js: np.ndarray, block: tuple[slice, slice] | None = None,
+                  sigma=largest_singular_values) -> np.ndarray:
     """``N[τ, s] = σmax(∂state<τ>/∂state<s>) = σmax(Js[τ] ⋯ Js[s+1])`` for s ≤ τ (1 on the
     diagonal), 0 above it.
 
     Js: (T, S, S) one-step Jacobians.  block: (rows, cols) to take σmax of one block of each
     product instead (e.g. the LSTM's ∂a<τ>/∂a<s> or ∂c<τ>/∂c<s>); the diagonal then holds the
-    block of the identity's σmax.  Returns (T, T).
+    block of the identity's σmax.  sigma: σmax of a stack (exact SVD by default;
+    :func:`estimated_singular_values` for speed).  Returns (T, T).
     Cost: T(T-1)/2 products and SVDs of S×S matrices (see benchmarks/bench_insight.py).
     """
+    return block_product_norms(Js, [block], sigma)[0]
+
+
+def block_product_norms(Js: np.ndarray, blocks: list, sigma=largest_singular_values) -> list[np.ndarray]:
+    """:func:`product_norms` for several blocks (None: the whole product) from one chain of products."""
     T, S, _ = Js.shape
-    rows, cols = block if block is not None else (slice(None), slice(None))
-    norms = np.zeros((T, T))
+    blocks = [b if b is not None else (slice(None), slice(None)) for b in blocks]
+    norms = [np.zeros((T, T)) for _ in blocks]
     eye = np.eye(S)
     P = np.empty((T, S, S))           # P[τ] = ∂state<τ>/∂state<s> for τ > s, at the current s
     for s in range(T - 1, -1, -1):
-        if s + 1 < T:
-            norms[s + 1:, s] = largest_singular_values(P[s + 1:, rows, cols])
-        norms[s, s] = largest_singular_values(eye[None, rows, cols])[0]
+        for out, (rows, cols) in zip(norms, blocks):
+            if s + 1 < T:
+                out[s + 1:, s] = sigma(P[s + 1:, rows, cols])
+            out[s, s] = largest_singular_values(eye[None, rows, cols])[0]
         if s > 0:                     # extend every product one step further back: · Js[s]
             P[s] = eye
             with np.errstate(over="ignore", invalid="ignore"):

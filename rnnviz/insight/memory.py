@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnviz.insight.jacobians import product_norms, step_jacobians
+from rnnviz.insight.jacobians import block_product_norms, largest_singular_values, product_norms, step_jacobians
 from rnnviz.insight.trace import Trace
 
 HORIZON_THRESHOLD = 1e-3
@@ -48,13 +48,13 @@ def pascanu_bound(Waa: np.ndarray, activation: str, lags) -> np.ndarray:
         return (gamma * sigma) ** np.asarray(lags, dtype=float)
 
 
-def state_norms(trace: Trace, Js: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def state_norms(trace: Trace, Js: np.ndarray | None = None, sigma=largest_singular_values) -> dict[str, np.ndarray]:
     """(T, T) products' norms along ``trace``: "state" (the whole state); for the LSTM also "a"
-    (∂a<τ>/∂a<s>, through the hidden and the cell path together) and "c" (∂c<τ>/∂c<s>, the cell path)."""
+    (∂a<τ>/∂a<s>, through the hidden and the cell path together) and "c" (∂c<τ>/∂c<s>, the cell path).
+    sigma: σmax of a stack of matrices (see :func:`~rnnviz.insight.jacobians.product_norms`)."""
     Js = step_jacobians(trace).state if Js is None else Js
-    out = {"state": product_norms(Js)}
-    if trace.cell == "lstm":
-        H = trace.H
-        out["a"] = product_norms(Js, (slice(0, H), slice(0, H)))
-        out["c"] = product_norms(Js, (slice(H, 2 * H), slice(H, 2 * H)))
-    return out
+    if trace.cell != "lstm":
+        return {"state": product_norms(Js, sigma=sigma)}
+    H = trace.H
+    whole, a, c = block_product_norms(Js, [None, (slice(0, H), slice(0, H)), (slice(H, 2 * H), slice(H, 2 * H))], sigma)
+    return {"state": whole, "a": a, "c": c}
