@@ -20,7 +20,10 @@ from rnnviz.training.trainer import Trainer
 
 from . import gc_guard
 from .run_data import RunData
-from .worker import EXAMPLES, TrainingWorker, freeze_probe
+from .worker import EXAMPLES, TrainingWorker, compute_insight, freeze_probe
+
+AUTO_EXPLAIN_SECONDS = 0.5
+"""A pause recomputes the why-views' numbers in the window's thread only if the last took this long at most."""
 
 from rnnviz.session import load_session, save_session
 
@@ -56,6 +59,7 @@ class TrainingController(QObject):
         self.dirty = False
         self.step_budget: int | None = None   # Start trains until this step (None: until paused)
         self._undo: list[dict] = []           # live settings as they were before each change
+        self._insight_wanted = False          # the why-views are shown: compute their numbers
         self.data.load_history(trainer.history, trainer.step_count, trainer.task.chance_loss())
         self._refresh_idle_view()
 
@@ -117,6 +121,8 @@ class TrainingController(QObject):
         generation = self._generation
         worker = TrainingWorker(self._trainer, max_steps=max_steps, generation=generation,
                                 gui_idle=self.gui_idle)
+        if self._insight_wanted:
+            worker.want_insight.set()
         thread = QThread()
         thread.setObjectName("rnnviz-training")
         worker.moveToThread(thread)
@@ -207,6 +213,32 @@ class TrainingController(QObject):
                 return changed
         self.undo_changed.emit(False)
         return None
+
+    # ---- the why-views ------------------------------------------------------------------------
+    def want_insight(self, wanted: bool) -> None:
+        """Whether the why-views are shown: while they are, training computes their numbers
+        under a small time budget (``worker.INSIGHT_BUDGET``), and a pause refreshes them if that
+        is quick (``AUTO_EXPLAIN_SECONDS``)."""
+        self._insight_wanted = wanted
+        if self._worker is not None:
+            (self._worker.want_insight.set if wanted else self._worker.want_insight.clear)()
+
+    def explain_now(self):
+        """Compute the why-views' numbers now, in this thread (only while no worker runs); returns
+        the LiveInsight (None if the probe cannot be run)."""
+        if self._thread is not None:
+            raise RuntimeError("the why-views are computed by the training thread while it runs")
+        insight = compute_insight(self._trainer)
+        if insight is not None:
+            self.data.set_insight(insight)
+            self.data_changed.emit()
+        return insight
+
+    def _refresh_insight_if_quick(self) -> None:
+        last = self.data.insight
+        if (self._insight_wanted and last is not None and last.seconds <= AUTO_EXPLAIN_SECONDS
+                and last.step != self.step_count):
+            self.explain_now()
 
     def sample_now(self, **kwargs) -> None:
         """A sample from the character model (on the worker's next step if it is running)."""
@@ -338,6 +370,7 @@ class TrainingController(QObject):
             self.start()
         else:
             self.state_changed.emit("paused")
+            self._refresh_insight_if_quick()
             if self.step_budget is not None and self.step_count >= self.step_budget:
                 self.budget_reached.emit(self.step_budget)
 

@@ -19,6 +19,7 @@ from rnnviz.training.history import MAX_SAMPLES
 
 TINY = 1e-30   # gradient norms of exactly zero are drawn at this floor on log axes
 GAP_INTERVALS = 3   # held-out points further apart than this many evaluation intervals are not joined
+MAX_HORIZONS = 512   # memory horizons kept over training for the why-views
 
 
 FLOAT_MAX = float(np.finfo(np.float64).max)
@@ -319,6 +320,8 @@ class RunData:
         self.held_out: int | None = None        # held-out items each evaluation scores (None: unknown)
         self.eval_every: int | None = None      # the interval between evaluations, when known
         self.chance_loss: float | None = None   # the task's chance level (Task.chance_loss)
+        self.insight = None      # the latest LiveInsight (the why-views), or None
+        self.horizons: list[tuple[int, int | None, int | None]] = []   # (step, horizon, cell path's)
         self.revision = 0        # bumped on every change, so panels can skip redundant redraws
 
     # The probe and the examples remember the step they were set at (the controller sets them
@@ -383,6 +386,8 @@ class RunData:
             self._probe = snapshot.probe
             self.probe_step = getattr(snapshot, "probe_step", None) or snapshot.step
             self.probe_note = getattr(snapshot, "probe_note", None)
+        if getattr(snapshot, "insight", None) is not None:
+            self.set_insight(snapshot.insight)
         if snapshot.examples is not None:
             self._examples = snapshot.examples
             self.examples_step = getattr(snapshot, "examples_step", None) or snapshot.step
@@ -392,6 +397,17 @@ class RunData:
             self.held_out = snapshot.held_out
         if getattr(snapshot, "eval_every", None):
             self.eval_every = snapshot.eval_every
+        self.revision += 1
+
+    def set_insight(self, insight) -> None:
+        """The latest why-view numbers; their memory horizons are kept over training (at most
+        MAX_HORIZONS, thinned to every other one when full)."""
+        self.insight = insight
+        if self.horizons and self.horizons[-1][0] >= insight.step:
+            self.horizons = [h for h in self.horizons if h[0] < insight.step]
+        self.horizons.append((insight.step, insight.horizon, insight.horizon_c))
+        if len(self.horizons) > MAX_HORIZONS:
+            self.horizons = self.horizons[::2] + ([] if len(self.horizons) % 2 else self.horizons[-1:])
         self.revision += 1
 
     def add_samples(self, samples, notes=()) -> None:

@@ -39,6 +39,8 @@ MIN_HELD_OUT_CHARS = 1000     # or characters of held-out text
 SAMPLE_BUDGET = 0.005         # text samples at most ~0.5% of the time (char-rnn: 4.5 ms each)
 MIN_SAMPLE_INTERVAL = 2.0     # a new sample every 2 s at most: time to read it
 EXAMPLES = 6                  # test examples shown by the sampling panel (non-text tasks)
+INSIGHT_BUDGET = 0.03         # the why-views' numbers (rnnviz.insight.live, 0.05-4 s on a preset's probe)
+MIN_INSIGHT_INTERVAL = 2.0    # take at most ~3% of the time, only while those views are shown
 
 
 def held_out_limit(trainer) -> int:
@@ -85,6 +87,17 @@ def _frozen(array):
     return out
 
 
+def compute_insight(trainer):
+    """The why-views' numbers (:func:`rnnviz.insight.live.live_insight`) on one BLAS thread, or
+    None when the probe cannot be run; the result is read-only."""
+    from rnnviz.insight.live import live_insight
+    with blas_limit(1), np.errstate(all="ignore"):
+        try:
+            return live_insight(trainer)
+        except InputError:
+            return None
+
+
 def freeze_probe(probe):
     """A copy of a Probe whose arrays the worker can no longer change."""
     if probe is None:
@@ -127,6 +140,7 @@ class Snapshot:
     eval_every: int | None = None      # the interval between evaluations (the "test every" setting)
     sample_notes: tuple = ()           # per sample in ``samples``: {temperature, prime, on_demand}
     probe_note: str | None = None      # what the probe sequence is (Probe.description)
+    insight: object | None = None      # a LiveInsight for the why-views, when one was computed
 
     @property
     def steps_taken(self) -> int:
@@ -179,6 +193,7 @@ class TrainingWorker(QObject):
         self._sample_notes: dict = {}       # worker thread only: History.samples_recorded -> note
         self._examples: tuple | None = None # worker thread only: (step, examples) of the latest evaluation
         self.live_errors: list[str] = []    # filled in the worker thread, read after finished
+        self.want_insight = threading.Event()   # set by the window while the why-views are shown
         self._chance_loss = trainer.task.chance_loss()   # (fixed for a run) read here, in the GUI thread
 
     # ---- called from the GUI thread -------------------------------------------------------
@@ -216,6 +231,8 @@ class TrainingWorker(QObject):
         held_out = held_out_limit(trainer)
         n_examples = 0 if trainer.config.task == "charlm" else EXAMPLES
         sample_budget = _Budget(SAMPLE_BUDGET, MIN_SAMPLE_INTERVAL)
+        insight_budget = _Budget(INSIGHT_BUDGET, MIN_INSIGHT_INTERVAL)
+        insight_budget.last_end = time.perf_counter()     # not in the run's first seconds
         is_charlm = trainer.config.task == "charlm"
         # Pause can cut short a full-batch step (seconds on 100,000 parity sequences) and an
         # evaluation: both are pure until they finish (a full batch does not move the data
@@ -261,10 +278,13 @@ class TrainingWorker(QObject):
                     if is_charlm and step % cfg.sample_every == 0 and sample_budget.allows(now):
                         sample_budget.run(self._sample, trainer, {})
                     if now - last_emit >= self._emit_interval:
-                        probe = None
+                        probe = insight = None
                         if probe_budget.allows(now):
                             probe = probe_budget.run(self._probe, trainer)
-                        self.snapshot_ready.emit(self._snapshot(trainer, new_steps, last, marks, probe, final=False))
+                        if self.want_insight.is_set() and insight_budget.allows(now):
+                            insight = insight_budget.run(compute_insight, trainer)
+                        self.snapshot_ready.emit(self._snapshot(trainer, new_steps, last, marks, probe, final=False,
+                                                                insight=insight))
                         last = None
                         last_emit = time.perf_counter()
                 if self._has_pending:
@@ -313,7 +333,8 @@ class TrainingWorker(QObject):
         with blas_limit(1):
             return freeze_probe(trainer.probe())
 
-    def _snapshot(self, trainer, new_steps, last, marks, probe, *, final, refused=None, error=None):
+    def _snapshot(self, trainer, new_steps, last, marks, probe, *, final, refused=None, error=None,
+                  insight=None):
         history = trainer.history
         try:
             block = new_steps.take()
@@ -341,4 +362,4 @@ class TrainingWorker(QObject):
                         probe_step=None if probe is None else trainer.step_count,
                         probe_note=None if probe is None else probe.description,
                         examples_step=examples_step, held_out=history.eval_limit,
-                        eval_every=trainer.config.eval_every, sample_notes=tuple(notes))
+                        eval_every=trainer.config.eval_every, sample_notes=tuple(notes), insight=insight)
