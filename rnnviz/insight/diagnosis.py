@@ -109,8 +109,8 @@ def vanishing(s: RunStats) -> Finding | None:
     ratio = float(g[0] / g[-1])
     if ratio >= VANISHING_RATIO:
         return None
-    advice = ("an LSTM, orthogonal initialisation or shorter sequences" if s.cell == "rnn"
-              else "a larger forget bias or shorter sequences")
+    advice = {"rnn": "an LSTM, orthogonal initialisation or shorter sequences",
+              "lstm": "a larger forget bias or shorter sequences"}.get(s.cell, "shorter sequences or more training")
     return Finding("vanishing", f"vanishing: the gradient reaching step 1 is {_num(ratio)} of step {len(g)}",
                    advice, {"ratio": ratio, "steps": len(g)})
 
@@ -121,7 +121,7 @@ def short_memory(s: RunStats) -> Finding | None:
     horizon = s.memory_horizon
     if horizon is None or horizon >= s.needed_lag:
         return None
-    advice = "an LSTM or a GRU" if s.cell == "rnn" else "a larger forget bias, or more training"
+    advice = {"rnn": "an LSTM or a GRU", "lstm": "a larger forget bias, or more training"}.get(s.cell, "more training")
     return Finding("short memory", f"short memory: the memory horizon is {horizon} steps, the task needs "
                    f"{s.needed_lag}", advice, {"horizon": horizon, "needed": s.needed_lag})
 

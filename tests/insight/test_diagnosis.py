@@ -132,3 +132,12 @@ def test_every_finding_is_one_line_with_something_to_try():
                      needed_lag=45, held_out=2.0, held_out_chance=1.0)
     lines = [f.line for f in diagnose(stats)]
     assert len(lines) == 3 and all("\n" not in line and " — try " in line for line in lines)
+
+
+def test_advice_names_only_what_the_cell_has():
+    """Only the LSTM has a forget gate: the GRU is never told to raise its forget bias."""
+    g = np.array([1e-9, 1.0])
+    for cell in ("rnn", "lstm", "gru"):
+        found = _kinds(RunStats(cell=cell, output_gradient=g, memory_horizon=3, probe_length=20, needed_lag=10))
+        advice = found["vanishing"].advice + found["short memory"].advice
+        assert ("forget bias" in advice) == (cell == "lstm"), (cell, advice)
