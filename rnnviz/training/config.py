@@ -11,13 +11,21 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
+from rnnviz.engine.cells import ACTIVATIONS as CELL_ACTIVATIONS
+from rnnviz.engine.init import SCHEMES
+from rnnviz.engine.optim import OPTIMIZERS as OPTIMIZER_CLASSES
+from rnnviz.engine.sequence import GATE_BLOCKS
 from rnnviz.errors import InputError, SettingError  # noqa: F401  (re-exported: callers import it from here)
+from rnnviz.tasks import TASK_INFO
 
-TASKS = ("parity", "addition", "charlm", "copy", "adding")
-CELLS = ("rnn", "lstm", "gru")
-ACTIVATIONS = ("tanh", "relu", "sigmoid")
-INITS = ("small", "uniform", "xavier", "orthogonal", "identity")
-OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam")
+# The choices come from the registries of the layers that implement them, so that a cell, an
+# initialiser, an optimizer or a task added there is a choice here, on the command line and in the
+# window without a second list to keep in step.
+TASKS = tuple(TASK_INFO)
+CELLS = tuple(GATE_BLOCKS)
+ACTIVATIONS = tuple(CELL_ACTIVATIONS)
+INITS = tuple(SCHEMES)
+OPTIMIZERS = tuple(OPTIMIZER_CLASSES)
 CLIP_MODES = ("none", "value", "norm")
 REDUCTIONS = ("mean", "sum")
 DTYPES = ("float64", "float32")
@@ -162,8 +170,6 @@ def unused_settings(config: Config, names) -> dict[str, str]:
 
     A setting given but never read is almost always a mistake (``--corpus`` for binary addition,
     ``--momentum`` with Adam), so the command line refuses it rather than ignore it silently."""
-    from rnnviz.tasks import TASK_INFO     # tasks sit below training; imported here to keep config light
-
     task_settings = {name for info in TASK_INFO.values() for name in info.settings}
     reads = set(TASK_INFO[config.task].settings)
     unused = {}

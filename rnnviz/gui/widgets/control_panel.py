@@ -94,13 +94,6 @@ OPTIMIZER_FIELDS = {
     "sgd": (), "momentum": ("momentum",), "adagrad": ("eps",), "rmsprop": ("rho", "eps"),
     "adam": ("beta1", "beta2", "eps"),
 }
-TASK_FIELDS = {
-    "parity": ("seq_length", "n_train", "n_test"),
-    "addition": ("n_bits", "n_test"),
-    "charlm": ("seq_length", "corpus"),
-    "copy": ("seq_length", "n_symbols", "copy_length", "n_train", "n_test"),
-    "adding": ("seq_length", "n_train", "n_test"),
-}
 PENDING_STYLE = "background-color: #fff3c4;"
 PENDING_NAMES_SHOWN = 3      # the banner names this many changed settings, then "and N more"
 BANNER_LINES = 2             # the banner's height is reserved for this many lines, shown or not
