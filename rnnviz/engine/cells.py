@@ -92,9 +92,9 @@ def lstm_step_forward(xw: np.ndarray, a_prev: np.ndarray, c_prev: np.ndarray, Wa
     Cache for backward: ``(c<t-1>, c<t>, gates)``.
     """
     H = c.shape[1]
-    z = np.add(xw, np.dot(a_prev, Waa.T), out=gates)             # (N, 4H) pre-activations
-    sigmoid(z[:, :3 * H], out=z[:, :3 * H])               # Γf, Γi, Γo
-    np.tanh(z[:, 3 * H:], out=z[:, 3 * H:])               # c~
+    z = np.add(xw, np.dot(a_prev, Waa.T), out=gates)      # (N, 4H) pre-activations
+    sigmoid(z[:, :3 * H], out=z[:, :3 * H])                # Γf, Γi, Γo
+    np.tanh(z[:, 3 * H:], out=z[:, 3 * H:])                # c~
     f, i, o, cand = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
     np.add(f * c_prev, i * cand, out=c)
     np.multiply(o, np.tanh(c), out=a)
@@ -152,7 +152,7 @@ def gru_step_backward(da: np.ndarray, a_prev: np.ndarray, gates: np.ndarray, Waa
     r, u, cand = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
     dz_c = da * u * (1.0 - cand * cand)
     dz_u = da * (cand - a_prev) * u * (1.0 - u)
-    dra = np.dot(dz_c, Waa[2 * H:])                                  # dL/d(Γr * a<t-1>)
+    dra = np.dot(dz_c, Waa[2 * H:])                           # dL/d(Γr * a<t-1>)
     dz_r = dra * a_prev * r * (1.0 - r)
     dz = np.concatenate([dz_r, dz_u, dz_c], axis=1)
     da_prev = da * (1.0 - u) + dra * r + np.dot(dz[:, :2 * H], Waa[:2 * H])

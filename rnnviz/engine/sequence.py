@@ -68,10 +68,11 @@ def input_projection(Wax: np.ndarray, ba: np.ndarray, x: np.ndarray, out: np.nda
     x: (T, N, D) float, or (T, N) int tokens, in which case column ``x<t>`` of Wax is looked up
     (the product with a one-hot vector, without building it).
     """
+    T, N, GH = out.shape
     if x.ndim == 2:
         np.take(Wax.T, x, axis=0, out=out)
-    else:
-        np.matmul(x, Wax.T, out=out)
+    else:                                                   # one (T·N, D) x (D, G·H) product
+        np.matmul(x.reshape(T * N, -1), Wax.T, out=out.reshape(T * N, GH))
     out += ba
     return out
 
