@@ -9,7 +9,6 @@ See :mod:`rnnviz.engine.cells` for the gate layout.
 from __future__ import annotations
 
 import contextlib
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -135,7 +134,7 @@ class Network:
         if spec.input_kind == "tokens":
             if x.ndim != 2 or x.dtype.kind not in "iu":         # integer, not bool
                 raise ValueError(f"x must be integer token ids of shape (T, N); got {x.dtype} {x.shape}")
-            if x.size and _max_as_unsigned(x) >= spec.input_size:
+            if x.size and (x.min() < 0 or x.max() >= spec.input_size):
                 raise ValueError(f"x holds token ids outside [0, {spec.input_size})")
             x = x.astype(np.intp, copy=False)
         else:
@@ -161,7 +160,7 @@ class Network:
             s = np.asarray(state0[k], dtype=self.dtype)
             if s.shape != (N, H):
                 raise ValueError(f"state0[{k!r}] must have shape ({N}, {H}); got {s.shape}")
-            if not _all_finite(s):
+            if not np.isfinite(s).all():
                 raise ValueError(f"state0[{k!r}] holds NaN or infinite values")
             out[k] = s
         return out
@@ -173,7 +172,7 @@ class Network:
         if spec.readout == "softmax":
             if y.shape != lead or y.dtype.kind not in "iu":
                 raise ValueError(f"y must be integer class ids of shape {lead}; got {y.dtype} {y.shape}")
-            if y.size and _max_as_unsigned(y) >= spec.output_size:
+            if y.size and (y.min() < 0 or y.max() >= spec.output_size):
                 raise ValueError(f"y holds class ids outside [0, {spec.output_size})")
             return y.astype(np.intp, copy=False)
         shape = lead + (spec.output_size,)
@@ -268,22 +267,6 @@ class Network:
     def loss(self, x, y, state0=None, mask=None) -> float:
         """The loss alone (a forward pass); used by gradient checks."""
         return self._forward_loss(x, y, state0, mask)[0]
-
-
-def _max_as_unsigned(ids: np.ndarray) -> int:
-    """The largest of integer ``ids`` read as unsigned, where a negative id reads as a huge one:
-    ``0 <= ids < n`` for all ids exactly when this is below n. One reduction instead of a min and
-    a max."""
-    if ids.dtype.kind == "i":
-        ids = ids.view(ids.dtype.str.replace("i", "u"))     # same size and byte order
-    return int(np.maximum.reduce(ids, axis=None))
-
-
-def _all_finite(a: np.ndarray) -> bool:
-    """Whether every entry of ``a`` is finite. A finite sum proves it in one cheap reduction (any
-    NaN or inf makes the sum NaN or inf); only a non-finite sum, which finite values can also give
-    by overflowing, needs the entry-by-entry test."""
-    return math.isfinite(np.add.reduce(a, axis=None)) or bool(np.isfinite(a).all())
 
 
 def check_params(spec: NetworkSpec, params: dict) -> dict[str, np.ndarray]:
