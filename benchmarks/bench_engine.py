@@ -20,6 +20,10 @@ Cases (``--cases``, default all):
   gradient descent, sigmoid readout at the last step, float32: rnnviz vs nn.RNN + Linear.
 * ``biglstm``  LSTM, hidden 256, batch 64, T = 50, vocabulary 80, mean loss, Adam, float32.
 
+``--factored-max-step N`` sets the switch of the engine's one fast path,
+``sequence.FACTORED_BPTT_MAX_STEP``: 0 runs the plain step kernels everywhere, a large N the
+factored BPTT everywhere; run a case with and without it to measure what the fast path earns.
+
 ``--profile CASE`` adds a cProfile of the rnnviz training step of that case (top functions by
 own time). Run from the repository root:  ``python benchmarks/bench_engine.py``.
 """
@@ -40,7 +44,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rnnviz.engine import Network, NetworkSpec, clip_gradients, make_optimizer  # noqa: E402
+from rnnviz.engine import Network, NetworkSpec, clip_gradients, make_optimizer, sequence  # noqa: E402
 
 try:
     from threadpoolctl import threadpool_info, threadpool_limits
@@ -439,10 +443,15 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=0,
                     help="timed blocks per implementation, median taken (0: 15, or 9 for parity and biglstm)")
     ap.add_argument("--block", type=int, default=0, help="training steps per timed block (0: per-case default)")
+    ap.add_argument("--factored-max-step", type=int, default=None,
+                    help="sequence.FACTORED_BPTT_MAX_STEP for this run (0: no fast path)")
     ap.add_argument("--profile", default="", help="also cProfile the rnnviz step of this case")
     ap.add_argument("--profile-steps", type=int, default=200)
     args = ap.parse_args(argv)
+    if args.factored_max_step is not None:
+        sequence.FACTORED_BPTT_MAX_STEP = args.factored_max_step
     describe_machine()
+    print(f"rnnviz fast path: factored BPTT for steps of N·H <= {sequence.FACTORED_BPTT_MAX_STEP}")
     for name in args.cases.split(","):
         if name not in CASES:
             ap.error(f"unknown case {name!r}")

@@ -2,9 +2,10 @@
 
 A student who wrote ``rnn_cell_forward``, ``lstm_backward`` … in a course notebook can call these
 with the same arguments and compare every array with their own. Nothing numeric is implemented
-twice: each cell function calls the engine's step kernel (:mod:`rnnviz.engine.cells`), the input
-projection and the readout (:mod:`rnnviz.engine.sequence`); this module only transposes, splits
-and joins arrays, and sums the per-step weight gradients the way the course does.
+twice: each cell function calls the engine's step kernels (:mod:`rnnviz.engine.cells`), its input
+projection and gradient (:mod:`rnnviz.engine.sequence`) and its softmax
+(:mod:`rnnviz.engine.readouts`); this module only transposes, splits and joins arrays, and sums
+the per-step weight gradients the way the course does.
 
 Course layout (feature first, batch second, time last), with the course's letters:
 
@@ -49,7 +50,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnviz.engine import cells, sequence
+from rnnviz.engine import cells, readouts, sequence
 
 #: the course's parameter names for each cell
 COURSE_NAMES = {
@@ -216,9 +217,15 @@ def _input_half(e: dict, xt: np.ndarray) -> np.ndarray:
     return sequence.input_projection(e["Wax"], e["ba"], xt.T[None], out=out)[0]
 
 
+def _input_grads(e: dict, dz: np.ndarray, xt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The input half's gradients from dz (m, G·H): ``dxt`` (n_x, m), ``dWax`` (G·H, n_x), ``dba`` (G·H,)."""
+    dWax = sequence.summed_over_time(dz[None], xt.T[None], out=np.empty_like(e["Wax"]))
+    return (dz @ e["Wax"]).T, dWax, dz.sum(axis=0)
+
+
 def _softmax_readout(e: dict, a: np.ndarray) -> np.ndarray:
     """``softmax(Wya a + by)`` for a (m, n_a) engine-layout state; returns course layout (n_y, m)."""
-    return sequence.readout(e["Wya"], e["by"], a, "softmax")[1].T
+    return readouts.softmax(a @ e["Wya"].T + e["by"]).T
 
 
 def _split_blocks(d: np.ndarray, cell: str, n_a: int) -> dict[str, np.ndarray]:
@@ -238,7 +245,7 @@ def rnn_cell_forward(xt, a_prev, parameters) -> tuple[np.ndarray, np.ndarray, tu
     a_prev = _check("a_prev", a_prev, (n_a, m), "(n_a, m)")
     e = _engine(p, "rnn", n_a)
     z = _input_half(e, xt)                                    # (m, n_a), becomes a<t>
-    cells.rnn_step_forward(z, a_prev.T, e["Waa"], "tanh")
+    cells.rnn_step_forward(z, a_prev.T, e["Waa"], "tanh", out=z)
     a_next = np.ascontiguousarray(z.T)
     return a_next, _softmax_readout(e, z), (a_next, a_prev, xt, p)
 
@@ -258,10 +265,11 @@ def rnn_cell_backward(da_next, cache) -> dict[str, np.ndarray]:
     a_next = _check("cache a_next", a_next, (n_a, m), "(n_a, m)")
     a_prev = _check("cache a_prev", a_prev, (n_a, m), "(n_a, m)")
     da_next = _check("da_next", da_next, (n_a, m), "(n_a, m)")
-    dz = np.empty((m, n_a))
-    da_prev = cells.rnn_step_backward(da_next.T, a_next.T, p["Waa"], "tanh", dz_out=dz)
-    return {"dxt": (dz @ p["Wax"]).T, "da_prev": np.ascontiguousarray(da_prev.T),
-            "dWax": dz.T @ xt.T, "dWaa": dz.T @ a_prev.T, "dba": dz.sum(axis=0)[:, None]}
+    dz, da_prev = cells.rnn_step_backward(da_next.T, a_next.T, p["Waa"], "tanh")
+    dxt, dWax, dba = _input_grads(_engine(p, "rnn", n_a), dz, xt)
+    dWaa = sequence.summed_over_time(dz[None], a_prev.T[None], out=np.empty((n_a, n_a)))
+    return {"dxt": dxt, "da_prev": np.ascontiguousarray(da_prev.T),
+            "dWax": dWax, "dWaa": dWaa, "dba": dba[:, None]}
 
 
 def rnn_forward(x, a0, parameters) -> tuple[np.ndarray, np.ndarray, tuple]:
@@ -322,8 +330,8 @@ def lstm_cell_forward(xt, a_prev, c_prev, parameters) -> tuple[np.ndarray, np.nd
     a_prev = _check("a_prev", a_prev, (n_a, m), "(n_a, m)")
     c_prev = _check("c_prev", c_prev, (n_a, m), "(n_a, m)")
     e = _engine(p, "lstm", n_a)
-    gates, c, tanh_c, a = np.empty((m, 4 * n_a)), np.empty((m, n_a)), np.empty((m, n_a)), np.empty((m, n_a))
-    cells.lstm_step_forward(_input_half(e, xt), a_prev.T, c_prev.T, e["Waa"], gates, c, tanh_c, a)
+    gates, c, a = _input_half(e, xt), np.empty((m, n_a)), np.empty((m, n_a))     # gates (m, 4·n_a)
+    cells.lstm_step_forward(gates, a_prev.T, c_prev.T, e["Waa"], gates, c, a)
     g = _split_blocks(np.ascontiguousarray(gates.T), "lstm", n_a)
     a_next, c_next = np.ascontiguousarray(a.T), np.ascontiguousarray(c.T)
     cache = (a_next, c_next, a_prev, c_prev, g["f"], g["i"], g["c"], g["o"], xt, p)
@@ -349,13 +357,13 @@ def lstm_cell_backward(da_next, dc_next, cache) -> dict[str, np.ndarray]:
     dc_next = _check("dc_next", dc_next, (n_a, m), "(n_a, m)")
     e = _engine(p, "lstm", n_a)
     gates = np.concatenate([state["ft"], state["it"], state["ot"], state["cct"]]).T    # (m, 4·n_a)
-    dz = np.empty((m, 4 * n_a))
-    da_prev, dc_prev, _ = cells.lstm_step_backward(da_next.T, dc_next.T, state["c_prev"].T, gates,
-                                                   np.tanh(state["c_next"].T), e["Waa"], dz_out=dz)
-    concat = np.concatenate([state["a_prev"], xt])                                  # (n_a + n_x, m)
-    dW = _split_blocks(dz.T @ concat.T, "lstm", n_a)
-    db = _split_blocks(dz.sum(axis=0)[:, None], "lstm", n_a)
-    out = {"dxt": (dz @ e["Wax"]).T, "da_prev": np.ascontiguousarray(da_prev.T),
+    dz, da_prev, dc_prev, _ = cells.lstm_step_backward(
+        da_next.T, dc_next.T, state["c_prev"].T, state["c_next"].T, gates, e["Waa"])
+    dxt, dWax, dba = _input_grads(e, dz, xt)
+    dWaa = sequence.summed_over_time(dz[None], state["a_prev"].T[None], out=np.empty_like(e["Waa"]))
+    dW = _split_blocks(np.concatenate([dWaa, dWax], axis=1), "lstm", n_a)   # W_k = [Waa_k | Wax_k]
+    db = _split_blocks(dba[:, None], "lstm", n_a)
+    out = {"dxt": dxt, "da_prev": np.ascontiguousarray(da_prev.T),
            "dc_prev": np.ascontiguousarray(dc_prev.T)}
     for g in ("f", "i", "c", "o"):
         out["dW" + g], out["db" + g] = dW[g], db[g]
@@ -420,8 +428,8 @@ def gru_cell_forward(xt, a_prev, parameters) -> tuple[np.ndarray, np.ndarray, tu
     m = xt.shape[1]
     a_prev = _check("a_prev", a_prev, (n_a, m), "(n_a, m)")
     e = _engine(p, "gru", n_a)
-    gates, ra, a = np.empty((m, 3 * n_a)), np.empty((m, n_a)), np.empty((m, n_a))
-    cells.gru_step_forward(_input_half(e, xt), a_prev.T, e["Waa"], gates, ra, a)
+    gates, ra, a = _input_half(e, xt), np.empty((m, n_a)), np.empty((m, n_a))    # gates (m, 3·n_a)
+    cells.gru_step_forward(gates, a_prev.T, e["Waa"], gates, ra, a)
     g = _split_blocks(np.ascontiguousarray(gates.T), "gru", n_a)
     a_next = np.ascontiguousarray(a.T)
     return a_next, _softmax_readout(e, a), (a_next, a_prev, g["r"], g["u"], g["c"], xt, p)
@@ -442,15 +450,15 @@ def gru_cell_backward(da_next, cache) -> dict[str, np.ndarray]:
     da_next = _check("da_next", da_next, (n_a, m), "(n_a, m)")
     e = _engine(p, "gru", n_a)
     gates = np.concatenate([s["rt"], s["ut"], s["cct"]]).T                          # (m, 3·n_a)
-    dz = np.empty((m, 3 * n_a))
-    da_prev = cells.gru_step_backward(da_next.T, s["a_prev"].T, gates, e["Waa"], dz_out=dz)
-    dzr, dzu, dzc = (dz[:, k * n_a:(k + 1) * n_a] for k in range(3))
-    concat = np.concatenate([s["a_prev"], xt]).T                                    # (m, n_a + n_x)
-    concat_c = np.concatenate([s["rt"] * s["a_prev"], xt]).T
-    db = dz.sum(axis=0)[:, None]
-    return {"dxt": (dz @ e["Wax"]).T, "da_prev": np.ascontiguousarray(da_prev.T),
-            "dWr": dzr.T @ concat, "dbr": db[:n_a], "dWu": dzu.T @ concat, "dbu": db[n_a:2 * n_a],
-            "dWc": dzc.T @ concat_c, "dbc": db[2 * n_a:]}
+    dz, da_prev = cells.gru_step_backward(da_next.T, s["a_prev"].T, gates, e["Waa"])
+    dxt, dWax, dba = _input_grads(e, dz, xt)
+    dWaa = np.concatenate([       # block c of Waa acts on Γr * a<t-1>
+        sequence.summed_over_time(dz[None, :, :2 * n_a], s["a_prev"].T[None], out=np.empty((2 * n_a, n_a))),
+        sequence.summed_over_time(dz[None, :, 2 * n_a:], (s["rt"] * s["a_prev"]).T[None], out=np.empty((n_a, n_a)))])
+    dW = _split_blocks(np.concatenate([dWaa, dWax], axis=1), "gru", n_a)    # W_k = [Waa_k | Wax_k]
+    db = _split_blocks(dba[:, None], "gru", n_a)
+    return {"dxt": dxt, "da_prev": np.ascontiguousarray(da_prev.T),
+            "dWr": dW["r"], "dbr": db["r"], "dWu": dW["u"], "dbu": db["u"], "dWc": dW["c"], "dbc": db["c"]}
 
 
 def gru_forward(x, a0, parameters) -> tuple[np.ndarray, np.ndarray, tuple]:

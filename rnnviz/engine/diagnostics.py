@@ -16,7 +16,6 @@ import math
 
 import numpy as np
 
-from rnnviz.engine.flat import FlatDict, segment_starts
 
 def spectral_radius(Waa: np.ndarray, cell: str = "rnn") -> float:
     """Largest |eigenvalue| of the recurrent matrix; for gated cells, of the candidate block
@@ -42,18 +41,8 @@ def saturation(a: np.ndarray, activation: str = "tanh", threshold: float = 0.99)
     return float(np.mean(a <= 0.0))
 
 
-#: FlatDicts up to this many values get their norms from one segmented sum (3 array calls) rather
-#: than a dot product per array: 1.7 against 3.1 us for a 16-unit RNN; larger ones keep the dots
-SEGMENTED_NORMS_MAX = 4096
-
-
 def array_norms(arrays: dict[str, np.ndarray]) -> dict[str, float]:
     """Frobenius norm of every array, by name (inf or NaN where an array is not finite)."""
-    if isinstance(arrays, FlatDict) and arrays.flat.size <= SEGMENTED_NORMS_MAX:
-        starts = segment_starts(arrays.layout)
-        if starts is not None:
-            sums = np.add.reduceat(np.square(arrays.flat), starts)
-            return dict(zip(arrays, np.sqrt(sums, out=sums).tolist()))
     return {k: math.sqrt(np.vdot(v, v)) for k, v in arrays.items()}
 
 

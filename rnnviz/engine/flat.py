@@ -15,9 +15,8 @@ import numpy as np
 
 
 #: byte alignment of the buffers made here: a cache line. NumPy's own allocations are 16-byte
-#: aligned, so where a buffer starts within a cache line depends on the allocator's state; a
-#: 100 x 100 matrix-vector product took ~1.0 us on rows starting at 0 or 32 bytes into a line and
-#: ~1.1 us at 8 or 16 (this machine), so aligned weights run at the faster rate every time
+#: aligned, so without it where the weights start within a cache line, and with it the speed of
+#: the products that read them, would vary from run to run with the allocator's state
 ALIGN = 64
 
 
@@ -128,18 +127,6 @@ def _spans(layout) -> tuple:
         spans.append((name, shape, start, start + n))
         start += n
     return tuple(spans) + ((None, None, None, start),)
-
-
-@functools.lru_cache(maxsize=64)
-def segment_starts(layout) -> np.ndarray | None:
-    """Offset of each array of ``layout`` in the flat buffer, for ``np.add.reduceat``; None when
-    an array is empty (reduceat would not give it a zero)."""
-    spans = _spans(layout)[:-1]
-    if any(a == b for _, _, a, b in spans):
-        return None
-    starts = np.array([a for _, _, a, _ in spans], dtype=np.intp)
-    starts.flags.writeable = False
-    return starts
 
 
 def flat_of(arrays, layout) -> np.ndarray | None:

@@ -9,12 +9,11 @@ See :mod:`rnnviz.engine.cells` for the gate layout.
 from __future__ import annotations
 
 import contextlib
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from rnnviz.engine import sequence
+from rnnviz.engine import readouts, sequence
 from rnnviz.engine.flat import FlatDict
 from rnnviz.engine.init import init_params
 from rnnviz.engine.sequence import GATE_BLOCKS, STATE_KEYS
@@ -100,10 +99,6 @@ class Network:
         #: ``() -> bool`` polled at every time step of forward and backward passes; True stops the
         #: pass with :class:`~rnnviz.engine.sequence.Cancelled`. Set it with :meth:`cancellable`.
         self.cancel = None
-        # the Workspace of the last small vanilla-RNN training pass, for the next one of its shape;
-        # a pass takes it out of the list and puts it back after (list.pop and append are atomic,
-        # so two threads never share one)
-        self._spare_workspace: list[sequence.Workspace] = []
 
     @contextlib.contextmanager
     def cancellable(self, check):
@@ -139,7 +134,7 @@ class Network:
         if spec.input_kind == "tokens":
             if x.ndim != 2 or x.dtype.kind not in "iu":         # integer, not bool
                 raise ValueError(f"x must be integer token ids of shape (T, N); got {x.dtype} {x.shape}")
-            if x.size and _max_as_unsigned(x) >= spec.input_size:
+            if x.size and (x.min() < 0 or x.max() >= spec.input_size):
                 raise ValueError(f"x holds token ids outside [0, {spec.input_size})")
             x = x.astype(np.intp, copy=False)
         else:
@@ -165,7 +160,7 @@ class Network:
             s = np.asarray(state0[k], dtype=self.dtype)
             if s.shape != (N, H):
                 raise ValueError(f"state0[{k!r}] must have shape ({N}, {H}); got {s.shape}")
-            if not _all_finite(s):
+            if not np.isfinite(s).all():
                 raise ValueError(f"state0[{k!r}] holds NaN or infinite values")
             out[k] = s
         return out
@@ -177,7 +172,7 @@ class Network:
         if spec.readout == "softmax":
             if y.shape != lead or y.dtype.kind not in "iu":
                 raise ValueError(f"y must be integer class ids of shape {lead}; got {y.dtype} {y.shape}")
-            if y.size and _max_as_unsigned(y) >= spec.output_size:
+            if y.size and (y.min() < 0 or y.max() >= spec.output_size):
                 raise ValueError(f"y holds class ids outside [0, {spec.output_size})")
             return y.astype(np.intp, copy=False)
         shape = lead + (spec.output_size,)
@@ -207,7 +202,7 @@ class Network:
         spec, p = self.spec, self.params
         A, final, cache = sequence.forward_sequence(p, spec.cell, spec.activation, x, state0, self.cancel)
         A_out = A[T] if spec.many_to_one else A[1:]
-        _, outputs = sequence.readout(p["Wya"], p["by"], A_out, spec.readout)
+        outputs = readouts.outputs(A_out @ p["Wya"].T + p["by"], spec.readout)
         states = {"a": A[1:]}
         H = spec.hidden_size
         if spec.cell == "lstm":
@@ -219,68 +214,32 @@ class Network:
             states.update(r=g[..., :H], u=g[..., H:2 * H], cand=g[..., 2 * H:])
         return ForwardResult(outputs, final, states)
 
-    def _take_workspace(self, x: np.ndarray) -> sequence.Workspace | None:
-        """A :class:`~rnnviz.engine.sequence.Workspace` for a training pass over checked x, or None
-        where the pass allocates its own arrays (gated cells, or a workspace over
-        ``WORKSPACE_BYTES``). Give it back with :meth:`_give_back`."""
-        spec = self.spec
-        if spec.cell != "rnn":
-            return None
-        T, N, H, V = x.shape[0], x.shape[1], spec.hidden_size, spec.input_size
-        dtype = self.params.flat.dtype
-        # token inputs: the dWax product's one-hot rows, when it is one block (see backward_sequence)
-        width = V if x.ndim == 2 and V <= sequence.ONE_HOT_MAX_V and T * N * V <= sequence.ONE_HOT_BLOCK else None
-        key = (T, N, H, dtype, width)
-        try:
-            ws = self._spare_workspace.pop()
-        except IndexError:
-            ws = None
-        if ws is not None and ws.key == key:
-            return ws
-        if sequence.Workspace.nbytes(*key) > sequence.WORKSPACE_BYTES:
-            return None
-        return sequence.Workspace(*key)
-
-    def _give_back(self, ws: sequence.Workspace | None) -> None:
-        if ws is not None and not self._spare_workspace:
-            self._spare_workspace.append(ws)
-
-    def _forward_loss(self, x, y, state0, mask, workspace=False):
-        """Checked forward pass through the readout and loss; returns what the gradient needs.
-
-        workspace: True to run in a Workspace (the last item returned; None if the pass has none).
-        """
+    def _forward_loss(self, x, y, state0, mask):
+        """Checked forward pass through the readout and loss; returns what the gradient needs."""
         x = self._check_x(x)
         T, N = x.shape[:2]
         state0 = self.check_state(state0, N)
         y = self._check_y(y, T, N)
         mask = self._check_mask(mask, T)
         spec, p = self.spec, self.params
-        ws = self._take_workspace(x) if workspace else None
-        A, final, cache = sequence.forward_sequence(p, spec.cell, spec.activation, x, state0, self.cancel, ws)
+        A, final, cache = sequence.forward_sequence(p, spec.cell, spec.activation, x, state0, self.cancel)
         weights = sequence.loss_weights(T, N, mask, spec.reduction, spec.many_to_one, self.dtype)
-        if spec.many_to_one:
-            A_out = A[T]                                             # (N, H)
-        else:
-            A_out = A[1:].reshape(T * N, spec.hidden_size)           # (T·N, H)
-            y = y.reshape((T * N,) + y.shape[2:])
-            if isinstance(weights, np.ndarray):
-                weights = weights.reshape(-1)
-        loss, outputs, dlogits = sequence.readout_loss(p["Wya"], p["by"], A_out, y, spec.readout, weights)
-        return loss, dlogits, A_out, outputs, final, cache, ws
+        A_out = A[T] if spec.many_to_one else A[1:]                  # (N, H) or (T, N, H)
+        logits = A_out.reshape(-1, spec.hidden_size) @ p["Wya"].T + p["by"]     # (N or T·N, K)
+        logits = logits.reshape(A_out.shape[:-1] + (-1,))
+        loss, outputs, dlogits = readouts.loss_and_grad(logits, y, spec.readout, weights)
+        return loss, dlogits, A_out, outputs, final, cache
 
     def loss_and_grads(self, x, y, state0=None, mask=None, out: FlatDict | None = None
                        ) -> tuple[float, dict[str, np.ndarray], ForwardResult]:
         """Loss, gradients of every parameter (a FlatDict laid out like ``params``), and the
         forward result.
 
-        x: (T, N, D) float or (T, N) tokens.  y: see :func:`sequence.loss_and_dlogits`.
+        x: (T, N, D) float or (T, N) tokens.  y: see :mod:`rnnviz.engine.readouts`.
         state0: initial state (zeros if None).  mask: (T,) loss weight per step (many-to-many).
         out: a FlatDict laid out like ``params`` (e.g. :meth:`empty_grads`) to write the gradients
         into; the gradients returned are then ``out`` itself, overwritten by the next call that
-        gets it (and left half-written if this one raises). A loop of steps that keeps one reuses
-        its memory: at batch 1 a new buffer at every step is ~4% of a character model's step.
-        A new FlatDict if None.
+        gets it (and left half-written if this one raises). A new FlatDict if None.
         Loss = mean over the batch of Σt mask_t·ℓ_t, divided by Σt mask_t if reduction is "mean".
         """
         if out is None:
@@ -290,22 +249,15 @@ class Network:
             grads = out
         else:
             raise ValueError(f"out must be a FlatDict laid out like params, of {self.dtype}, apart from them")
-        loss, dlogits, A_out, outputs, final, cache, ws = self._forward_loss(x, y, state0, mask, True)
-        Wya = self.params["Wya"]
-        dlogits.T.dot(A_out, grads["Wya"])      # before BPTT, which reuses the state buffer
-        np.add.reduce(dlogits, axis=0, out=grads["by"])
-        if self.spec.many_to_one:
-            dA_out, dA_last = None, dlogits.dot(Wya)                     # (N, H)
-        else:
-            T, N, H = cache.A.shape
-            T -= 1
-            dA_out = np.empty((T, N, H), dtype=Wya.dtype) if ws is None else ws.dA
-            dlogits.dot(Wya, dA_out.reshape(T * N, H))                   # (T, N, H)
-            dA_last = None
-            outputs = outputs.reshape(T, N, -1)
+        loss, dlogits, A_out, outputs, final, cache = self._forward_loss(x, y, state0, mask)
+        Wya, H = self.params["Wya"], self.spec.hidden_size
+        dlogits2, A_out2 = dlogits.reshape(-1, Wya.shape[0]), A_out.reshape(-1, H)   # (M, K), (M, H)
+        np.matmul(dlogits2.T, A_out2, out=grads["Wya"])      # before BPTT, which reuses A's buffer
+        dlogits2.sum(axis=0, out=grads["by"])
+        dA = (dlogits2 @ Wya).reshape(A_out.shape)           # (N, H) or (T, N, H)
+        dA_out, dA_last = (None, dA) if self.spec.many_to_one else (dA, None)
         _, dstate0, norms, c_norms = sequence.backward_sequence(
-            self.params, dA_out, dA_last, cache, out=grads, cancel=self.cancel, workspace=ws)
-        self._give_back(ws)      # (a pass that raised, e.g. Cancelled, drops its workspace)
+            self.params, dA_out, dA_last, cache, out=grads, cancel=self.cancel)
         return loss, grads, ForwardResult(outputs, final, {}, norms, c_norms, dstate0)
 
     def empty_grads(self) -> FlatDict:
@@ -314,25 +266,7 @@ class Network:
 
     def loss(self, x, y, state0=None, mask=None) -> float:
         """The loss alone (a forward pass); used by gradient checks."""
-        loss, *_, ws = self._forward_loss(x, y, state0, mask, True)
-        self._give_back(ws)
-        return loss
-
-
-def _max_as_unsigned(ids: np.ndarray) -> int:
-    """The largest of integer ``ids`` read as unsigned, where a negative id reads as a huge one:
-    ``0 <= ids < n`` for all ids exactly when this is below n. One reduction instead of a min and
-    a max."""
-    if ids.dtype.kind == "i":
-        ids = ids.view(ids.dtype.str.replace("i", "u"))     # same size and byte order
-    return int(np.maximum.reduce(ids, axis=None))
-
-
-def _all_finite(a: np.ndarray) -> bool:
-    """Whether every entry of ``a`` is finite. A finite sum proves it in one cheap reduction (any
-    NaN or inf makes the sum NaN or inf); only a non-finite sum, which finite values can also give
-    by overflowing, needs the entry-by-entry test."""
-    return math.isfinite(np.add.reduce(a, axis=None)) or bool(np.isfinite(a).all())
+        return self._forward_loss(x, y, state0, mask)[0]
 
 
 def check_params(spec: NetworkSpec, params: dict) -> dict[str, np.ndarray]:
@@ -409,10 +343,7 @@ def sample(net: Network, state0: dict | None, first_token: int, n: int, rng: np.
         if greedy:
             token = int(np.argmax(logits))
         else:
-            z = logits.astype(np.float64) / temperature
-            z -= z.max()
-            p = np.exp(z)
-            cdf = np.cumsum(p)
+            cdf = np.cumsum(readouts.softmax(logits.astype(np.float64) / temperature))
             token = int(np.searchsorted(cdf, rng.random() * cdf[-1], side="right"))
             token = min(token, spec.output_size - 1)
         tokens.append(token)

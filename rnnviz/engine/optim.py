@@ -270,9 +270,8 @@ def clip_gradients(grads: dict[str, np.ndarray], mode: str, threshold: float,
         # every |entry| <= the global norm: below the threshold, nothing can need clipping
         clipped = False
         if norm > threshold:
-            for g in arrays:      # ufunc reductions: ndarray.max/min without their wrappers
-                if g.size and (np.maximum.reduce(g, axis=None) > threshold
-                               or np.minimum.reduce(g, axis=None) < -threshold):
+            for g in arrays:
+                if g.size and (g.max() > threshold or g.min() < -threshold):
                     clipped = True
                     break
         if clipped:

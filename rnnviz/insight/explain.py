@@ -38,6 +38,7 @@ import sys
 import numpy as np
 
 from rnnviz.errors import InputError, RnnvizError
+from rnnviz.engine.cells import sigmoid
 from rnnviz.insight.diagnosis import RunStats, diagnose
 from rnnviz.insight.jacobians import classify_steps, product_norms, step_jacobians
 from rnnviz.insight.memory import HORIZON_THRESHOLD, memory_horizon
@@ -178,7 +179,7 @@ def _top(trace, labels: list[str] | None) -> list:
         names = labels or [str(k) for k in range(p.shape[1])]
         return [[[names[k], float(p[t, k])] for k in order[t]] for t in range(len(p))]
     if trace.readout == "sigmoid" and z.shape[1] == 1:
-        p1 = 0.5 * np.tanh(0.5 * z[:, 0]) + 0.5
+        p1 = sigmoid(z[:, 0])
         return [sorted([["1", float(q)], ["0", float(1.0 - q)]], key=lambda e: -e[1]) for q in p1]
     return [[] for _ in range(len(z))]
 

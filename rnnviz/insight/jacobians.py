@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from rnnviz.engine.cells import activation_grad
 from rnnviz.insight.trace import Trace
 
 CONTRACTING_BELOW = 0.9
@@ -36,24 +37,13 @@ class StepJacobians(NamedTuple):
     input: np.ndarray
 
 
-def activation_derivative(a: np.ndarray, activation: str) -> np.ndarray:
-    """g'(z) from the activation's output ``a = g(z)``: tanh 1 - a², sigmoid a(1 - a), relu [a > 0]."""
-    if activation == "tanh":
-        return 1.0 - a * a
-    if activation == "sigmoid":
-        return a * (1.0 - a)
-    if activation == "relu":
-        return (a > 0.0).astype(a.dtype)
-    raise ValueError(f"activation must be tanh, relu or sigmoid (got {activation!r})")
-
-
 def rnn_step_jacobians(a: np.ndarray, Wax: np.ndarray, Waa: np.ndarray, activation: str) -> StepJacobians:
     """Vanilla RNN ``a<t> = g(Wax x<t> + Waa a<t-1> + ba)``.
 
     a: (T, H) the states a<t>.  Wax: (H, D).  Waa: (H, H).
     ``∂a<t>/∂a<t-1> = diag(g'(z<t>)) Waa`` (T, H, H); ``∂a<t>/∂x<t> = diag(g'(z<t>)) Wax`` (T, H, D).
     """
-    d = activation_derivative(a, activation)[:, :, None]                         # (T, H, 1)
+    d = activation_grad(a, activation)[:, :, None]                         # (T, H, 1)
     return StepJacobians(d * Waa[None], d * Wax[None])
 
 

@@ -20,6 +20,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from rnnviz.engine.cells import sigmoid
+from rnnviz.engine.readouts import softmax
 from rnnviz.insight.jacobians import StepJacobians
 from rnnviz.insight.trace import Trace
 
@@ -48,12 +50,6 @@ def logits(a: np.ndarray, Wya: np.ndarray, by: np.ndarray) -> np.ndarray:
     return a @ Wya.T + by
 
 
-def softmax(z: np.ndarray) -> np.ndarray:
-    """Rows of z (n, K) to probabilities (n, K)."""
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 def output_scores(trace: Trace) -> OutputScores:
     """The score of every output step of ``trace`` and its gradient on the hidden state there."""
     p = trace.params
@@ -68,7 +64,7 @@ def output_scores(trace: Trace) -> OutputScores:
         dz[np.arange(len(y)), y] += 1.0                   # ∂ log p_y / ∂z = onehot(y) - p
     elif trace.readout == "sigmoid":
         y = trace.targets
-        probs = 0.5 * np.tanh(0.5 * z) + 0.5              # σ(z), stable for any z
+        probs = sigmoid(z)
         # log σ(z) = -log(1 + e^-z), log(1 - σ(z)) = -log(1 + e^z)
         score = -(y * np.logaddexp(0.0, -z) + (1.0 - y) * np.logaddexp(0.0, z)).sum(axis=1)
         dz = y - probs

@@ -43,9 +43,8 @@ def blas_threads_for(batch: int, hidden: int, gate_blocks: int) -> int | None:
 class blas_limit:
     """Run a block with at most ``threads`` BLAS threads (None: as they are); restored after.
 
-    threadpoolctl's own ``limit()`` re-inspects the libraries on every call (~7 us, 2% of a
-    character-model step); this sets the thread count through its library controllers (~1 us),
-    and does nothing inside an enclosing ``blas_limit`` that is as strict (a training loop sets
+    threadpoolctl's own ``limit()`` re-inspects the libraries on every call; this sets the thread
+    count through the library controllers found once, and does nothing inside an enclosing ``blas_limit`` that is as strict (a training loop sets
     the limit once; each step inside it then costs nothing). The thread count is global to the
     process, and so is the record of the limit in force.
     """

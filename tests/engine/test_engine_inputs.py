@@ -263,18 +263,17 @@ def test_an_exploding_network_is_reported_not_silently_used():
                                                             ("dense", "sigmoid", True),
                                                             ("dense", "linear", False)])
 def test_bptt_paths_agree(monkeypatch, cell, input_kind, readout, many_to_one):
-    """Small problems precompute in extra buffers; large ones reuse the forward buffers. Forced
-    onto one problem, the paths give the same loss, gradients and per-step norms."""
+    """The factored fast path (sequence.FACTORED_BPTT_MAX_STEP), the step kernels of cells.py, and the
+    vanilla RNN's in-place BPTT of large problems (above SEPARATE_DZ_BYTES): forced onto one
+    problem, they give the same loss, gradients and per-step norms."""
     net = net_for(cell, input_kind, readout, many_to_one, seed=9)
     x, y = data(np.random.default_rng(10), input_kind, readout, many_to_one)
     mask = None if many_to_one else np.array([1.0, 0.5, 0.0, 2.0])
+    monkeypatch.setattr(sequence, "FACTORED_BPTT_MAX_STEP", 1 << 30)
     loss_a, grads_a, res_a = net.loss_and_grads(x, y, None, mask)
-    monkeypatch.setattr(sequence, "SEPARATE_DZ_BYTES", 0)
-    monkeypatch.setattr(sequence, "ONE_HOT_MAX_V", 0)
-    monkeypatch.setattr(sequence, "FEW_TOKENS", 0)
+    monkeypatch.setattr(sequence, "FACTORED_BPTT_MAX_STEP", 0)
     loss_b, grads_b, res_b = net.loss_and_grads(x, y, None, mask)
-    monkeypatch.setattr(sequence, "ONE_HOT_MAX_V", 512)
-    monkeypatch.setattr(sequence, "ONE_HOT_BLOCK", 2 * D)      # one-hot product in blocks of 2 rows
+    monkeypatch.setattr(sequence, "SEPARATE_DZ_BYTES", 0)
     _, grads_c, _ = net.loss_and_grads(x, y, None, mask)
     assert loss_a == loss_b
     for k in grads_a:
@@ -320,8 +319,8 @@ def test_vanilla_rnn_bptt_keeps_about_one_copy_of_the_hidden_states():
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 def test_a_large_batch_equals_the_mean_of_its_sequences(cell):
-    """Batches of 16 or more take other code paths (a contiguous Waaᵀ); the loss and gradients of a
-    batch of 20 are the mean of those of its sequences run one at a time."""
+    """The loss and gradients of a batch of 20 are the mean of those of its sequences run one at
+    a time."""
     rng = np.random.default_rng(13)
     net = Network.create(NetworkSpec(cell, D, H, K, input_kind="tokens", reduction="sum"), rng)
     Nb = 20

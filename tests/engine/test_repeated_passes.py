@@ -1,4 +1,4 @@
-"""Consecutive training passes of a small vanilla RNN reuse one set of buffers (a Workspace).
+"""Consecutive training passes of a small vanilla RNN.
 
 What a user relies on: every call gives what a fresh network would give, and nothing a call
 returned changes when the next call runs.
@@ -126,16 +126,16 @@ def test_a_copied_network_computes_what_the_original_does(how):
 
 
 @pytest.mark.parametrize("name", SPECS)
-def test_passes_without_a_workspace_give_the_same_results_and_pass_the_gradient_check(monkeypatch, name):
-    """Passes too large for a workspace allocate their arrays, as gated cells do: forced onto
-    small problems, that path agrees with the workspace's and with finite differences."""
+def test_the_plain_step_kernels_give_the_same_results_and_pass_the_gradient_check(monkeypatch, name):
+    """With the factored fast path switched off (sequence.FACTORED_BPTT_MAX_STEP = 0) BPTT runs the step
+    kernels of cells.py: that path agrees with the fast one and with finite differences."""
     spec = SPECS[name]
     net = Network.create(spec, np.random.default_rng(0), "xavier")
     rng = np.random.default_rng(7)
     x, y = batch(spec, 5, 3, rng)
     state0 = {"a": 0.5 * rng.standard_normal((3, spec.hidden_size))}
     with_ws = snapshot(*net.loss_and_grads(x, y, state0))
-    monkeypatch.setattr(sequence, "WORKSPACE_BYTES", 0)
+    monkeypatch.setattr(sequence, "FACTORED_BPTT_MAX_STEP", 0)
     without = snapshot(*Network(spec, net.params).loss_and_grads(x, y, state0))
     assert without[0] == pytest.approx(with_ws[0], rel=1e-12)
     for u, v in zip(with_ws[1:], without[1:]):

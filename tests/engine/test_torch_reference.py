@@ -217,12 +217,12 @@ def test_outputs_and_final_state_match_torch(cell):
 
 
 def test_large_problem_paths_match_torch(monkeypatch):
-    """BPTT, the input projection and dWax have second paths for large problems (reusing buffers,
-    np.take, np.add.at); force them on a small problem and compare with torch again."""
+    """BPTT has a fast path (sequence.FACTORED_BPTT_MAX_STEP, taken by small steps) and the vanilla RNN an in-place
+    path for large problems; force the plain step kernels and the in-place path on a small
+    problem and compare with torch again."""
     from rnnviz.engine import sequence
     monkeypatch.setattr(sequence, "SEPARATE_DZ_BYTES", 0)
-    monkeypatch.setattr(sequence, "ONE_HOT_MAX_V", 0)
-    monkeypatch.setattr(sequence, "FEW_TOKENS", 0)
+    monkeypatch.setattr(sequence, "FACTORED_BPTT_MAX_STEP", 0)
     for cell, readout, m2o, kind in (("rnn", "softmax", False, "tokens"), ("rnn", "sigmoid", True, "dense"),
                                      ("lstm", "softmax", False, "tokens"), ("lstm", "linear", True, "dense")):
         net, x, y, state0, mask = make_case(cell, "tanh", readout, m2o, "sum", kind, True, seed=21)

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from rnnviz.engine.sequence import loss_and_dlogits, loss_weights
+from rnnviz.engine.readouts import loss_and_grad
+from rnnviz.engine.sequence import loss_weights
 from rnnviz.tasks import TASK_CLASSES
 from rnnviz.tasks.base import Task, binary_entropy
 
@@ -28,15 +29,8 @@ def engine_loss(task, batch, logits_per_step):
         T, N = batch.x.shape[:2]
         logits = np.broadcast_to(np.reshape(logits_per_step, (-1, 1, task.output_size)),
                                  (T, N, task.output_size)).copy()
-    if readout == "softmax":
-        e = np.exp(logits - logits.max(axis=-1, keepdims=True))
-        outputs = e / e.sum(axis=-1, keepdims=True)
-    elif readout == "sigmoid":
-        outputs = 1.0 / (1.0 + np.exp(-logits))
-    else:
-        outputs = logits
     weights = loss_weights(batch.x.shape[0], N, batch.mask, cfg.reduction, task.many_to_one, np.float64)
-    loss, _ = loss_and_dlogits(logits, outputs, batch.y, readout, weights)
+    loss, _, _ = loss_and_grad(logits, batch.y, readout, weights)
     return loss
 
 
