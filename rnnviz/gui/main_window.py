@@ -38,6 +38,7 @@ from .panels.cost import CostPanel, loss_axis_label, smoothed
 from .panels.gradient_flow import GradientFlowPanel
 from .panels.hidden_states import HiddenStatesPanel
 from .panels.sampling import SamplingPanel
+from .panels.why import WhyPanel
 from .run_data import pixel_columns
 from .widgets.adaptive_area import AdaptiveArea
 from .widgets.control_panel import ControlPanel
@@ -251,6 +252,16 @@ class MainWindow(QMainWindow):
                                       QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.control_dock.setMinimumWidth(self.controls.content_width())
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.control_dock)
+        # The why-view: hidden until asked for (View ▸ Why it learns or fails, Ctrl+E); while
+        # shown, training spends a little of its time computing its numbers.
+        self.why_panel = WhyPanel()
+        self.why_panel.explain_requested.connect(self.explain_now)
+        self.why_dock = QDockWidget("Why it learns or fails", self)
+        self.why_dock.setObjectName("why_dock")
+        self.why_dock.setWidget(self.why_panel)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.why_dock)
+        self.why_dock.hide()
+        self.why_dock.visibilityChanged.connect(self._on_why_dock_visibility_changed)
 
         self.help_buttons: dict[str, QToolButton] = {}
 
@@ -411,6 +422,11 @@ class MainWindow(QMainWindow):
             action.toggled.connect(lambda on, k=key: self._set_panel_visible(k, on))
             view.addAction(action)
             self.panel_actions[key] = action
+        view.addSeparator()
+        why = self.why_dock.toggleViewAction()
+        why.setText("Why it learns or fails")
+        why.setShortcut("Ctrl+E")
+        view.addAction(why)
         view.addSeparator()
         self._action(view, "Reset Layout", self.reset_layout)
 
@@ -758,6 +774,7 @@ class MainWindow(QMainWindow):
         self.setGeometry(self.default_geometry())
         self.restoreState(self._default_state)
         self.control_dock.show()
+        self.why_dock.hide()
         for action in self.panel_actions.values():
             action.setChecked(True)
         self._wide_splits = None
@@ -930,14 +947,38 @@ class MainWindow(QMainWindow):
         self._update_status()
         if state == "paused":
             self._schedule_render()
+        self.why_panel.explain_button.setEnabled(state == "paused")
 
     def _on_controller_data_changed(self) -> None:
         self._schedule_render()
+        if self.why_dock.isVisible():
+            self.why_panel.refresh(self.controller.data, self.controller.is_running)
+
+    # ---- the why-view -------------------------------------------------------------------------
+    def _on_why_dock_visibility_changed(self, visible: bool) -> None:
+        c = self.controller
+        c.want_insight(visible)
+        if visible:
+            if not c.is_running and (c.data.insight is None or c.data.insight.step != c.step_count):
+                self.explain_now()
+            self.why_panel.refresh(c.data, c.is_running)
+
+    def explain_now(self) -> None:
+        """The why-view for the weights as they are (while paused), with a busy cursor."""
+        if self.controller.is_running:
+            return
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            self.controller.explain_now()
+        finally:
+            QApplication.restoreOverrideCursor()
+        self.why_panel.refresh(self.controller.data, False)
 
     def _on_controller_trainer_replaced(self) -> None:
         config = self.controller.config
         for panel in (self.cost_panel, self.hidden_panel, self.gradient_panel, self.sampling_panel):
             panel.clear()
+        self.why_panel.clear()
         if self._ghost_candidate is not None:     # a reset: the run replaced stays as a ghost
             self.previous_run = self._ghost_candidate
         self._ghost_candidate = None

@@ -1,0 +1,179 @@
+"""The "Why it learns or fails" dock: how far back the gradient reaches, and a diagnosis.
+
+It draws the run's latest :class:`~rnnviz.insight.live.LiveInsight`, computed by the training thread
+under a small budget while the dock is shown, or by "Explain now" while training is paused:
+
+* the gradient from the last output, ‖∂L<τ>/∂a<t>‖, and the pure recurrence σmax(∂a<τ>/∂a<t>)
+  against the time step t (log scale), with Pascanu et al.'s bound (γ·σmax(Waa))^(τ−t) for the
+  vanilla RNN and the cell path for the LSTM;
+* the memory horizon: the median over τ of σmax(∂state<τ>/∂state<τ−k>) against the lag k, the
+  10⁻³ line, and where it is crossed;
+* the diagnosis in words, with the evidence and one thing to try.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from rnnviz.insight.memory import HORIZON_THRESHOLD
+
+FLOOR = 1e-30          # zeros are drawn at this floor on the log axes
+WAITING = ("Shown while training runs (recomputed every few seconds, at a small cost to its speed), "
+           "or press Explain now while paused.")
+HELP = ("<b>What am I looking at?</b> Top: how strongly the loss at the last output step τ reaches "
+        "back to the hidden state at each earlier step t (‖∂L&lt;τ&gt;/∂a&lt;t&gt;‖), and how much the "
+        "recurrence alone carries (the largest singular value of ∂a&lt;τ&gt;/∂a&lt;t&gt;). A line that "
+        "falls by orders of magnitude to the left is the vanishing gradient; one that rises, exploding. "
+        "For a vanilla RNN the dashed line is Pascanu, Mikolov &amp; Bengio's bound (γ·σmax(Waa))^(τ−t): "
+        "below 1 per step, the gradient must vanish. Bottom: the median of that carry at each lag k; "
+        "where it drops below 10⁻³ is the memory horizon, about how far back the network can learn from.")
+
+
+def _log(values) -> np.ndarray:
+    v = np.asarray(values, dtype=float)
+    return np.where(np.isfinite(v), np.maximum(v, FLOOR), np.finfo(float).max)
+
+
+class WhyPanel(QWidget):
+    """Header (the step shown, Explain now), diagnosis, gradient-from-output plot, horizon plot."""
+
+    explain_requested = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setToolTip(HELP)
+        self.status = QLabel(WAITING)
+        self.status.setWordWrap(True)
+        self.status.setStyleSheet("color: #555;")
+        self.explain_button = QPushButton("Explain now")
+        self.explain_button.setToolTip("Compute these views for the weights as they are now (while "
+                                       "paused). For a large LSTM this takes a few seconds.")
+        self.explain_button.clicked.connect(self.explain_requested)
+        header = QHBoxLayout()
+        header.setContentsMargins(4, 2, 4, 2)
+        header.addWidget(self.status, 1)
+        header.addWidget(self.explain_button)
+        self.diagnosis = QLabel("")
+        self.diagnosis.setWordWrap(True)
+        self.diagnosis.setMinimumHeight(4 * self.fontMetrics().lineSpacing())   # reserved: no jumps
+        self.diagnosis.setStyleSheet("padding: 2px 6px;")
+
+        self.gradient_plot = pg.PlotWidget()
+        self.gradient_plot.setLogMode(y=True)
+        self.gradient_plot.setLabel("bottom", "time step t")
+        self.gradient_plot.setLabel("left", "norm (log)")
+        self.gradient_plot.setTitle("from the last output τ back to each step t")
+        self.gradient_plot.addLegend(offset=(-5, 5))
+        self.curves = {
+            "loss": self.gradient_plot.plot(pen=pg.mkPen("#1f77b4", width=2), name="‖∂L&lt;τ&gt;/∂a&lt;t&gt;‖"),
+            "carry": self.gradient_plot.plot(pen=pg.mkPen("#2ca02c", width=2), name="σmax ∂a&lt;τ&gt;/∂a&lt;t&gt;"),
+            "cell": self.gradient_plot.plot(pen=pg.mkPen("#9467bd", width=2), name="σmax ∂c&lt;τ&gt;/∂c&lt;t&gt; (cell path)"),
+            "bound": self.gradient_plot.plot(pen=pg.mkPen("#d62728", width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine),
+                                             name="bound (γ·σmax(Waa))^(τ−t)"),
+        }
+        self.horizon_plot = pg.PlotWidget()
+        self.horizon_plot.setLogMode(y=True)
+        self.horizon_plot.setLabel("bottom", "lag k (steps back)")
+        self.horizon_plot.setLabel("left", "median σmax (log)")
+        self.horizon_plot.addLegend(offset=(-5, 5))
+        self.lag_curve = self.horizon_plot.plot(pen=pg.mkPen("#2ca02c", width=2), symbol="o", symbolSize=4,
+                                                symbolBrush="#2ca02c", name="state")
+        self.lag_curve_c = self.horizon_plot.plot(pen=pg.mkPen("#9467bd", width=2), name="cell path")
+        self.threshold = pg.InfiniteLine(pos=np.log10(HORIZON_THRESHOLD), angle=0,
+                                         pen=pg.mkPen("#777", style=pg.QtCore.Qt.PenStyle.DotLine),
+                                         label="10⁻³", labelOpts={"position": 0.05, "color": "#555"})
+        self.horizon_plot.addItem(self.threshold)
+        self.horizon_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#d62728", width=1.5),
+                                            label="horizon", labelOpts={"position": 0.9, "color": "#d62728"})
+        self.horizon_plot.addItem(self.horizon_line)
+        self.horizon_text = QLabel("")
+        for plot in (self.gradient_plot, self.horizon_plot):
+            plot.getAxis("left").enableAutoSIPrefix(False)
+        self._names = {curve: curve.name() for curve in (*self.curves.values(), self.lag_curve, self.lag_curve_c)}
+
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(2)
+        lay.addLayout(header)
+        lay.addWidget(self.diagnosis)
+        lay.addWidget(self.gradient_plot, 3)
+        lay.addWidget(self.horizon_text)
+        lay.addWidget(self.horizon_plot, 2)
+        self._shown = None
+        self.clear()
+
+    def refresh(self, data, running: bool) -> bool:
+        """Show ``data.insight`` if it is new; returns whether anything changed."""
+        self.explain_button.setEnabled(not running)
+        insight = data.insight
+        if insight is self._shown:
+            return False
+        if insight is None:
+            self.clear()
+            return True
+        self.show_insight(insight, running)
+        return True
+
+    def show_insight(self, li, running: bool = False) -> None:
+        self._shown = li
+        self.status.setText(f"As of step {li.step:,} (computed in {li.seconds:.2g} s)"
+                            + ("; updated every few seconds while training runs." if running else "."))
+        lines = li.diagnosis or (f"No problem found at step {li.step:,}.",)
+        self.diagnosis.setText("<br>".join("• " + _html(line) for line in lines))
+        if len(li.output_steps):
+            tau = int(li.output_steps[-1])
+            t = np.arange(tau + 1)
+            self.gradient_plot.setTitle(f"from the last output τ = {tau} back to each step t")
+            self.curves["loss"].setData(t, _log(li.grad_a[tau, :tau + 1]))
+            carry = li.a_norm if li.a_norm is not None else li.state_norm
+            self.curves["carry"].setData(t, _log(carry[tau, :tau + 1]))
+            if li.c_norm is not None:
+                self.curves["cell"].setData(t, _log(li.c_norm[tau, :tau + 1]))
+            else:
+                self.curves["cell"].setData([], [])
+            if li.bound is not None:
+                self.curves["bound"].setData(t, _log(li.bound[tau - t]))
+            else:
+                self.curves["bound"].setData([], [])
+        lags = np.arange(1, li.T)
+        self.lag_curve.setData(lags, _log(li.lag_median[1:]))
+        self.lag_curve_c.setData(lags, _log(li.lag_median_c[1:]) if li.lag_median_c is not None else [])
+        if li.horizon is None:
+            text = f"memory horizon: beyond the probe (> {li.T - 1} steps)"
+            self.horizon_line.hide()
+        else:
+            text = f"memory horizon: {li.horizon} steps"
+            self.horizon_line.setValue(li.horizon)
+            self.horizon_line.show()
+        if li.cell == "lstm":
+            text += ("; along the cell path: " + ("beyond the probe" if li.horizon_c is None
+                                                  else f"{li.horizon_c} steps"))
+        self.horizon_text.setText(f"<b>{_html(text)}</b> (where the median falls below 10⁻³)")
+        self._update_legends()
+
+    def _update_legends(self) -> None:
+        """Only the curves this cell has are named in the legends."""
+        for plot in (self.gradient_plot, self.horizon_plot):
+            legend = plot.plotItem.legend
+            legend.clear()
+            for item in plot.plotItem.listDataItems():
+                x, _ = item.getOriginalDataset()
+                if x is not None and len(x):
+                    legend.addItem(item, self._names[item])
+
+    def clear(self) -> None:
+        """A new run: nothing to show until its first numbers arrive."""
+        self._shown = None
+        self.status.setText(WAITING)
+        self.diagnosis.setText("")
+        self.horizon_text.setText("")
+        for curve in (*self.curves.values(), self.lag_curve, self.lag_curve_c):
+            curve.setData([], [])
+        self.horizon_line.hide()
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
