@@ -46,6 +46,9 @@ from .widgets.panel_help import PANEL_HELP, START_HINT
 
 from rnnviz.training.presets import list_presets, load_preset
 
+WHY_BESIDE_MIN_WIDTH = 1400
+"""Narrower windows show the why-view as a tab beside the controls."""
+
 ORGANIZATION = "rnnviz"
 APPLICATION = "rnnviz"
 SESSION_SUFFIX = ".rnnviz"
@@ -423,10 +426,13 @@ class MainWindow(QMainWindow):
             view.addAction(action)
             self.panel_actions[key] = action
         view.addSeparator()
-        why = self.why_dock.toggleViewAction()
-        why.setText("Why it learns or fails")
+        why = QAction("Why it learns or fails", self, checkable=True)
         why.setShortcut("Ctrl+E")
+        why.toggled.connect(self.show_why)
+        self.why_dock.visibilityChanged.connect(
+            lambda _v: why.setChecked(self.why_dock.isVisible() or not self.why_dock.isHidden()))
         view.addAction(why)
+        self.why_action = why
         view.addSeparator()
         self._action(view, "Reset Layout", self.reset_layout)
 
@@ -955,6 +961,19 @@ class MainWindow(QMainWindow):
             self.why_panel.refresh(self.controller.data, self.controller.is_running)
 
     # ---- the why-view -------------------------------------------------------------------------
+    def show_why(self, on: bool = True) -> None:
+        """View ▸ Why it learns or fails: beside the panels on a wide window; on a narrower one as
+        a tab beside the controls, so the window never grows past the screen."""
+        dock = self.why_dock
+        if not on:
+            dock.hide()
+            return
+        if (self.width() < WHY_BESIDE_MIN_WIDTH and not dock.isFloating()
+                and self.dockWidgetArea(dock) == Qt.DockWidgetArea.RightDockWidgetArea):
+            self.tabifyDockWidget(self.control_dock, dock)
+        dock.show()
+        dock.raise_()
+
     def _on_why_dock_visibility_changed(self, visible: bool) -> None:
         c = self.controller
         c.want_insight(visible)

@@ -65,7 +65,7 @@ class WhyPanel(QWidget):
         self.gradient_plot.setLogMode(y=True)
         self.gradient_plot.setLabel("bottom", "time step t")
         self.gradient_plot.setLabel("left", "norm (log)")
-        self.gradient_plot.setTitle("from the last output τ back to each step t")
+        self.gradient_plot.setTitle("from the last output τ back to each step t", size="10pt")
         self.gradient_plot.addLegend(offset=(-5, 5))
         self.curves = {
             "loss": self.gradient_plot.plot(pen=pg.mkPen("#1f77b4", width=2), name="‖∂L&lt;τ&gt;/∂a&lt;t&gt;‖"),
@@ -90,8 +90,10 @@ class WhyPanel(QWidget):
                                             label="horizon", labelOpts={"position": 0.9, "color": "#d62728"})
         self.horizon_plot.addItem(self.horizon_line)
         self.horizon_text = QLabel("")
+        self.horizon_text.setWordWrap(True)
         for plot in (self.gradient_plot, self.horizon_plot):
             plot.getAxis("left").enableAutoSIPrefix(False)
+            plot.setMinimumSize(160, 120)      # the dock never widens the window past a small screen
         self._names = {curve: curve.name() for curve in (*self.curves.values(), self.lag_curve, self.lag_curve_c)}
 
         lay = QVBoxLayout(self)
@@ -126,7 +128,7 @@ class WhyPanel(QWidget):
         if len(li.output_steps):
             tau = int(li.output_steps[-1])
             t = np.arange(tau + 1)
-            self.gradient_plot.setTitle(f"from the last output τ = {tau} back to each step t")
+            self.gradient_plot.setTitle(f"from the last output τ = {tau} back to each step t", size="10pt")
             self.curves["loss"].setData(t, _log(li.grad_a[tau, :tau + 1]))
             carry = li.a_norm if li.a_norm is not None else li.state_norm
             self.curves["carry"].setData(t, _log(carry[tau, :tau + 1]))
