@@ -208,10 +208,8 @@ class TokenText(QTextEdit):
         position = cursor.position()
         for candidate in (position, position - 1):
             k = self.token_at_position(candidate)
-            if k >= 0 and self.cursorRect(QTextCursor(self.document())).height() > 0:
-                rect = self._token_rect(k)
-                if rect.adjusted(-1, -1, 1, 1).contains(point):
-                    return k
+            if k >= 0 and self._token_rect(k).adjusted(-1, -1, 1, 1).contains(point):
+                return k
         return -1
 
     def _token_rect(self, k: int):
@@ -526,11 +524,10 @@ class InputsView(QWidget):
         H = li.states[self._state].shape[1]
         T = li.T
         self._unit = min(self._unit, H - 1)
-        for box, lo, hi, value in ((self.unit_box, 0, H - 1, self._unit),):
-            box.blockSignals(True)
-            box.setRange(lo, hi)
-            box.setValue(value)
-            box.blockSignals(False)
+        self.unit_box.blockSignals(True)
+        self.unit_box.setRange(0, H - 1)
+        self.unit_box.setValue(self._unit)
+        self.unit_box.blockSignals(False)
         if self._span is None or not (0 <= self._span[0] < self._span[1] <= T) or self._span[1] - self._span[0] == T:
             self._span = (T // 3, max(T // 3 + 1, (2 * T) // 3)) if T > 1 else (0, 1)
         for box, value in ((self.span_start, self._span[0]), (self.span_stop, self._span[1])):
