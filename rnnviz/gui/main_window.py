@@ -23,7 +23,7 @@ from PySide6.QtGui import QAction, QIcon, QImage, QKeySequence, QPainter, QPixma
 from PySide6.QtSvg import QSvgGenerator, QSvgRenderer
 from PySide6.QtWidgets import (
     QApplication, QDialog, QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
-    QSplitter, QToolButton, QVBoxLayout, QWidget,
+    QScrollArea, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget,
 )
 
 from superqt import QElidingLabel
@@ -39,6 +39,7 @@ from .panels.gradient_flow import GradientFlowPanel
 from .panels.hidden_states import HiddenStatesPanel
 from .panels.sampling import SamplingPanel
 from .panels.why import WhyPanel
+from .panels.why_inputs import InputsView
 from .run_data import pixel_columns
 from .widgets.adaptive_area import AdaptiveArea
 from .widgets.control_panel import ControlPanel
@@ -261,7 +262,18 @@ class MainWindow(QMainWindow):
         self.why_panel.explain_requested.connect(self.explain_now)
         self.why_dock = QDockWidget("Why it learns or fails", self)
         self.why_dock.setObjectName("why_dock")
-        self.why_dock.setWidget(self.why_panel)
+        self.inputs_view = InputsView()
+        self.why_tabs = QTabWidget()
+        self.why_tabs.addTab(self.why_panel, "Gradients and memory")
+        inputs_scroll = QScrollArea()          # scrolls, rather than widen a small window past the screen
+        inputs_scroll.setWidgetResizable(True)
+        inputs_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        inputs_scroll.setWidget(self.inputs_view)
+        self.why_tabs.addTab(inputs_scroll, "Inputs and units")
+        self.why_tabs.setTabToolTip(0, "How far back the gradient reaches, the memory horizon and a diagnosis")
+        self.why_tabs.setTabToolTip(1, "Which inputs an output leans on, what single units respond to, the "
+                                       "probability of each symbol, and what the state still holds")
+        self.why_dock.setWidget(self.why_tabs)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.why_dock)
         self.why_dock.hide()
         self.why_dock.visibilityChanged.connect(self._on_why_dock_visibility_changed)
@@ -958,7 +970,7 @@ class MainWindow(QMainWindow):
     def _on_controller_data_changed(self) -> None:
         self._schedule_render()
         if self.why_dock.isVisible():
-            self.why_panel.refresh(self.controller.data, self.controller.is_running)
+            self._refresh_why(self.controller.is_running)
 
     # ---- the why-view -------------------------------------------------------------------------
     def show_why(self, on: bool = True) -> None:
@@ -980,7 +992,7 @@ class MainWindow(QMainWindow):
         if visible:
             if not c.is_running and (c.data.insight is None or c.data.insight.step != c.step_count):
                 self.explain_now()
-            self.why_panel.refresh(c.data, c.is_running)
+            self._refresh_why(c.is_running)
 
     def explain_now(self) -> None:
         """The why-view for the weights as they are (while paused), with a busy cursor."""
@@ -991,13 +1003,19 @@ class MainWindow(QMainWindow):
             self.controller.explain_now()
         finally:
             QApplication.restoreOverrideCursor()
-        self.why_panel.refresh(self.controller.data, False)
+        self._refresh_why(False)
+
+    def _refresh_why(self, running: bool) -> None:
+        data = self.controller.data
+        if self.why_panel.refresh(data, running):
+            self.inputs_view.show_insight(data.insight)
 
     def _on_controller_trainer_replaced(self) -> None:
         config = self.controller.config
         for panel in (self.cost_panel, self.hidden_panel, self.gradient_panel, self.sampling_panel):
             panel.clear()
         self.why_panel.clear()
+        self.inputs_view.show_insight(None)
         if self._ghost_candidate is not None:     # a reset: the run replaced stays as a ghost
             self.previous_run = self._ghost_candidate
         self._ghost_candidate = None

@@ -67,3 +67,16 @@ def test_on_a_small_window_the_view_is_a_tab_beside_the_controls(qtbot, make_win
     assert window.minimumSizeHint().width() <= 1024 and window.width() <= 1024
     window.why_action.setChecked(False)
     assert window.why_dock.isHidden() and window.controller._insight_wanted is False
+
+
+def test_the_inputs_tab_shows_the_same_insight(qtbot, make_window):
+    window = make_window(Config(task="charlm", cell="rnn", hidden=8, probe="hello world"))
+    window.why_action.setChecked(True)
+    li = window.controller.data.insight
+    tau = window.inputs_view.selected_output()
+    assert tau == int(li.output_steps[-1])
+    np.testing.assert_allclose(window.inputs_view.saliency_values, li.saliency[tau, :tau + 1])
+    window.resize(1024, 700)
+    window.why_tabs.setCurrentIndex(1)
+    qtbot.wait(50)
+    assert window.minimumSizeHint().width() <= 1024          # neither tab widens a small window
