@@ -25,6 +25,17 @@ import numpy as np
 from rnnviz.engine.cells import activation_grad
 
 
+def _total_da(dA_out: np.ndarray | None, dnext: np.ndarray, t: int, norms: np.ndarray) -> np.ndarray:
+    """Total dL/da<t> (N, H): the readout's gradient at t (summed into dA_out[t] in place) plus the
+    one from step t+1; many-to-one (dA_out None): only the latter, whose norm is recorded here."""
+    if dA_out is None:
+        norms[t] = math.sqrt(np.vdot(dnext, dnext))
+        return dnext
+    da = dA_out[t]
+    da += dnext
+    return da
+
+
 def rnn_bptt(dA_out: np.ndarray | None, dnext: np.ndarray, A: np.ndarray, Waa: np.ndarray,
              activation: str, norms: np.ndarray, poll) -> tuple[np.ndarray, np.ndarray]:
     """Vanilla-RNN BPTT. dA_out (T, N, H) readout gradients (overwritten with the total dL/da<t>),
@@ -33,12 +44,7 @@ def rnn_bptt(dA_out: np.ndarray | None, dnext: np.ndarray, A: np.ndarray, Waa: n
     dZ = activation_grad(A[1:], activation)                  # g'(z<t>) for every t, becomes dz<t>
     for t in range(T - 1, -1, -1):
         poll()
-        if dA_out is None:
-            da = dnext
-            norms[t] = math.sqrt(np.vdot(da, da))
-        else:
-            da = dA_out[t]
-            da += dnext
+        da = _total_da(dA_out, dnext, t, norms)
         dz = dZ[t]
         dz *= da                                               # dz<t> = da * g'(z<t>)
         dnext = np.dot(dz, Waa)
@@ -79,12 +85,7 @@ def lstm_bptt(dA_out: np.ndarray | None, dnext: np.ndarray, dc_next: np.ndarray,
     DC = np.empty_like(R)                                      # total dL/dc<t>
     for t in range(T - 1, -1, -1):
         poll()
-        if dA_out is None:
-            da = dnext
-            norms[t] = math.sqrt(np.vdot(da, da))
-        else:
-            da = dA_out[t]
-            da += dnext                                        # total dL/da<t>
+        da = _total_da(dA_out, dnext, t, norms)
         dc = np.multiply(da, R[t], out=DC[t])
         dc += dc_next                                          # total dL/dc<t>
         np.multiply(dc[:, None], P4[t], out=Z4[t])             # dz<t> = [dc, dc, dc, dc] · P ...
