@@ -186,7 +186,7 @@ def window_run(preset: str, seconds: float, block: float, headless_seconds: floa
     per_round += [w / ((a + b) / 2) for w, a, b in zip(window_medians, headless_medians, headless_medians[1:])]
     c.stop_and_wait()
     h = c.trainer.history    # every step's loss is kept there by design (the session file holds it)
-    cpu["history_mb"] = h.nbytes / 2**20   # what its per-step series hold (steps are derived)
+    cpu["history_mb"] = h.nbytes / 2**20   # what its per-step series hold
     cpu["steps"] = c.trainer.step_count
     window.close()
     window.deleteLater()

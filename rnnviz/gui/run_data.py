@@ -16,6 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from rnnviz.training.history import MAX_SAMPLES
+from rnnviz.training.series import StridedRows
 
 TINY = 1e-30   # gradient norms of exactly zero are drawn at this floor on log axes
 GAP_INTERVALS = 3   # held-out points further apart than this many evaluation intervals are not joined
@@ -167,58 +168,6 @@ def pixel_columns(series: LossEnvelope, x0: float, x1: float, width: int, log_x:
     return PixelColumns(x, lo, hi, column_mean, first, last)
 
 
-class DecimatedRows:
-    """Named per-step values kept for at most ``max_rows`` steps.
-
-    Rows are kept for steps that are multiples of ``stride``; when the buffer is full every other
-    row is dropped and the stride doubles (as the Trainer's History does), so memory is bounded.
-    """
-
-    def __init__(self, max_rows: int = 8192):
-        self.max_rows = max_rows - max_rows % 2
-        self.clear()
-
-    def clear(self) -> None:
-        self.names: list[str] = []
-        self.stride = 1
-        self._steps = np.empty(self.max_rows)
-        self._values = None
-        self._n = 0
-
-    def add(self, steps: np.ndarray, columns: dict[str, np.ndarray]) -> None:
-        if not self.names:
-            self.names = list(columns)
-            self._values = np.full((self.max_rows, len(self.names)), np.nan)
-        steps = np.asarray(steps, dtype=float)
-        block = np.column_stack([np.asarray(columns.get(n, np.full(steps.size, np.nan)), dtype=float)
-                                 for n in self.names]) if self.names else np.empty((steps.size, 0))
-        keep = steps % self.stride == 0
-        steps, block = steps[keep], block[keep]
-        while self._n + steps.size > self.max_rows:
-            self.stride *= 2
-            old = self._steps[: self._n] % self.stride == 0
-            kept = int(old.sum())
-            self._steps[:kept] = self._steps[: self._n][old]
-            self._values[:kept] = self._values[: self._n][old]
-            self._n = kept
-            new = steps % self.stride == 0
-            steps, block = steps[new], block[new]
-        end = self._n + steps.size
-        self._steps[self._n:end] = steps
-        self._values[self._n:end] = block
-        self._n = end
-
-    @property
-    def steps(self) -> np.ndarray:
-        return self._steps[: self._n]
-
-    def column(self, name: str) -> np.ndarray:
-        return self._values[: self._n, self.names.index(name)]
-
-    def __len__(self) -> int:
-        return self._n
-
-
 class GradientImage:
     """log10 ||dL/da<t>|| over training, at most ``width`` columns wide.
 
@@ -302,7 +251,8 @@ class RunData:
     def clear(self) -> None:
         self.loss = LossEnvelope()
         self.smooth_loss = LossEnvelope()     # min-char-rnn's smoothed loss (charlm only)
-        self.gradient_norms = DecimatedRows(2048)   # "all" (global norm) and one per parameter; 2048 points span any plot width
+        # "all" (the global norm) and one column per parameter; 2,048 points span any plot width
+        self.gradient_norms = StridedRows(2048, np.float64)
         self.gradient_image = GradientImage()
         self.latest_grad_a: np.ndarray | None = None
         self.latest_grad_c: np.ndarray | None = None
@@ -360,13 +310,11 @@ class RunData:
             self.step = int(steps[-1])
         if block is not None and block.grad_steps.size:
             grad_steps = block.grad_steps.astype(float)
-            # Only rows at multiples of the panel's stride are kept (the stride only grows).
-            keep = np.flatnonzero(grad_steps % self.gradient_norms.stride == 0)
-            if keep.size and block.param_names:
-                values = block.param_grad_norms[keep].astype(float)                 # (kept, P)
+            if block.param_names:
+                values = block.param_grad_norms.astype(float)                 # (R, P)
                 columns = {"all": np.sqrt(np.square(values).sum(axis=1)),
                            **dict(zip(block.param_names, values.T))}
-                self.gradient_norms.add(grad_steps[keep], columns)
+                self.gradient_norms.add(block.grad_steps, columns)
             self.gradient_image.add(grad_steps, log_norms(block.grad_a_norms))
             if last is None:     # a reopened session: its latest kept row
                 self.latest_grad_a = block.grad_a_norms[-1].astype(float)

@@ -306,9 +306,11 @@ def _damaged(source: str) -> Iterator[None]:
         if exc.errno == errno.EINVAL:  # a seek to a damaged offset
             raise SessionError(f"{source} is damaged or incomplete (bad offset inside the archive)") from None
         raise SessionError(f"cannot read {source}: {_reason(exc)}") from None
+    # What the parsers raise on bad bytes: zipfile also raises NotImplementedError for a damaged
+    # header's "needs zip version 14.2". RuntimeError and MemoryError are not the file's fault
+    # (encrypted members are refused before reading; sizes are checked against limits first).
     except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, struct.error, ValueError,
-            TypeError, KeyError, IndexError, OverflowError, NotImplementedError, RuntimeError,
-            UnicodeError, MemoryError) as exc:
+            TypeError, KeyError, IndexError, OverflowError, NotImplementedError, UnicodeError) as exc:
         detail = str(exc)[:160] or type(exc).__name__
         raise SessionError(f"{source} is damaged or incomplete ({detail})") from None
 

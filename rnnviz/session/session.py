@@ -18,6 +18,7 @@ import os
 
 import numpy as np
 
+from rnnviz.errors import InputError
 from rnnviz.session.format import FORMAT_VERSION, ArrayRef, SessionError
 from rnnviz.session.io import load_tree, read_array, read_header, save_tree
 from rnnviz.tasks.corpus import default_corpus, load_corpus
@@ -66,7 +67,7 @@ def load_session(path: str | os.PathLike, corpus_path: str | os.PathLike | None 
     state["history"] = _history_from_columns(state.get("history"), source)
     try:
         return Trainer.from_state_dict(state, corpus_text=corpus_text)
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+    except InputError as exc:   # the file's own fault; anything else is a bug and is not hidden
         raise SessionError(f"{source} cannot be resumed: {exc}") from None
 
 

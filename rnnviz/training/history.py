@@ -1,12 +1,10 @@
 """Training history: what the window plots and a session file keeps.
 
-Loss is kept for every step, as float32 (4 bytes a step; plots and CSV need no more). The recorded
-steps are consecutive (a refused step is neither recorded nor counted), so they are kept as the
-first step and a count, not as an array (should a step ever not follow the previous one, every
-step is kept from then on); min-char-rnn's smoothed loss takes another 4 bytes a step, and only for
-tasks that define it. Gradient rows (``||dL/da<t>||`` per time step, per-parameter gradient
-norms) are kept at full resolution up to ``max_rows`` rows; past that every other row is dropped and
-the recording stride doubles, so memory stays bounded however long a run goes.
+Every recorded step keeps its step number (int64), its loss and min-char-rnn's smoothed loss
+(float32, NaN where a task does not define it): 16 bytes a step, 1.6 MB per 100,000 steps.
+Gradient rows (``||dL/da<t>||`` per time step, per-parameter gradient norms) are kept for at
+most ``max_rows`` steps, evenly spaced (:class:`~rnnviz.training.series.StridedRows`), so memory
+for them is bounded however long a run goes.
 """
 
 from __future__ import annotations
@@ -17,6 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from rnnviz.errors import InputError
+from rnnviz.training.series import GrowingArray, StridedRows
 
 F32_MAX = float(np.finfo(np.float32).max)
 
@@ -33,140 +32,6 @@ def as_float32(values) -> np.ndarray:
 
 def _f32_range(value: float) -> float:
     return math.copysign(F32_MAX, value) if abs(value) > F32_MAX else value
-
-
-class GrowingArray:
-    """An append-only array with amortised doubling; ``values`` is a view of the filled part."""
-
-    def __init__(self, row_shape: tuple[int, ...] = (), dtype=np.float64, capacity: int = 1024):
-        self._data = np.empty((capacity,) + tuple(row_shape), dtype=dtype)
-        self._n = 0
-
-    def append(self, row) -> None:
-        if self._n == self._data.shape[0]:
-            grown = np.empty((2 * self._n,) + self._data.shape[1:], dtype=self._data.dtype)
-            grown[:self._n] = self._data[:self._n]
-            self._data = grown
-        self._data[self._n] = row
-        self._n += 1
-
-    def extend(self, rows: np.ndarray) -> None:
-        """Append several rows at once (k, *row_shape)."""
-        k = rows.shape[0]
-        if self._n + k > self._data.shape[0]:
-            grown = np.empty((max(2 * self._data.shape[0], self._n + k),) + self._data.shape[1:],
-                             dtype=self._data.dtype)
-            grown[:self._n] = self._data[:self._n]
-            self._data = grown
-        self._data[self._n:self._n + k] = rows
-        self._n += k
-
-    @property
-    def values(self) -> np.ndarray:
-        return self._data[:self._n]
-
-    def keep(self, index) -> None:
-        """Keep only the rows selected by ``index`` (in place)."""
-        kept = self._data[:self._n][index]
-        self._n = kept.shape[0]
-        self._data[:self._n] = kept
-
-    def __len__(self) -> int:
-        return self._n
-
-    @classmethod
-    def from_array(cls, arr: np.ndarray) -> "GrowingArray":
-        g = cls(arr.shape[1:], arr.dtype, capacity=max(1024, arr.shape[0]))
-        g._data[:arr.shape[0]] = arr
-        g._n = arr.shape[0]
-        return g
-
-
-class ChunkedArray:
-    """An append-only 1-d array kept in blocks, so appending never copies what is already stored.
-
-    Blocks grow from ``first_block`` up to ``max_block`` elements, so unused capacity is at most
-    ``max_block`` elements however long the series gets. ``values`` joins the blocks into one
-    array (once; the joined array then replaces them) and returns a view of it, so repeated reads
-    cost nothing. Like ``GrowingArray``, it must not be read while another thread appends
-    (the window reads the trainer's history only with training stopped).
-    """
-
-    def __init__(self, dtype=np.float32, first_block: int = 1024, max_block: int = 1 << 14):
-        self.dtype = np.dtype(dtype)
-        self.first_block = first_block
-        self.max_block = max_block
-        self._blocks: list[np.ndarray] = []
-        self._last = np.empty(0, self.dtype)   # the block being filled (also _blocks[-1])
-        self._fill = 0                          # elements used in _last
-        self._n = 0
-
-    def append(self, value) -> None:
-        if self._fill == self._last.shape[0]:
-            size = min(self.max_block, max(self.first_block, self._n))
-            self._last = np.empty(size, self.dtype)
-            self._blocks.append(self._last)
-            self._fill = 0
-        self._last[self._fill] = value
-        self._fill += 1
-        self._n += 1
-
-    def extend(self, values: np.ndarray) -> None:
-        """Append a 1-d array of values (copied into the blocks)."""
-        values = np.asarray(values, dtype=self.dtype)
-        done, k = 0, values.shape[0]
-        while done < k:
-            if self._fill == self._last.shape[0]:
-                size = min(self.max_block, max(self.first_block, self._n))
-                self._last = np.empty(size, self.dtype)
-                self._blocks.append(self._last)
-                self._fill = 0
-            m = min(k - done, self._last.shape[0] - self._fill)
-            self._last[self._fill:self._fill + m] = values[done:done + m]
-            self._fill += m
-            self._n += m
-            done += m
-
-    @property
-    def values(self) -> np.ndarray:
-        if len(self._blocks) > 1:
-            joined = np.concatenate(self._blocks[:-1] + [self._last[:self._fill]])
-            self._blocks, self._last, self._fill = [joined], joined, joined.shape[0]
-        return self._last[:self._fill]
-
-    def tail(self, start: int) -> np.ndarray:
-        """A new array of the values from index ``start`` on, copied from the last blocks only (no
-        join of the whole series: reading the newest values costs what they hold, not the run's
-        length)."""
-        remaining = self._n - max(0, start)
-        parts = []
-        for i in range(len(self._blocks) - 1, -1, -1):
-            if remaining <= 0:
-                break
-            block = self._blocks[i]
-            used = self._fill if block is self._last else block.shape[0]   # earlier blocks are full
-            take = min(used, remaining)
-            parts.append(block[used - take:used])
-            remaining -= take
-        if not parts:
-            return np.empty(0, self.dtype)
-        return np.concatenate(parts[::-1]) if len(parts) > 1 else parts[0].copy()
-
-    @property
-    def nbytes(self) -> int:
-        """Bytes held, unused capacity included."""
-        return sum(b.nbytes for b in self._blocks)
-
-    def __len__(self) -> int:
-        return self._n
-
-    @classmethod
-    def from_array(cls, arr: np.ndarray, dtype=np.float32) -> "ChunkedArray":
-        c = cls(dtype)
-        joined = np.array(arr, dtype=dtype)   # a copy, exactly as long as arr
-        if joined.shape[0]:
-            c._blocks, c._last, c._fill, c._n = [joined], joined, joined.shape[0], joined.shape[0]
-        return c
 
 
 class SeriesBlock(NamedTuple):
@@ -222,25 +87,16 @@ class History:
     is full and stays the same length.
     """
 
-    PENDING = 256     # steps recorded between moves from lists into the arrays
-
     def __init__(self, param_names, T: int | None = None, max_rows: int = 4096,
                  max_samples: int = MAX_SAMPLES):
         self.param_names = tuple(param_names)
         self.T = T                 # time steps per row; set by the first recorded step if None
-        self.max_rows = max_rows
         self.max_samples = max_samples
-        self._first_step = 0                         # steps[0], when the steps are consecutive
-        self._step_list: ChunkedArray | None = None  # every step, only once a gap has occurred
-        self._loss = ChunkedArray(np.float32)
-        self._smooth: ChunkedArray | None = None     # None while every smooth_loss is undefined
-        self._grad_steps = GrowingArray((), np.int64)
-        self._grad_a = GrowingArray((T or 0,), np.float32)
-        self._param_norms = GrowingArray((len(self.param_names),), np.float32)
-        self.stride = 1
-        self._pend_loss: list[float] = []     # see record_step
-        self._pend_smooth: list[float] = []
-        self._pend_rows: list[tuple] = []      # (step, grad_a_norms, param norms)
+        self._steps = GrowingArray((), np.int64)
+        self._loss = GrowingArray((), np.float32)
+        self._smooth = GrowingArray((), np.float32)
+        self._has_smooth = False       # whether any smooth_loss so far was defined
+        self._rows = StridedRows(max_rows)   # fields "grad_a" (T,) and "param_norms" (P,)
         self.evals: list[tuple[int, dict]] = []
         self.setting_changes: list[tuple[int, str, object, object]] = []
         self.samples: list[tuple[int, str]] = []
@@ -252,63 +108,34 @@ class History:
     # ------------------------------------------------------------------ recording
     def record_step(self, step: int, loss: float, smooth_loss: float | None,
                     grad_a_norms: np.ndarray, param_grad_norms: dict[str, float]) -> None:
-        """Record one completed step. ``grad_a_norms`` (T,) and ``param_grad_norms`` are kept by
-        reference until the next flush, so the caller must not change them afterwards (a Trainer's
-        are new at every step).
-
-        Values wait in Python lists and move into the arrays ``PENDING`` steps at a time (or when
-        anything is read): a list append costs a tenth of a numpy element assignment, which at a
-        tenth of a millisecond a step is what this bookkeeping would otherwise add to training."""
+        """Record one completed step: its loss, smoothed loss (None: undefined), ``grad_a_norms``
+        (T,) and the norm of each parameter's gradient (a row is kept if the step is on the stride)."""
         if self.T is None:
             self.T = grad_a_norms.shape[0]
-            self._grad_a = GrowingArray((self.T,), np.float32)
-        n = self._loss._n + len(self._pend_loss)      # len(self), without the call
-        if self._step_list is not None:
-            self._step_list.append(step)
-        elif n == 0:
-            self._first_step = int(step)
-        elif step != self._first_step + n:   # not the next step: keep every step from now on
-            self._flush()
-            self._step_list = ChunkedArray.from_array(self.steps, np.int64)
-            self._step_list.append(step)
-        self._pend_loss.append(loss if -F32_MAX <= loss <= F32_MAX else _f32_range(loss))
-        if self._smooth is not None:
-            self._pend_smooth.append(np.nan if smooth_loss is None else _f32_range(smooth_loss))
-        elif smooth_loss is not None and smooth_loss == smooth_loss:   # the first defined value
-            self._flush()
-            self._smooth = ChunkedArray.from_array(np.full(n, np.nan), np.float32)
-            self._pend_smooth.append(_f32_range(smooth_loss))
-        if step % self.stride == 0:
-            if self._grad_steps._n + len(self._pend_rows) >= self.max_rows:
-                self._flush()
-                self._decimate()    # doubles the stride; this step may no longer be on it
-            if step % self.stride == 0:
-                self._pend_rows.append((step, grad_a_norms, param_grad_norms))
-        if len(self._pend_loss) >= self.PENDING:
-            self._flush()
+        self._steps.append(step)
+        self._loss.append(_f32_range(loss))
+        if smooth_loss is None:
+            self._smooth.append(np.nan)
+        else:
+            self._smooth.append(_f32_range(smooth_loss))
+            self._has_smooth = self._has_smooth or smooth_loss == smooth_loss
+        if step % self._rows.stride == 0:
+            self._rows.append(step, {"grad_a": grad_a_norms,
+                                     "param_norms": [param_grad_norms[k] for k in self.param_names]})
 
-    def _flush(self) -> None:
-        """Move the values waiting in lists into the arrays."""
-        if self._pend_loss:
-            self._loss.extend(np.array(self._pend_loss, dtype=np.float32))
-            self._pend_loss.clear()
-        if self._pend_smooth:
-            self._smooth.extend(np.array(self._pend_smooth, dtype=np.float32))
-            self._pend_smooth.clear()
-        rows = self._pend_rows
-        if rows:
-            self._grad_steps.extend(np.array([r[0] for r in rows], dtype=np.int64))
-            self._grad_a.extend(np.array([r[1] for r in rows], dtype=np.float32).reshape(len(rows), -1))
-            names = self.param_names
-            self._param_norms.extend(np.array([[r[2][k] for k in names] for r in rows], dtype=np.float32)
-                                     .reshape(len(rows), len(names)))
-            rows.clear()
+    @property
+    def max_rows(self) -> int:
+        """Most gradient rows kept."""
+        return self._rows.max_rows
 
-    def _decimate(self) -> None:
-        self.stride *= 2
-        keep = self._grad_steps.values % self.stride == 0
-        for series in (self._grad_steps, self._grad_a, self._param_norms):
-            series.keep(keep)
+    @max_rows.setter
+    def max_rows(self, value: int) -> None:
+        self._rows.max_rows = value
+
+    @property
+    def stride(self) -> int:
+        """Gradient rows are kept for the steps that are multiples of this."""
+        return self._rows.stride
 
     def record_eval(self, step: int, metrics: dict) -> None:
         self.evals.append((step, dict(metrics)))
@@ -330,83 +157,69 @@ class History:
     # ------------------------------------------------------------------ reading
     @property
     def steps(self) -> np.ndarray:
-        self._flush()
-        if self._step_list is not None:
-            return self._step_list.values
-        return np.arange(self._first_step, self._first_step + len(self._loss), dtype=np.int64)
+        return self._steps.values
 
     @property
     def loss(self) -> np.ndarray:
-        self._flush()
         return self._loss.values
 
     @property
     def smooth_loss(self) -> np.ndarray:
-        self._flush()
-        if self._smooth is None:
-            return np.full(len(self._loss), np.nan, np.float32)
         return self._smooth.values
 
     @property
     def nbytes(self) -> int:
-        """Bytes the per-step series hold (unused capacity included); ``steps`` takes none while
-        the steps are consecutive, an undefined ``smooth_loss`` none at all."""
-        self._flush()
-        return sum(a.nbytes for a in (self._step_list, self._loss, self._smooth) if a is not None)
+        """Bytes the per-step series hold (unused capacity included)."""
+        return self._steps.nbytes + self._loss.nbytes + self._smooth.nbytes
 
     @property
     def grad_steps(self) -> np.ndarray:
-        self._flush()
-        return self._grad_steps.values
+        return self._rows.steps
 
     @property
     def grad_a_norms(self) -> np.ndarray:
-        self._flush()
-        return self._grad_a.values
+        if "grad_a" not in self._rows.names:
+            return np.zeros((0, self.T or 0), np.float32)
+        return self._rows.column("grad_a")
+
+    @property
+    def _param_norm_rows(self) -> np.ndarray:
+        if "param_norms" not in self._rows.names:
+            return np.zeros((0, len(self.param_names)), np.float32)
+        return self._rows.column("param_norms")
 
     @property
     def param_grad_norms(self) -> dict[str, np.ndarray]:
-        self._flush()
-        vals = self._param_norms.values
+        vals = self._param_norm_rows
         return {k: vals[:, j] for j, k in enumerate(self.param_names)}
 
     def __len__(self) -> int:
-        return len(self._loss) + len(self._pend_loss)
+        return len(self._steps)
 
     def block_since(self, index: int, after_step: int) -> SeriesBlock:
         """Copies of the per-step series from the ``index``-th recorded step on, and of the
         gradient rows of steps after ``after_step``: what is new since a reader last looked,
         at a cost proportional to that (the window's training thread sends these to the GUI)."""
-        self._flush()
         index = max(0, index)
-        if self._step_list is not None:
-            steps = self._step_list.tail(index)
-        else:
-            steps = np.arange(self._first_step + index, self._first_step + len(self._loss), dtype=np.int64)
-        grad_steps = self._grad_steps.values
-        first_row = int(np.searchsorted(grad_steps, after_step, side="right"))
-        return SeriesBlock(steps, self._loss.tail(index),
-                           None if self._smooth is None else self._smooth.tail(index),
-                           grad_steps[first_row:].copy(), self._grad_a.values[first_row:].copy(),
-                           self._param_norms.values[first_row:].copy(), self.param_names)
+        grad_steps, rows = self._rows.rows_after(after_step)
+        n = grad_steps.size
+        return SeriesBlock(self._steps.tail(index), self._loss.tail(index),
+                           self._smooth.tail(index) if self._has_smooth else None,
+                           grad_steps, rows.get("grad_a", np.zeros((n, self.T or 0), np.float32)),
+                           rows.get("param_norms", np.zeros((n, len(self.param_names)), np.float32)),
+                           self.param_names)
 
     # ------------------------------------------------------------------ saving
     def state_dict(self) -> dict:
-        self._flush()
         return {
-            "steps": self._copy(self._step_list, self.steps), "loss": self.loss.copy(),
-            "smooth_loss": self._copy(self._smooth, self.smooth_loss),
+            "steps": self.steps.copy(), "loss": self.loss.copy(), "smooth_loss": self.smooth_loss.copy(),
             "grad_steps": self.grad_steps.copy(), "grad_a_norms": self.grad_a_norms.copy(),
-            "param_grad_norms": self._param_norms.values.copy(), "param_names": list(self.param_names),
+            "param_grad_norms": self._param_norm_rows.copy(), "param_names": list(self.param_names),
             "stride": self.stride,
             "evals": [[s, m] for s, m in self.evals],
             "setting_changes": [[s, n, o, v] for s, n, o, v in self.setting_changes],
             "samples": [[s, t] for s, t in self.samples],
         }
-
-    @staticmethod
-    def _copy(stored: ChunkedArray | None, values: np.ndarray) -> np.ndarray:
-        return values if stored is None else values.copy()   # derived values are new arrays already
 
     def load_state_dict(self, d: dict) -> None:
         """Restore; ``ValueError`` on anything of the wrong shape or type.
@@ -443,15 +256,11 @@ class History:
             samples = [(int(s), str(t)) for s, t in d["samples"]]
         except (KeyError, TypeError, AttributeError) as exc:
             raise InputError(f"history is malformed ({exc})") from None
-        consecutive = bool(np.all(np.diff(steps) == 1))
-        self._first_step = int(steps[0]) if S else 0
-        self._step_list = None if consecutive else ChunkedArray.from_array(steps, np.int64)
-        self._loss = ChunkedArray.from_array(loss, np.float32)
-        self._smooth = None if np.isnan(smooth).all() else ChunkedArray.from_array(smooth, np.float32)
-        self._grad_steps = GrowingArray.from_array(grad_steps)
-        self._grad_a = GrowingArray.from_array(grad_a)
-        self._param_norms = GrowingArray.from_array(pnorms)
-        self.stride = stride
-        self._pend_loss, self._pend_smooth, self._pend_rows = [], [], []
+        self._steps = GrowingArray.from_array(steps, np.int64)
+        self._loss = GrowingArray.from_array(loss, np.float32)
+        self._smooth = GrowingArray.from_array(smooth, np.float32)
+        self._has_smooth = not np.isnan(smooth).all()
+        columns = {"grad_a": grad_a, "param_norms": pnorms} if R else {}
+        self._rows = StridedRows.from_arrays(self._rows.max_rows, stride, grad_steps, columns)
         self.evals, self.setting_changes, self.samples = evals, changes, samples[-self.max_samples:]
         self.samples_recorded = len(self.samples)

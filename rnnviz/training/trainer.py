@@ -367,43 +367,66 @@ class Trainer:
 
     @classmethod
     def from_state_dict(cls, state: dict, *, corpus_text: str | None = None) -> "Trainer":
-        """Rebuild a trainer from :meth:`state_dict`; ``InputError`` naming anything that does not fit."""
-        if not isinstance(state, dict):
-            raise InputError("trainer state must be a dict")
+        """Rebuild a trainer from :meth:`state_dict`; ``InputError`` naming anything that does not fit.
+
+        Only the state's own faults are reported so (a missing or mis-typed entry, weights or
+        optimizer slots of the wrong shape, a bad random state); any other exception is a bug.
+        """
+        state = _mapping(state, "trainer state")
         try:
             if state.get("format") != STATE_FORMAT:
                 raise InputError(f"unsupported trainer state format {state.get('format')!r}")
-            config = Config.from_dict(state["config"])
+            config = Config.from_dict(_mapping(state["config"], "config"))
             trainer = cls(config, corpus_text=corpus_text)
-            trainer.network = Network(trainer.spec, state["params"])
-            trainer._backup = Network(trainer.spec, state["previous_params"]).params
-            trainer._grads = trainer.network.empty_grads()
-            trainer.optimizer = trainer._make_optimizer(config)
-            opt = state["optimizer"]
+            opt = _mapping(state["optimizer"], "optimizer state")
             if opt["name"] != config.optimizer:
                 raise InputError(f"optimizer state is for {opt['name']!r}, config says {config.optimizer!r}")
-            trainer.optimizer.load_state_dict({"t": opt["t"], **opt["slots"]})
+            try:   # the engine checks shapes and values and names what is wrong as a ValueError
+                trainer.network = Network(trainer.spec, _mapping(state["params"], "params"))
+                trainer._backup = Network(trainer.spec, _mapping(state["previous_params"], "previous_params")).params
+                trainer.optimizer = trainer._make_optimizer(config)
+                trainer.optimizer.load_state_dict({"t": opt["t"], **_mapping(opt["slots"], "optimizer slots")})
+            except InputError:
+                raise
+            except ValueError as exc:
+                raise InputError(str(exc)) from None
+            trainer._grads = trainer.network.empty_grads()
             for k, v in trainer.optimizer.state.items():
                 for name, arr in v.items():
                     if arr.dtype != trainer.network.dtype:
                         raise InputError(f"optimizer state {k}/{name} has dtype {arr.dtype}")
             trainer.task.load_state_dict(state["task"])
-            trainer.rng_sample.bit_generator.state = state["rng_sample"]
+            try:
+                trainer.rng_sample.bit_generator.state = _mapping(state["rng_sample"], "sampling random state")
+            except (TypeError, ValueError) as exc:    # numpy's own check of a generator state
+                raise InputError(f"the sampling random state is invalid ({exc})") from None
             carried = state["carried_state"]
             if carried is not None:       # only tasks that carry state (charlm: one row per stream)
                 if not trainer.task.carries_state:
                     raise InputError(f"the {config.task} task carries no state between batches")
-                carried = trainer.network.check_state(carried, trainer.task.n_streams)
+                try:
+                    carried = trainer.network.check_state(_mapping(carried, "carried state"), trainer.task.n_streams)
+                except InputError:
+                    raise
+                except ValueError as exc:
+                    raise InputError(str(exc)) from None
             trainer.carried_state = carried
             step = state["step"]
             if isinstance(step, bool) or not isinstance(step, int) or step < 0:
                 raise InputError("step must be a non-negative integer")
             trainer.step_count = step
             smooth = state["smooth_loss"]
+            if smooth is not None and (isinstance(smooth, bool) or not isinstance(smooth, (int, float))):
+                raise InputError("smooth_loss must be a number or null")
             trainer.smooth_loss = None if smooth is None else float(smooth)
-            trainer.history.load_state_dict(state["history"])
+            trainer.history.load_state_dict(_mapping(state["history"], "history"))
         except KeyError as exc:
             raise InputError(f"trainer state is missing {exc}") from None
-        except (TypeError, AttributeError) as exc:
-            raise InputError(f"trainer state is malformed ({exc})") from None
         return trainer
+
+
+def _mapping(value, what: str) -> dict:
+    """``value`` if it is a dict, else ``InputError`` naming ``what``."""
+    if not isinstance(value, dict):
+        raise InputError(f"{what} must be a mapping, not {type(value).__name__}")
+    return value

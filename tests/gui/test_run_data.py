@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from rnnviz.gui.run_data import DecimatedRows, GradientImage, ema_blocks
+from rnnviz.gui.run_data import GradientImage, ema_blocks
+from rnnviz.training.series import StridedRows
 
 
 def test_debiased_ema_matches_the_textbook_loop_and_continues_incrementally():
@@ -26,7 +27,7 @@ def test_ema_skips_non_finite_values():
 
 
 def test_gradient_rows_stay_bounded_and_keep_every_kth_step():
-    rows = DecimatedRows(max_rows=64)
+    rows = StridedRows(64)
     for start in range(1, 10_001, 100):
         steps = np.arange(start, start + 100, dtype=float)
         rows.add(steps, {"all": steps * 2, "Waa": steps})
@@ -80,7 +81,7 @@ def test_window_keeps_per_parameter_gradient_norms_of_every_kth_step_from_snapsh
     history = History(names, T=4, max_rows=512)
     reader = BlockReader(history)
     data = RunData()
-    data.gradient_norms = DecimatedRows(max_rows=256)
+    data.gradient_norms = StridedRows(256, np.float64)
     step = snapshots = 0
     while step < n_steps:
         for _ in range(min(int(rng.integers(1, 400)), n_steps - step)):

@@ -251,3 +251,30 @@ def test_char_rnn_session_with_20000_steps_of_history_is_well_under_10_mb(tmp_pa
     assert os.path.getsize(tmp_path / "big.rnnviz") < 10 * 2**20
     resumed = load_session(tmp_path / "big.rnnviz")
     assert_tree_equal(trainer.history.state_dict(), resumed.history.state_dict())
+
+
+# --------------------------------------------------------------------------- bugs are not bad files
+
+@pytest.mark.parametrize("bug", [TypeError, AttributeError, RuntimeError])
+def test_a_bug_while_resuming_is_not_reported_as_a_bad_file(tmp_path, monkeypatch, bug):
+    """A damaged file is the user's problem (SessionError, one line); an exception from rnnviz's
+    own code while resuming a sound file is a bug, and must reach the bug report unchanged."""
+    _, path = saved_charlm(tmp_path)
+
+    def broken(self, state):
+        raise bug("a bug in the task's code")
+
+    from rnnviz.tasks.charlm import CharLMTask
+    monkeypatch.setattr(CharLMTask, "load_state_dict", broken)
+    with pytest.raises(bug, match="a bug in the task's code"):
+        load_session(path)
+
+
+@pytest.mark.parametrize("where, value", [("rng_sample", [1, 2]), ("rng_sample", {"bit_generator": "X"}),
+                                          ("optimizer", "adagrad"), ("smooth_loss", "high"),
+                                          ("carried_state", [0.0])])
+def test_mis_typed_trainer_entries_are_a_session_error(tmp_path, where, value):
+    _, path = saved_charlm(tmp_path)
+    rewrite_tree(path, lambda tree: tree["trainer"].__setitem__(where, value))
+    with pytest.raises(SessionError, match="cannot be resumed"):
+        load_session(path)
