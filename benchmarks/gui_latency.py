@@ -178,7 +178,7 @@ def window_run(preset: str, seconds: float, block: float, headless_seconds: floa
     cpu = {"training_share": cpu_train / wall, "gui_share": cpu_gui / wall,
            "steps_per_cpu_second": steps_windowed / max(1e-9, cpu_train),
            "headless_per_cpu_second": statistics.mean(per_cpu_headless), "per_round": per_round}
-    renders = dict(window.render_costs)
+    renders = dict(window.frames.costs)
     # Pause latency on this preset, while it runs at full speed.
     c.pause()
     pause_s = wait_until(lambda: not c.is_running, 30)

@@ -179,8 +179,7 @@ def run_gui(session_path: str | None = None, preset: str | None = None, autostar
     window = MainWindow(trainer)
     window.non_interactive = quit_after is not None
     if path:
-        window.controller.path = path
-        window.controller.path_changed.emit(path)
+        window.controller.set_file(path)
     received: list[int] = []
 
     def on_signal(signum: int) -> None:

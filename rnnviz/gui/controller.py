@@ -61,7 +61,7 @@ class TrainingController(QObject):
         self._undo: list[dict] = []           # live settings as they were before each change
         self._insight_wanted = False          # the why-views are shown: compute their numbers
         self.data.load_history(trainer.history, trainer.step_count, trainer.task.chance_loss())
-        self._refresh_idle_view()
+        self.refresh_idle_view()
 
     # ---- state ------------------------------------------------------------------------------
     @property
@@ -269,9 +269,7 @@ class TrainingController(QObject):
         """Write the run to ``path`` (training pauses first so the file is consistent)."""
         self.stop_and_wait()
         save_session(self._trainer, path)
-        self.path = path
-        self.path_changed.emit(path)
-        self._set_dirty(False)
+        self.set_file(path)
 
     def save_copy(self, path: str) -> None:
         """Write the run to ``path`` without making it the run's file (the recovery autosave):
@@ -298,17 +296,22 @@ class TrainingController(QObject):
         if self._undo:
             self._undo.clear()
             self.undo_changed.emit(False)
-        self._refresh_idle_view()
-        if path != self.path:
-            self.path = path
-            self.path_changed.emit(path)
-        self._set_dirty(dirty)
+        self.refresh_idle_view()
+        self.set_file(path, dirty=dirty)
         self.config_changed.emit(self._config)
         self.trainer_replaced.emit()
         self.data_changed.emit()
 
-    def _refresh_idle_view(self) -> None:
-        """Probe and examples computed in the GUI thread (only while no worker runs)."""
+    def set_file(self, path: str | None, *, dirty: bool = False) -> None:
+        """The run's file is now ``path`` (None: none), with unsaved changes if ``dirty``."""
+        if path != self.path:
+            self.path = path
+            self.path_changed.emit(path)
+        self._set_dirty(dirty)
+
+    def refresh_idle_view(self) -> None:
+        """Recompute the probe and examples in the GUI thread; only while no worker runs (a
+        running worker sends its own with each snapshot)."""
         trainer = self._trainer
         self.data.probe = freeze_probe(trainer.probe())
         if trainer.config.task != "charlm":

@@ -6,7 +6,6 @@ goes through ``_dialog`` so tests (and scripted runs) never block on one.
 
 from __future__ import annotations
 
-import csv
 import html
 import importlib.resources
 import math
@@ -16,11 +15,10 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401 - registers ImageExporter / SVGExporter
-from PySide6.QtCore import QByteArray, QRect, QRectF, QSettings, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QRect, QSettings, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QIcon, QImage, QKeySequence, QPainter, QPixmap
-from PySide6.QtSvg import QSvgGenerator, QSvgRenderer
+from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import (
     QApplication, QDialog, QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
     QScrollArea, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget,
@@ -31,9 +29,12 @@ from superqt import QElidingLabel
 from rnnviz.errors import BUG_LINE, InputError, RnnvizError
 from rnnviz.session import SessionError
 from rnnviz.training.config import Config
+from rnnviz.training.history import write_csv
 
 from . import recovery
 from .controller import TrainingController
+from .export import export_plot_item
+from .frames import FrameScheduler
 from .panels.cost import CostPanel, loss_axis_label, smoothed
 from .panels.gradient_flow import GradientFlowPanel
 from .panels.hidden_states import HiddenStatesPanel
@@ -56,11 +57,6 @@ SESSION_SUFFIX = ".rnnviz"
 SESSION_FILTER = "rnnviz sessions (*.rnnviz);;All files (*)"
 TEXT_FILTER = "Text files (*.txt *.md *.py *.csv *.tex *.html);;All files (*)"
 MAX_RECENT = 8
-RENDER_MIN_GAP = 0.012         # seconds between two frames (every visible panel redrawn): at most ~20 per second
-RENDER_SHARE = 0.015           # frames may use at most ~1.5% of the time (training shares the CPU
-                               # and the GIL: even Qt's painting holds it): under full-speed training
-                               # a frame every ~2-3 s (the cost and gradient panels take ~10 ms each)
-STRAY_PAINT_MAX = 0.05         # seconds of paints between two frames added to the next one's cost
 DEFAULT_SIZE = QSize(1580, 960)   # the window's first size (smaller if the screen is)
 DEFAULT_SPLITS = ((600, 500), (660, 440), (1, 1))   # cost | hidden, gradient | samples, top / bottom
 GHOST_COLUMNS = 600            # points in the previous run's curve kept on the cost plot
@@ -113,55 +109,6 @@ def speed_text(steps_per_second: float) -> str:
     return f"{steps_per_second:.1f} steps/s" if steps_per_second < 10 else f"{steps_per_second:,.0f} steps/s"
 
 
-def write_history_csv(history, path: str) -> None:
-    """A Trainer History as CSV: step, loss, smooth_loss, gradient norms, test metrics."""
-    steps = np.asarray(history.steps)
-    names = list(history.param_grad_norms)
-    norms = {n: np.asarray(v, dtype=float) for n, v in history.param_grad_norms.items()}
-    grad_row = {int(s): j for j, s in enumerate(np.asarray(history.grad_steps))}
-    total = np.sqrt(sum(np.square(v) for v in norms.values())) if norms else None
-    by_step: dict[int, dict] = {}
-    for step, values in history.evals:
-        by_step.setdefault(int(step), {}).update(values)
-    metrics = sorted({m for values in by_step.values() for m in values})
-    smooth = np.asarray(history.smooth_loss, dtype=float)
-    has_smooth = bool(np.isfinite(smooth).any())
-
-    def number(value) -> str:
-        return repr(float(value)) if np.isfinite(value) else ""
-
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["step", "loss"] + (["smooth_loss"] if has_smooth else []) + ["grad_norm"] +
-                   [f"grad_norm_{n}" for n in names] + [f"test_{m}" for m in metrics])
-        for i, step in enumerate(steps):
-            step = int(step)
-            row = [step, number(history.loss[i])] + ([number(smooth[i])] if has_smooth else [])
-            j = grad_row.get(step)
-            row.append("" if j is None or total is None else number(total[j]))
-            row += ["" if j is None else number(norms[n][j]) for n in names]
-            ev = by_step.get(step, {})
-            row += [number(ev[m]) if m in ev else "" for m in metrics]
-            w.writerow(row)
-
-
-def export_svg(item, path: str) -> None:
-    """Render a plot item's part of the scene into an SVG file with Qt's own SVG generator."""
-    rect = item.sceneBoundingRect()
-    generator = QSvgGenerator()
-    generator.setFileName(path)
-    generator.setSize(rect.size().toSize())
-    generator.setViewBox(QRectF(0, 0, rect.width(), rect.height()))
-    generator.setTitle("rnnviz plot")
-    painter = QPainter(generator)
-    try:
-        item.scene().render(painter, QRectF(0, 0, rect.width(), rect.height()), rect)
-    finally:
-        painter.end()
-    if not os.path.exists(path):
-        raise OSError(f"could not write {path}")
-
-
 class MainWindow(QMainWindow):
     """rnnviz's window. ``trainer`` is the run shown at start."""
 
@@ -189,23 +136,11 @@ class MainWindow(QMainWindow):
         self.sampling_panel = SamplingPanel()
         self._panels = {"cost": self.cost_panel, "hidden": self.hidden_panel,
                         "gradient": self.gradient_panel, "sampling": self.sampling_panel}
-        self._dirty: set[str] = set()      # panels whose data changed since they were drawn
-        self._painting: set = set()        # views of the frame being drawn that have not painted yet
-        self._frame_cost = 0.0
-        self._stray_paint = 0.0        # seconds of paints no frame asked for (Qt's own, a resize)
-        self._render_wait = RENDER_MIN_GAP
-        self.render_costs: dict[str, float] = {}   # each panel's share of the latest frame it was in
-        self.frame_cost = 0.0                      # the latest frame's refreshes and paints, seconds
-        self.frames_rendered = 0
-        self._render_timer = QTimer(self, singleShot=True)
-        self._render_timer.timeout.connect(self._render_frame)
-        self._paint_timeout = QTimer(self, singleShot=True, interval=100)
-        self._paint_timeout.timeout.connect(self._finish_frame)
-        self._view_panels = {}
-        for key, panel in self._panels.items():
-            for view in panel.views:
-                view.painted = self._on_view_painted
-                self._view_panels[view] = key
+        self.frames = FrameScheduler(
+            self._panels, data=lambda: self.controller.data, visible=lambda k: self.panel_frames[k].isVisible(),
+            running=lambda: self.controller.is_running, gate=self.controller.gui_idle,
+            window_shown=lambda: self.isVisible() and not self.isMinimized(),
+            before_frame=self._update_status, parent=self)
         self._build_layout()
         self._build_menus()
         self._build_status_bar()
@@ -598,9 +533,7 @@ class MainWindow(QMainWindow):
             self._ghost_candidate = None
             self._dialog("error", "Cannot build the default run", str(exc))
             return
-        self.controller.path = None
-        self.controller.path_changed.emit(None)
-        self.controller._set_dirty(False)
+        self.controller.set_file(None)
 
     @staticmethod
     def _default_config() -> Config:
@@ -705,16 +638,7 @@ class MainWindow(QMainWindow):
         if not path.lower().endswith((".png", ".svg")):
             path += ".png"
         try:
-            if path.lower().endswith(".svg"):
-                try:
-                    pg.exporters.SVGExporter(item).export(path)
-                except ValueError:
-                    # pyqtgraph 0.14's SVG post-processing cannot parse Qt 6.12's path syntax.
-                    export_svg(item, path)
-            else:
-                exporter = pg.exporters.ImageExporter(item)
-                exporter.parameters()["width"] = max(800, int(item.sceneBoundingRect().width()) * 2)
-                exporter.export(path)
+            export_plot_item(item, path)
         except OSError as exc:
             self._dialog("error", "Could not export", f"{path}: {exc}")
 
@@ -735,7 +659,7 @@ class MainWindow(QMainWindow):
         was_running = self.controller.state == "running"
         self.controller.stop_and_wait()
         try:
-            write_history_csv(self.controller.trainer.history, path)
+            write_csv(self.controller.trainer.history, path)
         finally:
             if was_running:
                 self.controller.start()
@@ -861,84 +785,13 @@ class MainWindow(QMainWindow):
                      "time; this window shows the cost, the hidden states across time, and how the gradient "
                      "flows (or vanishes) back through the time steps.")
 
-    # ---- rendering ------------------------------------------------------------------------------
-    # Drawing shares the CPU and the GIL with training. A frame redraws every visible panel from
-    # the same RunData, so all of them show the same snapshot's step; its cost (refreshes and
-    # paints) is measured, and the next frame waits long enough that drawing takes at most
-    # RENDER_SHARE of the time: under load whole frames are skipped, never single panels. While a
-    # frame is drawn the worker holds back at its next step boundary (controller.gui_idle), so the
-    # two threads do not fight over the GIL call by call.
+    # ---- rendering (rnnviz.gui.frames) -----------------------------------------------------------
     def _schedule_render(self) -> None:
-        self._dirty.update(self._panels)
-        self._arm_render()
-
-    def _arm_render(self) -> None:
-        if not self._render_timer.isActive() and not self._painting:
-            self._render_timer.start(int(self._render_wait * 1000))
-
-    def _render_frame(self) -> None:
-        """Refresh every visible panel that is out of date from the same data, then let Qt paint
-        them (one paint each); the frame ends when all have painted."""
-        keys = [k for k in self._panels if k in self._dirty and self.panel_frames[k].isVisible()]
-        self._update_status()
-        if not keys:
-            return
-        self._dirty.difference_update(keys)
-        gate = self.isVisible() and not self.isMinimized()
-        if gate:
-            self.controller.gui_idle.clear()
-        data = self.controller.data
-        self._frame_cost = 0.0
-        waiting = set()
-        for key in keys:
-            panel = self._panels[key]
-            t0 = time.perf_counter()
-            changed = panel.refresh(data)
-            if changed:
-                # pyqtgraph brings ranges up to date just before painting, and a range that changes
-                # then schedules a second paint of the whole view: do it now, so one paint suffices
-                for view in panel.views:
-                    view.scene().prepareForPaint()
-                waiting.update(panel.views)
-            cost = time.perf_counter() - t0
-            self.render_costs[key] = cost
-            self._frame_cost += cost
-        self.frames_rendered += 1
-        if waiting and gate:
-            self._painting = waiting
-            self._paint_timeout.start()      # in case Qt does not paint them all after all
-        else:
-            self._finish_frame()
-
-    def _on_view_painted(self, view, seconds: float) -> None:
-        if view in self._painting:
-            self._painting.discard(view)
-            self._frame_cost += seconds
-            self.render_costs[self._view_panels[view]] += seconds
-            if not self._painting:
-                self._finish_frame()
-        elif self.controller.is_running:
-            # counted against the budget with the next frame (at most STRAY_PAINT_MAX of it, so
-            # a spell of hovering or resizing delays the next frame by a few seconds at most)
-            self._stray_paint = min(self._stray_paint + seconds, STRAY_PAINT_MAX)
-
-    def _finish_frame(self) -> None:
-        self._paint_timeout.stop()
-        self._painting = set()
-        self.controller.gui_idle.set()
-        cost = self._frame_cost + self._stray_paint
-        self.frame_cost = self._frame_cost
-        self._stray_paint = 0.0
-        self._render_wait = max(RENDER_MIN_GAP, cost / RENDER_SHARE - cost)
-        if self._dirty:
-            self._arm_render()
+        self.frames.schedule()
 
     def render_now(self) -> None:
         """Redraw every panel immediately (after a reset, for tests and screenshots)."""
-        for key, panel in self._panels.items():
-            panel.refresh(self.controller.data)
-        self._dirty.clear()
-        self._update_status()
+        self.frames.draw_now()
 
     def _update_status(self) -> None:
         c = self.controller
@@ -1140,7 +993,7 @@ class MainWindow(QMainWindow):
             return
         if "probe" in changes and self.controller.config.probe != before.probe and not self.controller.is_running:
             # Training takes the new probe at its next one; paused, the heatmap shows it now.
-            self.controller._refresh_idle_view()
+            self.controller.refresh_idle_view()
             self._schedule_render()
 
     def _on_controls_reset_field_edited(self, name: str) -> None:

@@ -9,6 +9,7 @@ for them is bounded however long a run goes.
 
 from __future__ import annotations
 
+import csv
 import math
 from typing import NamedTuple
 
@@ -264,3 +265,37 @@ class History:
         self._rows = StridedRows.from_arrays(self._rows.max_rows, stride, grad_steps, columns)
         self.evals, self.setting_changes, self.samples = evals, changes, samples[-self.max_samples:]
         self.samples_recorded = len(self.samples)
+
+
+def write_csv(history: History, path: str) -> None:
+    """``history`` as CSV, a row per step: step, loss, smooth_loss (if defined), the global and
+    per-parameter gradient norms (on the steps that kept a gradient row), held-out metrics
+    (``test_*``, on the steps that were evaluated). Empty cells where there is no value."""
+    steps = np.asarray(history.steps)
+    names = list(history.param_grad_norms)
+    norms = {n: np.asarray(v, dtype=float) for n, v in history.param_grad_norms.items()}
+    grad_row = {int(s): j for j, s in enumerate(np.asarray(history.grad_steps))}
+    total = np.sqrt(sum(np.square(v) for v in norms.values())) if norms else None
+    by_step: dict[int, dict] = {}
+    for step, values in history.evals:
+        by_step.setdefault(int(step), {}).update(values)
+    metrics = sorted({m for values in by_step.values() for m in values})
+    smooth = np.asarray(history.smooth_loss, dtype=float)
+    has_smooth = bool(np.isfinite(smooth).any())
+
+    def number(value) -> str:
+        return repr(float(value)) if np.isfinite(value) else ""
+
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["step", "loss"] + (["smooth_loss"] if has_smooth else []) + ["grad_norm"] +
+                   [f"grad_norm_{n}" for n in names] + [f"test_{m}" for m in metrics])
+        for i, step in enumerate(steps):
+            step = int(step)
+            row = [step, number(history.loss[i])] + ([number(smooth[i])] if has_smooth else [])
+            j = grad_row.get(step)
+            row.append("" if j is None or total is None else number(total[j]))
+            row += ["" if j is None else number(norms[n][j]) for n in names]
+            ev = by_step.get(step, {})
+            row += [number(ev[m]) if m in ev else "" for m in metrics]
+            w.writerow(row)

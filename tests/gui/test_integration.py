@@ -27,7 +27,7 @@ def record_frames(window, monkeypatch):
         original = panel.refresh
 
         def refresh(data, key=key, original=original):
-            calls.append((window.frames_rendered, key, data.step, data.probe_step, data.examples_step))
+            calls.append((window.frames.frames, key, data.step, data.probe_step, data.examples_step))
             return original(data)
 
         monkeypatch.setattr(panel, "refresh", refresh)

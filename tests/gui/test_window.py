@@ -532,30 +532,30 @@ def test_paints_no_redraw_asked_for_count_against_the_drawing_budget_only_while_
     """Drawing is held to RENDER_SHARE of the time during training, Qt's own repaints included
     (at most STRAY_PAINT_MAX of them per redraw); while paused, a resize or hovering costs the next
     redraw nothing."""
-    from rnnviz.gui import main_window as mw
+    from rnnviz.gui import frames as mw
 
     window = make_window()
     view = window.cost_panel.views[0]
     frame = 0.004
 
     def wait_after(stray):
-        window._on_view_painted(view, stray)     # a paint outside any frame
-        window._frame_cost = frame
-        window._finish_frame()
-        return window._render_wait
+        window.frames.view_painted(view, stray)     # a paint outside any frame
+        window.frames.cost = frame
+        window.frames.finish_frame()
+        return window.frames.wait
 
     assert wait_after(1.0) == pytest.approx(frame / mw.RENDER_SHARE - frame)       # paused: free
     monkeypatch.setattr(type(window.controller), "is_running", property(lambda self: True))
     assert wait_after(0.01) == pytest.approx((frame + 0.01) / mw.RENDER_SHARE - (frame + 0.01))
     capped = frame + mw.STRAY_PAINT_MAX
     assert wait_after(1.0) == pytest.approx(capped / mw.RENDER_SHARE - capped)
-    assert window.frame_cost == frame                   # what the frame itself cost
+    assert window.frames.frame_cost == frame                   # what the frame itself cost
 
 
 def test_a_frame_waits_for_every_panel_it_redrew_to_paint_and_counts_all_of_them(qtbot, make_window, monkeypatch):
     """One frame redraws all four panels; its cost is every refresh and every paint, and the next
     frame waits for that whole cost (a frame is skipped, never a panel)."""
-    from rnnviz.gui import main_window as mw
+    from rnnviz.gui import frames as mw
 
     window = make_window()
     window.resize(1600, 1000)
@@ -566,23 +566,23 @@ def test_a_frame_waits_for_every_panel_it_redrew_to_paint_and_counts_all_of_them
     for key, panel in window._panels.items():
         original = panel.refresh
         monkeypatch.setattr(panel, "refresh", lambda data, k=key, f=original: refreshed.append(k) or f(data))
-    window._render_timer.stop()
-    window._stray_paint = 0.0                                   # (paints while step_once ran)
-    window._dirty.update(window._panels)
+    window.frames.timer.stop()
+    window.frames.stray_paint = 0.0                                   # (paints while step_once ran)
+    window.frames.dirty.update(window._panels)
     window.controller.data.revision += 1                        # news for every panel
     window.hidden_panel.clear()                                 # (its news is a probe it has not shown)
-    window._render_frame()                                      # what the render timer calls
+    window.frames.draw_frame()                                      # what the render timer calls
     assert sorted(refreshed) == sorted(window._panels)          # all four in one frame
-    assert {window._view_panels[v] for v in window._painting} == {"cost", "hidden", "gradient"}
+    assert {window.frames.view_panel[v] for v in window.frames.painting} == {"cost", "hidden", "gradient"}
     assert not window.controller.gui_idle.is_set()              # the worker holds back meanwhile
-    for view in list(window._painting)[:-1]:                    # Qt paints each view once
-        window._on_view_painted(view, 0.005)
-        assert window._painting                                 # the frame waits for the last one
-    window._on_view_painted(next(iter(window._painting)), 0.005)
-    assert not window._painting and window.controller.gui_idle.is_set()
-    assert window.frame_cost >= 3 * 0.005
-    cost = window.frame_cost
-    assert window._render_wait == pytest.approx(max(mw.RENDER_MIN_GAP, cost / mw.RENDER_SHARE - cost))
+    for view in list(window.frames.painting)[:-1]:                    # Qt paints each view once
+        window.frames.view_painted(view, 0.005)
+        assert window.frames.painting                                 # the frame waits for the last one
+    window.frames.view_painted(next(iter(window.frames.painting)), 0.005)
+    assert not window.frames.painting and window.controller.gui_idle.is_set()
+    assert window.frames.frame_cost >= 3 * 0.005
+    cost = window.frames.frame_cost
+    assert window.frames.wait == pytest.approx(max(mw.RENDER_MIN_GAP, cost / mw.RENDER_SHARE - cost))
 
 
 def test_the_speed_reads_seconds_per_step_below_one_step_a_second(make_window, monkeypatch):
