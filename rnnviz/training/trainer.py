@@ -391,10 +391,6 @@ class Trainer:
             except ValueError as exc:
                 raise InputError(str(exc)) from None
             trainer._grads = trainer.network.empty_grads()
-            for k, v in trainer.optimizer.state.items():
-                for name, arr in v.items():
-                    if arr.dtype != trainer.network.dtype:
-                        raise InputError(f"optimizer state {k}/{name} has dtype {arr.dtype}")
             trainer.task.load_state_dict(state["task"])
             try:
                 trainer.rng_sample.bit_generator.state = _mapping(state["rng_sample"], "sampling random state")

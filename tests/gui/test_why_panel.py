@@ -2,7 +2,9 @@
 current weights' numbers; the curves are the LiveInsight's rows; a new run clears it."""
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
+from PySide6.QtCore import Qt
 
 from conftest import small_config
 from rnnviz.gui.panels.why import FLOOR
@@ -80,3 +82,63 @@ def test_the_inputs_tab_shows_the_same_insight(qtbot, make_window):
     window.why_tabs.setCurrentIndex(1)
     qtbot.wait(50)
     assert window.minimumSizeHint().width() <= 1024          # neither tab widens a small window
+
+
+def test_choosing_an_output_traces_that_outputs_loss(qtbot, make_window):
+    """Copy has several outputs: picking one (in the list, or by a click near it
+    on the plot) draws that row of the LiveInsight, and the choice survives the next update."""
+    window = make_window(Config(task="copy", cell="rnn", hidden=8, seq_length=6, copy_length=3,
+                                n_symbols=4, batch_size=8))
+    window.why_dock.show()
+    panel, li = window.why_panel, window.controller.data.insight
+    steps = [int(t) for t in li.output_steps]
+    assert len(steps) > 2 and panel.tau == steps[-1] and panel.tau_choice.count() == len(steps)
+    tau = steps[len(steps) // 2]
+    assert panel.select_tau(tau) and panel.tau == tau
+    x, y = panel.curves["loss"].getOriginalDataset()
+    np.testing.assert_array_equal(x, np.arange(tau + 1))
+    np.testing.assert_allclose(y, np.maximum(li.grad_a[tau, :tau + 1], FLOOR))
+    np.testing.assert_allclose(panel.curves["bound"].getOriginalDataset()[1], np.maximum(li.bound[tau - x], FLOOR))
+    assert f"τ = {tau}" in panel.gradient_plot.plotItem.titleLabel.text
+    assert not panel.select_tau(steps[-1] + 5)         # not an output: nothing changes
+    assert panel.tau == tau
+
+    window.resize(1600, 1000)
+    window.why_tabs.setCurrentWidget(panel)
+    qtbot.waitExposed(window)
+    qtbot.wait(100)                                    # laid out and ranged
+    view = panel.gradient_plot.getViewBox()
+    where = view.mapViewToScene(pg.Point(steps[1] + 0.2, float(np.mean(view.viewRange()[1]))))
+    qtbot.mouseClick(panel.gradient_plot.viewport(), Qt.MouseButton.LeftButton,
+                     pos=panel.gradient_plot.mapFromScene(where))
+    assert panel.tau == steps[1]
+
+    window.controller.step_once()                      # a new insight keeps the chosen output
+    qtbot.waitUntil(lambda: window.controller.data.insight is not li and not window.controller.is_running,
+                    timeout=10_000)
+    window.render_now()
+    window.why_panel.refresh(window.controller.data, False)
+    assert panel.tau == steps[1]
+    np.testing.assert_allclose(panel.curves["loss"].getOriginalDataset()[1],
+                               np.maximum(window.controller.data.insight.grad_a[steps[1], :steps[1] + 1], FLOOR))
+
+
+def test_the_horizon_is_plotted_over_training(qtbot, make_window):
+    window = make_window(small_config())
+    window.why_dock.show()
+    for _ in range(3):
+        window.controller.step_once()
+        qtbot.waitUntil(lambda: not window.controller.is_running, timeout=10_000)
+        window.explain_now()
+    data, panel = window.controller.data, window.why_panel
+    panel.refresh(data, False)
+    assert len(data.horizons) >= 2
+    x, y = panel.history_curve.getOriginalDataset()
+    x, y = (x, y) if x is not None else ([], [])
+    np.testing.assert_array_equal(x, [h[0] for h in data.horizons if h[1] is not None])
+    beyond = [h[0] for h in data.horizons if h[1] is None]
+    bx, by = panel.history_beyond.getOriginalDataset()
+    assert list(bx if bx is not None else []) == beyond
+    if beyond:
+        assert set(by) == {float(data.insight.T)}      # drawn at the probe's length
+    np.testing.assert_array_equal(y, [h[1] for h in data.horizons if h[1] is not None])

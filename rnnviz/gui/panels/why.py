@@ -3,11 +3,12 @@
 It draws the run's latest :class:`~rnnviz.insight.live.LiveInsight`, computed by the training thread
 under a small budget while the dock is shown, or by "Explain now" while training is paused:
 
-* the gradient from the last output, ‖∂L<τ>/∂a<t>‖, and the pure recurrence σmax(∂a<τ>/∂a<t>)
-  against the time step t (log scale), with Pascanu et al.'s bound (γ·σmax(Waa))^(τ−t) for the
-  vanilla RNN and the cell path for the LSTM;
+* the gradient from one output τ (the last, or any other picked in the list or by a click on the
+  plot), ‖∂L<τ>/∂a<t>‖, and the pure recurrence σmax(∂a<τ>/∂a<t>) against the time step t (log
+  scale), with Pascanu et al.'s bound (γ·σmax(Waa))^(τ−t) for the vanilla RNN and the cell path
+  for the LSTM;
 * the memory horizon: the median over τ of σmax(∂state<τ>/∂state<τ−k>) against the lag k, the
-  10⁻³ line, and where it is crossed;
+  10⁻³ line, and where it is crossed; and the horizon over training, one point per computation;
 * the diagnosis in words, with the evidence and one thing to try.
 """
 
@@ -15,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from rnnviz.insight.memory import HORIZON_THRESHOLD
 
@@ -28,8 +29,10 @@ HELP = ("<b>What am I looking at?</b> Top: how strongly the loss at the last out
         "recurrence alone carries (the largest singular value of ∂a&lt;τ&gt;/∂a&lt;t&gt;). A line that "
         "falls by orders of magnitude to the left is the vanishing gradient; one that rises, exploding. "
         "For a vanilla RNN the dashed line is Pascanu, Mikolov &amp; Bengio's bound (γ·σmax(Waa))^(τ−t): "
-        "below 1 per step, the gradient must vanish. Bottom: the median of that carry at each lag k; "
-        "where it drops below 10⁻³ is the memory horizon, about how far back the network can learn from.")
+        "below 1 per step, the gradient must vanish. Pick another output τ in the list, or click the plot "
+        "near it. Middle: the median of that carry at each lag k; where it drops below 10⁻³ is the "
+        "memory horizon, about how far back the network can learn from. Bottom: the horizon at each "
+        "step it was computed, so you can see training lengthen (or lose) the network's memory.")
 
 
 def _log(values) -> np.ndarray:
@@ -61,6 +64,15 @@ class WhyPanel(QWidget):
         self.diagnosis.setMinimumHeight(4 * self.fontMetrics().lineSpacing())   # reserved: no jumps
         self.diagnosis.setStyleSheet("padding: 2px 6px;")
 
+        self.tau_choice = QComboBox()
+        self.tau_choice.setToolTip("The output step τ whose loss is traced back (click the plot to pick "
+                                   "the output nearest the click)")
+        self.tau_choice.currentIndexChanged.connect(self._on_tau_chosen)
+        tau_row = QHBoxLayout()
+        tau_row.setContentsMargins(4, 0, 4, 0)
+        tau_row.addWidget(QLabel("Trace the loss of output"))
+        tau_row.addWidget(self.tau_choice, 1)
+
         self.gradient_plot = pg.PlotWidget()
         self.gradient_plot.setLogMode(y=True)
         self.gradient_plot.setLabel("bottom", "time step t")
@@ -89,30 +101,48 @@ class WhyPanel(QWidget):
         self.horizon_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#d62728", width=1.5),
                                             label="horizon", labelOpts={"position": 0.9, "color": "#d62728"})
         self.horizon_plot.addItem(self.horizon_line)
+        self.history_plot = pg.PlotWidget()
+        self.history_plot.setLabel("bottom", "training step")
+        self.history_plot.setLabel("left", "horizon (steps)")
+        self.history_plot.getAxis("bottom").enableAutoSIPrefix(False)
+        self.history_plot.addLegend(offset=(5, 5))
+        self.history_curve = self.history_plot.plot(pen=pg.mkPen("#2ca02c", width=1.5), symbol="o", symbolSize=5,
+                                                    symbolBrush="#2ca02c", name="memory horizon")
+        self.history_beyond = self.history_plot.plot(pen=None, symbol="t1", symbolSize=9, symbolBrush="#ff7f0e",
+                                                     name="beyond the probe")
+        self.history_cell = self.history_plot.plot(pen=pg.mkPen("#9467bd", width=1.5, style=Qt.PenStyle.DashLine),
+                                                   name="cell path")
         self.horizon_text = QLabel("")
         self.horizon_text.setWordWrap(True)
-        for plot in (self.gradient_plot, self.horizon_plot):
+        for plot in (self.gradient_plot, self.horizon_plot, self.history_plot):
             plot.getAxis("left").enableAutoSIPrefix(False)
             plot.setMinimumSize(160, 120)      # the dock never widens the window past a small screen
-        self._names = {curve: curve.name() for curve in (*self.curves.values(), self.lag_curve, self.lag_curve_c)}
+        self._names = {curve: curve.name() for curve in (*self.curves.values(), self.lag_curve, self.lag_curve_c,
+                                                         self.history_curve, self.history_beyond, self.history_cell)}
+        self.gradient_plot.scene().sigMouseClicked.connect(self._on_gradient_plot_clicked)
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
         lay.addLayout(header)
         lay.addWidget(self.diagnosis)
+        lay.addLayout(tau_row)
         lay.addWidget(self.gradient_plot, 3)
         lay.addWidget(self.horizon_text)
         lay.addWidget(self.horizon_plot, 2)
+        lay.addWidget(self.history_plot, 2)
         self._shown = None
+        self._tau: int | None = None        # the chosen output step; None: the last
+        self._horizons_shown = None
         self.clear()
 
     def refresh(self, data, running: bool) -> bool:
         """Show ``data.insight`` if it is new; returns whether anything changed."""
         self.explain_button.setEnabled(not running)
+        changed = self._show_horizons(data.horizons, data.insight)
         insight = data.insight
         if insight is self._shown:
-            return False
+            return changed
         if insight is None:
             self.clear()
             return True
@@ -125,21 +155,8 @@ class WhyPanel(QWidget):
                             + ("; updated every few seconds while training runs." if running else "."))
         lines = li.diagnosis or (f"No problem found at step {li.step:,}.",)
         self.diagnosis.setText("<br>".join("• " + _html(line) for line in lines))
-        if len(li.output_steps):
-            tau = int(li.output_steps[-1])
-            t = np.arange(tau + 1)
-            self.gradient_plot.setTitle(f"from the last output τ = {tau} back to each step t", size="10pt")
-            self.curves["loss"].setData(t, _log(li.grad_a[tau, :tau + 1]))
-            carry = li.a_norm if li.a_norm is not None else li.state_norm
-            self.curves["carry"].setData(t, _log(carry[tau, :tau + 1]))
-            if li.c_norm is not None:
-                self.curves["cell"].setData(t, _log(li.c_norm[tau, :tau + 1]))
-            else:
-                self.curves["cell"].setData([], [])
-            if li.bound is not None:
-                self.curves["bound"].setData(t, _log(li.bound[tau - t]))
-            else:
-                self.curves["bound"].setData([], [])
+        self._fill_tau_choice(li)
+        self._show_tau()
         lags = np.arange(1, li.T)
         self.lag_curve.setData(lags, _log(li.lag_median[1:]))
         self.lag_curve_c.setData(lags, _log(li.lag_median_c[1:]) if li.lag_median_c is not None else [])
@@ -156,9 +173,111 @@ class WhyPanel(QWidget):
         self.horizon_text.setText(f"<b>{_html(text)}</b> (where the median falls below 10⁻³)")
         self._update_legends()
 
+    # ---- the output τ -----------------------------------------------------------------------
+    def _fill_tau_choice(self, li) -> None:
+        """List the outputs of ``li``, keeping the chosen τ if it is still an output."""
+        steps = [int(t) for t in li.output_steps]
+        self.tau_choice.blockSignals(True)
+        self.tau_choice.clear()
+        for i, t in enumerate(steps):
+            label = li.labels[t] if t < len(li.labels) else ""
+            last = " (the last)" if i == len(steps) - 1 else ""
+            self.tau_choice.addItem(f"τ = {t}, after input {label!r}{last}", t)
+        if self._tau not in steps:
+            self._tau = None
+        if steps:
+            self.tau_choice.setCurrentIndex(steps.index(self._tau) if self._tau is not None else len(steps) - 1)
+        self.tau_choice.setEnabled(len(steps) > 1)
+        self.tau_choice.blockSignals(False)
+
+    @property
+    def tau(self) -> int | None:
+        """The output step traced back (the last output unless another was chosen)."""
+        li = self._shown
+        if li is None or not len(li.output_steps):
+            return None
+        return self._tau if self._tau is not None else int(li.output_steps[-1])
+
+    def select_tau(self, tau: int) -> bool:
+        """Trace the loss of output step ``tau``; False if it is not an output of the probe."""
+        index = self.tau_choice.findData(int(tau))
+        if index < 0:
+            return False
+        self.tau_choice.setCurrentIndex(index)
+        return True
+
+    def _on_tau_chosen(self, index: int) -> None:
+        li = self._shown
+        if li is None or index < 0:
+            return
+        tau = self.tau_choice.itemData(index)
+        self._tau = None if tau == int(li.output_steps[-1]) else tau
+        self._show_tau()
+
+    def _on_gradient_plot_clicked(self, event) -> None:
+        li = self._shown
+        if li is None or not len(li.output_steps) or event.button() != Qt.MouseButton.LeftButton:
+            return
+        view = self.gradient_plot.getViewBox()
+        if not view.sceneBoundingRect().contains(event.scenePos()):
+            return
+        x = view.mapSceneToView(event.scenePos()).x()
+        steps = np.asarray(li.output_steps)
+        self.select_tau(int(steps[np.argmin(np.abs(steps - x))]))
+
+    def _show_tau(self) -> None:
+        li, tau = self._shown, self.tau
+        if tau is None:
+            for curve in self.curves.values():
+                curve.setData([], [])
+            self._update_legends()
+            return
+        t = np.arange(tau + 1)
+        which = "the last output" if tau == int(li.output_steps[-1]) else "output"
+        self.gradient_plot.setTitle(f"from {which} τ = {tau} back to each step t", size="10pt")
+        self.curves["loss"].setData(t, _log(li.grad_a[tau, :tau + 1]))
+        carry = li.a_norm if li.a_norm is not None else li.state_norm
+        self.curves["carry"].setData(t, _log(carry[tau, :tau + 1]))
+        if li.c_norm is not None:
+            self.curves["cell"].setData(t, _log(li.c_norm[tau, :tau + 1]))
+        else:
+            self.curves["cell"].setData([], [])
+        if li.bound is not None:
+            self.curves["bound"].setData(t, _log(li.bound[tau - t]))
+        else:
+            self.curves["bound"].setData([], [])
+        self._update_legends()
+
+    # ---- the horizon over training ----------------------------------------------------------
+    def _show_horizons(self, horizons, li) -> bool:
+        """Plot (step, horizon, cell path's horizon) over training; a horizon beyond the probe is
+        drawn as a triangle at the probe's length. Returns whether anything changed."""
+        key = (len(horizons), horizons[-1] if horizons else None, None if li is None else li.T)
+        if key == self._horizons_shown:
+            return False
+        self._horizons_shown = key
+        T = li.T if li is not None else None
+        steps = np.array([h[0] for h in horizons], dtype=float)
+        values = np.array([np.nan if h[1] is None else h[1] for h in horizons], dtype=float)
+        beyond = np.array([h[1] is None for h in horizons], dtype=bool)
+        self.history_curve.setData(steps[~beyond], values[~beyond])
+        if beyond.any() and T is not None:
+            self.history_beyond.setData(steps[beyond], np.full(int(beyond.sum()), float(T)))
+        else:
+            self.history_beyond.setData([], [])
+        cell = [(h[0], h[2]) for h in horizons if h[2] is not None]
+        if cell and li is not None and li.cell == "lstm":
+            self.history_cell.setData([c[0] for c in cell], [c[1] for c in cell])
+        else:
+            self.history_cell.setData([], [])
+        self.history_plot.setTitle(f"memory horizon over training ({len(horizons)} point"
+                                   f"{'s' if len(horizons) != 1 else ''})", size="10pt")
+        self._update_legends()
+        return True
+
     def _update_legends(self) -> None:
         """Only the curves this cell has are named in the legends."""
-        for plot in (self.gradient_plot, self.horizon_plot):
+        for plot in (self.gradient_plot, self.horizon_plot, self.history_plot):
             legend = plot.plotItem.legend
             legend.clear()
             for item in plot.plotItem.listDataItems():
@@ -172,7 +291,11 @@ class WhyPanel(QWidget):
         self.status.setText(WAITING)
         self.diagnosis.setText("")
         self.horizon_text.setText("")
-        for curve in (*self.curves.values(), self.lag_curve, self.lag_curve_c):
+        self.tau_choice.clear()
+        self._tau = None
+        self._horizons_shown = None
+        for curve in (*self.curves.values(), self.lag_curve, self.lag_curve_c, self.history_curve,
+                      self.history_beyond, self.history_cell):
             curve.setData([], [])
         self.horizon_line.hide()
 
