@@ -28,7 +28,7 @@ from superqt import QElidingLabel
 
 from rnnviz.errors import BUG_LINE, InputError, RnnvizError
 from rnnviz.session import SessionError
-from rnnviz.training.config import Config
+from rnnviz.training.config import LIVE_FIELDS, Config
 from rnnviz.training.history import write_csv
 
 from . import recovery
@@ -36,6 +36,7 @@ from .controller import TrainingController
 from .export import export_plot_item
 from .frames import FrameScheduler
 from .panels.cost import CostPanel, loss_axis_label, smoothed
+from .panels.markers import marker_text
 from .panels.gradient_flow import GradientFlowPanel
 from .panels.hidden_states import HiddenStatesPanel
 from .panels.sampling import SamplingPanel
@@ -195,6 +196,7 @@ class MainWindow(QMainWindow):
         # shown, training spends a little of its time computing its numbers.
         self.why_panel = WhyPanel()
         self.why_panel.explain_requested.connect(self.explain_now)
+        self.why_panel.try_requested.connect(self.try_change)
         self.why_dock = QDockWidget("Why it learns or fails", self)
         self.why_dock.setObjectName("why_dock")
         self.inputs_view = InputsView()
@@ -542,9 +544,40 @@ class MainWindow(QMainWindow):
         except Exception:  # noqa: BLE001 - presets missing: fall back to Config's defaults
             return Config()
 
-    def _build_run(self, config: Config) -> bool:
+    def try_change(self, change: dict) -> bool:
+        """Apply a diagnosis's suggested change: live settings at once (marked on the cost curve),
+        others as a new run with them (the replaced run stays on the cost plot, its label naming
+        what changed). False if nothing was applied (invalid, or the user cancelled)."""
+        config = self.controller.config
+        words = "; ".join(marker_text(k, getattr(config, k), v) for k, v in change.items())
+        if set(change) <= LIVE_FIELDS:
+            try:
+                self.controller.set_live(**change)
+            except InputError as exc:
+                self._dialog("error", "Cannot apply this change", str(exc))
+                return False
+            self.controls.show_live_config(self.controller.config)
+            self.statusBar().showMessage(f"Applied to this run: {words}", 15000)
+            return True
+        try:
+            new_config = config.replace(**change)
+        except InputError as exc:
+            self._dialog("error", "Cannot apply this change", str(exc))
+            return False
+        if not self._confirm_discard(f"Trying {words}"):
+            return False
+        if not self._build_run(new_config, tried=words):
+            return False
+        self.statusBar().showMessage(f"New run with {words}; the previous run stays on the cost plot", 15000)
+        return True
+
+    def _build_run(self, config: Config, tried: str | None = None) -> bool:
+        """A new run with ``config``; ``tried``: the change it tries, named on the old run's curve."""
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         self._ghost_candidate = self._current_run_curve()
+        if tried and self._ghost_candidate is not None:
+            steps, values, label = self._ghost_candidate
+            self._ghost_candidate = (steps, values, f"{label[:-1]}; before {tried})")
         try:
             self.controller.reset(config)
         except InputError as exc:

@@ -1,5 +1,6 @@
 """The diagnosis line: statistics of a run turned into plain sentences, each naming the failure,
-its evidence and one thing to try.
+its evidence and one thing to try, and, where that thing is a setting, the change itself
+(``Finding.change``, e.g. ``{"cell": "lstm"}``) so the window can apply it.
 
 Every rule reads only what it is given (:class:`RunStats`; None skips a rule) and fires on a
 documented threshold, defined below. :func:`diagnose` returns :class:`Finding` objects; each one's
@@ -34,6 +35,10 @@ FORGET_CLOSED_FRACTION = 0.5
 HELD_OUT_MARGIN = 0.05
 """Worse than chance: the held-out loss exceeds the chance level by more than this fraction of it
 (an untrained network sits at about the chance level, a little above or below)."""
+SUGGESTED_FORGET_BIAS = 2.0
+"""The forget bias suggested when an LSTM forgets too soon (one more than the current, at least this)."""
+SUGGESTED_CLIP = 5.0
+"""The gradient-norm threshold suggested when clipping is off (min-char-rnn's)."""
 
 
 @dataclass
@@ -52,6 +57,8 @@ class RunStats:
         units; forget_closed: the LSTM forget gates' mean left-saturated fraction.
     held_out: the held-out loss, ``held_out_chance`` its chance level, ``held_out_unit`` its name
         (e.g. "bits per character"), ``held_out_chance_label`` (e.g. "guessing uniformly").
+    lr, forget_bias: the current settings, from which a suggested change is computed (None: no
+        change is suggested that depends on them).
     """
 
     cell: str = "rnn"
@@ -75,17 +82,21 @@ class RunStats:
     held_out_chance: float | None = None
     held_out_unit: str = "loss"
     held_out_chance_label: str = "chance"
+    lr: float | None = None
+    forget_bias: float | None = None
 
 
 @dataclass(frozen=True)
 class Finding:
     """One diagnosis: ``kind`` (a short key), ``summary`` (the failure and its evidence), ``advice``
-    (one thing to try) and ``evidence`` (the numbers behind it)."""
+    (one thing to try), ``evidence`` (the numbers behind it) and ``change``: settings that try it
+    ({Config field: value}; empty when the advice is not one setting)."""
 
     kind: str
     summary: str
     advice: str
     evidence: dict = field(default_factory=dict)
+    change: dict = field(default_factory=dict)
 
     @property
     def line(self) -> str:
@@ -102,6 +113,26 @@ def _num(x: float) -> str:
     return f"{x:.3g}"
 
 
+def _halve_lr(s: RunStats) -> dict:
+    return {} if s.lr is None else {"lr": float(f"{s.lr / 2:.3g}")}
+
+
+def _more_forget_bias(s: RunStats) -> dict:
+    if s.forget_bias is None:
+        return {}
+    return {"forget_bias": max(SUGGESTED_FORGET_BIAS, float(s.forget_bias) + 1.0)}
+
+
+def _remedy(s: RunStats) -> tuple[str, dict]:
+    """The usual remedy for a memory too short: a gated cell for the vanilla RNN, a larger forget
+    bias for the LSTM."""
+    if s.cell == "rnn":
+        return "an LSTM or a GRU", {"cell": "lstm"}
+    if s.cell == "lstm":
+        return "a larger forget bias, or more training", _more_forget_bias(s)
+    return "more training", {}
+
+
 def vanishing(s: RunStats) -> Finding | None:
     g = s.output_gradient
     if g is None or len(g) < 2 or not np.isfinite(g).all() or g[-1] <= 0:
@@ -111,8 +142,9 @@ def vanishing(s: RunStats) -> Finding | None:
         return None
     advice = {"rnn": "an LSTM, orthogonal initialisation or shorter sequences",
               "lstm": "a larger forget bias or shorter sequences"}.get(s.cell, "shorter sequences or more training")
+    change = {"rnn": {"cell": "lstm"}, "lstm": _more_forget_bias(s)}.get(s.cell, {})
     return Finding("vanishing", f"vanishing: the gradient reaching step 1 is {_num(ratio)} of step {len(g)}",
-                   advice, {"ratio": ratio, "steps": len(g)})
+                   advice, {"ratio": ratio, "steps": len(g)}, change)
 
 
 def short_memory(s: RunStats) -> Finding | None:
@@ -121,9 +153,9 @@ def short_memory(s: RunStats) -> Finding | None:
     horizon = s.memory_horizon
     if horizon is None or horizon >= s.needed_lag:
         return None
-    advice = {"rnn": "an LSTM or a GRU", "lstm": "a larger forget bias, or more training"}.get(s.cell, "more training")
+    advice, change = _remedy(s)
     return Finding("short memory", f"short memory: the memory horizon is {horizon} steps, the task needs "
-                   f"{s.needed_lag}", advice, {"horizon": horizon, "needed": s.needed_lag})
+                   f"{s.needed_lag}", advice, {"horizon": horizon, "needed": s.needed_lag}, change)
 
 
 def exploding(s: RunStats) -> Finding | None:
@@ -140,10 +172,11 @@ def exploding(s: RunStats) -> Finding | None:
     step = int(s.grad_steps[worst]) if s.grad_steps is not None else worst + 1
     if s.clipping is False:
         return Finding("exploding", f"exploding: ‖g‖ spiked to {_num(peak)} at step {step:,} — clipping is off",
-                       "clipping by norm (e.g. 5)", {"peak": peak, "step": step, "median": median})
+                       "clipping by norm (e.g. 5)", {"peak": peak, "step": step, "median": median},
+                       {"clip_mode": "norm", "clip": SUGGESTED_CLIP})
     return Finding("exploding", f"exploding: ‖g‖ spiked to {_num(peak)} at step {step:,} "
                    f"({_num(peak / max(median, 1e-300))}× the median)", "a smaller learning rate",
-                   {"peak": peak, "step": step, "median": median})
+                   {"peak": peak, "step": step, "median": median}, _halve_lr(s))
 
 
 def at_chance(s: RunStats) -> Finding | None:
@@ -165,7 +198,8 @@ def at_chance(s: RunStats) -> Finding | None:
     advice = ("an LSTM or a GRU, or shorter sequences" if s.cell == "rnn"
               else "shorter sequences first, or a different learning rate")
     return Finding("at chance", f"loss at chance ({label}) for {run:,} steps: nothing learnt from the inputs",
-                   advice, {"steps": run, "chance": s.chance_loss, "loss": float(mean[-1])})
+                   advice, {"steps": run, "chance": s.chance_loss, "loss": float(mean[-1])},
+                   {"cell": "lstm"} if s.cell == "rnn" else {})
 
 
 def dead_relu(s: RunStats) -> Finding | None:
@@ -174,7 +208,8 @@ def dead_relu(s: RunStats) -> Finding | None:
     if s.dead_units < DEAD_FRACTION * s.hidden_size:
         return None
     return Finding("dead units", f"{s.dead_units} of {s.hidden_size} ReLU units dead (0 at every step of the probe)",
-                   "a smaller learning rate, clipping, or tanh", {"dead": s.dead_units, "units": s.hidden_size})
+                   "a smaller learning rate, clipping, or tanh", {"dead": s.dead_units, "units": s.hidden_size},
+                   {"activation": "tanh"})
 
 
 def saturated(s: RunStats) -> Finding | None:
@@ -183,7 +218,7 @@ def saturated(s: RunStats) -> Finding | None:
     where = "candidate c~" if s.cell != "rnn" else f"{s.activation} units"
     return Finding("saturated", f"saturated: the {where} sit in the flat part {_num(100 * s.saturated_fraction)}% "
                    "of the time, passing little gradient", "a smaller learning rate or a smaller initialisation",
-                   {"fraction": s.saturated_fraction})
+                   {"fraction": s.saturated_fraction}, _halve_lr(s))
 
 
 def forget_closed(s: RunStats) -> Finding | None:
@@ -191,7 +226,7 @@ def forget_closed(s: RunStats) -> Finding | None:
         return None
     return Finding("forget gates closed", f"forget gates saturated closed: Γf < 0.1 {_num(100 * s.forget_closed)}% "
                    "of the time, so the cell forgets at every step", "a larger forget bias (e.g. 2)",
-                   {"fraction": s.forget_closed})
+                   {"fraction": s.forget_closed}, _more_forget_bias(s))
 
 
 def held_out_worse(s: RunStats) -> Finding | None:
@@ -203,7 +238,7 @@ def held_out_worse(s: RunStats) -> Finding | None:
                    f"held-out {_num(s.held_out)} {s.held_out_unit} is worse than {s.held_out_chance_label} "
                    f"({_num(s.held_out_chance)})",
                    "more steps if training has just begun, else a smaller learning rate or clipping",
-                   {"held_out": s.held_out, "chance": s.held_out_chance})
+                   {"held_out": s.held_out, "chance": s.held_out_chance}, _halve_lr(s))
 
 
 RULES = (at_chance, held_out_worse, exploding, vanishing, short_memory, dead_relu, saturated, forget_closed)

@@ -265,6 +265,7 @@ def run_stats(trainer, trace, grads, horizon, saturation) -> RunStats:
         saturated_fraction=hidden["saturated_fraction"],
         forget_closed=saturation["gates"]["f"]["left_mean"] if "f" in saturation["gates"] else None,
         held_out=held_out, held_out_chance=held_chance, held_out_unit=unit, held_out_chance_label=how,
+        lr=cfg.lr, forget_bias=cfg.forget_bias,
     )
 
 

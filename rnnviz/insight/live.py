@@ -54,7 +54,9 @@ class LiveInsight:
         horizon_c: the same along the LSTM's cell path.
     bound: (T,) Pascanu et al.'s (γ·σmax(Waa))^k for the vanilla RNN, else None.
     saturation: :func:`~rnnviz.insight.saturation.saturation_report`.
-    diagnosis: the diagnosis lines (:func:`~rnnviz.insight.diagnosis.diagnose`).
+    diagnosis: the diagnosis lines (:func:`~rnnviz.insight.diagnosis.diagnose`); findings: the
+        :class:`~rnnviz.insight.diagnosis.Finding` objects behind them (with the change to try).
+    task: the task's name.
     memory: the read-out curve for copy, parity and adding (else None).
     seconds: how long the computation took.
     """
@@ -86,6 +88,8 @@ class LiveInsight:
     bound: np.ndarray | None
     saturation: dict
     diagnosis: tuple
+    findings: tuple
+    task: str
     memory: ProbeCurve | None
     seconds: float
 
@@ -145,7 +149,8 @@ def live_insight(trainer, *, memory: bool = True) -> LiveInsight:
         lag_median_c=_frozen(lag_medians(norms["c"])) if lstm else None,
         horizon=horizon, horizon_c=memory_horizon(norms["c"]) if lstm else None,
         bound=None if bound is None else _frozen(bound),
-        saturation=saturation, diagnosis=tuple(f.line for f in findings),
+        saturation=saturation, diagnosis=tuple(f.line for f in findings), findings=tuple(findings),
+        task=trainer.task.name,
         memory=curve, seconds=time.perf_counter() - t0,
     )
 

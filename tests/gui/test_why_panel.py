@@ -142,3 +142,50 @@ def test_the_horizon_is_plotted_over_training(qtbot, make_window):
     if beyond:
         assert set(by) == {float(data.insight.T)}      # drawn at the probe's length
     np.testing.assert_array_equal(y, [h[1] for h in data.horizons if h[1] is not None])
+
+
+def _with_findings(li, *findings):
+    import dataclasses
+    return dataclasses.replace(li, findings=tuple(findings), diagnosis=tuple(f.line for f in findings))
+
+
+def test_try_this_applies_a_live_change_now_and_marks_it(qtbot, make_window, dialogs):
+    from rnnviz.insight.diagnosis import Finding
+
+    window = make_window(small_config(lr=0.02))
+    window.why_dock.show()
+    window.controller.step_once()
+    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=5_000)
+    panel = window.why_panel
+    finding = Finding("exploding", "exploding: ‖g‖ spiked to 500 at step 5", "a smaller learning rate",
+                      change={"lr": 0.01})
+    panel.show_insight(_with_findings(window.controller.data.insight, finding))
+    button = panel.try_buttons[0]
+    assert button.isVisibleTo(panel) and "0.01" in button.text() and "new run" not in button.text()
+    assert not panel.try_buttons[1].isVisibleTo(panel)
+    button.click()
+    assert window.controller.config.lr == 0.01 and window.controller.step_count == 1   # the same run
+    assert window.controller.data.setting_changes[-1][1:] == ("lr", 0.02, 0.01)       # marked on the curve
+    assert not dialogs.shown
+
+
+def test_try_this_starts_a_new_run_with_a_reset_change_and_keeps_the_old_curve(qtbot, make_window, dialogs):
+    from rnnviz.insight.diagnosis import Finding
+
+    window = make_window(small_config())
+    window.why_dock.show()
+    for _ in range(3):
+        window.controller.step_once()
+        qtbot.waitUntil(lambda: not window.controller.is_running, timeout=5_000)
+    panel = window.why_panel
+    finding = Finding("vanishing", "vanishing: the gradient reaching step 1 is 1e-9 of step 30",
+                      "an LSTM", change={"cell": "lstm"})
+    panel.show_insight(_with_findings(window.controller.data.insight, finding))
+    assert "new run" in panel.try_buttons[0].text()
+    dialogs.answers["question"] = "Cancel"
+    panel.try_buttons[0].click()
+    assert window.controller.config.cell == "rnn" and window.controller.step_count == 3   # kept
+    dialogs.answers["question"] = "Discard"
+    panel.try_buttons[0].click()
+    assert window.controller.config.cell == "lstm" and window.controller.step_count == 0
+    assert "before Cell: rnn → lstm" in window.cost_panel.ghost_label

@@ -141,3 +141,36 @@ def test_advice_names_only_what_the_cell_has():
         found = _kinds(RunStats(cell=cell, output_gradient=g, memory_horizon=3, probe_length=20, needed_lag=10))
         advice = found["vanishing"].advice + found["short memory"].advice
         assert ("forget bias" in advice) == (cell == "lstm"), (cell, advice)
+
+
+def test_each_change_to_try_is_a_valid_setting_that_does_what_the_advice_says():
+    """'Try this' applies Finding.change: it must be a valid change of the run's settings, differ
+    from them, and be the advice in the sentence (a gated cell, a larger forget bias, clipping on,
+    half the learning rate, tanh)."""
+    base = {"rnn": Config(task="copy", cell="rnn", activation="relu", clip_mode="none", lr=0.01),
+            "lstm": Config(task="copy", cell="lstm", forget_bias=1.0, clip_mode="none", lr=0.01)}
+    g = np.array([1e-9, 1.0])
+    for cell, config in base.items():
+        stats = RunStats(cell=cell, activation=config.activation, output_gradient=g, memory_horizon=3,
+                         probe_length=20, needed_lag=10, grad_norms=np.r_[np.ones(99), 500.0],
+                         clipping=False, dead_units=40, hidden_size=64, saturated_fraction=0.9,
+                         forget_closed=0.9 if cell == "lstm" else None, held_out=3.0, held_out_chance=1.0,
+                         lr=config.lr, forget_bias=config.forget_bias)
+        found = _kinds(stats)
+        assert {"vanishing", "short memory", "exploding", "saturated", "held-out worse than chance"} <= set(found)
+        for finding in found.values():
+            if not finding.change:
+                continue
+            changed = config.replace(**finding.change)          # validates
+            assert changed != config, finding.kind
+        if cell == "rnn":
+            assert found["vanishing"].change == found["short memory"].change == {"cell": "lstm"}
+            assert found["dead units"].change == {"activation": "tanh"}
+        else:
+            assert found["vanishing"].change == {"forget_bias": 2.0}
+            assert found["forget gates closed"].change == {"forget_bias": 2.0}
+        assert found["exploding"].change == {"clip_mode": "norm", "clip": dg.SUGGESTED_CLIP}
+        assert found["saturated"].change == {"lr": 0.005}
+    stats = RunStats(cell="lstm", output_gradient=g, forget_bias=3.0)
+    assert _kinds(stats)["vanishing"].change == {"forget_bias": 4.0}     # always larger than now
+    assert _kinds(RunStats(cell="lstm", output_gradient=g))["vanishing"].change == {}   # nothing to go by

@@ -20,6 +20,11 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from rnnviz.insight.memory import HORIZON_THRESHOLD
+from rnnviz.training.config import LIVE_FIELDS
+
+from .markers import marker_text
+
+MAX_TRIES = 3          # buttons for the first findings that name a setting to change
 
 FLOOR = 1e-30          # zeros are drawn at this floor on the log axes
 WAITING = ("Shown while training runs (recomputed every few seconds, at a small cost to its speed), "
@@ -44,6 +49,7 @@ class WhyPanel(QWidget):
     """Header (the step shown, Explain now), diagnosis, gradient-from-output plot, horizon plot."""
 
     explain_requested = Signal()
+    try_requested = Signal(dict)    # a finding's change of settings, to apply (live, or as a new run)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -63,6 +69,17 @@ class WhyPanel(QWidget):
         self.diagnosis.setWordWrap(True)
         self.diagnosis.setMinimumHeight(4 * self.fontMetrics().lineSpacing())   # reserved: no jumps
         self.diagnosis.setStyleSheet("padding: 2px 6px;")
+        self.try_row = QHBoxLayout()
+        self.try_row.setContentsMargins(4, 0, 4, 0)
+        self.try_buttons: list[QPushButton] = []
+        self._changes: dict[QPushButton, dict] = {}   # each shown button's change
+        for _ in range(MAX_TRIES):
+            button = QPushButton()
+            button.hide()
+            button.clicked.connect(lambda _checked=False, b=button: self.try_requested.emit(dict(self._changes[b])))
+            self.try_row.addWidget(button)
+            self.try_buttons.append(button)
+        self.try_row.addStretch(1)
 
         self.tau_choice = QComboBox()
         self.tau_choice.setToolTip("The output step τ whose loss is traced back (click the plot to pick "
@@ -126,6 +143,7 @@ class WhyPanel(QWidget):
         lay.setSpacing(2)
         lay.addLayout(header)
         lay.addWidget(self.diagnosis)
+        lay.addLayout(self.try_row)
         lay.addLayout(tau_row)
         lay.addWidget(self.gradient_plot, 3)
         lay.addWidget(self.horizon_text)
@@ -155,6 +173,7 @@ class WhyPanel(QWidget):
                             + ("; updated every few seconds while training runs." if running else "."))
         lines = li.diagnosis or (f"No problem found at step {li.step:,}.",)
         self.diagnosis.setText("<br>".join("• " + _html(line) for line in lines))
+        self._show_tries(li.findings, running)
         self._fill_tau_choice(li)
         self._show_tau()
         lags = np.arange(1, li.T)
@@ -172,6 +191,30 @@ class WhyPanel(QWidget):
                                                   else f"{li.horizon_c} steps"))
         self.horizon_text.setText(f"<b>{_html(text)}</b> (where the median falls below 10⁻³)")
         self._update_legends()
+
+    def _show_tries(self, findings, running: bool) -> None:
+        """A button for each finding that names a setting change: live changes apply at once (and
+        are marked on the cost curve); others start a new run with them (the old one stays as the
+        cost plot's faint curve)."""
+        tries, seen = [], set()
+        for finding in findings:
+            key = tuple(sorted(finding.change.items()))
+            if finding.change and key not in seen:
+                seen.add(key)
+                tries.append(finding)
+        for button, finding in zip(self.try_buttons, tries):
+            change = finding.change
+            live = set(change) <= LIVE_FIELDS
+            words = ", ".join(marker_text(k, "…", v).replace("… → ", "") for k, v in change.items())
+            button.setText(f"Try {words}" + ("" if live else " (new run)"))
+            button.setToolTip(f"{finding.summary}.\n\n" + (
+                "Applies now, to this run: the change is marked on the cost curve." if live else
+                "Starts a new run with this change (asks before discarding this one); this run's "
+                "curve stays on the cost plot for comparison."))
+            self._changes[button] = change
+            button.show()
+        for button in self.try_buttons[len(tries):]:
+            button.hide()
 
     # ---- the output τ -----------------------------------------------------------------------
     def _fill_tau_choice(self, li) -> None:
@@ -291,6 +334,8 @@ class WhyPanel(QWidget):
         self.status.setText(WAITING)
         self.diagnosis.setText("")
         self.horizon_text.setText("")
+        for button in self.try_buttons:
+            button.hide()
         self.tau_choice.clear()
         self._tau = None
         self._horizons_shown = None
