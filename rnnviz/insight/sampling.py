@@ -4,6 +4,10 @@ likely alternatives and the entropy of the distribution it was drawn from, at a 
 Temperature τ divides the logits before the softmax, as :func:`rnnviz.engine.sample` does, so
 the same sample can be re-inspected at another temperature to see how it reshapes the choice.
 Entropies are in nats (divide by ln 2 for bits).
+
+:func:`sample_logits` gives the raw logits z (before temperature) behind a token sequence, so a view
+can re-score the same sample at any temperature with a softmax and no network;
+:func:`draw_inspected_sample` draws a sample and keeps those logits in an :class:`InspectedSample`.
 """
 
 from __future__ import annotations
@@ -29,6 +33,22 @@ class InspectedStep(NamedTuple):
     entropy: float
 
 
+class InspectedSample(NamedTuple):
+    """A drawn sample with what it was drawn from.
+
+    chars: the n generated characters, in order; first: the character it started from;
+    logits: (n, K) float64, row t the logits z the model gave before ``chars[t]`` was drawn (after
+    reading ``first`` and ``chars[:t]``), before dividing by any temperature; vocab: the K
+    characters, vocab[k] the one of logit column k; temperature: the one it was drawn at.
+    """
+
+    chars: tuple
+    first: str
+    logits: np.ndarray
+    vocab: tuple
+    temperature: float
+
+
 def distribution(z: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """softmax(z / temperature) of logits z (..., K)."""
     if not temperature > 0:
@@ -42,18 +62,33 @@ def entropy(p: np.ndarray) -> np.ndarray:
         return -np.sum(np.where(p > 0, p * np.log(p), 0.0), axis=-1)
 
 
+def sample_logits(network: Network, tokens, state0: dict | None = None) -> np.ndarray:
+    """The logits behind each generated token of ``tokens`` (T,), read one after another.
+
+    Row t is z<t> = a<t> Wyaᵀ + by after reading tokens[0..t] from ``state0`` ({"a": (H,)} (+ "c"),
+    zeros if None): the distribution tokens[t + 1] was drawn from is softmax(z<t> / τ).
+    Returns (T - 1, K) float64 ((0, K) for fewer than two tokens).
+    ``ValueError`` unless ``network`` is a token-input, many-to-many softmax network.
+    """
+    spec = network.spec
+    if spec.input_kind != "tokens" or spec.readout != "softmax" or spec.many_to_one:
+        raise ValueError("sample logits need a token-input, many-to-many softmax network")
+    tokens = np.asarray(tokens, dtype=np.intp).reshape(-1)
+    if tokens.size < 2:
+        return np.empty((0, spec.output_size))
+    trace = run_trace(network, tokens[:-1], state0=state0)
+    return logits(trace.states["a"], trace.params["Wya"], trace.params["by"])    # (T-1, K)
+
+
 def inspect_tokens(network: Network, tokens, temperature: float = 1.0, state0: dict | None = None
                    ) -> list[InspectedStep]:
     """Inspect ``tokens[1:]`` as generated one after another from ``tokens[0]`` (T,) at ``temperature``.
 
-    Each step's distribution is the model's after reading tokens[0..t]; the state starts at
+    Each step's distribution is softmax(z<t> / τ) of :func:`sample_logits`; the state starts at
     ``state0`` (zeros if None). Returns T - 1 :class:`InspectedStep`.
     """
     tokens = np.asarray(tokens, dtype=np.intp).reshape(-1)
-    if tokens.size < 2:
-        return []
-    trace = run_trace(network, tokens[:-1], state0=state0)
-    p = distribution(logits(trace.states["a"], trace.params["Wya"], trace.params["by"]), temperature)  # (T-1, K)
+    p = distribution(sample_logits(network, tokens, state0), temperature)         # (T-1, K)
     ent = entropy(p)
     top = np.argsort(-p, axis=1, kind="stable")[:, :TOP]
     nxt = tokens[1:]
@@ -62,10 +97,28 @@ def inspect_tokens(network: Network, tokens, temperature: float = 1.0, state0: d
             for t in range(len(nxt))]
 
 
+def _batch_state(state0: dict | None) -> dict | None:
+    """{"a": (H,)} -> {"a": (1, H)}, the engine's batch of one."""
+    return None if state0 is None else {k: np.asarray(v).reshape(1, -1) for k, v in state0.items()}
+
+
 def sample_inspected(network: Network, first_token: int, n: int, rng: np.random.Generator,
                      temperature: float = 1.0, state0: dict | None = None) -> list[InspectedStep]:
     """Draw ``n`` tokens after ``first_token`` with :func:`rnnviz.engine.sample` and inspect them
     at the same temperature."""
-    state = None if state0 is None else {k: np.asarray(v).reshape(1, -1) for k, v in state0.items()}
-    drawn, _ = sample(network, state, first_token, n, rng, temperature)
+    drawn, _ = sample(network, _batch_state(state0), first_token, n, rng, temperature)
     return inspect_tokens(network, [first_token] + list(drawn), temperature, state0)
+
+
+def draw_inspected_sample(network: Network, vocab, first_token: int, n: int, rng: np.random.Generator,
+                          temperature: float = 1.0, state0: dict | None = None) -> InspectedSample:
+    """Draw ``n`` characters after ``first_token`` with :func:`rnnviz.engine.sample` (the same
+    draws for the same ``rng``) and keep the (n, K) logits each was drawn from.
+
+    vocab: the K characters, vocab[k] for token k; state0: {"a": (H,)} (+ "c"), zeros if None.
+    """
+    drawn, _ = sample(network, _batch_state(state0), first_token, n, rng, temperature)
+    vocab = tuple(vocab)
+    return InspectedSample(chars=tuple(vocab[t] for t in drawn), first=vocab[int(first_token)],
+                           logits=sample_logits(network, [first_token] + list(drawn), state0),
+                           vocab=vocab, temperature=float(temperature))
