@@ -56,10 +56,50 @@ def distribution(z: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     return softmax(np.asarray(z, dtype=np.float64) / temperature)
 
 
+def log_distribution(z: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """log softmax(z / temperature) of logits z (..., K), finite even where the softmax underflows."""
+    if not temperature > 0:
+        raise ValueError("temperature must be positive")
+    z = np.asarray(z, dtype=np.float64) / temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
 def entropy(p: np.ndarray) -> np.ndarray:
     """-Σ p ln p over the last axis (0 ln 0 = 0)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return -np.sum(np.where(p > 0, p * np.log(p), 0.0), axis=-1)
+
+
+class SampleScores(NamedTuple):
+    """An :class:`InspectedSample` scored at one temperature τ (n characters, K classes).
+
+    tokens: (n,) the characters' ids in the vocabulary; probs: (n, K) softmax(logits / τ);
+    log_p: (n,) ln p of each drawn character; entropy_bits: (n,) of each row; top: (n, TOP) ids of the
+    most likely characters, most likely first; rank: (n,) how many characters were more likely than the
+    one drawn (0: the model's top choice, at every τ).
+    """
+
+    tokens: np.ndarray
+    probs: np.ndarray
+    log_p: np.ndarray
+    entropy_bits: np.ndarray
+    top: np.ndarray
+    rank: np.ndarray
+
+
+def score_sample(sample: InspectedSample, temperature: float) -> SampleScores:
+    """Re-score ``sample``'s characters at ``temperature``: a softmax of its logits, no network."""
+    index = {c: k for k, c in enumerate(sample.vocab)}
+    tokens = np.array([index[c] for c in sample.chars], dtype=np.intp)                  # (n,)
+    log_probs = log_distribution(np.asarray(sample.logits).reshape(len(tokens), len(sample.vocab)),
+                                 temperature)                                           # (n, K)
+    probs = np.exp(log_probs)
+    rows = np.arange(len(tokens))
+    log_p = log_probs[rows, tokens]
+    rank = (log_probs > log_p[:, None]).sum(axis=1)
+    return SampleScores(tokens, probs, log_p, entropy(probs) / np.log(2),
+                        np.argsort(-probs, axis=1, kind="stable")[:, :TOP], rank)
 
 
 def sample_logits(network: Network, tokens, state0: dict | None = None) -> np.ndarray:

@@ -6,7 +6,7 @@ import pytest
 
 from rnnviz.engine import sample
 from rnnviz.insight.sampling import (InspectedSample, distribution, draw_inspected_sample, inspect_tokens,
-                                     sample_logits)
+                                     log_distribution, sample_logits, score_sample)
 from rnnviz.training.config import Config
 from rnnviz.training.trainer import Trainer
 
@@ -82,3 +82,21 @@ def test_non_token_networks_are_refused():
     tr = Trainer(Config(task="adding", cell="rnn", hidden=4, seq_length=5, batch_size=8))
     with pytest.raises(ValueError, match="token-input"):
         sample_logits(tr.network, [0, 1, 2])
+
+
+def test_score_sample_is_a_softmax_of_the_logits_at_the_temperature():
+    tr = trainer("rnn")
+    s = draw_inspected_sample(tr.network, tr.task.vocab, 0, 30, np.random.default_rng(4), 1.0)
+    ids = np.array([tr.task.vocab.index(c) for c in s.chars])
+    for T in (0.05, 0.4, 1.0, 2.5):
+        scores = score_sample(s, T)
+        e = np.exp((s.logits - s.logits.max(axis=1, keepdims=True)) / T)
+        p = e / e.sum(axis=1, keepdims=True)
+        assert np.array_equal(scores.tokens, ids)
+        assert np.allclose(scores.probs, p) and np.allclose(np.exp(scores.log_p), p[np.arange(30), ids])
+        assert np.all(np.isfinite(scores.log_p))
+        assert np.allclose(scores.entropy_bits, -np.sum(p * np.log2(np.where(p > 0, p, 1)), axis=1))
+        assert np.array_equal(scores.top, np.argsort(-p, axis=1, kind="stable")[:, :5])
+        assert np.array_equal(scores.rank == 0, s.logits.argmax(axis=1) == ids)
+    assert np.allclose(log_distribution(s.logits, 0.7), np.log(distribution(s.logits, 0.7)))
+    assert np.all(np.isfinite(log_distribution(np.array([0.0, 1000.0]), 0.01)))
