@@ -13,9 +13,9 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import (
-    QHBoxLayout, QLabel, QSizePolicy, QStackedWidget, QToolButton, QVBoxLayout, QWidget,
+    QHBoxLayout, QLabel, QSizePolicy, QStackedWidget, QToolButton, QToolTip, QVBoxLayout, QWidget,
 )
 
 from rnnviz.insight.sampling import InspectedSample, SampleScores, score_sample
@@ -81,15 +81,32 @@ def ordinal(n: int) -> str:
 
 
 class SampleText(TokenText):
-    """TokenText that takes the height the layout gives it (scrolling beyond) instead of fitting its text."""
+    """TokenText that takes the height the layout gives it (scrolling beyond) instead of fitting its
+    text, and shows the tooltip of the token under the mouse (QTextEdit's own picks the character
+    before the nearest cursor position: the previous one over a character's left half)."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self.tips: list[str] = []
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumHeight(4 * self.fontMetrics().lineSpacing() + 12)
 
     def _fit_height(self, *_args) -> None:
         pass
+
+    def set_tokens(self, tokens, colours, tips=None, separator: str = "", selected: int | None = None) -> None:
+        self.tips = list(tips) if tips is not None else []
+        super().set_tokens(tokens, colours, tips, separator, selected)
+
+    def viewportEvent(self, event) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.ToolTip:
+            k = self.token_at(event.pos())
+            if 0 <= k < len(self.tips) and self.tips[k]:
+                QToolTip.showText(event.globalPos(), self.tips[k], self.viewport())
+            else:
+                QToolTip.hideText()
+            return True
+        return super().viewportEvent(event)
 
 
 class SampleInspector(QWidget):
