@@ -129,7 +129,7 @@ def test_a_cold_temperature_gives_the_top_choice_all_the_probability(inspector):
     sample = synthetic_sample(n=60, gap=1.0)
     inspector.show_sample(sample)
     inspector.temperature.box.setValue(0.05)
-    p, _, ids = expected_p(sample, 0.05)
+    _, _, ids = expected_p(sample, 0.05)
     top = sample.logits.argmax(axis=1) == ids
     assert top.any() and (~top).any()
     shown = np.exp(inspector.scores.log_p)

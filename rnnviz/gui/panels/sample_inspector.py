@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (
     QHBoxLayout, QLabel, QSizePolicy, QStackedWidget, QToolButton, QToolTip, QVBoxLayout, QWidget,
 )
@@ -46,7 +48,7 @@ SAMPLE_HELP = (
     "(the top choice takes nearly all the probability: safe, repetitive text); above 1 it flattens it "
     "(more surprises, more nonsense). Moving it does not draw a new sample: it re-scores <i>these</i> "
     "characters, showing how likely each would have been at that temperature.</p>"
-    "<p>The caption gives the mean log₂ p per character (minus the cross-entropy, in bits) and the "
+    "<p>The caption gives the mean log₂ p per character (the negative of the cross-entropy, in bits) and the "
     "perplexity 2<sup>−mean</sup>: as surprising as a fair choice among that many characters. Which "
     "character was the top choice does not depend on T.</p>")
 
@@ -82,27 +84,34 @@ def ordinal(n: int) -> str:
 
 class SampleText(TokenText):
     """TokenText that takes the height the layout gives it (scrolling beyond) instead of fitting its
-    text, and shows the tooltip of the token under the mouse (QTextEdit's own picks the character
-    before the nearest cursor position: the previous one over a character's left half)."""
+    text, and asks ``tip_for(token)`` for the tooltip of the token under the mouse when it is needed
+    (QTextEdit's own char-format tooltip is the character before the nearest cursor position: the
+    previous one over a character's left half)."""
 
-    def __init__(self, parent=None):
+    def __init__(self, tip_for: Callable[[int], str], parent=None):
         super().__init__(parent)
-        self.tips: list[str] = []
+        self.tip_for = tip_for
+        self.setUndoRedoEnabled(False)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumHeight(4 * self.fontMetrics().lineSpacing() + 12)
 
     def _fit_height(self, *_args) -> None:
         pass
 
-    def set_tokens(self, tokens, colours, tips=None, separator: str = "", selected: int | None = None) -> None:
-        self.tips = list(tips) if tips is not None else []
-        super().set_tokens(tokens, colours, tips, separator, selected)
+    def set_tokens(self, *args, **kwargs) -> None:
+        """TokenText.set_tokens in one edit block: the text is laid out once, not after every token
+        (for 1,000 characters ~20 ms instead of ~90)."""
+        cursor = QTextCursor(self.document())
+        cursor.beginEditBlock()
+        super().set_tokens(*args, **kwargs)
+        cursor.endEditBlock()
 
     def viewportEvent(self, event) -> bool:  # noqa: N802 - Qt override
         if event.type() == QEvent.Type.ToolTip:
             k = self.token_at(event.pos())
-            if 0 <= k < len(self.tips) and self.tips[k]:
-                QToolTip.showText(event.globalPos(), self.tips[k], self.viewport())
+            tip = self.tip_for(k) if k >= 0 else ""
+            if tip:
+                QToolTip.showText(event.globalPos(), tip, self.viewport())
             else:
                 QToolTip.hideText()
             return True
@@ -130,14 +139,14 @@ class SampleInspector(QWidget):
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setStyleSheet("color: #666; padding: 20px;")
 
-        page = QWidget()
+        self.page = page = QWidget()
         page.setToolTip(SAMPLE_HELP)
         layout = QVBoxLayout(page)
         layout.setContentsMargins(4, 4, 4, 4)
         top = QHBoxLayout()
         top.addWidget(QLabel("Temperature T"))
         self.temperature = LogSlider(MIN_TEMPERATURE, MAX_TEMPERATURE, 1.0)
-        self.temperature.box.setDecimals(2)
+        self.temperature.box.setDecimals(3)
         self.temperature.setToolTip("Re-score the same characters at another temperature (the logits are "
                                     "divided by T before the softmax). Hold Shift for finer steps.")
         top.addWidget(self.temperature, 1)
@@ -147,8 +156,7 @@ class SampleInspector(QWidget):
         top.addWidget(self.as_drawn)
         top.addWidget(help_button(SAMPLE_HELP))
         self.header = caption_label()
-        self.text = SampleText()
-        self.text.setToolTip("")                          # each character carries its own tooltip
+        self.text = SampleText(self.token_tooltip)
         self.bar_view, self.bar = colour_bar(SAMPLE_MAP, (0.0, 1.0), "p(character)")
         self.bar_view.ci.layout.setContentsMargins(12, 2, 12, 2)     # room for the 0 and 1 labels
         self.bar.getAxis("bottom").setStyle(hideOverlappingLabels=False)
@@ -180,7 +188,7 @@ class SampleInspector(QWidget):
             self.colours = []
             self.text.set_tokens([], [])
             return
-        self.stack.setCurrentWidget(self.stack.widget(1))
+        self.stack.setCurrentWidget(self.page)
         self.temperature.set_value(sample.temperature)
         self._redraw()
 
@@ -194,6 +202,16 @@ class SampleInspector(QWidget):
         """Re-score the sample at ``temperature`` (clamped to 0.05..3)."""
         self.temperature.set_value(temperature)
         self._on_temperature_value_changed(self.temperature.value())
+
+    def token_tooltip(self, token: int) -> str:
+        """The tooltip of token ``token`` of the text: 0 the start, k + 1 generated character k."""
+        s = self._sample
+        if s is None or not 0 <= token <= len(s.chars):
+            return ""
+        if token == 0:
+            return (f"<p>the character the sample started from (‘{html.escape(char_label(s.first))}’): "
+                    "nothing here predicted it</p>")
+        return self.tooltip(token - 1)
 
     def tooltip(self, k: int) -> str:
         """Rich text for generated character k: its p, the top-5 alternatives (each with a bar) and the
@@ -225,12 +243,9 @@ class SampleInspector(QWidget):
         s = self._sample
         T = self.temperature_value()
         sc = self.scores = score_sample(s, T)
-        p = np.exp(sc.log_p)                                                       # (n,)
-        self.colours = [SAMPLE_MAP.map(float(v), mode="qcolor") for v in p]
-        tips = [f"<p>the character the sample started from (‘{html.escape(char_label(s.first))}’): "
-                "nothing here predicted it</p>"] + [self.tooltip(k) for k in range(len(s.chars))]
+        self.colours = list(SAMPLE_MAP.map(np.exp(sc.log_p), mode="qcolor"))      # (n,) QColor
         scroll = self.text.verticalScrollBar().value()
-        self.text.set_tokens((s.first,) + tuple(s.chars), [None] + self.colours, tips, selected=0)
+        self.text.set_tokens((s.first,) + tuple(s.chars), [None] + self.colours, selected=0)
         self.text.verticalScrollBar().setValue(scroll)
         self.bar.setLabel("bottom" if self.bar.horizontal else "left", f"p(character) at temperature {T:g}")
 
