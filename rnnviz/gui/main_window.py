@@ -39,6 +39,7 @@ from .panels.cost import CostPanel, loss_axis_label, smoothed
 from .panels.markers import marker_text
 from .panels.gradient_flow import GradientFlowPanel
 from .panels.hidden_states import HiddenStatesPanel
+from .panels.sample_inspector import SampleInspector
 from .panels.sampling import SamplingPanel
 from .panels.why import WhyPanel
 from .panels.why_inputs import InputsView
@@ -207,6 +208,10 @@ class MainWindow(QMainWindow):
         inputs_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         inputs_scroll.setWidget(self.inputs_view)
         self.why_tabs.addTab(inputs_scroll, "Inputs and units")
+        self.sample_inspector = SampleInspector()
+        self.why_tabs.addTab(self.sample_inspector, "Sample")
+        self.why_tabs.setTabToolTip(2, "A text the network writes, each character coloured by the probability "
+                                       "it had; change the temperature to see how it reshapes the choice")
         self.why_tabs.setTabToolTip(0, "How far back the gradient reaches, the memory horizon and a diagnosis")
         self.why_tabs.setTabToolTip(1, "Which inputs an output leans on, what single units respond to, the "
                                        "probability of each symbol, and what the state still holds")
@@ -895,6 +900,15 @@ class MainWindow(QMainWindow):
         data = self.controller.data
         if self.why_panel.refresh(data, running):
             self.inputs_view.show_insight(data.insight)
+            self._show_inspected_sample(None if data.insight is None else data.insight.sample)
+
+    def _show_inspected_sample(self, sample) -> None:
+        """A new sample to inspect, at the temperature the user chose for the last one, if they did."""
+        inspector = self.sample_inspector
+        before, chosen = inspector.sample(), inspector.temperature_value()
+        inspector.show_sample(sample)
+        if sample is not None and before is not None and abs(chosen - before.temperature) > 1e-9:
+            inspector.set_temperature(chosen)
 
     def _on_controller_trainer_replaced(self) -> None:
         config = self.controller.config
@@ -902,6 +916,7 @@ class MainWindow(QMainWindow):
             panel.clear()
         self.why_panel.clear()
         self.inputs_view.show_insight(None)
+        self.sample_inspector.show_sample(None)
         if self._ghost_candidate is not None:     # a reset: the run replaced stays as a ghost
             self.previous_run = self._ghost_candidate
         self._ghost_candidate = None

@@ -24,9 +24,12 @@ from rnnviz.insight.jacobians import (classify_steps, estimated_singular_values,
 from rnnviz.insight.memory import lag_medians, memory_horizon, pascanu_bound, state_norms
 from rnnviz.insight.probes import ProbeCurve, task_readout_curve
 from rnnviz.insight.saliency import output_gradients, output_scores
+from rnnviz.insight.sampling import InspectedSample, draw_inspected_sample
 from rnnviz.insight.saturation import saturation_report
 from rnnviz.insight.trace import run_trace
 
+SAMPLE_LENGTH = 200
+"""Characters in the inspected sample (fewer if the run's sample length is shorter)."""
 READOUT_TASKS = ("copy", "parity", "adding")
 """Tasks with a linear read-out curve of what the state remembers (:mod:`rnnviz.insight.probes`)."""
 
@@ -58,6 +61,9 @@ class LiveInsight:
         :class:`~rnnviz.insight.diagnosis.Finding` objects behind them (with the change to try).
     task: the task's name.
     memory: the read-out curve for copy, parity and adding (else None).
+    sample: for character models, a text the network writes from the probe's first character at the
+        run's temperature (at most ``SAMPLE_LENGTH`` characters) with the logits each character was
+        drawn from (:class:`~rnnviz.insight.sampling.InspectedSample`); else None.
     seconds: how long the computation took.
     """
 
@@ -91,6 +97,7 @@ class LiveInsight:
     findings: tuple
     task: str
     memory: ProbeCurve | None
+    sample: InspectedSample | None
     seconds: float
 
     @property
@@ -133,6 +140,12 @@ def live_insight(trainer, *, memory: bool = True) -> LiveInsight:
         curve = task_readout_curve(trainer.task, trainer.network)
     names = output_labels(trainer.task)
     lstm = trace.cell == "lstm"
+    drawn = None
+    if trainer.is_charlm and text:
+        task, cfg = trainer.task, trainer.config
+        drawn = draw_inspected_sample(trainer.network, task.vocab, int(task.encode(text[0])[0]),
+                                      min(cfg.sample_length, SAMPLE_LENGTH),
+                                      np.random.default_rng(int(trainer.step_count)), cfg.temperature)
     return LiveInsight(
         step=int(trainer.step_count), cell=trace.cell, activation=trace.activation, readout=trace.readout,
         labels=tuple(labels), output_names=None if names is None else tuple(names),
@@ -151,7 +164,7 @@ def live_insight(trainer, *, memory: bool = True) -> LiveInsight:
         bound=None if bound is None else _frozen(bound),
         saturation=saturation, diagnosis=tuple(f.line for f in findings), findings=tuple(findings),
         task=trainer.task.name,
-        memory=curve, seconds=time.perf_counter() - t0,
+        memory=curve, sample=drawn, seconds=time.perf_counter() - t0,
     )
 
 

@@ -189,3 +189,23 @@ def test_try_this_starts_a_new_run_with_a_reset_change_and_keeps_the_old_curve(q
     panel.try_buttons[0].click()
     assert window.controller.config.cell == "lstm" and window.controller.step_count == 0
     assert "before Cell: rnn → lstm" in window.cost_panel.ghost_label
+
+
+def test_the_sample_tab_inspects_what_the_network_writes_and_keeps_the_chosen_temperature(qtbot, make_window):
+    window = make_window(Config(task="charlm", cell="rnn", hidden=8, probe="hello world", temperature=0.8))
+    window.why_action.setChecked(True)
+    li = window.controller.data.insight
+    inspector = window.sample_inspector
+    assert li.sample is not None and inspector.sample() is li.sample
+    assert li.sample.first == "h" and li.sample.temperature == 0.8
+    assert inspector.temperature_value() == pytest.approx(0.8)
+    inspector.set_temperature(0.3)
+    window.controller.step_once()
+    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=5_000)
+    window.explain_now()
+    assert window.controller.data.insight is not li and inspector.sample() is window.controller.data.insight.sample
+    assert inspector.temperature_value() == pytest.approx(0.3)      # the user's choice survives the update
+    window.controller.reset(Config(task="parity", hidden=4, seq_length=4, n_train=16, n_test=8))
+    qtbot.wait(50)
+    window.explain_now()
+    assert inspector.sample() is None and inspector.stack.currentWidget() is inspector.empty

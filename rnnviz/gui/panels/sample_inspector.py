@@ -29,8 +29,8 @@ from .why_inputs import TokenText, colour_bar, help_button, shown_symbol
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 3.0
 TIP_BAR = 80                      # pixels: the tooltip's bar for p = 1
 TIP_BAR_COLOUR = "#5a7bb0"
-EMPTY_TEXT = ("No sample to inspect yet. Draw one from a character model to see how sure the model "
-              "was of every character it wrote.")
+EMPTY_TEXT = ("No sample to inspect. For a character model, a text the network writes appears here "
+              "while training runs (or after Explain now), with how sure it was of every character.")
 SAMPLE_MAP = pg.ColorMap([0.0, 0.25, 0.5, 0.75, 1.0],
                          [(128, 0, 38), (227, 26, 28), (253, 141, 60), (254, 217, 118), (255, 255, 224)])
 """p(character), sequential (ColorBrewer YlOrRd reversed): dark red an unlikely pick, pale an expected one."""
