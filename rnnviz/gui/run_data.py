@@ -251,8 +251,9 @@ class RunData:
     def clear(self) -> None:
         self.loss = LossEnvelope()
         self.smooth_loss = LossEnvelope()     # min-char-rnn's smoothed loss (charlm only)
-        # "all" (the global norm) and one column per parameter; 2,048 points span any plot width
-        self.gradient_norms = StridedRows(2048, np.float64)
+        # "all" (the global norm) and one column per parameter; 2,048 points span any plot width;
+        # each the largest over the steps its point stands for
+        self.gradient_norms = StridedRows(2048, np.float64, peaks=True)
         self.gradient_image = GradientImage()
         self.latest_grad_a: np.ndarray | None = None
         self.latest_grad_c: np.ndarray | None = None
@@ -309,13 +310,14 @@ class RunData:
                 self.smooth_loss.extend(steps, block.smooth_loss)
             self.step = int(steps[-1])
         if block is not None and block.grad_steps.size:
-            grad_steps = block.grad_steps.astype(float)
             if block.param_names:
                 values = block.param_grad_norms.astype(float)                 # (R, P)
                 columns = {"all": np.sqrt(np.square(values).sum(axis=1)),
                            **dict(zip(block.param_names, values.T))}
-                self.gradient_norms.add(block.grad_steps, columns)
-            self.gradient_image.add(grad_steps, log_norms(block.grad_a_norms))
+                self.gradient_norms.add(block.grad_steps, columns)    # a row sent again: its peak grows
+            new = block.grad_steps > (self.gradient_image.last_step or -1)   # the image takes each row once
+            if new.any():
+                self.gradient_image.add(block.grad_steps[new].astype(float), log_norms(block.grad_a_norms[new]))
             if last is None:     # a reopened session: its latest kept row
                 self.latest_grad_a = block.grad_a_norms[-1].astype(float)
         if last is not None:

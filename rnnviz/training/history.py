@@ -4,7 +4,9 @@ Every recorded step keeps its step number (int64), its loss and min-char-rnn's s
 (float32, NaN where a task does not define it): 16 bytes a step, 1.6 MB per 100,000 steps.
 Gradient rows (``||dL/da<t>||`` per time step, per-parameter gradient norms) are kept for at
 most ``max_rows`` steps, evenly spaced (:class:`~rnnviz.training.series.StridedRows`), so memory
-for them is bounded however long a run goes.
+for them is bounded however long a run goes. Once rows are thinned, each per-parameter norm is the
+largest over the steps its row stands for, so a gradient that spiked for one step stays on record
+(the diagnosis's "exploding" rule and the window's plot read it); ``||dL/da<t>||`` is the row's own.
 """
 
 from __future__ import annotations
@@ -55,7 +57,11 @@ class SeriesBlock(NamedTuple):
 class BlockReader:
     """Hands out, at each :meth:`take`, what a History recorded since the previous one (a reader
     in another thread gets copies, never the History's own arrays). The History must only grow
-    meanwhile (one trainer, no reload)."""
+    meanwhile (one trainer, no reload).
+
+    Rows handed out before are handed out again from the one whose interval now holds the newest
+    of them (first in the next block): its peak norms may have grown since, from later steps in
+    that interval or, after a thinning, from a row it absorbed."""
 
     def __init__(self, history: "History"):
         self.history = history
@@ -68,7 +74,8 @@ class BlockReader:
         history = self.history
         if len(history) == self.index:
             return None
-        block = history.block_since(self.index, self.row_step)
+        resend = self.row_step - self.row_step % history.stride if self.row_step >= 0 else 0
+        block = history.block_since(self.index, resend - 1)
         self.index += block.steps.size
         if block.grad_steps.size:
             self.row_step = int(block.grad_steps[-1])
@@ -97,7 +104,7 @@ class History:
         self._loss = GrowingArray((), np.float32)
         self._smooth = GrowingArray((), np.float32)
         self._has_smooth = False       # whether any smooth_loss so far was defined
-        self._rows = StridedRows(max_rows)   # fields "grad_a" (T,) and "param_norms" (P,)
+        self._rows = StridedRows(max_rows, peaks={"param_norms"})   # fields "grad_a" (T,), "param_norms" (P,)
         self.evals: list[tuple[int, dict]] = []
         self.setting_changes: list[tuple[int, str, object, object]] = []
         self.samples: list[tuple[int, str]] = []
@@ -120,9 +127,8 @@ class History:
         else:
             self._smooth.append(_f32_range(smooth_loss))
             self._has_smooth = self._has_smooth or smooth_loss == smooth_loss
-        if step % self._rows.stride == 0:
-            self._rows.append(step, {"grad_a": grad_a_norms,
-                                     "param_norms": [param_grad_norms[k] for k in self.param_names]})
+        self._rows.append(step, {"grad_a": grad_a_norms,
+                                 "param_norms": [param_grad_norms[k] for k in self.param_names]})
 
     @property
     def max_rows(self) -> int:
@@ -262,7 +268,8 @@ class History:
         self._smooth = GrowingArray.from_array(smooth, np.float32)
         self._has_smooth = not np.isnan(smooth).all()
         columns = {"grad_a": grad_a, "param_norms": pnorms} if R else {}
-        self._rows = StridedRows.from_arrays(self._rows.max_rows, stride, grad_steps, columns)
+        self._rows = StridedRows.from_arrays(self._rows.max_rows, stride, grad_steps, columns,
+                                             peaks={"param_norms"})
         self.evals, self.setting_changes, self.samples = evals, changes, samples[-self.max_samples:]
         self.samples_recorded = len(self.samples)
 

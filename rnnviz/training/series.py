@@ -79,11 +79,17 @@ class StridedRows:
     At most ``max_rows`` rows: when an addition would pass it, the stride doubles and the rows off
     it are dropped (repeatedly if needed). ``stride`` only grows, so a reader can tell which new
     steps will be kept before sending them.
+
+    Fields named in ``peaks`` (True: every field) keep their largest value instead: the row at step s holds the
+    elementwise maximum over every step given in [s, s + stride), so a spike between two kept rows
+    is never thinned away (a gradient norm that exploded for one step stays in sight).
     """
 
-    def __init__(self, max_rows: int, dtype=np.float32):
+    def __init__(self, max_rows: int, dtype=np.float32, peaks=()):
         self.max_rows = max(2, max_rows)
         self.dtype = np.dtype(dtype)
+        self._all_peaks = peaks is True
+        self.peaks = frozenset() if peaks is True else frozenset(peaks)
         self.stride = 1
         self._steps = GrowingArray((), np.int64)
         self._fields: dict[str, GrowingArray] = {}
@@ -92,42 +98,77 @@ class StridedRows:
     def names(self) -> list[str]:
         return list(self._fields)
 
-    def add(self, steps, columns: dict) -> None:
-        """Rows at ``steps`` (n,), with ``columns[name]`` (n, *shape) for every field (the first
-        call sets the fields; later calls must give the same names)."""
-        steps = np.asarray(steps, dtype=np.int64).reshape(-1)
-        columns = {name: np.asarray(v, dtype=self.dtype) for name, v in columns.items()}
+    def _start(self, columns: dict, shape) -> None:
         if not self._fields and not len(self._steps):
-            self._fields = {name: GrowingArray(v.shape[1:], self.dtype) for name, v in columns.items()}
+            self._fields = {name: GrowingArray(shape(v), self.dtype) for name, v in columns.items()}
+            if self._all_peaks:
+                self.peaks = frozenset(self._fields)
         elif columns.keys() != self._fields.keys():
             raise ValueError(f"rows must have the fields {self.names}, not {list(columns)}")
-        keep = steps % self.stride == 0
-        while len(self._steps) + int(keep.sum()) > self.max_rows:
+
+    def add(self, steps, columns: dict) -> None:
+        """Rows at ``steps`` (n,), increasing, with ``columns[name]`` (n, *shape) for every field (the
+        first call sets the fields). Steps at or before the newest kept one may come again (a
+        History's reader sends a row again when its peak may have grown): they only raise the
+        peak fields of the kept row whose interval holds them."""
+        steps = np.asarray(steps, dtype=np.int64).reshape(-1)
+        columns = {name: np.asarray(v, dtype=self.dtype) for name, v in columns.items()}
+        self._start(columns, lambda v: v.shape[1:])
+        if steps.size == 0:
+            return
+        last = int(self._steps.values[-1]) if len(self._steps) else -1
+        fresh = steps > last
+        while len(self._steps) + int(np.count_nonzero(fresh & (steps % self.stride == 0))) > self.max_rows:
             self._thin()
-            keep &= steps % self.stride == 0
-        self._steps.extend(steps[keep])
+        kept = self._steps.values                              # (after any thinning)
+        last = int(kept[-1]) if kept.size else -1
+        start = steps - steps % self.stride                    # the kept step each row belongs to
+        first = np.flatnonzero(np.r_[True, start[1:] != start[:-1]])
+        old = start[first] <= last                             # groups of rows already kept
+        at = np.minimum(np.searchsorted(kept, start[first][old]), max(kept.size - 1, 0))
+        found = kept[at] == start[first][old] if kept.size else np.zeros(0, bool)
+        new = (steps[first] == start[first]) & ~old            # groups that start a new row
         for name, series in self._fields.items():
-            series.extend(columns[name][keep])
+            values = columns[name]
+            if name in self.peaks:
+                values = np.maximum.reduceat(values, first, axis=0)
+                rows = at[found]
+                series.values[rows] = np.maximum(series.values[rows], values[old][found])
+            else:
+                values = values[first]
+            series.extend(values[new])
+        self._steps.extend(steps[first][new])
 
     def append(self, step: int, columns: dict) -> None:
         """One row, ``columns[name]`` of the field's shape (what :meth:`add` does for one step, at
-        a fraction of its cost: the trainer records a row at every step on the stride)."""
-        if step % self.stride:
-            return
-        if not self._fields and not len(self._steps):
-            self._fields = {name: GrowingArray(np.shape(v), self.dtype) for name, v in columns.items()}
-        if len(self._steps) >= self.max_rows:
+        a fraction of its cost: the trainer records a row at every step)."""
+        if step % self.stride == 0 and len(self._steps) >= self.max_rows:
             self._thin()
-            if step % self.stride:
-                return
+        if step % self.stride:
+            if self.peaks and len(self._steps) and step < self._steps.values[-1] + self.stride:
+                for name in self.peaks:
+                    newest = self._fields[name].values[-1:]     # a view, also for scalar rows
+                    np.maximum(newest, np.asarray(columns[name], self.dtype)[None], out=newest)
+            return
+        self._start(columns, np.shape)
         self._steps.append(step)
         for name, series in self._fields.items():
             series.append(columns[name])
 
     def _thin(self) -> None:
-        """Double the stride and drop the rows off it."""
-        self.stride *= 2
-        kept = self._steps.values % self.stride == 0
+        """Double the stride and drop the rows off it (a peak field's kept row first takes the
+        maximum of the dropped row in its new interval)."""
+        old, self.stride = self.stride, 2 * self.stride
+        steps = self._steps.values
+        kept = steps % self.stride == 0
+        if self.peaks:
+            dropped = np.flatnonzero(~kept)
+            dropped = dropped[dropped > 0]
+            into = dropped - 1
+            joins = kept[into] & (steps[dropped] == steps[into] + old)
+            for name in self.peaks:
+                values = self._fields[name].values
+                values[into[joins]] = np.maximum(values[into[joins]], values[dropped[joins]])
         for series in (self._steps, *self._fields.values()):
             series.keep(kept)
 
@@ -151,10 +192,13 @@ class StridedRows:
         return len(self._steps)
 
     @classmethod
-    def from_arrays(cls, max_rows: int, stride: int, steps, columns: dict, dtype=np.float32) -> "StridedRows":
+    def from_arrays(cls, max_rows: int, stride: int, steps, columns: dict, dtype=np.float32,
+                    peaks=()) -> "StridedRows":
         """Rows as saved: ``stride`` and the rows it kept (no decimation is applied on loading)."""
-        rows = cls(max(max_rows, len(steps)), dtype)
+        rows = cls(max(max_rows, len(steps)), dtype, peaks)
         rows.stride = stride
         rows._steps = GrowingArray.from_array(steps, np.int64)
         rows._fields = {name: GrowingArray.from_array(v, rows.dtype) for name, v in columns.items()}
+        if rows._all_peaks:
+            rows.peaks = frozenset(rows._fields)
         return rows

@@ -68,9 +68,10 @@ def test_loss_envelope_is_bounded_and_keeps_every_extreme():
 
 
 def test_window_keeps_per_parameter_gradient_norms_of_every_kth_step_from_snapshots():
-    """What the gradient panel draws from snapshots: for each kept step, that step's own norms
-    per parameter and their global norm, however many snapshots and stride doublings it took
-    (in the window's History and in its own rows); and every step's loss, in order."""
+    """What the gradient panel draws from snapshots: for each kept step, the largest norm per
+    parameter over the steps it stands for, and the largest global norm of the history's rows in
+    it, however many snapshots and stride doublings it took (in the trainer's History and in the
+    window's own rows): a spike is never thinned away. And every step's loss, in order."""
     from rnnviz.gui.run_data import RunData
     from rnnviz.training.history import BlockReader, History
 
@@ -81,7 +82,7 @@ def test_window_keeps_per_parameter_gradient_norms_of_every_kth_step_from_snapsh
     history = History(names, T=4, max_rows=512)
     reader = BlockReader(history)
     data = RunData()
-    data.gradient_norms = StridedRows(256, np.float64)
+    data.gradient_norms = StridedRows(256, np.float64, peaks=True)
     step = snapshots = 0
     while step < n_steps:
         for _ in range(min(int(rng.integers(1, 400)), n_steps - step)):
@@ -95,9 +96,17 @@ def test_window_keeps_per_parameter_gradient_norms_of_every_kth_step_from_snapsh
     assert rows.stride == 64 and len(rows) <= 256
     kept = rows.steps.astype(int)
     np.testing.assert_array_equal(kept, np.arange(rows.stride, n_steps + 1, rows.stride))
+    def peak(first, width):
+        return norms[first:min(first + width, n_steps + 1)].max(axis=0)
+
     for j, name in enumerate(names):
-        np.testing.assert_array_equal(rows.column(name), norms[kept, j])
-    np.testing.assert_allclose(rows.column("all"), np.sqrt((norms[kept].astype(float) ** 2).sum(axis=1)))
+        np.testing.assert_array_equal(rows.column(name), [peak(s, rows.stride)[j] for s in kept])
+    # the global norm: at least the largest of any step in the interval (no spike lost), at most
+    # what the per-parameter peaks allow
+    global_norm = np.sqrt((norms.astype(float) ** 2).sum(axis=1))
+    for s, value in zip(kept, rows.column("all")):
+        assert global_norm[s:s + rows.stride].max() <= value * (1 + 1e-12)
+        assert value <= np.sqrt((peak(s, rows.stride).astype(float) ** 2).sum()) * (1 + 1e-12)
     np.testing.assert_array_equal(data.loss.x, np.arange(1, n_steps + 1))
     np.testing.assert_array_equal(data.loss.mean, losses[1:].astype(np.float32))
     # the gradient image spans every step, from rows at the History's stride

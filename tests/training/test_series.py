@@ -53,3 +53,31 @@ def test_rows_after_a_step_are_copies_of_the_newest_rows():
     np.testing.assert_array_equal(steps, [8, 9, 10])
     cols["x"][0] = -1
     assert rows.column("x")[7] == 8.0
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=30), st.integers(2, 50), st.booleans(), st.integers(0, 10**6))
+def test_peak_fields_keep_the_largest_value_of_each_interval(chunks, max_rows, one_by_one, seed):
+    """A peak field's row at step s holds the maximum over the steps s … s + stride − 1 (so a one-step
+    spike survives any thinning), while the other fields hold the value at s itself."""
+    rng = np.random.default_rng(seed)
+    total = sum(chunks)
+    values = rng.random((total + 1, 2))
+    values[rng.integers(1, total + 1)] = 1e6                   # one spike somewhere
+    rows = StridedRows(max_rows, np.float64, peaks={"peak"})
+    step = 0
+    for size in chunks:
+        steps = np.arange(step + 1, step + 1 + size)
+        cols = {"peak": values[steps], "at": values[steps, 0]}
+        if one_by_one:
+            for i, s in enumerate(steps):
+                rows.append(int(s), {"peak": cols["peak"][i], "at": cols["at"][i]})
+        else:
+            rows.add(steps, cols)
+        step += size
+    for s, peak, at in zip(rows.steps, rows.column("peak"), rows.column("at")):
+        np.testing.assert_array_equal(peak, values[s:min(s + rows.stride, total + 1)].max(axis=0))
+        assert at == values[s, 0]
+    if len(rows) and rows.steps[0] == rows.stride:
+        covered = values[rows.stride:rows.steps[-1] + rows.stride]
+        assert rows.column("peak").max() == covered.max()

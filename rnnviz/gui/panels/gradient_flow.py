@@ -150,7 +150,9 @@ class GradientFlowPanel(QWidget):
         self.params.setLabel("left", "‖∂L/∂W‖ (log)")
         self.params.getViewBox().setToolTip("Gradient norm of each weight matrix at every training step, before "
                                             "clipping; black: all parameters together (the global norm that "
-                                            "norm clipping compares with the threshold).")
+                                            "norm clipping compares with the threshold). In a long run a point stands for "
+                                            "several steps and shows the largest norm among them, so a "
+                                            "one-step spike stays visible.")
         self.params.setLogMode(y=True)
         for side in ("left", "bottom"):
             plain_axis(self.params.getAxis(side))
