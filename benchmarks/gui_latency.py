@@ -125,16 +125,19 @@ class LatencyProbe:
 
 
 def window_run(preset: str, seconds: float, block: float, headless_seconds: float, segment: float,
-               warmup: float = 3.0):
+               warmup: float = 3.0, why: bool = False):
     """The window training ``preset`` with every panel live, in segments of ``segment`` seconds,
     between headless ``Trainer.step()`` loops of ``headless_seconds`` on a second Trainer in this
     process (window paused meanwhile), so drift of the machine's speed affects both alike: each
     segment's ratio is taken against the mean of the headless loops just before and after it.
-    Throughput, CPU and latency are taken over the window segments only."""
+    Throughput, CPU and latency are taken over the window segments only. ``why``: with the "Why it
+    learns or fails" dock open, so training also computes its numbers every few seconds."""
     window = MainWindow(Trainer(load_preset(preset).config))
     window.non_interactive = True
     window.resize(1500, 950)
     window.show()
+    if why:
+        window.why_action.setChecked(True)
     wait(0.5)
     c = window.controller
     c.set_budget(None)      # no step budget: the window trains until the benchmark pauses it
@@ -242,6 +245,8 @@ def main() -> int:
     parser.add_argument("--block", type=float, default=2.5, help="seconds per throughput sample")
     parser.add_argument("--slow-preset", default="parity-100k")
     parser.add_argument("--skip-slow", action="store_true", help="skip the parity-100k pause measurement")
+    parser.add_argument("--why", action="store_true", help="with the why-view dock open (its numbers recomputed "
+                        "every few seconds while training)")
     args = parser.parse_args()
 
     tmp = Path(os.environ.get("TMPDIR", "/tmp")) / "rnnviz-bench-settings"
@@ -264,10 +269,10 @@ def main() -> int:
           f"(runs: {', '.join(f'{t:.2f}' for t in launches)}; target < 2 s)")
 
     seconds = args.minutes * 60
-    print(f"\n{args.preset}: {seconds:.0f} s of the window with all panels live, in {args.segment:.0f}-s segments, "
+    print(f"\n{args.preset}: {seconds:.0f} s of the window with all panels live{' and the why-view open' if args.why else ''}, in {args.segment:.0f}-s segments, "
           f"between {args.headless_seconds:.0f}-s runs of a headless Trainer.step() loop ...")
     rates, headless_rates, late, memory, pause_s, render_cost, cpu = window_run(
-        args.preset, seconds, args.block, args.headless_seconds, args.segment)
+        args.preset, seconds, args.block, args.headless_seconds, args.segment, why=args.why)
     headless = statistics.median(headless_rates)
     windowed = statistics.median(rates)
     rounds = cpu["per_round"]
