@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 
 from rnnviz.gui.panels.why_inputs import EMPTY_TEXT, PROBABILITY_MAP, SALIENCY_MAP, InputsView, entropy_bits
 from rnnviz.insight.live import live_insight
@@ -256,3 +256,18 @@ def test_selections_survive_a_new_insight_of_the_same_run(view):
     view.show_insight(insight("char-rnn"))                 # an RNN has no cell state: back to a
     assert view.state_box.currentData() == "a"
     np.testing.assert_allclose(view.unit_values, insight("char-rnn").states["a"][:, 4])
+
+
+def test_the_tooltip_is_of_the_symbol_under_the_mouse_over_either_half(view, qtbot):
+    """QTextEdit's own char tooltips name the previous symbol over a symbol's left half; the token
+    text looks up the token under the mouse instead."""
+    li = insight("char-rnn")
+    view.show_insight(li)
+    qtbot.waitExposed(view)
+    text = view.saliency_text
+    for k in (1, 4, 7):
+        rect = text._token_rect(k)
+        for x in (rect.left() + 1, rect.right() - 1):
+            point = QPoint(x, rect.center().y())
+            assert text.token_at(point) == k
+            assert f"step {k}:" in text.tip(text.token_at(point))

@@ -138,7 +138,11 @@ def help_button(text: str) -> QToolButton:
 
 class TokenText(QTextEdit):
     """Read-only wrapped text of tokens (one per time step), each with its own background colour and
-    tooltip; clicking a token emits ``token_clicked``, hovering ``token_hovered`` (-1 off the text)."""
+    tooltip; clicking a token emits ``token_clicked``, hovering ``token_hovered`` (-1 off the text).
+
+    Tooltips are looked up for the token under the mouse (:meth:`tip`), not left to QTextEdit's
+    char-format tooltips, which show the character before the nearest cursor position: the
+    previous token over a token's left half."""
 
     token_clicked = Signal(int)
     token_hovered = Signal(int)
@@ -157,6 +161,7 @@ class TokenText(QTextEdit):
         self._starts: list[int] = []     # document position where each token starts
         self._ends: list[int] = []
         self.colours: list[QColor | None] = []
+        self._tips: list[str] = []
         self._hovered = -1
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.document().documentLayout().documentSizeChanged.connect(self._fit_height)
@@ -169,10 +174,13 @@ class TokenText(QTextEdit):
         self.setFixedHeight(int(min(max(content, MIN_LINES * line + 12), MAX_LINES * line + 12)))
 
     def set_tokens(self, tokens, colours, tips=None, separator: str = "", selected: int | None = None) -> None:
-        """tokens: strings shown as given (a newline token as ⏎ and a line break); colours: QColor or None."""
+        """tokens: strings shown as given (a newline token as ⏎ and a line break); colours: QColor or None;
+        tips: a tooltip per token (or None). Laid out once (one edit block), however many tokens."""
         self.clear()
         self._starts, self._ends, self.colours = [], [], list(colours)
+        self._tips = list(tips) if tips is not None else []
         cursor = QTextCursor(self.document())
+        cursor.beginEditBlock()
         plain = QTextCharFormat()
         for k, (token, colour) in enumerate(zip(tokens, colours)):
             if k and separator:
@@ -181,8 +189,6 @@ class TokenText(QTextEdit):
             if colour is not None:
                 fmt.setBackground(colour)
                 fmt.setForeground(text_colour(colour))
-            if tips is not None and tips[k]:
-                fmt.setToolTip(tips[k])
             if k == selected:
                 fmt.setFontUnderline(True)
                 fmt.setFontWeight(QFont.Weight.Bold)
@@ -191,7 +197,23 @@ class TokenText(QTextEdit):
             self._ends.append(cursor.position())
             if token == "\n":
                 cursor.insertText("\n", plain)
+        cursor.endEditBlock()
         self.moveCursor(QTextCursor.MoveOperation.Start)
+
+    def tip(self, k: int) -> str:
+        """The tooltip of token ``k`` ("" for none)."""
+        return self._tips[k] if 0 <= k < len(self._tips) and self._tips[k] else ""
+
+    def viewportEvent(self, event) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.ToolTip:
+            k = self.token_at(event.pos())
+            tip = self.tip(k) if k >= 0 else ""
+            if tip:
+                QToolTip.showText(event.globalPos(), tip, self.viewport())
+            else:
+                QToolTip.hideText()
+            return True
+        return super().viewportEvent(event)
 
     def token_range(self, k: int) -> tuple[int, int]:
         """Document positions [start, end) of token k."""
@@ -204,12 +226,12 @@ class TokenText(QTextEdit):
 
     def token_at(self, point) -> int:
         """The token under viewport point ``point``, or -1."""
-        cursor = self.cursorForPosition(point)
-        position = cursor.position()
-        for candidate in (position, position - 1):
-            k = self.token_at_position(candidate)
-            if k >= 0 and self._token_rect(k).adjusted(-1, -1, 1, 1).contains(point):
-                return k
+        position = self.cursorForPosition(point).position()
+        candidates = [k for k in (self.token_at_position(position), self.token_at_position(position - 1)) if k >= 0]
+        for margin in (0, 1):      # the token drawn under the point, else one a pixel away
+            for k in candidates:
+                if self._token_rect(k).adjusted(-margin, -margin, margin, margin).contains(point):
+                    return k
         return -1
 
     def _token_rect(self, k: int):
