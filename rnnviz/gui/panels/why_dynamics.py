@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QEvent, QPoint, Qt
 from PySide6.QtWidgets import (
     QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy, QStackedWidget, QToolButton, QToolTip, QVBoxLayout,
     QWidget,
@@ -36,6 +36,7 @@ MAX_SYMBOL_TICKS = 30
 """Probes up to this long show their input symbols above the spectrum."""
 MAX_POINTS_PER_STEP = 64
 """At most this many singular values per step are drawn as points (evenly spaced by rank)."""
+WIDE_LEGEND = 360     # px: the spectrum's legend in one row from this width of its view
 AXIS_WIDTH = 64        # the spectrum's and the gauge's left axes, so their steps line up
 
 CLASSES = ("contracting", "near-isometric", "expanding")
@@ -255,8 +256,17 @@ class DynamicsView(QWidget):
         body.addWidget(self.spectrum_caption)
         self.step_readout = _caption()
         body.addWidget(self.step_readout)
+        self.spectrum_view.installEventFilter(self)
         self._mouse = pg.SignalProxy(self.spectrum_view.scene().sigMouseMoved, rateLimit=30,
                                      slot=self._on_spectrum_mouse_moved)
+
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.spectrum_view and event.type() == QEvent.Type.Resize:
+            # four legend entries in a row need ~330 px; narrower, two rows of two
+            columns = 4 if event.size().width() >= WIDE_LEGEND else 2
+            if self.spectrum_legend.columnCount != columns:
+                self.spectrum_legend.setColumnCount(columns)
+        return super().eventFilter(watched, event)
 
     def _build_saturation(self, body: QVBoxLayout) -> None:
         top = QHBoxLayout()
@@ -378,7 +388,8 @@ class DynamicsView(QWidget):
             return
         point = self.spectrum_plot.vb.mapSceneToView(args[0])
         t = int(round(point.x()))
-        if 0 <= t < self._li.T and self.spectrum_view.sceneBoundingRect().contains(args[0]):
+        inside = any(plot.sceneBoundingRect().contains(args[0]) for plot in (self.spectrum_plot, self.gauge_plot))
+        if inside and 0 <= t < self._li.T:
             self.step_readout.setText(self.step_detail(t))
 
     # -- saturation
