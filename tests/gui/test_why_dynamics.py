@@ -9,21 +9,27 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF
 
-from rnnviz.gui.panels.why_dynamics import (CLASS_COLOURS, HIST_BINS, MAX_POINTS_PER_STEP, SIGMA_FLOOR,
-                                            DynamicsView)
+from rnnviz.gui.panels.why_dynamics import (
+    CLASS_COLOURS,
+    HIST_BINS,
+    MAX_POINTS_PER_STEP,
+    SIGMA_FLOOR,
+    DynamicsView,
+)
 from rnnviz.gui.panels.why_inputs import EMPTY_TEXT
 from rnnviz.insight.jacobians import classify_steps
 from rnnviz.insight.live import live_insight
 from rnnviz.training.config import Config
 from rnnviz.training.trainer import Trainer
 
-COPY = dict(task="copy", seq_length=6, copy_length=2, n_symbols=4, batch_size=16)
+COPY = {"task": "copy", "seq_length": 6, "copy_length": 2, "n_symbols": 4, "batch_size": 16}
 CONFIGS = {
-    "rnn-tanh": dict(task="charlm", cell="rnn", hidden=12, probe="the cat sat on the mat"),
-    "rnn-relu": dict(task="parity", cell="rnn", activation="relu", hidden=8, seq_length=10, n_train=64, n_test=32),
-    "lstm": dict(COPY, cell="lstm", hidden=6, forget_bias=3.0),     # forget gates wide open from the start
-    "gru": dict(COPY, cell="gru", hidden=6, lr=1.0),                 # gates spread over the triangle
-    "long": dict(task="charlm", cell="rnn", hidden=4, seq_length=40),
+    "rnn-tanh": {"task": "charlm", "cell": "rnn", "hidden": 12, "probe": "the cat sat on the mat"},
+    "rnn-relu": {"task": "parity", "cell": "rnn", "activation": "relu", "hidden": 8, "seq_length": 10,
+                 "n_train": 64, "n_test": 32},
+    "lstm": {**COPY, "cell": "lstm", "hidden": 6, "forget_bias": 3.0},   # forget gates wide open from the start
+    "gru": {**COPY, "cell": "gru", "hidden": 6, "lr": 1.0},              # gates spread over the triangle
+    "long": {"task": "charlm", "cell": "rnn", "hidden": 4, "seq_length": 40},
 }
 GATE_NAMES = {"f": "forget gate Γf", "i": "input gate Γi", "o": "output gate Γo",
               "r": "reset gate Γr", "u": "update gate Γu"}
@@ -85,7 +91,7 @@ def test_spectrum_is_the_one_step_singular_values(view, name):
     assert lo < 0.0 < hi and hi - lo >= 1.5
     np.testing.assert_allclose(view.unit_line.getOriginalDataset()[1], [1.0, 1.0])
     assert not view.spectrum_plot.getAxis("left").autoSIPrefix
-    assert view.spectrum_plot.getAxis("left").labelText == "singular value of ∂state&lt;t&gt;/∂state&lt;t−1&gt;"
+    assert view.spectrum_plot.getAxis("left").labelText == "singular value of<br>∂state&lt;t&gt;/∂state&lt;t−1&gt;"
     assert view.gauge_plot.getAxis("bottom").labelText == "probe step t"
     assert legend_names(view.spectrum_legend) == ["σmax", "all σ", "σmin", "σ = 1"]
 

@@ -18,9 +18,17 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QPoint, Qt
+from PySide6.QtCore import QEvent, QPoint, QSize, Qt
 from PySide6.QtWidgets import (
-    QFrame, QHBoxLayout, QLabel, QScrollArea, QSizePolicy, QStackedWidget, QToolButton, QToolTip, QVBoxLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QStackedWidget,
+    QToolButton,
+    QToolTip,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -37,7 +45,9 @@ MAX_SYMBOL_TICKS = 30
 MAX_POINTS_PER_STEP = 64
 """At most this many singular values per step are drawn as points (evenly spaced by rank)."""
 WIDE_LEGEND = 360     # px: the spectrum's legend in one row from this width of its view
-AXIS_WIDTH = 64        # the spectrum's and the gauge's left axes, so their steps line up
+SPECTRUM_AXIS = "singular value of<br>∂state&lt;t&gt;/∂state&lt;t−1&gt;"
+"""The spectrum's y label, on two lines: one would be longer than a short plot is tall."""
+AXIS_WIDTH = 72        # the spectrum's and the gauge's left axes, so their steps line up
 
 CLASSES = ("contracting", "near-isometric", "expanding")
 CLASS_COLOURS = {"contracting": "#0072B2", "near-isometric": "#009E73", "expanding": "#D55E00"}
@@ -125,12 +135,27 @@ def spectrum_caption(sigma_max: np.ndarray, classes) -> str:
     return text
 
 
+class CompactGraphicsLayoutWidget(pg.GraphicsLayoutWidget):
+    """Prefers its minimum height: a graphics view's default size hint (480 px) would make the
+    scroll area's page taller than the dock even where everything fits."""
+
+    def sizeHint(self) -> QSize:
+        return QSize(300, self.minimumHeight())
+
+
+class CompactPlotWidget(pg.PlotWidget):
+    """A PlotWidget that prefers its minimum height (see :class:`CompactGraphicsLayoutWidget`)."""
+
+    def sizeHint(self) -> QSize:
+        return QSize(300, self.minimumHeight())
+
+
 def _plot_widget() -> pg.PlotWidget:
-    plot = pg.PlotWidget()
+    plot = CompactPlotWidget()
     plot.setBackground("w")
     plot.setMenuEnabled(False)
     plot.hideButtons()
-    plot.setMinimumSize(160, 200)       # the dock never widens the window; it scrolls instead
+    plot.setMinimumSize(160, 220)       # the dock never widens the window; it scrolls instead
     return plot
 
 
@@ -196,9 +221,9 @@ class DynamicsView(QWidget):
         top.addWidget(self.spectrum_help)
         body.addLayout(top)
 
-        self.spectrum_view = pg.GraphicsLayoutWidget()
+        self.spectrum_view = CompactGraphicsLayoutWidget()
         self.spectrum_view.setBackground("w")
-        self.spectrum_view.setMinimumSize(160, 300)
+        self.spectrum_view.setMinimumSize(160, 320)
         self.spectrum_view.setToolTip(SPECTRUM_HELP)
         self.spectrum_legend = pg.LegendItem(colCount=4, verSpacing=-4, horSpacing=8)
         self.spectrum_view.addItem(self.spectrum_legend, row=0, col=0)
@@ -207,7 +232,7 @@ class DynamicsView(QWidget):
         plot.hideButtons()
         plot.setMouseEnabled(x=False, y=False)
         plot.setLogMode(y=True)
-        plot.setLabel("left", "singular value of ∂state&lt;t&gt;/∂state&lt;t−1&gt;")
+        plot.setLabel("left", SPECTRUM_AXIS)
         plot.getAxis("left").setWidth(AXIS_WIDTH)
         plain_axis(plot.getAxis("left"))
         plot.getAxis("bottom").setStyle(showValues=False)
@@ -312,7 +337,6 @@ class DynamicsView(QWidget):
         self.saturation_stack = QStackedWidget()
         self.saturation_stack.addWidget(self.gate_plot)
         self.saturation_stack.addWidget(self.hist_plot)
-        self.saturation_stack.setMinimumHeight(240)
         body.addWidget(self.saturation_stack, 3)
         self.saturation_caption = _caption()
         body.addWidget(self.saturation_caption)
@@ -387,7 +411,7 @@ class DynamicsView(QWidget):
         if self._li is None:
             return
         point = self.spectrum_plot.vb.mapSceneToView(args[0])
-        t = int(round(point.x()))
+        t = round(point.x())
         inside = any(plot.sceneBoundingRect().contains(args[0]) for plot in (self.spectrum_plot, self.gauge_plot))
         if inside and 0 <= t < self._li.T:
             self.step_readout.setText(self.step_detail(t))
