@@ -248,3 +248,18 @@ def test_fits_a_narrow_dock(view, qtbot):
         # the plot's scene fits its view: nothing (legend, last tick) is cut off on the right
         graphics = view.spectrum_view
         assert graphics.ci.boundingRect().width() <= graphics.viewport().width() + 1
+
+
+def test_sections_stack_without_overlapping(view, qtbot):
+    """On a short dock the page scrolls; its plots and captions never draw over each other."""
+    view.show_insight(insight("lstm"))
+    for height in (700, 420):
+        view.resize(450, height)
+        qtbot.waitExposed(view)
+        qtbot.wait(20)
+        order = [view.spectrum_view, view.class_legend, view.spectrum_caption, view.step_readout,
+                 view.saturation_stack, view.saturation_caption]
+        for upper, lower in zip(order, order[1:]):
+            assert upper.geometry().bottom() < lower.geometry().top(), (upper, lower)
+        assert view.spectrum_view.height() >= view.spectrum_view.minimumHeight()
+        assert view.saturation_stack.height() >= view.gate_plot.minimumHeight()
