@@ -42,6 +42,7 @@ from .panels.hidden_states import HiddenStatesPanel
 from .panels.sample_inspector import SampleInspector
 from .panels.sampling import SamplingPanel
 from .panels.why import WhyPanel
+from .panels.why_dynamics import DynamicsView
 from .panels.why_inputs import InputsView
 from .run_data import pixel_columns
 from .widgets.adaptive_area import AdaptiveArea
@@ -210,6 +211,10 @@ class MainWindow(QMainWindow):
         self.why_tabs.addTab(inputs_scroll, "Inputs and units")
         self.sample_inspector = SampleInspector()
         self.why_tabs.addTab(self.sample_inspector, "Sample")
+        self.dynamics_view = DynamicsView()
+        self.why_tabs.addTab(self.dynamics_view, "Jacobians and gates")
+        self.why_tabs.setTabToolTip(3, "Whether each step of the recurrence contracts or expands a change "
+                                       "(the one-step Jacobian's singular values), and how saturated the gates are")
         self.why_tabs.setTabToolTip(2, "A text the network writes, each character coloured by the probability "
                                        "it had; change the temperature to see how it reshapes the choice")
         self.why_tabs.setTabToolTip(0, "How far back the gradient reaches, the memory horizon and a diagnosis")
@@ -900,6 +905,7 @@ class MainWindow(QMainWindow):
         data = self.controller.data
         if self.why_panel.refresh(data, running):
             self.inputs_view.show_insight(data.insight)
+            self.dynamics_view.show_insight(data.insight)
             self._show_inspected_sample(None if data.insight is None else data.insight.sample)
 
     def _show_inspected_sample(self, sample) -> None:
@@ -916,6 +922,7 @@ class MainWindow(QMainWindow):
             panel.clear()
         self.why_panel.clear()
         self.inputs_view.show_insight(None)
+        self.dynamics_view.show_insight(None)
         self.sample_inspector.show_sample(None)
         if self._ghost_candidate is not None:     # a reset: the run replaced stays as a ghost
             self.previous_run = self._ghost_candidate

@@ -209,3 +209,16 @@ def test_the_sample_tab_inspects_what_the_network_writes_and_keeps_the_chosen_te
     qtbot.wait(50)
     window.explain_now()
     assert inspector.sample() is None and inspector.stack.currentWidget() is inspector.empty
+
+
+def test_the_jacobians_tab_shows_the_same_insight(qtbot, make_window):
+    window = make_window(Config(task="copy", cell="lstm", hidden=8, seq_length=6, copy_length=3,
+                                n_symbols=4, batch_size=8))
+    window.why_action.setChecked(True)
+    li = window.controller.data.insight
+    window.why_tabs.setCurrentWidget(window.dynamics_view)
+    np.testing.assert_array_equal(window.dynamics_view.sigma_max, li.step_sigma[:, 0])
+    assert set(window.dynamics_view.gate_points) == {"f", "i", "o"}
+    window.controller.reset(small_config())
+    qtbot.wait(50)
+    assert not window.dynamics_view.gate_points
