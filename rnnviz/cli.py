@@ -52,45 +52,16 @@ def _config_fields():
     return [f for f in dataclasses.fields(Config) if f.name != "preset"]
 
 
-CONFIG_HELP = {
-    "task": "parity | addition | charlm | copy | adding",
-    "seq_length": "parity: bits T; charlm: chunk length; adding: sequence length; copy: lag",
-    "n_bits": "addition: bits per number",
-    "n_train": "parity: size of the fixed training set",
-    "n_test": "held-out examples",
-    "n_symbols": "copy: alphabet size",
-    "copy_length": "copy: symbols to recall",
-    "corpus": "charlm: a UTF-8 text file (default: built-in corpus)",
-    "cell": "rnn | lstm | gru",
-    "activation": "vanilla RNN activation: tanh | relu | sigmoid",
-    "hidden": "hidden units",
-    "init": "small | uniform | xavier | orthogonal | identity",
-    "reduction": "loss over time: sum | mean",
-    "dtype": "float64 | float32",
-    "seed": "random seed",
-    "batch_size": "sequences per step (0 = full batch)",
-    "optimizer": "sgd | momentum | adagrad | rmsprop | adam",
-    "lr": "learning rate",
-    "clip_mode": "gradient clipping: none | value | norm",
-    "clip": "clipping threshold",
-    "temperature": "sampling temperature",
-    "sample_every": "print a sample every N steps (charlm)",
-    "sample_length": "characters per sample",
-    "prime": "priming text for samples",
-    "probe": "charlm: the text whose hidden states the window shows (default: the start of the held-out text)",
-    "eval_every": "held-out evaluation every N steps",
-}
-
-
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    from rnnviz.training.config import CHOICES, field_help
     group = parser.add_argument_group("run settings (override the preset's)")
     for f in _config_fields():
         default = f.default
         kind = float if isinstance(default, float) else int if isinstance(default, int) else str
-        if f.name in ("momentum", "beta1", "beta2", "rho", "eps"):
-            help_text = f"optimizer hyperparameter ({default})"
-        else:
-            help_text = CONFIG_HELP.get(f.name, f.name)
+        help_text = field_help(f.name)
+        if f.name in CHOICES:
+            help_text += f" One of: {', '.join(CHOICES[f.name])}."
+        help_text = help_text.replace("%", "%%")      # argparse formats help with %
         group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=None,
                            metavar=kind.__name__.upper(), help=help_text)
 

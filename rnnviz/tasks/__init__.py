@@ -24,29 +24,39 @@ class TaskInfo:
     seq_length_label: str | None  # what config.seq_length means for this task; None: not used
     description: str
     settings: tuple[str, ...]  # the task settings (Config fields) this task reads
+    seq_length_help: str = ""  # what seq_length does for this task, for the window's tooltip
 
 
 TASK_INFO: dict[str, TaskInfo] = {
     "parity": TaskInfo(
         "XOR parity", "bits T",
         "Read T random bits; at the end say whether an odd number of them were 1.",
-        ("seq_length", "n_train", "n_test", "batch_size")),
+        ("seq_length", "n_train", "n_test", "batch_size"),
+        "How many random bits each sequence has; the label is their XOR. Longer sequences make the gradient "
+        "travel further back in time: vanilla RNNs stall beyond ~20 bits."),
     "addition": TaskInfo(
         "Binary addition", None,
         "Add two numbers fed bit by bit, least significant first; output each bit of the sum.",
-        ("n_bits", "n_test", "batch_size")),
+        ("n_bits", "n_test", "batch_size"),
+        "Not used by binary addition (its length is the number width)."),
     "charlm": TaskInfo(
         "Character model", "chunk length",
         "Predict the next character of a text, reading it in chunks with the state carried over.",
-        ("seq_length", "corpus", "batch_size")),
+        ("seq_length", "corpus", "batch_size"),
+        "Characters per training chunk (truncated backpropagation through time): the gradient reaches at most "
+        "this many characters back; the hidden state still carries over from one chunk to the next."),
     "copy": TaskInfo(
         "Copy (delayed recall)", "lag",
         "See a few symbols, wait through a lag of blanks, then repeat the symbols when the marker appears.",
-        ("seq_length", "n_symbols", "copy_length", "n_test", "batch_size")),
+        ("seq_length", "n_symbols", "copy_length", "n_test", "batch_size"),
+        "How many steps the network must wait before recalling the symbols: the memory span it needs. "
+        "Vanilla RNNs fail at long lags; LSTM and GRU bridge them."),
     "adding": TaskInfo(
-        "Adding problem", "sequence length",
+        "Adding problem", "length T",
         "Read a sequence of random numbers, two of them marked; output the sum of the marked two.",
-        ("seq_length", "n_test", "batch_size")),
+        ("seq_length", "n_test", "batch_size"),
+        "Sequence length of the adding problem: the two marked numbers can be this far apart, so the memory "
+        "needed grows with T."),
 }
 
 TASK_CLASSES: dict[str, type[Task]] = {

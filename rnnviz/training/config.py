@@ -29,10 +29,21 @@ OPTIMIZERS = tuple(OPTIMIZER_CLASSES)
 CLIP_MODES = ("none", "value", "norm")
 REDUCTIONS = ("mean", "sum")
 DTYPES = ("float64", "float32")
+CHOICES = {
+    "task": TASKS, "cell": CELLS, "activation": ACTIVATIONS, "init": INITS, "optimizer": OPTIMIZERS,
+    "clip_mode": CLIP_MODES, "reduction": REDUCTIONS, "dtype": DTYPES,
+}
+"""The settings that take one of a few names, and those names."""
 MAX_SAMPLE_LENGTH = 1_000_000
 """Longest sample, in characters, anything in rnnviz generates (about 20 s of work at batch 1)."""
 MAX_PROBE_LENGTH = 200
 """Longest probe text: the window labels every one of its characters."""
+
+
+def setting(default, help: str):
+    """A Config field with its help text: the one text the command line's ``--help``, the window's
+    tooltips and :func:`field_help` show."""
+    return field(default=default, metadata={"help": help})
 
 
 @dataclass
@@ -40,41 +51,64 @@ class Config:
     """Everything that defines a run. Defaults are min-char-rnn's setting on the built-in corpus."""
 
     # --- task (applies on reset) ---
-    task: str = "charlm"
-    seq_length: int = 25      # parity: bits T; charlm: chunk length; adding: length T; copy: lag
-    n_bits: int = 8           # addition: width of each number in bits
-    n_train: int = 10_000     # parity: size m of the fixed training set
-    n_test: int = 1_000       # held-out examples (parity, addition, copy, adding)
-    n_symbols: int = 8        # copy: alphabet size
-    copy_length: int = 10     # copy: how many symbols must be recalled
-    corpus: str | None = None  # charlm: path to a UTF-8 text file; None = built-in corpus
+    task: str = setting("charlm", "The problem the network learns. Changing it rebuilds the data and the network.")
+    seq_length: int = setting(25, "Time steps of a sequence; what they are depends on the task: the bits T of "
+                              "parity, the chunk length of the character model, the lag of copy, the length T "
+                              "of the adding problem.")
+    n_bits: int = setting(8, "Binary addition: width in bits of each number added; the sum must fit in the "
+                          "same width.")
+    n_train: int = setting(10_000, "Parity: size of the fixed training set. More data generalises better, but "
+                           "each full-batch step is slower.")
+    n_test: int = setting(1_000, "Held-out examples for the test metric on the cost plot (never trained on).")
+    n_symbols: int = setting(8, "Copy: alphabet size; more symbols means more to remember per position.")
+    copy_length: int = setting(10, "Copy: how many symbols must be recalled after the lag.")
+    corpus: str | None = setting(None, "Character model: a plain UTF-8 text file to learn from. Empty: the "
+                                 "built-in corpus of Python standard-library source code.")
     # --- model (applies on reset) ---
-    cell: str = "rnn"
-    activation: str = "tanh"  # vanilla RNN hidden activation
-    hidden: int = 100
-    init: str = "small"
-    forget_bias: float = 1.0  # LSTM: initial bias of the forget gate (higher: longer memory at first)
-    reduction: str = "sum"    # loss over time: "sum" (min-char-rnn) or "mean"
-    dtype: str = "float64"
-    seed: int = 0
-    batch_size: int = 1       # sequences per step; 0 = the whole training set (full batch)
+    cell: str = setting("rnn", "The recurrent cell. RNN: one tanh layer, whose gradients vanish or explode over "
+                        "time. LSTM and GRU add gates that let gradients flow across many steps.")
+    activation: str = setting("tanh", "The vanilla RNN's hidden activation: tanh is centred at 0; relu can "
+                              "explode; sigmoid saturates.")
+    hidden: int = setting(100, "Hidden units H: the size of the memory a<t>. Bigger learns more but steps slower.")
+    init: str = setting("small", "How the weights start: small is N(0, 0.01²) as in min-char-rnn; xavier "
+                        "scales by fan-in; orthogonal and identity start the recurrent matrix with every "
+                        "singular value 1, so gradients neither vanish nor explode at first.")
+    forget_bias: float = setting(1.0, "LSTM: the forget gate's initial bias. 1 keeps σ(1) ≈ 73% of the cell "
+                                 "state per step, so memories fade within tens of steps until training learns "
+                                 "to keep them; 3 keeps σ(3) ≈ 95% from the start, which long lags need.")
+    reduction: str = setting("sum", "How the loss combines time steps: sum (min-char-rnn; gradients scale "
+                             "with the sequence length, which matters for clipping) or mean.")
+    dtype: str = setting("float64", "Precision of the arrays: float32 is faster and takes half the memory; "
+                         "float64 is exact enough for gradient checks.")
+    seed: int = setting(0, "Random seed of the weights and the data: the same seed gives bit-identical runs.")
+    batch_size: int = setting(1, "Sequences per training step; 0 trains on the whole training set at once "
+                              "(full-batch gradient descent). Bigger batches give smoother but slower steps.")
     # --- optimisation (live) ---
-    optimizer: str = "adagrad"  # changing it live starts the new optimizer's state from zero
-    lr: float = 0.1
-    momentum: float = 0.9     # momentum SGD
-    beta1: float = 0.9        # Adam
-    beta2: float = 0.999      # Adam
-    rho: float = 0.9          # RMSProp decay
-    eps: float = 1e-8         # Adagrad / RMSProp / Adam
-    clip_mode: str = "value"
-    clip: float = 5.0
+    optimizer: str = setting("adagrad", "The update rule. Changing it during training starts the new "
+                             "optimizer's memory from zero.")
+    lr: float = setting(0.1, "Learning rate: the step size of each update. Too large and the loss jumps or "
+                        "becomes non-finite; too small and nothing moves.")
+    momentum: float = setting(0.9, "SGD with momentum: the fraction of the previous update carried into the next.")
+    beta1: float = setting(0.9, "Adam: decay of the running mean of the gradients (momentum).")
+    beta2: float = setting(0.999, "Adam: decay of the running mean of the squared gradients (per-weight step size).")
+    rho: float = setting(0.9, "RMSProp: decay of the running mean of the squared gradients.")
+    eps: float = setting(1e-8, "Adagrad, RMSProp, Adam: added to the denominator so that steps stay finite "
+                         "when gradients are tiny.")
+    clip_mode: str = setting("value", "Gradient clipping. value: clamp every gradient entry to ±threshold "
+                             "(min-char-rnn); norm: rescale all gradients when their global norm exceeds the "
+                             "threshold; none: no protection against exploding gradients.")
+    clip: float = setting(5.0, "Clipping threshold: per entry for value clipping, the global norm for norm "
+                          "clipping. Drawn as a dashed line on the parameter-gradient plot.")
     # --- display and sampling (live) ---
-    temperature: float = 1.0
-    sample_every: int = 100
-    sample_length: int = 200
-    prime: str = ""
-    probe: str = ""           # charlm: the text whose states the window shows; "" = start of the held-out text
-    eval_every: int = 100
+    temperature: float = setting(1.0, "Sampling temperature of the character model: below 1 picks likely "
+                                 "characters (repetitive text), above 1 more random ones. Does not change training.")
+    sample_every: int = setting(100, "Draw a sample from the character model every this many training steps.")
+    sample_length: int = setting(200, "Characters per sample.")
+    prime: str = setting("", "Character model: the text a sample continues (empty: a sample starts after a "
+                         "newline).")
+    probe: str = setting("", "Character model: the text whose hidden states the window shows (empty: the start "
+                         "of the held-out text).")
+    eval_every: int = setting(100, "Evaluate the held-out metric every this many steps.")
     preset: str | None = field(default=None, compare=False)
 
     def replace(self, **changes) -> "Config":
@@ -103,11 +137,7 @@ class Config:
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the first setting that is out of range."""
-        choices = {
-            "task": TASKS, "cell": CELLS, "activation": ACTIVATIONS, "init": INITS,
-            "optimizer": OPTIMIZERS, "clip_mode": CLIP_MODES, "reduction": REDUCTIONS, "dtype": DTYPES,
-        }
-        for name, allowed in choices.items():
+        for name, allowed in CHOICES.items():
             value = getattr(self, name)
             if value not in allowed:
                 raise SettingError(name, f"must be one of {', '.join(allowed)} (got {value!r})")
@@ -212,3 +242,11 @@ def _coerce(f: dataclasses.Field, value):
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise SettingError(f.name, f"must be {kind.__name__} (got {value!r})")
     return value
+
+
+def field_help(name: str) -> str:
+    """The help text of the Config field ``name`` ("" for none)."""
+    return _FIELDS[name].metadata.get("help", "") if name in _FIELDS else ""
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Config)}

@@ -287,3 +287,31 @@ def test_every_control_in_the_dock_has_a_tooltip_and_no_label_is_clipped(make_wi
     for label in controls.findChildren(QLabel):
         if label.isVisibleTo(controls) and label.text() and not label.wordWrap():
             assert label.width() >= label.sizeHint().width(), label.text()
+
+
+def test_every_setting_explains_itself_in_the_same_words_in_the_dock_and_on_the_command_line(make_window, capsys):
+    """One help text per setting (Config's field metadata): the dock's tooltip starts with it and
+    the command line's --help shows it; seq_length's words come from the task registry."""
+    import contextlib
+    import re
+
+    from rnnviz import cli
+    from rnnviz.tasks import TASK_INFO
+    from rnnviz.training.config import Config, field_help
+
+    names = [f.name for f in dataclasses.fields(Config) if f.name != "preset"]
+    assert all(field_help(n) for n in names)
+    with contextlib.suppress(SystemExit):
+        cli.main(["train", "--help"])
+    shown = re.sub(r"\s+", " ", capsys.readouterr().out).replace("- ", "-")   # (wrapped at hyphens)
+    window = make_window()
+    controls = window.controls
+    for name in names:
+        assert field_help(name) in shown, name
+        if name in controls._widgets and name != "seq_length":
+            assert controls._tips[name].startswith(field_help(name)), name
+    for task, info in TASK_INFO.items():
+        controls.show_config(Config(task=task))
+        label = controls._labels["seq_length"].text()
+        assert label.lower() == (info.seq_length_label or "sequence length").lower(), task
+        assert info.seq_length_help in controls._labels["seq_length"].toolTip(), task

@@ -171,9 +171,10 @@ def test_task_info_names_every_task_and_what_seq_length_means():
     assert TASK_INFO["parity"].seq_length_label == "bits T"
     assert TASK_INFO["charlm"].seq_length_label == "chunk length"
     assert TASK_INFO["copy"].seq_length_label == "lag"
-    assert TASK_INFO["adding"].seq_length_label == "sequence length"
+    assert TASK_INFO["adding"].seq_length_label == "length T"
     assert TASK_INFO["addition"].seq_length_label is None          # its length is n_bits
     assert all(set(info.settings) <= set(Config().to_dict()) for info in TASK_INFO.values())
+    assert all(info.seq_length_help for info in TASK_INFO.values())
 
 
 def test_make_task_refuses_an_unknown_task():

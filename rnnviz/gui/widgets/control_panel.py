@@ -18,8 +18,9 @@ from PySide6.QtWidgets import (
 
 from rnnviz.training.config import (
     ACTIVATIONS, CELLS, CLIP_MODES, DTYPES, INITS, LIVE_FIELDS, OPTIMIZERS, REDUCTIONS, TASKS, Config,
-    unused_settings,
+    field_help, unused_settings,
 )
+from rnnviz.tasks import TASK_INFO
 
 from .file_field import FileField
 from .sliders import SLIDER_MIN_WIDTH, LogSlider, ValueSlider
@@ -30,65 +31,6 @@ TASK_TITLES = {
     "charlm": "Character language model",
     "copy": "Copy: recall symbols after a lag",
     "adding": "Adding problem (long memory)",
-}
-SEQ_LENGTH_LABELS = {
-    "parity": ("Bits T", "How many random bits each sequence has; the label is their XOR. Longer sequences make "
-                         "the gradient travel further back in time: vanilla RNNs stall beyond ~20 bits."),
-    "addition": ("Sequence length", "Not used by binary addition (its length is the number width)."),
-    "charlm": ("Chunk length", "Characters per training chunk (truncated backpropagation through time): the "
-                               "gradient reaches at most this many characters back; the hidden state still "
-                               "carries over from one chunk to the next."),
-    "copy": ("Lag", "How many steps the network must wait before recalling the symbols: the memory span it "
-                    "needs. Vanilla RNNs fail at long lags; LSTM and GRU bridge them."),
-    "adding": ("Length T", "Sequence length of the adding problem: the two marked numbers can be this far apart, "
-                           "so the memory needed grows with T."),
-}
-ACTIVATION_TIPS = "Vanilla RNN hidden activation. tanh is centred at 0; relu can explode; sigmoid saturates."
-FIELD_TIPS = {
-    "task": "The problem the network learns. Changing it rebuilds data and network (applies on reset).",
-    "n_bits": "Width in bits of each number being added; the sum must fit in the same width.",
-    "n_train": "Size of the fixed training set. More data generalises better but each full-batch step is slower.",
-    "n_test": "Held-out examples used for the test metric on the cost plot (never trained on).",
-    "n_symbols": "Alphabet size of the copy task: more symbols means more to remember per position.",
-    "copy_length": "How many symbols must be recalled after the lag.",
-    "corpus": "Plain UTF-8 text file to learn from (drop a file here). Empty: the built-in corpus of Python "
-              "standard-library source code.",
-    "activation": ACTIVATION_TIPS,
-    "cell": "Recurrent cell. RNN: a single tanh layer (gradients vanish or explode over time). LSTM and GRU "
-            "add gates that let gradients flow across many steps.",
-    "hidden": "Number of hidden units H: the size of the memory a<t>. Bigger learns more but steps slower.",
-    "batch_size": "Sequences per training step; 0 trains on the whole training set at once (full-batch "
-                  "gradient descent). Bigger batches give smoother but slower steps.",
-    "init": "How the weights start. small: N(0, 0.01²) as in min-char-rnn; xavier scales by fan-in; orthogonal "
-            "and identity start the recurrent matrix with spectral radius 1, so gradients neither vanish nor "
-            "explode at first.",
-    "forget_bias": "LSTM: the forget gate's bias at the start. 1 keeps σ(1) ≈ 73% of the cell state per "
-                   "step, so memories fade within tens of steps until training learns to keep them; 3 "
-                   "keeps σ(3) ≈ 95% per step from the start, which long lags (the copy task) need.",
-    "seed": "Random seed for weights and data: the same seed gives bit-identical runs.",
-    "dtype": "Floating-point precision of the arrays. float32 is faster and uses half the memory; float64 is "
-             "exact enough for gradient checks.",
-    "reduction": "How the loss combines time steps: sum (min-char-rnn; gradients scale with the sequence "
-                 "length, which matters for clipping) or mean.",
-    "optimizer": "Update rule. Switching it during training starts the new optimizer's memory from zero.",
-    "lr": "Learning rate: the step size of each update (log scale, 1e-5 to 1). Too large and the loss "
-          "jumps or becomes non-finite; too small and nothing moves. Applies at the next step.",
-    "momentum": "SGD with momentum: fraction of the previous update carried into the next one.",
-    "beta1": "Adam: decay of the running mean of gradients (momentum).",
-    "beta2": "Adam: decay of the running mean of squared gradients (per-weight step size).",
-    "rho": "RMSProp: decay of the running mean of squared gradients.",
-    "eps": "Added to the denominator of Adagrad/RMSProp/Adam so steps stay finite when gradients are tiny.",
-    "clip_mode": "Gradient clipping. value: clamp every gradient entry to ±threshold (min-char-rnn); norm: "
-                 "rescale all gradients when their global norm exceeds the threshold; none: no protection "
-                 "against exploding gradients.",
-    "clip": "Clipping threshold (per entry for value clipping, global norm for norm clipping). Drawn as a "
-            "dashed line on the parameter-gradient plot.",
-    "temperature": "Sampling temperature of the character model: below 1 picks likely characters (repetitive "
-                   "text), above 1 more random ones. Does not change training.",
-    "sample_every": "Draw a sample from the character model every this many training steps (at most one "
-                    "a second while training runs fast).",
-    "sample_length": "Characters per sample.",
-    "eval_every": "Evaluate the held-out metric every this many steps (the curve on the right axis).",
 }
 OPTIMIZER_FIELDS = {
     "sgd": (), "momentum": ("momentum",), "adagrad": ("eps",), "rmsprop": ("rho", "eps"),
@@ -288,7 +230,7 @@ class ControlPanel(QWidget):
         return form
 
     def _add(self, form: QFormLayout, name: str, label: str, widget: QWidget, *, connect: bool = True) -> None:
-        tip = FIELD_TIPS.get(name, "")
+        tip = field_help(name)
         if name not in LIVE_FIELDS and name != "task":
             tip += " (Applies on reset.)"
         self._tips[name] = tip
@@ -447,8 +389,10 @@ class ControlPanel(QWidget):
     def _update_visibility(self) -> None:
         """Rows stay where they are: a setting this run does not read is disabled, and says why."""
         task = self.value("task")
-        label, tip = SEQ_LENGTH_LABELS.get(task, ("Sequence length", ""))
-        self._labels["seq_length"].setText(label)
+        info = TASK_INFO.get(task)
+        label = (info.seq_length_label if info and info.seq_length_label else "sequence length")
+        tip = info.seq_length_help if info else ""
+        self._labels["seq_length"].setText(label[0].upper() + label[1:])
         self._tips["seq_length"] = tip + " (Applies on reset.)"
         off = self._unused()
         for name in self._widgets:
