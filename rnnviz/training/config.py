@@ -34,16 +34,27 @@ CHOICES = {
     "clip_mode": CLIP_MODES, "reduction": REDUCTIONS, "dtype": DTYPES,
 }
 """The settings that take one of a few names, and those names."""
+CHOICE_TITLES = {
+    "task": {"parity": "XOR parity (many-to-one)", "addition": "Binary addition",
+             "charlm": "Character language model", "copy": "Copy: recall symbols after a lag",
+             "adding": "Adding problem (long memory)"},
+    "cell": {"rnn": "RNN (vanilla)", "lstm": "LSTM", "gru": "GRU"},
+    "optimizer": {"sgd": "SGD", "momentum": "SGD + momentum", "adagrad": "Adagrad", "rmsprop": "RMSProp",
+                  "adam": "Adam"},
+    "clip_mode": {"none": "none", "value": "by value (each entry)", "norm": "by global norm"},
+}
+"""How the window shows some choices (a choice not listed is shown by its name)."""
 MAX_SAMPLE_LENGTH = 1_000_000
 """Longest sample, in characters, anything in rnnviz generates (about 20 s of work at batch 1)."""
 MAX_PROBE_LENGTH = 200
 """Longest probe text: the window labels every one of its characters."""
 
 
-def setting(default, help: str):
-    """A Config field with its help text: the one text the command line's ``--help``, the window's
-    tooltips and :func:`field_help` show."""
-    return field(default=default, metadata={"help": help})
+def setting(default, help: str, label: str):
+    """A Config field with its help text and its label: the one text the command line's ``--help``,
+    the window's tooltips and :func:`field_help` show, and the words the window's controls and its
+    setting-change markers name it by (:func:`field_label`)."""
+    return field(default=default, metadata={"help": help, "label": label})
 
 
 @dataclass
@@ -51,64 +62,64 @@ class Config:
     """Everything that defines a run. Defaults are min-char-rnn's setting on the built-in corpus."""
 
     # --- task (applies on reset) ---
-    task: str = setting("charlm", "The problem the network learns. Changing it rebuilds the data and the network.")
+    task: str = setting("charlm", "The problem the network learns. Changing it rebuilds the data and the network.", "Task")
     seq_length: int = setting(25, "Time steps of a sequence; what they are depends on the task: the bits T of "
                               "parity, the chunk length of the character model, the lag of copy, the length T "
-                              "of the adding problem.")
+                              "of the adding problem.", "Sequence length")
     n_bits: int = setting(8, "Binary addition: width in bits of each number added; the sum must fit in the "
-                          "same width.")
+                          "same width.", "Number width (bits)")
     n_train: int = setting(10_000, "Parity: size of the fixed training set. More data generalises better, but "
-                           "each full-batch step is slower.")
-    n_test: int = setting(1_000, "Held-out examples for the test metric on the cost plot (never trained on).")
-    n_symbols: int = setting(8, "Copy: alphabet size; more symbols means more to remember per position.")
-    copy_length: int = setting(10, "Copy: how many symbols must be recalled after the lag.")
+                           "each full-batch step is slower.", "Training sequences")
+    n_test: int = setting(1_000, "Held-out examples for the test metric on the cost plot (never trained on).", "Test sequences")
+    n_symbols: int = setting(8, "Copy: alphabet size; more symbols means more to remember per position.", "Alphabet size")
+    copy_length: int = setting(10, "Copy: how many symbols must be recalled after the lag.", "Symbols to recall")
     corpus: str | None = setting(None, "Character model: a plain UTF-8 text file to learn from. Empty: the "
-                                 "built-in corpus of Python standard-library source code.")
+                                 "built-in corpus of Python standard-library source code.", "Corpus file")
     # --- model (applies on reset) ---
     cell: str = setting("rnn", "The recurrent cell. RNN: one tanh layer, whose gradients vanish or explode over "
-                        "time. LSTM and GRU add gates that let gradients flow across many steps.")
+                        "time. LSTM and GRU add gates that let gradients flow across many steps.", "Cell")
     activation: str = setting("tanh", "The vanilla RNN's hidden activation: tanh is centred at 0; relu can "
-                              "explode; sigmoid saturates.")
-    hidden: int = setting(100, "Hidden units H: the size of the memory a<t>. Bigger learns more but steps slower.")
+                              "explode; sigmoid saturates.", "Activation")
+    hidden: int = setting(100, "Hidden units H: the size of the memory a<t>. Bigger learns more but steps slower.", "Hidden units H")
     init: str = setting("small", "How the weights start: small is N(0, 0.01²) as in min-char-rnn; xavier "
                         "scales by fan-in; orthogonal and identity start the recurrent matrix with every "
-                        "singular value 1, so gradients neither vanish nor explode at first.")
+                        "singular value 1, so gradients neither vanish nor explode at first.", "Initialiser")
     forget_bias: float = setting(1.0, "LSTM: the forget gate's initial bias. 1 keeps σ(1) ≈ 73% of the cell "
                                  "state per step, so memories fade within tens of steps until training learns "
-                                 "to keep them; 3 keeps σ(3) ≈ 95% from the start, which long lags need.")
+                                 "to keep them; 3 keeps σ(3) ≈ 95% from the start, which long lags need.", "Forget-gate bias")
     reduction: str = setting("sum", "How the loss combines time steps: sum (min-char-rnn; gradients scale "
-                             "with the sequence length, which matters for clipping) or mean.")
+                             "with the sequence length, which matters for clipping) or mean.", "Loss over time")
     dtype: str = setting("float64", "Precision of the arrays: float32 is faster and takes half the memory; "
-                         "float64 is exact enough for gradient checks.")
-    seed: int = setting(0, "Random seed of the weights and the data: the same seed gives bit-identical runs.")
+                         "float64 is exact enough for gradient checks.", "Precision")
+    seed: int = setting(0, "Random seed of the weights and the data: the same seed gives bit-identical runs.", "Seed")
     batch_size: int = setting(1, "Sequences per training step; 0 trains on the whole training set at once "
-                              "(full-batch gradient descent). Bigger batches give smoother but slower steps.")
+                              "(full-batch gradient descent). Bigger batches give smoother but slower steps.", "Batch size")
     # --- optimisation (live) ---
     optimizer: str = setting("adagrad", "The update rule. Changing it during training starts the new "
-                             "optimizer's memory from zero.")
+                             "optimizer's memory from zero.", "Optimizer")
     lr: float = setting(0.1, "Learning rate: the step size of each update. Too large and the loss jumps or "
-                        "becomes non-finite; too small and nothing moves.")
-    momentum: float = setting(0.9, "SGD with momentum: the fraction of the previous update carried into the next.")
-    beta1: float = setting(0.9, "Adam: decay of the running mean of the gradients (momentum).")
-    beta2: float = setting(0.999, "Adam: decay of the running mean of the squared gradients (per-weight step size).")
-    rho: float = setting(0.9, "RMSProp: decay of the running mean of the squared gradients.")
+                        "becomes non-finite; too small and nothing moves.", "Learning rate")
+    momentum: float = setting(0.9, "SGD with momentum: the fraction of the previous update carried into the next.", "Momentum")
+    beta1: float = setting(0.9, "Adam: decay of the running mean of the gradients (momentum).", "β1")
+    beta2: float = setting(0.999, "Adam: decay of the running mean of the squared gradients (per-weight step size).", "β2")
+    rho: float = setting(0.9, "RMSProp: decay of the running mean of the squared gradients.", "Decay ρ")
     eps: float = setting(1e-8, "Adagrad, RMSProp, Adam: added to the denominator so that steps stay finite "
-                         "when gradients are tiny.")
+                         "when gradients are tiny.", "ε")
     clip_mode: str = setting("value", "Gradient clipping. value: clamp every gradient entry to ±threshold "
                              "(min-char-rnn); norm: rescale all gradients when their global norm exceeds the "
-                             "threshold; none: no protection against exploding gradients.")
+                             "threshold; none: no protection against exploding gradients.", "Clipping")
     clip: float = setting(5.0, "Clipping threshold: per entry for value clipping, the global norm for norm "
-                          "clipping. Drawn as a dashed line on the parameter-gradient plot.")
+                          "clipping. Drawn as a dashed line on the parameter-gradient plot.", "Clip threshold")
     # --- display and sampling (live) ---
     temperature: float = setting(1.0, "Sampling temperature of the character model: below 1 picks likely "
-                                 "characters (repetitive text), above 1 more random ones. Does not change training.")
-    sample_every: int = setting(100, "Draw a sample from the character model every this many training steps.")
-    sample_length: int = setting(200, "Characters per sample.")
+                                 "characters (repetitive text), above 1 more random ones. Does not change training.", "Temperature")
+    sample_every: int = setting(100, "Draw a sample from the character model every this many training steps.", "Sample every (steps)")
+    sample_length: int = setting(200, "Characters per sample.", "Sample length")
     prime: str = setting("", "Character model: the text a sample continues (empty: a sample starts after a "
-                         "newline).")
+                         "newline).", "Prime")
     probe: str = setting("", "Character model: the text whose hidden states the window shows (empty: the start "
-                         "of the held-out text).")
-    eval_every: int = setting(100, "Evaluate the held-out metric every this many steps.")
+                         "of the held-out text).", "Probe text")
+    eval_every: int = setting(100, "Evaluate the held-out metric every this many steps.", "Test every (steps)")
     preset: str | None = field(default=None, compare=False)
 
     def replace(self, **changes) -> "Config":
@@ -242,6 +253,11 @@ def _coerce(f: dataclasses.Field, value):
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise SettingError(f.name, f"must be {kind.__name__} (got {value!r})")
     return value
+
+
+def field_label(name: str) -> str:
+    """The words the window names the Config field ``name`` by (its own name if it has none)."""
+    return _FIELDS[name].metadata.get("label", name) if name in _FIELDS else name
 
 
 def field_help(name: str) -> str:

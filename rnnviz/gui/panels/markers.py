@@ -8,20 +8,17 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from rnnviz.training.config import CHOICE_TITLES, field_label
+
 MARKER_PEN = pg.mkPen((120, 120, 120), width=1, style=Qt.PenStyle.DashLine)
 NOT_TRAINING = frozenset({"temperature", "sample_every", "sample_length", "prime", "probe", "eval_every"})
 """Live settings that do not change training: they get no marker."""
 
-# The words of the controls (widgets/control_panel.py); tests/gui/test_panels.py checks they match.
-SETTING_WORDS = {
-    "optimizer": "Optimizer", "lr": "Learning rate", "momentum": "Momentum", "beta1": "β1", "beta2": "β2",
-    "rho": "Decay ρ", "eps": "ε", "clip_mode": "Clipping", "clip": "Clip threshold",
-}
-VALUE_WORDS = {
-    "optimizer": {"sgd": "SGD", "momentum": "SGD + momentum", "adagrad": "Adagrad", "rmsprop": "RMSProp",
-                  "adam": "Adam"},
-    "clip_mode": {"none": "none", "value": "by value", "norm": "by global norm"},
-}
+# The words of the controls: the labels and choice titles of the settings' registry (training/config.py).
+SETTING_WORDS = {name: field_label(name) for name in
+                 ("optimizer", "lr", "momentum", "beta1", "beta2", "rho", "eps", "clip_mode", "clip")}
+VALUE_WORDS = {name: {value: title.split(" (")[0] for value, title in CHOICE_TITLES[name].items()}
+               for name in ("optimizer", "clip_mode")}
 
 
 def format_value(name: str, value) -> str:
@@ -35,7 +32,7 @@ def format_value(name: str, value) -> str:
 
 def marker_text(name: str, old, new) -> str:
     """``Clipping: by value → none``: the control's label, its old and new value."""
-    return f"{SETTING_WORDS.get(name, name.replace('_', ' ').capitalize())}: " \
+    return f"{field_label(name)}: " \
            f"{format_value(name, old)} → {format_value(name, new)}"
 
 

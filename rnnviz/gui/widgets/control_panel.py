@@ -18,20 +18,13 @@ from PySide6.QtWidgets import (
 
 from rnnviz.training.config import (
     ACTIVATIONS, CELLS, CLIP_MODES, DTYPES, INITS, LIVE_FIELDS, OPTIMIZERS, REDUCTIONS, TASKS, Config,
-    field_help, unused_settings,
+    CHOICE_TITLES, field_help, field_label, unused_settings,
 )
 from rnnviz.tasks import TASK_INFO
 
 from .file_field import FileField
 from .sliders import SLIDER_MIN_WIDTH, LogSlider, ValueSlider
 
-TASK_TITLES = {
-    "parity": "XOR parity (many-to-one)",
-    "addition": "Binary addition",
-    "charlm": "Character language model",
-    "copy": "Copy: recall symbols after a lag",
-    "adding": "Adding problem (long memory)",
-}
 OPTIMIZER_FIELDS = {
     "sgd": (), "momentum": ("momentum",), "adagrad": ("eps",), "rmsprop": ("rho", "eps"),
     "adam": ("beta1", "beta2", "eps"),
@@ -146,49 +139,47 @@ class ControlPanel(QWidget):
         preset_label = QLabel("Preset")
         preset_label.setToolTip(self.preset_box.toolTip())
         problem.addRow(preset_label, preset_row)
-        self._add(problem, "task", "Task", _combo(TASKS, TASK_TITLES))
-        self._add(problem, "seq_length", "Bits T", _spin(1, 10_000))
-        self._add(problem, "n_bits", "Number width (bits)", _spin(1, 62))
-        self._add(problem, "n_train", "Training sequences", _spin(1, 10_000_000))
-        self._add(problem, "n_test", "Test sequences", _spin(1, 1_000_000))
-        self._add(problem, "n_symbols", "Alphabet size", _spin(1, 256))
-        self._add(problem, "copy_length", "Symbols to recall", _spin(1, 1000))
+        self._add(problem, "task", _combo(TASKS, CHOICE_TITLES["task"]))
+        self._add(problem, "seq_length", _spin(1, 10_000))
+        self._add(problem, "n_bits", _spin(1, 62))
+        self._add(problem, "n_train", _spin(1, 10_000_000))
+        self._add(problem, "n_test", _spin(1, 1_000_000))
+        self._add(problem, "n_symbols", _spin(1, 256))
+        self._add(problem, "copy_length", _spin(1, 1000))
         corpus = FileField("built-in corpus (Python source)")
         corpus.file_chosen.connect(self.corpus_chosen)
         corpus.browse_requested.connect(self.corpus_browse_requested)
-        self._add(problem, "corpus", "Corpus file", corpus, connect=False)
+        self._add(problem, "corpus", corpus, connect=False)
 
         # --- model -------------------------------------------------------------------------
         model = self._group("Network — applies on reset")
-        self._add(model, "cell", "Cell", _combo(CELLS, {"rnn": "RNN (vanilla)", "lstm": "LSTM", "gru": "GRU"}))
-        self._add(model, "activation", "Activation", _combo(ACTIVATIONS))
-        self._add(model, "hidden", "Hidden units H", _spin(1, 4096))
-        self._add(model, "batch_size", "Batch size", _spin(0, 1_000_000))
+        self._add(model, "cell", _combo(CELLS, CHOICE_TITLES["cell"]))
+        self._add(model, "activation", _combo(ACTIVATIONS))
+        self._add(model, "hidden", _spin(1, 4096))
+        self._add(model, "batch_size", _spin(0, 1_000_000))
         self._widgets["batch_size"].setSpecialValueText("full batch")
-        self._add(model, "init", "Initialiser", _combo(INITS))
-        self._add(model, "forget_bias", "Forget-gate bias", _dspin(-10, 20, 2, 0.5))
-        self._add(model, "seed", "Seed", _spin(0, 2**31 - 1))
-        self._add(model, "dtype", "Precision", _combo(DTYPES))
-        self._add(model, "reduction", "Loss over time", _combo(REDUCTIONS))
+        self._add(model, "init", _combo(INITS))
+        self._add(model, "forget_bias", _dspin(-10, 20, 2, 0.5))
+        self._add(model, "seed", _spin(0, 2**31 - 1))
+        self._add(model, "dtype", _combo(DTYPES))
+        self._add(model, "reduction", _combo(REDUCTIONS))
 
         # --- training ----------------------------------------------------------------------
         train = self._group("Training — live, applies at the next step")
-        self._add(train, "optimizer", "Optimizer", _combo(OPTIMIZERS, {
-            "sgd": "SGD", "momentum": "SGD + momentum", "adagrad": "Adagrad", "rmsprop": "RMSProp", "adam": "Adam"}))
-        self._add(train, "lr", "Learning rate", LogSlider(1e-5, 1.0, 0.1), connect=False)
-        self._add(train, "momentum", "Momentum", _dspin(0, 0.999, 3, 0.01))
-        self._add(train, "beta1", "β1", _dspin(0, 0.9999, 4, 0.01))
-        self._add(train, "beta2", "β2", _dspin(0, 0.99999, 5, 0.001))
-        self._add(train, "rho", "Decay ρ", _dspin(0, 0.9999, 4, 0.01))
+        self._add(train, "optimizer", _combo(OPTIMIZERS, CHOICE_TITLES["optimizer"]))
+        self._add(train, "lr", LogSlider(1e-5, 1.0, 0.1), connect=False)
+        self._add(train, "momentum", _dspin(0, 0.999, 3, 0.01))
+        self._add(train, "beta1", _dspin(0, 0.9999, 4, 0.01))
+        self._add(train, "beta2", _dspin(0, 0.99999, 5, 0.001))
+        self._add(train, "rho", _dspin(0, 0.9999, 4, 0.01))
         eps = _dspin(1e-12, 1.0, 12, 1e-8)
-        self._add(train, "eps", "ε", eps)
-        self._add(train, "clip_mode", "Clipping", _combo(CLIP_MODES, {
-            "none": "none", "value": "by value (each entry)", "norm": "by global norm"}))
-        self._add(train, "clip", "Clip threshold", _dspin(1e-4, 1e6, 4, 0.5))
-        self._add(train, "temperature", "Temperature", ValueSlider(0.05, 2.0, 1.0, resolution=195, min_width=SLIDER_MIN_WIDTH), connect=False)
-        self._add(train, "sample_every", "Sample every (steps)", _spin(1, 1_000_000))
-        self._add(train, "sample_length", "Sample length", _spin(1, 100_000))
-        self._add(train, "eval_every", "Test every (steps)", _spin(1, 1_000_000))
+        self._add(train, "eps", eps)
+        self._add(train, "clip_mode", _combo(CLIP_MODES, CHOICE_TITLES["clip_mode"]))
+        self._add(train, "clip", _dspin(1e-4, 1e6, 4, 0.5))
+        self._add(train, "temperature", ValueSlider(0.05, 2.0, 1.0, resolution=195, min_width=SLIDER_MIN_WIDTH), connect=False)
+        self._add(train, "sample_every", _spin(1, 1_000_000))
+        self._add(train, "sample_length", _spin(1, 100_000))
+        self._add(train, "eval_every", _spin(1, 1_000_000))
 
         # The learning-rate slider sends bursts while dragged: apply only the value it settles on.
         self._lr_proxy = pg.SignalProxy(self._widgets["lr"].value_changed, delay=0.25, rateLimit=0,
@@ -229,7 +220,8 @@ class ControlPanel(QWidget):
         self._boxes.append(box)
         return form
 
-    def _add(self, form: QFormLayout, name: str, label: str, widget: QWidget, *, connect: bool = True) -> None:
+    def _add(self, form: QFormLayout, name: str, widget: QWidget, *, connect: bool = True) -> None:
+        label = field_label(name)
         tip = field_help(name)
         if name not in LIVE_FIELDS and name != "task":
             tip += " (Applies on reset.)"
