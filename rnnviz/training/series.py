@@ -30,9 +30,11 @@ class GrowingArray:
             self._data = grown
 
     def append(self, row) -> None:
-        self._reserve(self._n + 1)
-        self._data[self._n] = row
-        self._n += 1
+        n = self._n
+        if n == self._data.shape[0]:
+            self._reserve(n + 1)
+        self._data[n] = row
+        self._n = n + 1
 
     def extend(self, rows) -> None:
         """Append rows (k, *row_shape)."""
@@ -145,12 +147,14 @@ class StridedRows:
         if step % self.stride == 0 and len(self._steps) >= self.max_rows:
             self._thin()
         if step % self.stride:
-            if self.peaks and len(self._steps) and step < self._steps.values[-1] + self.stride:
+            if self.peaks and self._steps._n and step < self._steps._data[self._steps._n - 1] + self.stride:
                 for name in self.peaks:
-                    newest = self._fields[name].values[-1:]     # a view, also for scalar rows
-                    np.maximum(newest, np.asarray(columns[name], self.dtype)[None], out=newest)
+                    series = self._fields[name]
+                    newest = series._data[series._n - 1:series._n]   # a view, also for scalar rows
+                    np.maximum(newest, columns[name], out=newest)
             return
-        self._start(columns, np.shape)
+        if not self._fields:
+            self._start(columns, np.shape)
         self._steps.append(step)
         for name, series in self._fields.items():
             series.append(columns[name])
