@@ -23,7 +23,7 @@ from rnnviz.insight.sampling import InspectedSample, SampleScores, score_sample
 
 from ..widgets.sliders import LogSlider
 from .hidden_states import SYMBOL_NAMES
-from .why_inputs import TokenText, colour_bar, help_button, shown_symbol
+from .why_inputs import TokenText, caption_label, colour_bar, help_button, shown_symbol
 
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 3.0
 TIP_BAR = 80                      # pixels: the tooltip's bar for p = 1
@@ -65,15 +65,6 @@ def format_probability(p: float) -> str:
 def minus(x: float, fmt: str = ".2f") -> str:
     """``x`` formatted with a typographic minus sign."""
     return format(x, fmt).replace("-", "−")
-
-
-def caption_label() -> QLabel:
-    label = QLabel()
-    label.setWordWrap(True)
-    label.setStyleSheet("color: #444;")
-    label.setTextFormat(Qt.TextFormat.PlainText)
-    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-    return label
 
 
 def ordinal(n: int) -> str:

@@ -36,7 +36,7 @@ from rnnviz.insight.jacobians import CONTRACTING_BELOW, EXPANDING_ABOVE
 from rnnviz.insight.saturation import SIGMOID_LOW, TANH_SATURATED
 
 from .gradient_flow import fit_log_range, plain_axis
-from .why_inputs import EMPTY_TEXT, STATE_NAMES, _caption, shown_symbol
+from .why_inputs import EMPTY_TEXT, STATE_NAMES, caption_label, shown_symbol
 
 SIGMA_FLOOR = 1e-4
 """Singular values below this (a direction the step wipes out, or an exact 0) are drawn at it."""
@@ -196,7 +196,7 @@ class DynamicsView(QWidget):
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
         self.stack.addWidget(self.scroll)
-        self.status = _caption()
+        self.status = caption_label()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.status)
@@ -277,9 +277,9 @@ class DynamicsView(QWidget):
         self.class_legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.class_legend.setToolTip("Each step's class, from its largest singular value σmax.")
         body.addWidget(self.class_legend)
-        self.spectrum_caption = _caption()
+        self.spectrum_caption = caption_label()
         body.addWidget(self.spectrum_caption)
-        self.step_readout = _caption()
+        self.step_readout = caption_label()
         body.addWidget(self.step_readout)
         self.spectrum_view.installEventFilter(self)
         self._mouse = pg.SignalProxy(self.spectrum_view.scene().sigMouseMoved, rateLimit=30,
@@ -338,7 +338,7 @@ class DynamicsView(QWidget):
         self.saturation_stack.addWidget(self.gate_plot)
         self.saturation_stack.addWidget(self.hist_plot)
         body.addWidget(self.saturation_stack, 3)
-        self.saturation_caption = _caption()
+        self.saturation_caption = caption_label()
         body.addWidget(self.saturation_caption)
 
     # ------------------------------------------------------------------ showing

@@ -299,7 +299,8 @@ def _page(help_text: str) -> tuple[QWidget, QVBoxLayout]:
     return page, layout
 
 
-def _caption() -> QLabel:
+def caption_label() -> QLabel:
+    """A wrapped plain-text caption in the why-views' grey."""
     label = QLabel()
     label.setWordWrap(True)
     label.setStyleSheet("color: #444;")
@@ -341,7 +342,7 @@ class InputsView(QWidget):
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
         self.stack.addWidget(self.tabs)
-        self.status = _caption()
+        self.status = caption_label()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.status)
@@ -435,7 +436,7 @@ class InputsView(QWidget):
         span.addWidget(self.span_start)
         span.addWidget(QLabel("to"))
         span.addWidget(self.span_stop)
-        self.span_label = _caption()
+        self.span_label = caption_label()
         span.addWidget(self.span_label, 1)
         self.rank_list = QListWidget()
         self.rank_list.setToolTip("The units most selective for the span (Cohen's d, span vs the rest), by |d|. "
@@ -465,7 +466,7 @@ class InputsView(QWidget):
         page, layout = _page(PROBABILITY_HELP)
         self.probabilities_page = page
         top = QHBoxLayout()
-        self.probabilities_caption = _caption()
+        self.probabilities_caption = caption_label()
         top.addWidget(self.probabilities_caption, 1)
         top.addWidget(help_button(PROBABILITY_HELP))
         self.probabilities_text = TokenText()
@@ -489,7 +490,7 @@ class InputsView(QWidget):
         page, layout = _page(MEMORY_HELP)
         self.memory_page = page
         top = QHBoxLayout()
-        self.memory_caption = _caption()
+        self.memory_caption = caption_label()
         top.addWidget(self.memory_caption, 1)
         top.addWidget(help_button(MEMORY_HELP))
         self.memory_plot = pg.PlotWidget()
