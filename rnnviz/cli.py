@@ -28,6 +28,7 @@ from rnnviz.bridge.files import add_export_arguments, add_import_arguments, run_
 from rnnviz.errors import BUG_LINE, FileError, RnnvizError, SettingError
 from rnnviz.insight.explain import add_arguments as explain_arguments
 from rnnviz.insight.explain import run as run_explain
+from rnnviz.training.config import CELLS
 
 EXIT_BAD_INPUT = 2
 EXIT_NONFINITE = 3
@@ -61,7 +62,7 @@ CONFIG_HELP = {
     "n_symbols": "copy: alphabet size",
     "copy_length": "copy: symbols to recall",
     "corpus": "charlm: a UTF-8 text file (default: built-in corpus)",
-    "cell": "rnn | lstm | gru",
+    "cell": " | ".join(CELLS) + " (gru: the course's GRU; gru_torch: PyTorch's nn.GRU)",
     "activation": "vanilla RNN activation: tanh | relu | sigmoid",
     "hidden": "hidden units",
     "init": "small | uniform | xavier | orthogonal | identity",
@@ -558,7 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
     presets.add_argument("--json", action="store_true")
 
     gc = sub.add_parser("gradcheck", help="check BPTT gradients against finite differences")
-    gc.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="rnn")
+    gc.add_argument("--cell", choices=CELLS, default="rnn")
     gc.add_argument("--activation", choices=("tanh", "relu", "sigmoid"), default="tanh")
     gc.add_argument("--hidden", type=int, default=6)
     gc.add_argument("--steps-t", type=int, default=6, help="time steps")

@@ -218,7 +218,7 @@ class ControlPanel(QWidget):
 
         # --- model -------------------------------------------------------------------------
         model = self._group("Network — applies on reset")
-        self._add(model, "cell", "Cell", _combo(CELLS, {"rnn": "RNN (vanilla)", "lstm": "LSTM", "gru": "GRU"}))
+        self._add(model, "cell", "Cell", _combo(CELLS, {"rnn": "RNN (vanilla)", "lstm": "LSTM", "gru": "GRU", "gru_torch": "GRU (PyTorch)"}))
         self._add(model, "activation", "Activation", _combo(ACTIVATIONS))
         self._add(model, "hidden", "Hidden units H", _spin(1, 4096))
         self._add(model, "batch_size", "Batch size", _spin(0, 1_000_000))
