@@ -197,7 +197,8 @@ def add_import_arguments(parser: argparse.ArgumentParser) -> None:
 def run_import(args) -> int:
     trainer = import_weights(args.weights, args.save, corpus_path=args.corpus, cell=args.cell, force=args.force)
     spec = trainer.spec
-    print(f"wrote {args.save}: character model, {CELL_TITLES.get(spec.cell, spec.cell)} with {spec.hidden_size} hidden units, "
+    cell = CELL_TITLES.get(spec.cell, spec.cell)
+    print(f"wrote {args.save}: character model, {cell} with {spec.hidden_size} hidden units, "
           f"{spec.input_size} symbols" + ("" if args.corpus else " (no corpus: the session's text is "
                                           "the vocabulary; open it to inspect, not to train)"))
     return 0

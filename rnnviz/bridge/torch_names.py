@@ -30,6 +30,7 @@ import json
 
 import numpy as np
 
+from rnnviz.engine.sequence import GATE_BLOCKS
 from rnnviz.errors import InputError
 
 FORMAT = "rnnviz-torch-1"
@@ -52,7 +53,7 @@ def check_exportable(cell: str, activation: str) -> None:
     if cell == "gru":
         raise InputError("PyTorch's GRU applies the reset gate after the recurrent product, the course's "
                          "GRU before it, so this session cannot be written in PyTorch's layout; "
-                         "RNN, LSTM and gru_torch (PyTorch's GRU) sessions can")
+                         "a GRU trained with --cell gru_torch (PyTorch's GRU) can")
     if cell == "rnn" and activation not in TORCH_NONLINEARITY:
         raise InputError(f"torch.nn.RNN has no {activation} nonlinearity (only tanh and relu), "
                          "so this session cannot be written in PyTorch's layout")
@@ -115,7 +116,7 @@ def from_torch(tensors: dict[str, np.ndarray], cell: str) -> dict[str, np.ndarra
     if cell not in TORCH_MODULES:
         raise InputError(f"cell must be {', '.join(TORCH_MODULES)} (got {cell!r})")
     module = TORCH_MODULES[cell]
-    G = {"lstm": 4, "gru_torch": 3}.get(cell, 1)
+    G = GATE_BLOCKS[cell]
     names = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "fc.weight", "fc.bias")
     missing = [n for n in names if n not in tensors]
     if missing:

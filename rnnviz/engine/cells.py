@@ -2,7 +2,8 @@
 
 Notation follows the course: ``a<t>`` hidden state, ``c<t>`` LSTM cell state, ``Γ`` gates, ``c~``
 the candidate. Shapes: N batch, D input features, H hidden units, G gate blocks (1 RNN, 4 LSTM,
-3 for either GRU). Rows are examples (``a<t>`` is (N, H)), so the course's ``Waa a<t-1>`` is ``a<t-1> Waaᵀ``.
+3 for either GRU). Rows are examples (``a<t>`` is (N, H)), so the course's ``Waa a<t-1>`` is
+``a<t-1> Waaᵀ``.
 
 Fused layout: ``Wax`` (G·H, D), ``Waa`` (G·H, H) and ``ba`` (G·H,) stack one block of H rows per
 gate. The input half of every pre-activation, ``xw<t> = x<t> Waxᵀ + ba`` (N, G·H), does not depend

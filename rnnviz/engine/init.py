@@ -32,8 +32,9 @@ def init_params(cell: str, D: int, H: int, K: int, G: int, rng: np.random.Genera
     xavier      Glorot uniform per block.
     orthogonal  orthogonal recurrent blocks, Glorot input and readout weights.
     identity    identity recurrent blocks, ``randn·0.001`` elsewhere (IRNN, Le et al. 2015).
-    Biases (``baa`` too) start at zero, except the LSTM forget gate's at ``forget_bias`` (1 by default, so memory
-    is kept at first: σ(1) ≈ 0.73 per step; 3 keeps σ(3) ≈ 0.95, for lags of tens of steps).
+    Biases (``baa`` too) start at zero, except the LSTM forget gate's at ``forget_bias`` (1 by
+    default, so memory is kept at first: σ(1) ≈ 0.73 per step; 3 keeps σ(3) ≈ 0.95, for lags of
+    tens of steps).
     """
     if scheme not in SCHEMES:
         raise ValueError(f"init must be one of {', '.join(SCHEMES)} (got {scheme!r})")

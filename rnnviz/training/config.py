@@ -154,7 +154,8 @@ LIVE_FIELDS = frozenset({
 
 #: settings read only in some runs: name -> (is it read by this config?, why not, when it is not)
 _CONDITIONAL = {
-    "activation": (lambda c: c.cell == "rnn", lambda c: f"the {CELL_TITLES.get(c.cell, c.cell)} has no choice of activation (only --cell rnn)"),
+    "activation": (lambda c: c.cell == "rnn",
+                   lambda c: f"the {CELL_TITLES.get(c.cell, c.cell)} has no choice of activation (only --cell rnn)"),
     "forget_bias": (lambda c: c.cell == "lstm", lambda c: "only the LSTM has a forget gate (--cell lstm)"),
     "momentum": (lambda c: c.optimizer == "momentum", lambda c: f"--optimizer {c.optimizer} uses no momentum (only momentum does)"),
     "beta1": (lambda c: c.optimizer == "adam", lambda c: f"--optimizer {c.optimizer} has no beta1 (only adam)"),

@@ -500,7 +500,8 @@ class InputsView(QWidget):
             self.ranked_units = []
             return
         self.stack.setCurrentWidget(self.tabs)
-        self.status.setText(f"As of training step {li.step:,} · {CELL_TITLES.get(li.cell, li.cell)} · probe of {li.T} steps")
+        cell = CELL_TITLES.get(li.cell, li.cell)
+        self.status.setText(f"As of training step {li.step:,} · {cell} · probe of {li.T} steps")
         self.status.show()
         n = len(li.output_steps)
         self.output_box.blockSignals(True)
