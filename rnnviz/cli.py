@@ -28,6 +28,7 @@ from rnnviz.bridge.files import add_export_arguments, add_import_arguments, run_
 from rnnviz.errors import BUG_LINE, FileError, RnnvizError, SettingError
 from rnnviz.insight.explain import add_arguments as explain_arguments
 from rnnviz.insight.explain import run as run_explain
+from rnnviz.training.config import CELLS
 
 EXIT_BAD_INPUT = 2
 EXIT_NONFINITE = 3
@@ -529,7 +530,7 @@ def build_parser() -> argparse.ArgumentParser:
     presets.add_argument("--json", action="store_true")
 
     gc = sub.add_parser("gradcheck", help="check BPTT gradients against finite differences")
-    gc.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="rnn")
+    gc.add_argument("--cell", choices=CELLS, default="rnn")
     gc.add_argument("--activation", choices=("tanh", "relu", "sigmoid"), default="tanh")
     gc.add_argument("--hidden", type=int, default=6)
     gc.add_argument("--steps-t", type=int, default=6, help="time steps")

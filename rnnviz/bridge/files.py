@@ -16,10 +16,10 @@ import numpy as np
 
 from rnnviz.errors import FileError, InputError
 from rnnviz.session import check_save_target, load_session, save_session
-from rnnviz.training.config import Config
+from rnnviz.training.config import CELL_TITLES, Config
 from rnnviz.training.trainer import Trainer
 
-from .torch_names import FORMAT, from_torch, to_torch
+from .torch_names import FORMAT, TORCH_MODULES, from_torch, to_torch
 
 MAX_FILE_BYTES = 2 << 30
 
@@ -97,7 +97,7 @@ def import_weights(path: str, save_path: str, *, corpus_path: str | None = None,
     fmt = metadata.get("format")
     if fmt is not None and fmt.startswith("rnnviz-torch") and fmt != FORMAT:
         raise InputError(f"{path} was written by a newer rnnviz ({fmt}); update rnnviz to read it")
-    cell = cell or metadata.get("cell") or ("lstm" if _rows(tensors) == 4 * _hidden(tensors) else "rnn")
+    cell = cell or metadata.get("cell") or _cell_of(tensors)
     nonlinearity = metadata.get("nonlinearity") or "tanh"
     if cell == "rnn" and nonlinearity not in ("tanh", "relu"):
         raise InputError(f"{path} names the nonlinearity {nonlinearity!r}; nn.RNN has tanh and relu")
@@ -139,14 +139,12 @@ def import_weights(path: str, save_path: str, *, corpus_path: str | None = None,
     return trainer
 
 
-def _rows(tensors) -> int:
+def _cell_of(tensors) -> str:
+    """The cell a file that does not say holds, from weight_hh_l0's (G*H, H): G = 4 LSTM, 3 GRU
+    (an nn.GRU is rnnviz's gru_torch), else RNN (from_torch then checks the shapes)."""
     w = tensors.get("weight_hh_l0")
-    return w.shape[0] if w is not None and w.ndim == 2 else -1
-
-
-def _hidden(tensors) -> int:
-    w = tensors.get("weight_hh_l0")
-    return w.shape[1] if w is not None and w.ndim == 2 else -1
+    blocks = w.shape[0] / w.shape[1] if w is not None and w.ndim == 2 and w.shape[1] else 1
+    return {4: "lstm", 3: "gru_torch"}.get(blocks, "rnn")
 
 
 def _vocabulary(metadata: dict, path: str) -> list[str] | None:
@@ -173,14 +171,15 @@ def _placeholder_text(symbols: list[str], seq_length: int) -> str:
 
 # ---- the command line ----------------------------------------------------------------------------
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("session", help="an rnnviz session file (.rnnviz) with an RNN (tanh or relu) or LSTM")
+    parser.add_argument("session", help="an rnnviz session file (.rnnviz) with an RNN (tanh or relu), LSTM or "
+                        "gru_torch (PyTorch's GRU)")
     parser.add_argument("output", help="the safetensors file to write (PyTorch's parameter names)")
     parser.add_argument("--force", action="store_true", help="replace an existing output file")
 
 
 def run_export(args) -> int:
     metadata = export_session(args.session, args.output, force=args.force)
-    print(f"wrote {args.output}: nn.{metadata['cell'].upper()} (hidden {metadata['hidden_size']}, "
+    print(f"wrote {args.output}: nn.{TORCH_MODULES[metadata['cell']]} (hidden {metadata['hidden_size']}, "
           f"input {metadata['input_size']}) + nn.Linear 'fc' (output {metadata['output_size']})")
     return 0
 
@@ -190,14 +189,16 @@ def add_import_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save", required=True, metavar="SESSION", help="the session file to write")
     parser.add_argument("--corpus", help="the text the model was trained on (needed when the file "
                         "does not list its vocabulary)")
-    parser.add_argument("--cell", choices=("rnn", "lstm"), help="the cell, when the file does not say")
+    parser.add_argument("--cell", choices=tuple(TORCH_MODULES), help="the cell, when the file does not say "
+                        "(an nn.GRU is gru_torch; default: from weight_hh_l0's shape)")
     parser.add_argument("--force", action="store_true", help="replace an existing file")
 
 
 def run_import(args) -> int:
     trainer = import_weights(args.weights, args.save, corpus_path=args.corpus, cell=args.cell, force=args.force)
     spec = trainer.spec
-    print(f"wrote {args.save}: character model, {spec.cell.upper()} with {spec.hidden_size} hidden units, "
+    cell = CELL_TITLES.get(spec.cell, spec.cell)
+    print(f"wrote {args.save}: character model, {cell} with {spec.hidden_size} hidden units, "
           f"{spec.input_size} symbols" + ("" if args.corpus else " (no corpus: the session's text is "
                                           "the vocabulary; open it to inspect, not to train)"))
     return 0

@@ -2,7 +2,8 @@
 
 Notation follows the course: ``a<t>`` hidden state, ``c<t>`` LSTM cell state, ``Γ`` gates, ``c~``
 the candidate. Shapes: N batch, D input features, H hidden units, G gate blocks (1 RNN, 4 LSTM,
-3 GRU). Rows are examples (``a<t>`` is (N, H)), so the course's ``Waa a<t-1>`` is ``a<t-1> Waaᵀ``.
+3 for either GRU). Rows are examples (``a<t>`` is (N, H)), so the course's ``Waa a<t-1>`` is
+``a<t-1> Waaᵀ``.
 
 Fused layout: ``Wax`` (G·H, D), ``Waa`` (G·H, H) and ``ba`` (G·H,) stack one block of H rows per
 gate. The input half of every pre-activation, ``xw<t> = x<t> Waxᵀ + ba`` (N, G·H), does not depend
@@ -10,7 +11,8 @@ on the recurrence, so :mod:`rnnviz.engine.sequence` computes it for all time ste
 product and a step adds only the recurrent half. Likewise a step's backward returns the
 pre-activation gradient ``dz<t>`` (N, G·H) and the gradients on the previous state, and the
 sequence sums the weight gradients over time in one product each: ``dWax = Σt dz<t>ᵀ x<t>``,
-``dWaa = Σt dz<t>ᵀ a<t-1>`` (GRU block c: ``Σt dz_c<t>ᵀ (Γr * a<t-1>)``), ``dba = Σt Σn dz<t>``.
+``dWaa = Σt dz<t>ᵀ a<t-1>`` (GRU block c: ``Σt dz_c<t>ᵀ (Γr * a<t-1>)``; PyTorch GRU block n:
+``Σt (Γr * dz_n<t>)ᵀ a<t-1>``), ``dba = Σt Σn dz<t>``.
 
 * RNN  (G = 1): ``a<t> = g(Wax x<t> + Waa a<t-1> + ba)``, g = tanh, relu or sigmoid.
 * LSTM (G = 4), blocks ``f, i, o, c``: block k of ``[Waa | Wax]`` is the course's ``W_k``
@@ -19,6 +21,13 @@ sequence sums the weight gradients over time in one product each: ``dWax = Σt d
   ``a<t> = Γo * tanh(c<t>)``. (The course calls Γi the update gate Γu.)
 * GRU  (G = 3), blocks ``r, u, c`` (the course's full GRU): ``Γr = σ(z_r)``, ``Γu = σ(z_u)``,
   ``c~ = tanh(xw_c + (Γr * a<t-1>) Waa_cᵀ)``; ``a<t> = Γu*c~ + (1-Γu)*a<t-1>``.
+* PyTorch's GRU (cell ``gru_torch``, G = 3), blocks ``r, z, n`` as ``torch.nn.GRU`` orders them:
+  ``Γr = σ(xw_r + a<t-1> Waa_rᵀ)``, ``Γz = σ(xw_z + a<t-1> Waa_zᵀ)``,
+  ``n = tanh(xw_n + Γr * (a<t-1> Waa_nᵀ + baa))``; ``a<t> = (1-Γz)*n + Γz*a<t-1>``.
+  The reset gate scales the recurrent product *after* it is taken, bias included, so the block's
+  recurrent bias ``baa`` (H,) (PyTorch's ``b_hn``) is a parameter of its own; ``ba`` holds
+  ``b_ir + b_hr``, ``b_iz + b_hz`` and ``b_in``. Γz weighs the old state (it plays the course's
+  1-Γu) and n is the candidate (the course's c~).
 
 Every forward writes its results into arrays the caller passes (``out``, ``gates``, ``c``, ``a``):
 they are views of the sequence's (T, N, ·) buffers, so the step's cache is exactly what the
@@ -157,3 +166,45 @@ def gru_step_backward(da: np.ndarray, a_prev: np.ndarray, gates: np.ndarray, Waa
     dz = np.concatenate([dz_r, dz_u, dz_c], axis=1)
     da_prev = da * (1.0 - u) + dra * r + np.dot(dz[:, :2 * H], Waa[:2 * H])
     return dz, da_prev
+
+
+# --------------------------------------------------------------------------- PyTorch's GRU
+def gru_torch_step_forward(xw: np.ndarray, a_prev: np.ndarray, Waa: np.ndarray, baa: np.ndarray,
+                           gates: np.ndarray, hn: np.ndarray, a: np.ndarray) -> None:
+    """One step of PyTorch's GRU (``torch.nn.GRU``), reset gate after the recurrent product.
+
+    xw: (N, 3H) input half, blocks r, z, n.  a_prev: (N, H).  Waa: (3H, H).  baa: (H,) the
+    recurrent bias of block n.
+    ``Γr, Γz = σ(xw_r + a<t-1> Waa_rᵀ), σ(xw_z + a<t-1> Waa_zᵀ)``;
+    ``hn<t> = a<t-1> Waa_nᵀ + baa``;  ``n = tanh(xw_n + Γr * hn<t>)``;  ``a<t> = (1-Γz)*n + Γz*a<t-1>``.
+    Writes ``[Γr, Γz, n]`` into gates (N, 3H), ``hn<t>`` into hn (N, H) and ``a<t>`` into a (N, H).
+    Cache for backward: ``(a<t-1>, gates, hn)``.
+    """
+    H = a.shape[1]
+    rz = np.add(xw[:, :2 * H], np.dot(a_prev, Waa[:2 * H].T), out=gates[:, :2 * H])
+    sigmoid(rz, out=rz)                                                  # Γr, Γz
+    r, z = gates[:, :H], gates[:, H:2 * H]
+    np.add(np.dot(a_prev, Waa[2 * H:].T), baa, out=hn)
+    n = np.add(xw[:, 2 * H:], r * hn, out=gates[:, 2 * H:])
+    np.tanh(n, out=n)                                                    # n
+    np.add(n, z * (a_prev - n), out=a)                                   # (1-Γz)*n + Γz*a<t-1>
+
+
+def gru_torch_step_backward(da: np.ndarray, a_prev: np.ndarray, gates: np.ndarray, hn: np.ndarray,
+                            Waa: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Backward of :func:`gru_torch_step_forward`.
+
+    da: (N, H) total gradient on ``a<t>``.  a_prev (N, H), gates (N, 3H), hn (N, H): the cache.
+    Returns ``dz<t>`` (N, 3H) ``[dz_r, dz_z, dz_n]``, ``dhn<t> = Γr * dz_n`` (N, H), the gradient
+    on ``a<t-1> Waa_nᵀ + baa`` (``dWaa_n<t> = dhn<t>ᵀ a<t-1>``, ``dbaa<t> = Σn dhn<t>``), and
+    ``da<t-1> = da * Γz + [dz_r, dz_z, dhn] Waa`` (N, H).
+    """
+    H = a_prev.shape[1]
+    r, z, n = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:]
+    dz_n = da * (1.0 - z) * (1.0 - n * n)
+    dz_z = da * (a_prev - n) * z * (1.0 - z)
+    dhn = dz_n * r
+    dz_r = dz_n * hn * r * (1.0 - r)
+    dz = np.concatenate([dz_r, dz_z, dz_n], axis=1)
+    da_prev = da * z + np.dot(dz[:, :2 * H], Waa[:2 * H]) + np.dot(dhn, Waa[2 * H:])
+    return dz, dhn, da_prev

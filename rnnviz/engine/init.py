@@ -1,6 +1,7 @@
 """Weight initialisers. Every one takes a ``numpy.random.Generator``: equal seeds, equal weights.
 
-Shapes: Wax (G·H, D), Waa (G·H, H), ba (G·H,), Wya (K, H), by (K,); G gate blocks.
+Shapes: Wax (G·H, D), Waa (G·H, H), ba (G·H,), Wya (K, H), by (K,); G gate blocks; PyTorch's GRU
+(cell "gru_torch") also baa (H,).
 Each gate block is initialised as its own matrix (fan-in and fan-out of one block).
 """
 
@@ -31,8 +32,9 @@ def init_params(cell: str, D: int, H: int, K: int, G: int, rng: np.random.Genera
     xavier      Glorot uniform per block.
     orthogonal  orthogonal recurrent blocks, Glorot input and readout weights.
     identity    identity recurrent blocks, ``randn·0.001`` elsewhere (IRNN, Le et al. 2015).
-    Biases start at zero, except the LSTM forget gate's at ``forget_bias`` (1 by default, so memory
-    is kept at first: σ(1) ≈ 0.73 per step; 3 keeps σ(3) ≈ 0.95, for lags of tens of steps).
+    Biases (``baa`` too) start at zero, except the LSTM forget gate's at ``forget_bias`` (1 by
+    default, so memory is kept at first: σ(1) ≈ 0.73 per step; 3 keeps σ(3) ≈ 0.95, for lags of
+    tens of steps).
     """
     if scheme not in SCHEMES:
         raise ValueError(f"init must be one of {', '.join(SCHEMES)} (got {scheme!r})")
@@ -60,5 +62,8 @@ def init_params(cell: str, D: int, H: int, K: int, G: int, rng: np.random.Genera
     if cell == "lstm":
         ba[:H] = forget_bias
     by = np.zeros(K)
-    params = {"Wax": Wax, "Waa": Waa, "ba": ba, "Wya": Wya, "by": by}
+    params = {"Wax": Wax, "Waa": Waa, "ba": ba}
+    if cell == "gru_torch":
+        params["baa"] = np.zeros(H)
+    params.update(Wya=Wya, by=by)
     return {k: np.ascontiguousarray(v, dtype=dtype) for k, v in params.items()}

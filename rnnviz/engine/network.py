@@ -1,8 +1,9 @@
 """A recurrent network: specification + parameters, with loss, gradients, prediction and sampling.
 
 Shapes: T time, N batch, D input features (V vocabulary for token inputs), H hidden, K outputs,
-G gate blocks (1 RNN, 4 LSTM, 3 GRU). Parameters (name-keyed, the course's names):
-``Wax`` (G·H, D), ``Waa`` (G·H, H), ``ba`` (G·H,), ``Wya`` (K, H), ``by`` (K,).
+G gate blocks (1 RNN, 4 LSTM, 3 for either GRU). Parameters (name-keyed, the course's names):
+``Wax`` (G·H, D), ``Waa`` (G·H, H), ``ba`` (G·H,), ``Wya`` (K, H), ``by`` (K,); PyTorch's GRU
+(cell "gru_torch") also has ``baa`` (H,), the recurrent bias its reset gate multiplies.
 See :mod:`rnnviz.engine.cells` for the gate layout.
 """
 
@@ -19,6 +20,7 @@ from rnnviz.engine.init import init_params
 from rnnviz.engine.sequence import GATE_BLOCKS, STATE_KEYS
 
 PARAM_NAMES = ("Wax", "Waa", "ba", "Wya", "by")
+"""The parameters every cell has; :meth:`NetworkSpec.param_shapes` gives a cell's own (with "baa")."""
 READOUTS = ("softmax", "sigmoid", "linear")
 
 
@@ -26,7 +28,7 @@ READOUTS = ("softmax", "sigmoid", "linear")
 class NetworkSpec:
     """What a network is; every field fixes array shapes or the loss."""
 
-    cell: str                   # "rnn" | "lstm" | "gru"
+    cell: str                   # "rnn" | "lstm" | "gru" (the course's) | "gru_torch" (PyTorch's)
     input_size: int             # D, or the vocabulary size V for token inputs
     hidden_size: int            # H
     output_size: int            # K
@@ -39,7 +41,7 @@ class NetworkSpec:
 
     def __post_init__(self):
         if self.cell not in GATE_BLOCKS:
-            raise ValueError(f"cell must be rnn, lstm or gru (got {self.cell!r})")
+            raise ValueError(f"cell must be one of {', '.join(GATE_BLOCKS)} (got {self.cell!r})")
         for name in ("input_size", "hidden_size", "output_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
@@ -61,7 +63,10 @@ class NetworkSpec:
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         G, D, H, K = self.gate_blocks, self.input_size, self.hidden_size, self.output_size
-        return {"Wax": (G * H, D), "Waa": (G * H, H), "ba": (G * H,), "Wya": (K, H), "by": (K,)}
+        shapes = {"Wax": (G * H, D), "Waa": (G * H, H), "ba": (G * H,)}
+        if self.cell == "gru_torch":
+            shapes["baa"] = (H,)
+        return {**shapes, "Wya": (K, H), "by": (K,)}
 
 
 @dataclass
@@ -70,7 +75,8 @@ class ForwardResult:
 
     outputs: probabilities (softmax, sigmoid) or values (linear): (T, N, K), or (N, K) many-to-one.
     final_state: {"a": (N, H)} (+ "c" for LSTM), copies.
-    states: (T, N, H) arrays: "a"; LSTM also "c", "f", "i", "o", "cand"; GRU "r", "u", "cand".
+    states: (T, N, H) arrays: "a"; LSTM also "c", "f", "i", "o", "cand"; GRU "r", "u", "cand";
+        PyTorch GRU "r", "z", "cand" (its n).
         Empty after ``loss_and_grads`` (BPTT reuses those buffers).
     grad_a_norms: (T,) ``||dL/da<t>||`` over the batch, counting every path; None after ``forward``.
     grad_c_norms: (T,) ``||dL/dc<t>||`` for LSTM.
@@ -212,6 +218,9 @@ class Network:
         elif spec.cell == "gru":
             g = cache.gates
             states.update(r=g[..., :H], u=g[..., H:2 * H], cand=g[..., 2 * H:])
+        elif spec.cell == "gru_torch":
+            g = cache.gates
+            states.update(r=g[..., :H], z=g[..., H:2 * H], cand=g[..., 2 * H:])
         return ForwardResult(outputs, final, states)
 
     def _forward_loss(self, x, y, state0, mask):

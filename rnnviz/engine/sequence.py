@@ -2,7 +2,7 @@
 :mod:`rnnviz.engine.cells`; the loss weights of each position.
 
 Shapes: T time steps, N batch, D input features (or V vocabulary for token inputs), H hidden,
-G gate blocks (1 RNN, 4 LSTM, 3 GRU). Time-major throughout.
+G gate blocks (1 RNN, 4 LSTM, 3 for either GRU). Time-major throughout.
 
 The input half of every pre-activation, ``x<t> Waxᵀ + ba``, is one matrix product for all T steps
 before the loop (a column lookup for token inputs); after the backward loop ``dWax`` and ``dba``
@@ -23,8 +23,9 @@ import numpy as np
 
 from rnnviz.engine import cells, factored
 
-GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3}
-STATE_KEYS = {"rnn": ("a",), "lstm": ("a", "c"), "gru": ("a",)}
+#: the cells: "gru" is the course's GRU, "gru_torch" PyTorch's (see :mod:`rnnviz.engine.cells`)
+GATE_BLOCKS = {"rnn": 1, "lstm": 4, "gru": 3, "gru_torch": 3}
+STATE_KEYS = {"rnn": ("a",), "lstm": ("a", "c"), "gru": ("a",), "gru_torch": ("a",)}
 #: Memory switch of the vanilla RNN's BPTT. Up to this many bytes of hidden states, ``dz<t>`` goes
 #: into a buffer of its own and ``dWaa`` is one product after the loop (as for LSTM and GRU, whose
 #: gates buffer takes ``dz<t>``). Above it, ``dz<t>`` overwrites ``a<t>`` once consumed and ``dWaa``
@@ -34,7 +35,7 @@ SEPARATE_DZ_BYTES = 1 << 24
 #: Speed switch: BPTT of the vanilla RNN (when dz<t> has a buffer of its own) and of the LSTM whose
 #: steps hold at most this many hidden values (N·H) runs through :mod:`rnnviz.engine.factored`,
 #: which computes each step's cache-only factors for all steps before the loop; larger steps, the
-#: GRU, and everything when this is 0 run the step kernels of :mod:`rnnviz.engine.cells`. Same
+#: GRUs, and everything when this is 0 run the step kernels of :mod:`rnnviz.engine.cells`. Same
 #: gradients (tests compare them); the gain, and the loss above the limit, are measured in
 #: benchmarks/README.md.
 FACTORED_BPTT_MAX_STEP = 4096
@@ -53,8 +54,10 @@ class SequenceCache:
     x: np.ndarray              # (T, N, D) float or (T, N) int tokens
     A: np.ndarray              # (T+1, N, H): A[0] = a<0>, A[t+1] = a<t+1>
     C: np.ndarray | None       # LSTM (T+1, N, H) cell states, C[0] = c<0>
-    gates: np.ndarray | None   # LSTM (T, N, 4H) [Γf, Γi, Γo, c~]; GRU (T, N, 3H) [Γr, Γu, c~]
+    gates: np.ndarray | None   # LSTM (T, N, 4H) [Γf, Γi, Γo, c~]; GRU (T, N, 3H) [Γr, Γu, c~];
+                               # PyTorch GRU (T, N, 3H) [Γr, Γz, n]
     RA: np.ndarray | None      # GRU (T, N, H) Γr * a<t-1>
+    HN: np.ndarray | None = None   # PyTorch GRU (T, N, H) a<t-1> Waa_nᵀ + baa
 
 
 def _poll(cancel) -> None:
@@ -96,7 +99,8 @@ def forward_sequence(params: dict, cell: str, activation: str, x: np.ndarray, st
                      cancel=None) -> tuple[np.ndarray, dict, SequenceCache]:
     """Run the cell over all T steps.
 
-    params: Wax (G·H, D), Waa (G·H, H), ba (G·H,).  x: (T, N, D) or (T, N) tokens.
+    params: Wax (G·H, D), Waa (G·H, H), ba (G·H,) (+ baa (H,) for "gru_torch").
+    x: (T, N, D) or (T, N) tokens.
     state0: {"a": (N, H)} (+ {"c": (N, H)} for LSTM).
     cancel: optional ``() -> bool`` polled at every time step; when it returns True the pass stops
     by raising :class:`Cancelled` (nothing outside this call has been changed).
@@ -107,7 +111,7 @@ def forward_sequence(params: dict, cell: str, activation: str, x: np.ndarray, st
     G = GATE_BLOCKS[cell]
     A = np.empty((T + 1, N, H), dtype=Wax.dtype)
     A[0] = state0["a"]
-    C = gates = RA = None
+    C = gates = RA = HN = None
     if cell == "rnn":
         input_projection(Wax, ba, x, out=A[1:])                     # (T, N, H), becomes a<t>
         for a_prev, a in zip(A[:-1], A[1:]):                        # a holds xw<t> on entry
@@ -118,18 +122,22 @@ def forward_sequence(params: dict, cell: str, activation: str, x: np.ndarray, st
         if cell == "lstm":
             C = np.empty_like(A)
             C[0] = state0["c"]
-        else:
+        elif cell == "gru":
             RA = np.empty_like(A[1:])
+        else:
+            HN = np.empty_like(A[1:])
         for t in range(T):                                          # gates[t] holds xw<t> on entry
             _poll(cancel)
             if cell == "lstm":
                 cells.lstm_step_forward(gates[t], A[t], C[t], Waa, gates[t], C[t + 1], A[t + 1])
-            else:
+            elif cell == "gru":
                 cells.gru_step_forward(gates[t], A[t], Waa, gates[t], RA[t], A[t + 1])
+            else:
+                cells.gru_torch_step_forward(gates[t], A[t], Waa, params["baa"], gates[t], HN[t], A[t + 1])
     final = {"a": A[T].copy()}
     if cell == "lstm":
         final["c"] = C[T].copy()
-    return A, final, SequenceCache(cell, activation, x, A, C, gates, RA)
+    return A, final, SequenceCache(cell, activation, x, A, C, gates, RA, HN)
 
 
 def backward_sequence(params: dict, dA_out: np.ndarray | None, dA_last: np.ndarray | None,
@@ -140,11 +148,12 @@ def backward_sequence(params: dict, dA_out: np.ndarray | None, dA_last: np.ndarr
     dA_out: (T, N, H) gradient reaching each ``a<t>`` from the readout (many-to-many), or None.
     dA_last: (N, H) gradient on the last state only (many-to-one), or None.
     dfinal: optional gradient on the final state ({"a": (N, H)} [+ "c"]).
-    out: optional arrays ``{"Wax", "Waa", "ba"}`` to write the gradients into (e.g. views of one
-    flat gradient buffer); new arrays if None.
+    out: optional arrays ``{"Wax", "Waa", "ba"}`` (+ ``"baa"`` for "gru_torch") to write the
+    gradients into (e.g. views of one flat gradient buffer); new arrays if None.
     cancel: as in :func:`forward_sequence` (``out`` is then left half-written).
-    Destroys the cache: each step's cache is overwritten by its ``dz<t>``.
-    Returns ``(grads, dstate0, grad_a_norms, grad_c_norms)``: grads for Wax, Waa, ba;
+    Destroys the cache: each step's cache is overwritten by its ``dz<t>`` (and the PyTorch GRU's
+    ``hn<t>`` by ``dhn<t>``).
+    Returns ``(grads, dstate0, grad_a_norms, grad_c_norms)``: grads for Wax, Waa, ba (+ baa);
     dstate0 the gradient on the initial state; ``grad_a_norms[t] = ||dL/da<t>||`` (T,) counting
     every path (readout at t and all later steps); ``grad_c_norms`` likewise for LSTM's ``c<t>``.
     """
@@ -153,6 +162,8 @@ def backward_sequence(params: dict, dA_out: np.ndarray | None, dA_last: np.ndarr
     T, N, H = A.shape[0] - 1, A.shape[1], A.shape[2]
     if out is None:
         out = {"Wax": np.empty_like(Wax), "Waa": np.empty_like(Waa), "ba": np.empty_like(params["ba"])}
+        if cell == "gru_torch":
+            out["baa"] = np.empty_like(params["baa"])
     dWax, dWaa, dba = out["Wax"], out["Waa"], out["ba"]
     norms = np.empty(T)
     c_norms = np.empty(T) if cell == "lstm" else None
@@ -190,12 +201,18 @@ def backward_sequence(params: dict, dA_out: np.ndarray | None, dA_last: np.ndarr
             elif cell == "lstm":
                 dz, dnext, dc_next, dc = cells.lstm_step_backward(da, dc_next, C[t], C[t + 1], gates[t], Waa)
                 c_norms[t] = math.sqrt(np.vdot(dc, dc))
-            else:
+            elif cell == "gru":
                 dz, dnext = cells.gru_step_backward(da, A[t], gates[t], Waa)
+            else:                                            # hn<t> consumed: it takes dhn<t>
+                dz, cache.HN[t], dnext = cells.gru_torch_step_backward(da, A[t], gates[t], cache.HN[t], Waa)
             dZ[t] = dz
     if cell == "gru":
         summed_over_time(dZ[..., :2 * H], A[:-1], out=dWaa[:2 * H])
         summed_over_time(dZ[..., 2 * H:], cache.RA, out=dWaa[2 * H:])
+    elif cell == "gru_torch":                                # cache.HN now holds dhn<t>
+        summed_over_time(dZ[..., :2 * H], A[:-1], out=dWaa[:2 * H])
+        summed_over_time(cache.HN, A[:-1], out=dWaa[2 * H:])
+        cache.HN.sum(axis=(0, 1), out=out["baa"])
     elif not in_place:
         summed_over_time(dZ, A[:-1], out=dWaa)
     summed_over_time(dZ, cache.x, out=dWax)

@@ -5,9 +5,10 @@ written out, one function per cell, from the states of a forward pass (:class:`~
 and the weights. Shapes: T steps, H hidden, D input, S state size (H; 2H for the LSTM).
 
 * ``Js[t] = ∂state<t>/∂state<t-1>`` (T, S, S) and ``Jx[t] = ∂state<t>/∂x<t>`` (T, S, D).
-* The state is ``a<t>`` for the RNN and the GRU and the stack ``[a<t>; c<t>]`` for the LSTM.
+* The state is ``a<t>`` for the RNN and the GRUs and the stack ``[a<t>; c<t>]`` for the LSTM.
 * Gate blocks of ``Waa``/``Wax`` follow the engine (:mod:`rnnviz.engine.cells`): LSTM ``f, i, o, c``,
-  GRU ``r, u, c`` with the candidate reading ``Γr * a<t-1>``.
+  GRU ``r, u, c`` with the candidate reading ``Γr * a<t-1>``, PyTorch's GRU ``r, z, n`` with the
+  candidate reading ``Γr * (Waa_n a<t-1> + baa)``.
 
 A product ``∂state<τ>/∂state<s> = Js[τ] ⋯ Js[s+1]`` tells how much of a change at step s
 survives to step τ; its largest singular value is the most it can grow or shrink by.
@@ -113,6 +114,35 @@ def gru_step_jacobians(a_prev: np.ndarray, r: np.ndarray, u: np.ndarray, cand: n
     return StepJacobians(Js, Jx)
 
 
+def gru_torch_step_jacobians(a_prev: np.ndarray, r: np.ndarray, z: np.ndarray, n: np.ndarray,
+                             Wax: np.ndarray, Waa: np.ndarray, baa: np.ndarray) -> StepJacobians:
+    """PyTorch's GRU: ``n = tanh(Wax_n x + b_n + Γr (Waa_n a<t-1> + baa))``, ``a<t> = (1-Γz) n + Γz a<t-1>``.
+
+    a_prev, r, z, n: (T, H). Wax: (3H, D), Waa: (3H, H), blocks r, z, n; baa: (H,).
+    With ``hn = Waa_n a<t-1> + baa`` (recomputed here, (T, H)):
+
+        ∂npre/∂a<t-1> = diag(Γr) Waa_n + diag(hn Γr(1-Γr)) Waa_r
+        ∂npre/∂x<t>   = Wax_n + diag(hn Γr(1-Γr)) Wax_r
+        ∂a<t>/∂·      = [diag(Γz)] + diag((a<t-1> - n) Γz(1-Γz)) W_z + diag((1-Γz)(1-n²)) ∂npre/∂·
+
+    (the bracketed term for ∂a<t-1> only). Returns (T, H, H) and (T, H, D).
+    """
+    T, H = n.shape
+    Ar, Az, An = Waa[:H], Waa[H:2 * H], Waa[2 * H:]
+    Xr, Xz, Xn = Wax[:H], Wax[H:2 * H], Wax[2 * H:]
+    hn = a_prev @ An.T + baa                                           # (T, H)
+    via_r = (hn * r * (1.0 - r))[:, :, None]                           # ∂npre/∂rpre, (T, H, 1)
+    pre_a = r[:, :, None] * An[None] + via_r * Ar[None]                # (T, H, H)
+    pre_x = Xn[None] + via_r * Xr[None]                                # (T, H, D)
+    z_scale = ((a_prev - n) * z * (1.0 - z))[:, :, None]
+    n_scale = ((1.0 - z) * (1.0 - n * n))[:, :, None]
+    Js = z_scale * Az[None] + n_scale * pre_a
+    diag = np.arange(H)
+    Js[:, diag, diag] += z
+    Jx = z_scale * Xz[None] + n_scale * pre_x
+    return StepJacobians(Js, Jx)
+
+
 def step_jacobians(trace: Trace) -> StepJacobians:
     """The one-step Jacobians of ``trace``'s cell along its sequence (see the module docstring)."""
     p, s = trace.params, trace.states
@@ -121,6 +151,9 @@ def step_jacobians(trace: Trace) -> StepJacobians:
     if trace.cell == "lstm":
         return lstm_step_jacobians(trace.previous("a"), trace.previous("c"), s["c"], s["f"], s["i"],
                                    s["o"], s["cand"], p["Wax"], p["Waa"])
+    if trace.cell == "gru_torch":
+        return gru_torch_step_jacobians(trace.previous("a"), s["r"], s["z"], s["cand"], p["Wax"], p["Waa"],
+                                        p["baa"])
     return gru_step_jacobians(trace.previous("a"), s["r"], s["u"], s["cand"], p["Wax"], p["Waa"])
 
 

@@ -43,7 +43,8 @@ class LiveInsight:
     labels: (T,) the input symbols as shown.  output_names: the K output classes' names (softmax
         readouts), else None.
     output_steps: (n,) the steps τ that have a target; targets: (n,) class ids or (n, K) values.
-    states: (T, H) arrays by name: "a"; LSTM also "c", "f", "i", "o", "cand"; GRU "r", "u", "cand".
+    states: (T, H) arrays by name: "a"; LSTM also "c", "f", "i", "o", "cand"; GRU "r", "u", "cand";
+        PyTorch GRU "r", "z", "cand".
     score: (n,) log-probability of the target (softmax, sigmoid) or the output value (linear).
     probs: (n, K) the readout's probabilities (values for a linear readout).
     saliency: (T, T) [τ, s] = ‖∂score<τ>/∂x<s>‖₂ (rows of steps without an output are 0).

@@ -1,6 +1,6 @@
 """Where units sit in the flat parts of their nonlinearity, over one probe (Karpathy et al. 2015, Fig. 4).
 
-* Gates (LSTM f, i, o; GRU r, u): per unit, the fraction of steps it is left-saturated
+* Gates (LSTM f, i, o; GRU r, u; PyTorch's GRU r, z): per unit, the fraction of steps it is left-saturated
   (``Γ < GATE_LOW``, shut) and right-saturated (``Γ > GATE_HIGH``, wide open).
 * tanh units (the vanilla RNN's a<t>; the gated cells' candidate c~): the fraction of steps with
   ``|value| > TANH_SATURATED``, where tanh' < 0.1. A sigmoid RNN's units use the same slope:
@@ -21,7 +21,7 @@ TANH_SATURATED = 0.95
 SIGMOID_LOW = (1.0 - TANH_SATURATED) / 2.0
 """0.025: a sigmoid unit this close to 0 or 1 is as flat as a tanh unit beyond 0.95."""
 
-GATES = {"lstm": ("f", "i", "o"), "gru": ("r", "u")}
+GATES = {"lstm": ("f", "i", "o"), "gru": ("r", "u"), "gru_torch": ("r", "z")}
 
 
 def gate_saturation(gate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -50,7 +50,7 @@ def saturation_report(trace: Trace) -> dict:
     "threshold": the rule, "per_unit": (H,) fraction of time saturated (0 for ReLU),
     "saturated_fraction": over all units and steps (ReLU: 0), "dead_units": count (ReLU: dead on
     the whole probe; 0 otherwise), "dead": their indices}.
-    ``gates``: {gate: {"left": (H,), "right": (H,), "left_mean", "right_mean"}} for LSTM and GRU.
+    ``gates``: {gate: {"left": (H,), "right": (H,), "left_mean", "right_mean"}} for the gated cells.
     """
     if trace.cell == "rnn":
         values, units, kind = trace.states["a"], "a", trace.activation

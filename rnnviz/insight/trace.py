@@ -29,7 +29,8 @@ class Trace:
     x: (T, D) the input vectors (one-hot rows for token inputs).
     tokens: (T,) token ids for token inputs, else None.
     state0: {"a": (H,)} (+ "c" for the LSTM): the initial state.
-    states: (T, H) arrays: "a"; LSTM also "c", "f", "i", "o", "cand"; GRU "r", "u", "cand".
+    states: (T, H) arrays: "a"; LSTM also "c", "f", "i", "o", "cand"; GRU "r", "u", "cand";
+        PyTorch GRU "r", "z", "cand" (its n).
     output_steps: (n,) the time steps τ that have a target, ascending.
     targets: one per output step: class ids (n,) for softmax, (n, K) values for sigmoid and
         linear readouts; None when no targets were given (then ``output_steps`` is empty).

@@ -23,6 +23,8 @@ from rnnviz.tasks import TASK_INFO
 # window without a second list to keep in step.
 TASKS = tuple(TASK_INFO)
 CELLS = tuple(GATE_BLOCKS)
+CELL_TITLES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "gru_torch": "PyTorch GRU"}
+"""How a sentence names each cell ("gru_torch" computes exactly torch.nn.GRU)."""
 ACTIVATIONS = tuple(CELL_ACTIVATIONS)
 INITS = tuple(SCHEMES)
 OPTIMIZERS = tuple(OPTIMIZER_CLASSES)
@@ -38,7 +40,7 @@ CHOICE_TITLES = {
     "task": {"parity": "XOR parity (many-to-one)", "addition": "Binary addition",
              "charlm": "Character language model", "copy": "Copy: recall symbols after a lag",
              "adding": "Adding problem (long memory)"},
-    "cell": {"rnn": "RNN (vanilla)", "lstm": "LSTM", "gru": "GRU"},
+    "cell": {"rnn": "RNN (vanilla)", "lstm": "LSTM", "gru": "GRU", "gru_torch": "GRU (PyTorch)"},
     "optimizer": {"sgd": "SGD", "momentum": "SGD + momentum", "adagrad": "Adagrad", "rmsprop": "RMSProp",
                   "adam": "Adam"},
     "clip_mode": {"none": "none", "value": "by value (each entry)", "norm": "by global norm"},
@@ -77,7 +79,9 @@ class Config:
                                  "built-in corpus of Python standard-library source code.", "Corpus file")
     # --- model (applies on reset) ---
     cell: str = setting("rnn", "The recurrent cell. RNN: one tanh layer, whose gradients vanish or explode over "
-                        "time. LSTM and GRU add gates that let gradients flow across many steps.", "Cell")
+                        "time. LSTM and GRU add gates that let gradients flow across many steps. gru is the "
+                        "course's GRU; gru_torch is PyTorch's nn.GRU (reset gate after the recurrent "
+                        "product), which exports to PyTorch.", "Cell")
     activation: str = setting("tanh", "The vanilla RNN's hidden activation: tanh is centred at 0; relu can "
                               "explode; sigmoid saturates.", "Activation")
     hidden: int = setting(100, "Hidden units H: the size of the memory a<t>. Bigger learns more but steps slower.", "Hidden units H")
@@ -193,7 +197,8 @@ LIVE_FIELDS = frozenset({
 
 #: settings read only in some runs: name -> (is it read by this config?, why not, when it is not)
 _CONDITIONAL = {
-    "activation": (lambda c: c.cell == "rnn", lambda c: f"the {c.cell.upper()} has no choice of activation (only --cell rnn)"),
+    "activation": (lambda c: c.cell == "rnn",
+                   lambda c: f"the {CELL_TITLES.get(c.cell, c.cell)} has no choice of activation (only --cell rnn)"),
     "forget_bias": (lambda c: c.cell == "lstm", lambda c: "only the LSTM has a forget gate (--cell lstm)"),
     "momentum": (lambda c: c.optimizer == "momentum", lambda c: f"--optimizer {c.optimizer} uses no momentum (only momentum does)"),
     "beta1": (lambda c: c.optimizer == "adam", lambda c: f"--optimizer {c.optimizer} has no beta1 (only adam)"),

@@ -30,8 +30,8 @@ from rnnviz.training.config import Config
 #: numbers per hidden unit kept per time step and sequence, for a training pass and an evaluation
 #: pass (calibrated with tracemalloc; tests/training/test_memory_estimate.py holds the estimate
 #: between the measured peak and a few times it on large settings of every task and cell)
-PASS_PER_UNIT = {"rnn": 2.5, "lstm": 14, "gru": 11}
-EVAL_PER_UNIT = {"rnn": 2, "lstm": 12, "gru": 9}
+PASS_PER_UNIT = {"rnn": 2.5, "lstm": 14, "gru": 11, "gru_torch": 11}
+EVAL_PER_UNIT = {"rnn": 2, "lstm": 12, "gru": 9, "gru_torch": 9}
 
 
 def _shape(config: Config, vocab: int, corpus_chars: int = 0) -> tuple[int, int, int, int, int]:

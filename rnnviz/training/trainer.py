@@ -249,7 +249,7 @@ class Trainer:
         states = {"hidden a<t>": a}
         ranges = {"hidden a<t>": hidden_range}
         names = {"c": "cell c<t>", "f": "forget gate Γf", "i": "update gate Γi", "o": "output gate Γo",
-                 "r": "reset gate Γr", "u": "update gate Γu", "cand": "candidate c~<t>"}
+                 "r": "reset gate Γr", "u": "update gate Γu", "z": "update gate Γz", "cand": "candidate c~<t>"}
         for key, title in names.items():
             if key in res.states:
                 arr = res.states[key][:, 0, :].T

@@ -2,8 +2,8 @@
 
 Without torch: the name and gate-order mapping round-trips, and every bad file or session is
 refused with a message naming the problem. With torch: the exported file loaded into nn.RNN /
-nn.LSTM + nn.Linear gives rnnviz's per-step log-probabilities, and weights made in torch give
-the same in rnnviz after import."""
+nn.LSTM / nn.GRU (rnnviz's gru_torch) + nn.Linear gives rnnviz's per-step log-probabilities, and
+weights made in torch give the same in rnnviz after import."""
 
 import json
 
@@ -20,7 +20,7 @@ from rnnviz.training.config import Config  # noqa: E402
 from rnnviz.training.trainer import Trainer  # noqa: E402
 
 TEXT = "the quick brown fox jumps over the lazy dog; THE QUICK BROWN FOX!\n" * 12
-CASES = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh")]
+CASES = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru_torch", "tanh")]
 
 
 def session(tmp_path, cell, activation="tanh", steps=20, name="s.rnnviz"):
@@ -56,10 +56,38 @@ def test_the_mapping_round_trips_and_reorders_the_lstm_gates(cell):
     np.testing.assert_array_equal(tensors["bias_hh_l0"], 0)
 
 
+def test_the_pytorch_gru_keeps_b_hn_apart_and_fuses_the_other_biases():
+    """rnnviz's gru_torch has torch's block order r, z, n: the weights copy as they are; b_hn is baa
+    (the reset gate multiplies it), b_hr and b_hz are added into ba on import and written as 0."""
+    rng = np.random.default_rng(1)
+    H, V = 4, 6
+    params = {"Wax": rng.normal(size=(3 * H, V)), "Waa": rng.normal(size=(3 * H, H)), "ba": rng.normal(size=3 * H),
+              "baa": rng.normal(size=H), "Wya": rng.normal(size=(V, H)), "by": rng.normal(size=V)}
+    tensors, metadata = to_torch(params, "gru_torch", "tanh", list("abcdef"), "charlm")
+    assert metadata["cell"] == "gru_torch" and metadata["nonlinearity"] == ""
+    np.testing.assert_array_equal(tensors["weight_ih_l0"], params["Wax"])
+    np.testing.assert_array_equal(tensors["weight_hh_l0"], params["Waa"])
+    np.testing.assert_array_equal(tensors["bias_ih_l0"], params["ba"])
+    np.testing.assert_array_equal(tensors["bias_hh_l0"], np.concatenate([np.zeros(2 * H), params["baa"]]))
+    back = from_torch(tensors, "gru_torch")
+    assert list(back) == list(params)
+    for name in params:
+        np.testing.assert_array_equal(back[name], params[name])
+    b_hh = rng.normal(size=3 * H)                      # a file from torch: every bias non-zero
+    back = from_torch({**tensors, "bias_hh_l0": b_hh}, "gru_torch")
+    np.testing.assert_array_equal(back["ba"][:2 * H], params["ba"][:2 * H] + b_hh[:2 * H])
+    np.testing.assert_array_equal(back["ba"][2 * H:], params["ba"][2 * H:])
+    np.testing.assert_array_equal(back["baa"], b_hh[2 * H:])
+    with pytest.raises(InputError, match=r"nn.GRU of hidden size H has \(3\*H, H\)"):
+        from_torch({**tensors, "weight_hh_l0": np.ones((4 * H, H))}, "gru_torch")
+    with pytest.raises(InputError, match="gru_torch"):                # the course's GRU is not nn.GRU
+        from_torch(tensors, "gru")
+
+
 @pytest.mark.parametrize("cell, activation", [("gru", "tanh"), ("rnn", "sigmoid")])
 def test_cells_pytorch_cannot_compute_are_refused_by_name(tmp_path, cell, activation):
     _, path = session(tmp_path, cell, activation, steps=2)
-    with pytest.raises(InputError, match="GRU" if cell == "gru" else "sigmoid"):
+    with pytest.raises(InputError, match="GRU.*gru_torch" if cell == "gru" else "sigmoid"):
         export_session(str(path), str(tmp_path / "m.safetensors"))
     assert not (tmp_path / "m.safetensors").exists()
 
@@ -76,6 +104,18 @@ def test_export_then_import_gives_the_same_model(tmp_path, cell, activation):
     np.testing.assert_allclose(rnnviz_log_probs(back, probe), rnnviz_log_probs(trainer, probe), rtol=0, atol=1e-12)
     reopened = load_session(tmp_path / "back.rnnviz")
     assert reopened.spec.cell == cell and reopened.config.activation == activation
+
+
+def test_a_file_that_does_not_name_its_cell_is_read_by_its_shapes(tmp_path):
+    """weight_hh_l0 of (3H, H) is an nn.GRU: rnnviz's gru_torch."""
+    trainer, path = session(tmp_path, "gru_torch", steps=5)
+    out = tmp_path / "m.safetensors"
+    metadata = export_session(str(path), str(out))
+    save_file(load_file(str(out)), str(out), metadata={k: v for k, v in metadata.items() if k != "cell"})
+    back = import_weights(str(out), str(tmp_path / "back.rnnviz"))
+    assert back.spec.cell == "gru_torch"
+    np.testing.assert_allclose(rnnviz_log_probs(back, "the dog"), rnnviz_log_probs(trainer, "the dog"),
+                               rtol=0, atol=1e-12)
 
 
 def test_import_refuses_bad_files_naming_the_tensor(tmp_path):
@@ -117,6 +157,8 @@ def torch_model(cell, activation, V, H, K):
     torch = pytest.importorskip("torch")
     if cell == "lstm":
         rnn = torch.nn.LSTM(V, H, dtype=torch.float64)
+    elif cell == "gru_torch":
+        rnn = torch.nn.GRU(V, H, dtype=torch.float64)
     else:
         rnn = torch.nn.RNN(V, H, nonlinearity=activation, dtype=torch.float64)
     fc = torch.nn.Linear(H, K, dtype=torch.float64)

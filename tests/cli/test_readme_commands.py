@@ -5,8 +5,6 @@ import re
 import shlex
 from pathlib import Path
 
-import pytest
-
 from rnnviz.cli import main
 
 README = Path(__file__).resolve().parents[2] / "README.md"

@@ -132,7 +132,7 @@ def test_parameters_are_checked():
 
 
 @pytest.mark.parametrize("field,value,match", [
-    ("cell", "transformer", "cell must be rnn, lstm or gru"),
+    ("cell", "transformer", "cell must be one of rnn, lstm, gru, gru_torch"),
     ("hidden_size", 0, "hidden_size must be a positive integer"),
     ("input_size", 2.5, "input_size must be a positive integer"),
     ("output_size", True, "output_size must be a positive integer"),

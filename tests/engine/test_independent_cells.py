@@ -12,6 +12,12 @@ The engine stacks the gate rows of ``Wax``, ``Waa`` and ``ba`` as f, i (the cour
 GRU (the engine's docstring in cells.py, rows stacked r, u, c): Γr = σ(Wr[a; x] + br),
 Γu = σ(Wu[a; x] + bu), c~ = tanh(Wc[Γr*a; x] + bc), a<t> = Γu*c~ + (1-Γu)*a<t-1>.
 
+PyTorch's GRU (cell "gru_torch"), written from the equations of torch.nn.GRU's documentation with
+its six weight and six bias names: r = σ(W_ir x + b_ir + W_hr h + b_hr), z = σ(W_iz x + b_iz + W_hz h
++ b_hz), n = tanh(W_in x + b_in + r*(W_hn h + b_hn)), h' = (1-z)*n + z*h. The engine's Wax, Waa and ba
+hold the blocks r, z, n of W_i*, W_h* and b_i*; its baa is b_hn (b_hr and b_hz are 0 here: the engine
+keeps one bias for r and z, which the bridge tests cover).
+
 Every comparison is float64 at 1e-12, on seeded random shapes, and needs no torch.
 """
 
@@ -21,7 +27,7 @@ import pytest
 from rnnviz.engine import Network, NetworkSpec
 
 TOL = dict(rtol=1e-12, atol=1e-12)
-GATE_ROWS = {"rnn": ("a",), "lstm": ("f", "u", "o", "c"), "gru": ("r", "u", "c")}
+GATE_ROWS = {"rnn": ("a",), "lstm": ("f", "u", "o", "c"), "gru": ("r", "u", "c"), "gru_torch": ("r", "z", "n")}
 
 
 def logistic(z):
@@ -60,6 +66,26 @@ def gru_cell_forward(xt, a_prev, W, b):
     return a_next, {"r": rt, "u": ut, "cand": cct}
 
 
+def torch_gru_weights(params, n_a):
+    """torch.nn.GRU's per-gate ``W_i*`` (n_a, n_x), ``W_h*`` (n_a, n_a), ``b_i*``, ``b_h*`` (n_a, 1)."""
+    Wi, Wh, bi, bh = {}, {}, {}, {}
+    for k, gate in enumerate(("r", "z", "n")):
+        rows = slice(k * n_a, (k + 1) * n_a)
+        Wi[gate], Wh[gate] = params["Wax"][rows], params["Waa"][rows]
+        bi[gate] = params["ba"][rows].reshape(n_a, 1)
+        bh[gate] = np.zeros((n_a, 1))
+    bh["n"] = params["baa"].reshape(n_a, 1)
+    return Wi, Wh, bi, bh
+
+
+def torch_gru_cell_forward(xt, h, Wi, Wh, bi, bh):
+    """torch.nn.GRU's documented step: xt (n_x, m), h (n_a, m)."""
+    r = logistic(Wi["r"] @ xt + bi["r"] + Wh["r"] @ h + bh["r"])
+    z = logistic(Wi["z"] @ xt + bi["z"] + Wh["z"] @ h + bh["z"])
+    n = np.tanh(Wi["n"] @ xt + bi["n"] + r * (Wh["n"] @ h + bh["n"]))
+    return (1.0 - z) * n + z * h, {"r": r, "z": z, "cand": n}
+
+
 def rnn_cell_forward(xt, a_prev, W, b):
     return np.tanh(W["a"] @ np.concatenate([a_prev, xt], axis=0) + b["a"]), {}
 
@@ -67,7 +93,10 @@ def rnn_cell_forward(xt, a_prev, W, b):
 def reference_forward(cell, params, xs, a0, c0):
     """States over time in the course layout: lists of (n_a, m) arrays, and each step's gates."""
     n_a = a0.shape[0]
-    W, b = course_weights(params, cell, n_a)
+    if cell == "gru_torch":
+        torch_weights = torch_gru_weights(params, n_a)
+    else:
+        W, b = course_weights(params, cell, n_a)
     a, c, gates = a0, c0, []
     A, C = [], []
     for xt in xs:
@@ -75,6 +104,8 @@ def reference_forward(cell, params, xs, a0, c0):
             a, c, g = lstm_cell_forward(xt, a, c, W, b)
         elif cell == "gru":
             a, g = gru_cell_forward(xt, a, W, b)
+        elif cell == "gru_torch":
+            a, g = torch_gru_cell_forward(xt, a, *torch_weights)
         else:
             a, g = rnn_cell_forward(xt, a, W, b)
         A.append(a)
@@ -105,6 +136,8 @@ def random_network(rng, cell, readout="softmax", tokens=False, many_to_one=False
     params = {"Wax": 0.8 * rng.standard_normal((G * n_a, n_x)), "Waa": 0.8 * rng.standard_normal((G * n_a, n_a)),
               "ba": 0.5 * rng.standard_normal(G * n_a), "Wya": rng.standard_normal((n_y, n_a)),
               "by": 0.5 * rng.standard_normal(n_y)}
+    if cell == "gru_torch":
+        params["baa"] = 0.5 * rng.standard_normal(n_a)
     net = Network(spec, params)
     # the reference reads the parameters back from the network (as it holds them)
     return net, {k: np.array(net.params[k]) for k in params}
@@ -131,7 +164,7 @@ def random_state(rng, net, m):
 
 # ----------------------------------------------------------------------------- one step
 @pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "gru_torch"])
 def test_one_step_matches_the_course_cell(cell, seed):
     """T = 1 from a random state: the new a (and c), and every gate the engine exposes."""
     rng = np.random.default_rng(9100 + seed)
@@ -194,7 +227,7 @@ CASES = [  # (readout, many_to_one, reduction, masked)
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(str(v) for v in c))
 @pytest.mark.parametrize("seed", range(3))
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "gru_torch"])
 def test_sequence_forward_and_loss_match_the_reference(cell, seed, case):
     readout, many_to_one, reduction, masked = case
     rng = np.random.default_rng(9200 + 17 * seed + CASES.index(case))
@@ -236,7 +269,7 @@ def test_sequence_forward_and_loss_match_the_reference(cell, seed, case):
     assert loss == pytest.approx(expected_loss, rel=1e-12, abs=1e-12)
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "gru_torch"])
 def test_omitted_state_is_zero(cell):
     rng = np.random.default_rng(9300)
     net, params = random_network(rng, cell)
@@ -244,3 +277,24 @@ def test_omitted_state_is_zero(cell):
     zeros = np.zeros((net.spec.hidden_size, 2))
     A, _, _ = reference_forward(cell, params, xs, zeros, zeros)
     np.testing.assert_allclose(net.forward(x).states["a"], np.stack([a.T for a in A]), **TOL)
+
+
+def test_torch_gru_from_hand_picked_gates():
+    """PyTorch's convention made visible: Γz open keeps a<t-1> exactly, Γz shut takes n; and the reset
+    gate multiplies the recurrent bias too: with Γr shut, n = tanh(b_in) whatever baa (b_hn) is, with
+    Γr open, n = tanh(b_in + Waa_n a<t-1> + baa)."""
+    H, D, big = 3, 2, 40.0
+    rng = np.random.default_rng(5)
+    a0 = rng.uniform(-0.5, 0.5, (1, H))
+    spec = NetworkSpec("gru_torch", D, H, 2)
+    b_in, baa, Wn = rng.uniform(-1, 1, H), rng.uniform(-1, 1, H), rng.uniform(-1, 1, (H, H))
+    Waa = np.concatenate([np.zeros((2 * H, H)), Wn])
+    for r_bias, z_bias, expected in ((0.0, big, a0),
+                                     (-big, -big, np.tanh(b_in)[None, :]),
+                                     (big, -big, np.tanh(b_in + a0 @ Wn.T + baa))):
+        ba = np.concatenate([np.full(H, r_bias), np.full(H, z_bias), b_in])           # r, z, n
+        net = Network(spec, {"Wax": np.zeros((3 * H, D)), "Waa": Waa, "ba": ba, "baa": baa,
+                             "Wya": np.zeros((2, H)), "by": np.zeros(2)})
+        res = net.forward(np.ones((1, 1, D)), {"a": a0})
+        np.testing.assert_allclose(res.final_state["a"], expected, rtol=0, atol=1e-15,
+                                   err_msg=f"r bias {r_bias}, z bias {z_bias}")

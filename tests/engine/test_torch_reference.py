@@ -5,7 +5,9 @@ PyTorch is only a reference here (never a runtime dependency); the module is ski
 Layouts: torch's RNN/LSTM compute ``x W_ihᵀ + b_ih + h W_hhᵀ + b_hh``; the engine's ``ba`` goes to
 ``b_ih`` and ``b_hh`` is held at zero. torch's LSTM gate blocks are ordered i, f, g, o; the engine's f, i, o, c.
 torch's GRU is not the course's GRU (it applies the reset gate after the matrix product), so the
-GRU reference is written with torch operations.
+course GRU's reference is written with torch operations; the engine's "gru_torch" is nn.GRU itself,
+blocks r, z, n in the same order, ``ba`` in ``b_ih`` and ``baa`` in block n of ``b_hh`` (blocks r, z
+of ``b_hh`` held at zero).
 """
 
 import zlib
@@ -56,6 +58,10 @@ class TorchReference:
             self.module = torch.nn.LSTM(D, H).double()
             self.stepper = torch.nn.LSTMCell(D, H).double()
             weights = tuple(lstm_blocks_to_torch(params[k], H) for k in ("Wax", "Waa", "ba"))
+        elif cell == "gru_torch":
+            self.module = torch.nn.GRU(D, H).double()
+            self.stepper = torch.nn.GRUCell(D, H).double()
+            weights = (params["Wax"], params["Waa"], params["ba"])
         else:  # the course's GRU and the sigmoid RNN: torch operations
             self.module = None
             self.raw = {k: t64(params[k], True) for k in ("Wax", "Waa", "ba")}
@@ -68,7 +74,10 @@ class TorchReference:
                     getattr(m, name).copy_(torch.from_numpy(np.asarray(w, np.float64)))
                 bias_hh = getattr(m, names[2].replace("ih", "hh"))
                 bias_hh.zero_()
-                bias_hh.requires_grad_(False)      # the engine has one bias per gate: ba
+                if cell == "gru_torch":            # b_hn is the engine's baa (torch's b_hr, b_hz stay 0)
+                    bias_hh[2 * H:] = torch.from_numpy(np.asarray(params["baa"], np.float64))
+                else:
+                    bias_hh.requires_grad_(False)  # the engine has one bias per gate: ba
 
     def inputs(self, x):
         if self.spec.input_kind == "tokens":   # a one-hot row times Wax is the lookup of a column
@@ -80,7 +89,7 @@ class TorchReference:
         spec, H = self.spec, self.spec.hidden_size
         if spec.cell == "lstm":
             return self.stepper(xt, (a, c))
-        if self.module is not None:
+        if self.module is not None:             # nn.RNNCell, nn.GRUCell
             return self.stepper(xt, a), None
         xw = xt @ raw["Wax"].T + raw["ba"]
         if spec.cell == "rnn":          # sigmoid activation
@@ -147,6 +156,8 @@ class TorchReference:
                  for k, name in (("Wax", "weight_ih"), ("Waa", "weight_hh"), ("ba", "bias_ih"))}
             if self.spec.cell == "lstm":
                 g = {k: lstm_blocks_from_torch(v, H) for k, v in g.items()}
+            if self.spec.cell == "gru_torch":
+                g["baa"] = getattr(m, "bias_hh" + sfx).grad.numpy()[2 * H:]
         g["Wya"], g["by"] = self.Wya.grad.numpy(), self.by.grad.numpy()
         return g
 
@@ -168,7 +179,8 @@ def make_case(cell, activation, readout, many_to_one, reduction, input_kind, mas
     return net, x, y, state0, mask
 
 
-CELLS = [("rnn", "tanh"), ("rnn", "relu"), ("rnn", "sigmoid"), ("lstm", "tanh"), ("gru", "tanh")]
+CELLS = [("rnn", "tanh"), ("rnn", "relu"), ("rnn", "sigmoid"), ("lstm", "tanh"), ("gru", "tanh"),
+         ("gru_torch", "tanh")]
 READOUTS = [("softmax", False), ("sigmoid", False), ("linear", False),
             ("softmax", True), ("sigmoid", True), ("linear", True)]
 
@@ -201,7 +213,7 @@ def test_loss_and_every_gradient_match_torch(cell, activation, readout, many_to_
                 np.testing.assert_allclose(res.grad_c_norms, c_norms, rtol=RTOL, atol=ATOL)
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru", "gru_torch"])
 def test_outputs_and_final_state_match_torch(cell):
     net, x, y, state0, _ = make_case(cell, "tanh", "softmax", False, "mean", "dense", False, seed=8)
     res = net.forward(x, state0)
@@ -224,7 +236,8 @@ def test_large_problem_paths_match_torch(monkeypatch):
     monkeypatch.setattr(sequence, "SEPARATE_DZ_BYTES", 0)
     monkeypatch.setattr(sequence, "FACTORED_BPTT_MAX_STEP", 0)
     for cell, readout, m2o, kind in (("rnn", "softmax", False, "tokens"), ("rnn", "sigmoid", True, "dense"),
-                                     ("lstm", "softmax", False, "tokens"), ("lstm", "linear", True, "dense")):
+                                     ("lstm", "softmax", False, "tokens"), ("lstm", "linear", True, "dense"),
+                                     ("gru_torch", "softmax", False, "tokens")):
         net, x, y, state0, mask = make_case(cell, "tanh", readout, m2o, "sum", kind, True, seed=21)
         loss, grads, res = net.loss_and_grads(x, y, state0, mask)
         ref = TorchReference(net.spec, net.params)
@@ -321,3 +334,46 @@ def test_training_steps_match_torch_end_to_end():
     np.testing.assert_allclose(net.params["Waa"], lstm_blocks_from_torch(
         ref.module.weight_hh_l0.detach().numpy(), H), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(net.params["Wya"], ref.Wya.detach().numpy(), rtol=1e-9, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- PyTorch's GRU
+@pytest.mark.parametrize("seed", range(4))
+def test_gru_torch_is_nn_gru_from_torchs_own_weights(seed):
+    """torch.nn.GRU with its own random initialisation and every bias non-zero (b_hr, b_hz too),
+    copied into a "gru_torch" network: ``ba = b_ih + [b_hr, b_hz, 0]``, ``baa = b_hn``. Per-step
+    states and log-probabilities, and the gradient of every engine parameter (the fused biases'
+    gradients are b_ih's, which equal b_hh's in blocks r and z) agree to 1e-10."""
+    rng = np.random.default_rng(seed)
+    T, N, D, H, K = (int(v) for v in rng.integers(2, 7, size=5))
+    torch.manual_seed(seed)
+    gru, fc = torch.nn.GRU(D, H).double(), torch.nn.Linear(H, K).double()
+    with torch.no_grad():
+        for b in (gru.bias_ih_l0, gru.bias_hh_l0):
+            b.copy_(t64(0.5 * rng.standard_normal(3 * H)))
+    w = {name: p.detach().numpy().copy() for name, p in gru.named_parameters()}
+    ba = w["bias_ih_l0"] + np.concatenate([w["bias_hh_l0"][:2 * H], np.zeros(H)])
+    net = Network(NetworkSpec("gru_torch", D, H, K, reduction="sum"),
+                  {"Wax": w["weight_ih_l0"], "Waa": w["weight_hh_l0"], "ba": ba, "baa": w["bias_hh_l0"][2 * H:],
+                   "Wya": fc.weight.detach().numpy(), "by": fc.bias.detach().numpy()})
+    x, y = rng.standard_normal((T, N, D)), rng.integers(0, K, (T, N))
+    a0 = 0.5 * rng.standard_normal((N, H))
+
+    loss, grads, res = net.loss_and_grads(x, y, {"a": a0})
+    fwd = net.forward(x, {"a": a0})
+    ta0 = t64(a0, True)
+    states, _ = gru(t64(x), ta0[None])
+    logp = F.log_softmax(fc(states), dim=-1)                                  # (T, N, K)
+    tloss = -logp.gather(-1, torch.as_tensor(y)[..., None]).sum() / N
+    tloss.backward()
+
+    np.testing.assert_allclose(fwd.states["a"], states.detach().numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(np.log(fwd.outputs), logp.detach().numpy(), rtol=0, atol=1e-10)
+    assert loss == pytest.approx(tloss.item(), rel=1e-12)
+    g = {n: p.grad.numpy() for n, p in gru.named_parameters()}
+    expected = {"Wax": g["weight_ih_l0"], "Waa": g["weight_hh_l0"], "ba": g["bias_ih_l0"],
+                "baa": g["bias_hh_l0"][2 * H:], "Wya": fc.weight.grad.numpy(), "by": fc.bias.grad.numpy()}
+    assert set(expected) == set(net.params)
+    for name, value in expected.items():
+        np.testing.assert_allclose(grads[name], value, rtol=0, atol=1e-10, err_msg=name)
+    np.testing.assert_allclose(grads["ba"][:2 * H], g["bias_hh_l0"][:2 * H], rtol=0, atol=1e-10)
+    np.testing.assert_allclose(res.grad_state0["a"], ta0.grad.numpy(), rtol=0, atol=1e-10)

@@ -83,7 +83,7 @@ def test_saliency_strip_is_the_row_of_the_selected_output(view):
     tau = int(li.output_steps[-1])                        # default: the last output
     assert view.selected_output() == tau
     np.testing.assert_allclose(view.saliency_values, li.saliency[tau, :tau + 1])
-    x, height = view.saliency_bars.opts["x"], view.saliency_bars.opts["height"]
+    height = view.saliency_bars.opts["height"]
     np.testing.assert_allclose(height, li.saliency[tau, :tau + 1])
     # the darkest symbol is the most salient one; white is 0
     s = int(np.argmax(li.saliency[tau, :tau + 1]))

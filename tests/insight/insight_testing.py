@@ -8,7 +8,8 @@ import numpy as np
 
 from rnnviz.engine import Network, NetworkSpec
 
-CASES = [("rnn", "tanh"), ("rnn", "relu"), ("rnn", "sigmoid"), ("lstm", "tanh"), ("gru", "tanh")]
+CASES = [("rnn", "tanh"), ("rnn", "relu"), ("rnn", "sigmoid"), ("lstm", "tanh"), ("gru", "tanh"),
+         ("gru_torch", "tanh")]
 
 
 def random_network(cell="rnn", activation="tanh", *, D=3, H=5, K=4, readout="softmax",

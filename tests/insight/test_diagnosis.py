@@ -4,6 +4,7 @@ evidence in the sentence, and stays quiet just on the other side of its threshol
 import math
 
 import numpy as np
+import pytest
 
 from insight_testing import random_network
 from rnnviz.engine import Network
@@ -64,9 +65,11 @@ def test_forget_gates_saturated_closed():
     assert "forget gates saturated closed" in found["forget gates closed"].line
 
 
-def test_gru_gates_reported():
-    trace = run_trace(random_network("gru", seed=7), np.zeros((5, 3)))
-    assert set(saturation_report(trace)["gates"]) == {"r", "u"}
+@pytest.mark.parametrize("cell,gates", [("gru", {"r", "u"}), ("gru_torch", {"r", "z"})])
+def test_gru_gates_reported(cell, gates):
+    trace = run_trace(random_network(cell, seed=7), np.zeros((5, 3)))
+    report = saturation_report(trace)
+    assert set(report["gates"]) == gates and report["hidden"]["units"] == "cand"
 
 
 def test_parity_run_sitting_at_ln2_is_at_chance():
@@ -137,7 +140,7 @@ def test_every_finding_is_one_line_with_something_to_try():
 def test_advice_names_only_what_the_cell_has():
     """Only the LSTM has a forget gate: the GRU is never told to raise its forget bias."""
     g = np.array([1e-9, 1.0])
-    for cell in ("rnn", "lstm", "gru"):
+    for cell in ("rnn", "lstm", "gru", "gru_torch"):
         found = _kinds(RunStats(cell=cell, output_gradient=g, memory_horizon=3, probe_length=20, needed_lag=10))
         advice = found["vanishing"].advice + found["short memory"].advice
         assert ("forget bias" in advice) == (cell == "lstm"), (cell, advice)

@@ -20,6 +20,7 @@ SETTINGS = {
     "charlm-lstm": dict(task="charlm", cell="lstm", seq_length=8, dtype="float32"),
     "parity": dict(task="parity", cell="rnn", n_train=32, seq_length=5, batch_size=4),
     "copy": dict(task="copy", cell="gru", seq_length=3, copy_length=2, n_symbols=4, batch_size=4),
+    "copy-gru-torch": dict(task="copy", cell="gru_torch", seq_length=3, copy_length=2, n_symbols=4, batch_size=4),
     "adding": dict(task="adding", cell="rnn", seq_length=6, batch_size=4),
     "addition": dict(task="addition", cell="lstm", n_bits=4, batch_size=4),
 }
@@ -108,6 +109,16 @@ def test_copy_and_addition_examples(sessions, capsys):
     assert len(copy["tokens"]) == 7 and copy["tokens"][4] == "▸" and len(copy["log_prob"]) == 7
     addition = _json(capsys, sessions["addition"])              # example 0 by default
     assert np.shape(addition["cell"]) == (4, 6) and len(addition["log_prob"]) == 4
+
+
+def test_pytorch_gru_session_is_explained(sessions, capsys):
+    report = _json(capsys, sessions["copy-gru-torch"], "--example", 15)
+    assert len(report["tokens"]) == 7 and len(report["log_prob"]) == 7
+    assert set(report["saturation"]["gates"]) == {"r", "z"}
+    norms = _check_square(report["jacobian_norm"], 7, range(7))
+    assert np.allclose(np.diag(norms), 1.0)
+    code, out, err = _explain(capsys, sessions["copy-gru-torch"])
+    assert code == 0 and err == "" and "copy, gru_torch" in out
 
 
 def test_readable_summary(sessions, capsys):

@@ -45,7 +45,8 @@ def test_estimates_are_inf_where_a_product_overflows():
     Config(task="charlm", cell="lstm", hidden=8, probe="a probe with \u2603, never seen"),
     Config(task="parity", cell="rnn", hidden=6, seq_length=7, n_train=64, n_test=32),
     Config(task="adding", cell="gru", hidden=6, seq_length=9, batch_size=16),
-], ids=["charlm-rnn", "charlm-lstm-unknown-probe", "parity", "adding-gru"])
+    Config(task="charlm", cell="gru_torch", hidden=6, probe="the mat"),
+], ids=["charlm-rnn", "charlm-lstm-unknown-probe", "parity", "adding-gru", "charlm-gru-torch"])
 def test_live_insight_is_the_exact_numbers_on_the_windows_probe(config):
     trainer = Trainer(config)
     with trainer.running():

@@ -14,7 +14,8 @@ T = 7
 
 
 def _step(cell, activation, p, x, state):
-    """One step in torch, the engine's equations (blocks LSTM f,i,o,c; GRU r,u,c)."""
+    """One step in torch, the engine's equations (blocks LSTM f,i,o,c; GRU r,u,c); PyTorch's GRU
+    is torch.nn.functional's own GRU cell."""
     H = p["Waa"].shape[1]
     if cell == "rnn":
         z = p["Wax"] @ x + p["Waa"] @ state + p["ba"]
@@ -25,6 +26,9 @@ def _step(cell, activation, p, x, state):
         f, i, o = torch.sigmoid(z[:H]), torch.sigmoid(z[H:2 * H]), torch.sigmoid(z[2 * H:3 * H])
         c = f * c + i * torch.tanh(z[3 * H:])
         return torch.cat([o * torch.tanh(c), c])
+    if cell == "gru_torch":
+        b_hh = torch.cat([torch.zeros(2 * H, dtype=torch.float64), p["baa"]])
+        return torch.gru_cell(x[None], state[None], p["Wax"], p["Waa"], p["ba"], b_hh)[0]
     xw = p["Wax"] @ x + p["ba"]
     r = torch.sigmoid(xw[:H] + p["Waa"][:H] @ state)
     u = torch.sigmoid(xw[H:2 * H] + p["Waa"][H:2 * H] @ state)

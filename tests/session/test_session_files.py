@@ -174,6 +174,27 @@ def test_session_that_does_not_fit_gives_session_error(tmp_path, edit, phrase):
     assert "\n" not in str(info.value)
 
 
+def test_pytorch_gru_session_reopens_exactly_and_needs_its_baa(tmp_path):
+    """gru_torch's extra parameter (and its optimizer slots) travel in the file; a file without
+    it, or with it for another cell, cannot be resumed."""
+    trainer = make_trainer(Config(**SMALL, **TASKS["charlm"], cell="gru_torch", optimizer="adam", lr=0.01))
+    first_part(trainer)
+    path = tmp_path / "run.rnnviz"
+    save_session(trainer, path)
+    resumed = load_session(path)
+    assert resumed.config.cell == "gru_torch" and list(resumed.network.params) == list(trainer.network.params)
+    assert np.any(trainer.network.params["baa"] != 0)                  # trained, so not the zero start
+    assert_tree_equal(trainer.state_dict(), resumed.state_dict())
+    rewrite_tree(path, lambda t: t["trainer"]["params"].pop("baa"))
+    with pytest.raises(SessionError, match=r"cannot be resumed: params: missing \['baa'\]"):
+        load_session(path)
+    (tmp_path / "lstm").mkdir()
+    _, lstm_path = saved_charlm(tmp_path / "lstm")
+    rewrite_tree(lstm_path, lambda t: t["trainer"]["params"].update(baa=np.zeros(6)))
+    with pytest.raises(SessionError, match=r"unexpected \['baa'\]"):
+        load_session(lstm_path)
+
+
 def test_failed_save_keeps_the_previous_session(tmp_path):
     trainer, path = saved_charlm(tmp_path)
     before = path.read_bytes()

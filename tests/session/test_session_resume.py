@@ -11,7 +11,7 @@ from session_testing import (
     OPTIMIZERS, SMALL, TASKS, assert_tree_equal, first_part, make_trainer, second_part,
 )
 
-CELLS = ("rnn", "lstm", "gru")
+CELLS = ("rnn", "lstm", "gru", "gru_torch")
 
 
 def assert_resume_is_exact(config: Config, tmp_path) -> None:

@@ -19,6 +19,7 @@ SETTINGS = [
          lr=0.07, clip_mode="none"),
     dict(task="copy", cell="lstm", seq_length=35, hidden=64, batch_size=64, optimizer="adam", lr=0.003),
     dict(task="adding", cell="gru", seq_length=200, hidden=64, batch_size=128, optimizer="adam", lr=0.003),
+    dict(task="adding", cell="gru_torch", seq_length=200, hidden=64, batch_size=128, optimizer="adam", lr=0.003),
     dict(task="adding", cell="rnn", seq_length=200, hidden=64, batch_size=256, optimizer="adam", lr=0.003),
     dict(task="charlm", cell="lstm", seq_length=100, hidden=256, batch_size=64, optimizer="adam", lr=0.003),
     dict(task="charlm", cell="gru", seq_length=50, hidden=128, batch_size=32, optimizer="adam", lr=0.003),

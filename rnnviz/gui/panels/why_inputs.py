@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from rnnviz.insight.units import selectivity
+from rnnviz.training.config import CELL_TITLES
 
 from .gradient_flow import plain_axis
 from .hidden_states import DIVERGING, SEQUENTIAL
@@ -41,9 +42,10 @@ SALIENCY_MAP = pg.ColorMap([0.0, 0.5, 1.0], [(255, 255, 255), (158, 202, 225), (
 PROBABILITY_MAP = pg.ColorMap([0.0, 0.5, 1.0], [(215, 48, 39), (254, 224, 139), (26, 152, 80)])
 """p(target): red where the model was surprised, green where it was sure."""
 
-GATES = ("f", "i", "o", "r", "u")
+GATES = ("f", "i", "o", "r", "u", "z")
 STATE_NAMES = {"a": "hidden state a<t>", "c": "cell state c<t>", "f": "forget gate Γf", "i": "input gate Γi",
-               "o": "output gate Γo", "r": "reset gate Γr", "u": "update gate Γu", "cand": "candidate c~<t>"}
+               "o": "output gate Γo", "r": "reset gate Γr", "u": "update gate Γu", "z": "update gate Γz",
+               "cand": "candidate c~<t>"}
 
 SALIENCY_HELP = (
     "<p><b>What am I looking at?</b> Pick an output step τ (click a symbol, or use the selector). Every input "
@@ -521,7 +523,8 @@ class InputsView(QWidget):
             self.ranked_units = []
             return
         self.stack.setCurrentWidget(self.tabs)
-        self.status.setText(f"As of training step {li.step:,} · {li.cell.upper()} · probe of {li.T} steps")
+        cell = CELL_TITLES.get(li.cell, li.cell)
+        self.status.setText(f"As of training step {li.step:,} · {cell} · probe of {li.T} steps")
         self.status.show()
         n = len(li.output_steps)
         self.output_box.blockSignals(True)
