@@ -208,7 +208,8 @@ _CONDITIONAL = {
             lambda c: f"--optimizer {c.optimizer} has no eps (adagrad, rmsprop and adam do)"),
     "clip": (lambda c: c.clip_mode != "none", lambda c: "clipping is off (--clip-mode none); add --clip-mode norm or value"),
 }
-_CHARLM_ONLY = ("temperature", "sample_every", "sample_length", "prime", "probe")
+SAMPLING_SETTINGS = ("temperature", "sample_every", "sample_length", "prime", "probe")
+"""The settings only the character model reads: it alone samples text and takes a probe text."""
 
 
 def unused_settings(config: Config, names) -> dict[str, str]:
@@ -223,7 +224,7 @@ def unused_settings(config: Config, names) -> dict[str, str]:
         if name in task_settings and name not in reads:
             unused[name] = (f"the {config.task} task does not read it (it reads "
                             f"{', '.join('--' + n.replace('_', '-') for n in TASK_INFO[config.task].settings)})")
-        elif name in _CHARLM_ONLY and config.task != "charlm":
+        elif name in SAMPLING_SETTINGS and config.task != "charlm":
             unused[name] = f"only the character model (--task charlm) samples text, not {config.task}"
         elif name in _CONDITIONAL and not _CONDITIONAL[name][0](config):
             unused[name] = _CONDITIONAL[name][1](config)
