@@ -257,8 +257,9 @@ def test_clicking_a_character_shades_what_it_was_drawn_after_by_its_saliency(ins
         distance = tau + 1 - top
         caption = inspector.caption.text()
         names = {"\n": "⏎", " ": "␣"}
-        assert caption.startswith(f"‘{names.get(sample.chars[tau], sample.chars[tau])}’, character {tau + 1} of 60: p = ")
-        assert "T\xa0=\xa01" in caption
+        assert caption.startswith(f"‘{names.get(sample.chars[tau], sample.chars[tau])}’, character {tau + 1} of 60, p = ")
+        p1 = softmax(sample.logits)[tau, tokens[tau + 1]]
+        assert f"p = {format_probability(p1)} at T\xa0=\xa01" in caption
         where = "just before it" if distance == 1 else f"{distance} characters earlier"
         assert f"most of it comes from the ‘{names.get(source, source)}’" in caption and where in caption
     with qtbot.waitSignal(inspector.character_explained) as signal:

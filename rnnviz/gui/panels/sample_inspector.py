@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QTextCursor
+from PySide6.QtGui import QColor, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QHBoxLayout, QLabel, QSizePolicy, QStackedWidget, QToolButton, QVBoxLayout, QWidget,
 )
@@ -31,6 +31,7 @@ from .why_inputs import SALIENCY_MAP, TokenText, caption_label, colour_bar, help
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 3.0
 TIP_BAR = 80                      # pixels: the tooltip's bar for p = 1
 TIP_BAR_COLOUR = "#5a7bb0"
+EXPLAINED_COLOUR = QColor("#c0392b")   # the character whose saliency is shown: red text, bold, underlined
 EMPTY_TEXT = ("No sample to inspect. For a character model, a text the network writes appears here "
               "while training runs (or after Explain now), with how sure it was of every character.")
 SAMPLE_MAP = pg.ColorMap([0.0, 0.25, 0.5, 0.75, 1.0],
@@ -106,6 +107,17 @@ class SampleText(TokenText):
 
     def tip(self, k: int) -> str:
         return self.tip_for(k)
+
+    def mark_token(self, k: int, colour: QColor) -> None:
+        """Draw token k's text in ``colour`` (on top of what ``set_tokens`` drew)."""
+        cursor = QTextCursor(self.document())
+        start, end = self.token_range(k)
+        cursor.setPosition(start)
+        cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+        fmt = QTextCharFormat()
+        fmt.setForeground(colour)
+        fmt.setUnderlineColor(colour)
+        cursor.mergeCharFormat(fmt)
 
     def show_token(self, k: int) -> None:
         """Scroll so that token k is in view."""
@@ -273,7 +285,7 @@ class SampleInspector(QWidget):
                     f"how much character {k + 1}'s log-probability (T&nbsp;=&nbsp;1) depends on this one, "
                     f"{k + 1 - token} characters before it</p>")
         elif k is not None and token == k + 1:
-            lead = "<p><b>the character explained</b> (click again or press Esc for the probabilities)</p>"
+            lead = "<p><b>the character explained</b> (in red; click again or press Esc for the probabilities)</p>"
         if token == 0:
             return lead + (f"<p>the character the sample started from (‘{html.escape(char_label(s.first))}’): "
                            "nothing here predicted it</p>")
@@ -337,7 +349,7 @@ class SampleInspector(QWidget):
         else:
             text = f"{drawn}; the same characters re-scored at T\u00a0=\u00a0{T:g}."
         if self.explained is not None:
-            text += " Click the underlined character again or press Esc for the probabilities"
+            text += " Click the red character again or press Esc for the probabilities"
             text += " (a newer sample is waiting)." if self._waiting is not None else "."
         self.header.setText(text)
 
@@ -366,6 +378,7 @@ class SampleInspector(QWidget):
                   for v in row]
         tokens = (s.first,) + tuple(s.chars)
         self.text.set_tokens(tokens, shades + [None] * (len(tokens) - k - 1), selected=k + 1)
+        self.text.mark_token(k + 1, EXPLAINED_COLOUR)
         self.bar.setColorMap(SALIENCY_MAP)
         self.bar.setLevels((0.0, scale))
         what = html.escape(char_label(s.chars[k]))
@@ -377,15 +390,16 @@ class SampleInspector(QWidget):
         T = self.temperature_value()
         at_t = "" if math.isclose(T, 1.0, rel_tol=1e-6) else \
             f" ({format_probability(math.exp(self.scores.log_p[k]))} at T\u00a0=\u00a0{T:g})"
-        head = (f"‘{c}’, character {k + 1} of {len(s.chars)}: p = {format_probability(p1)} at "
-                f"T\u00a0=\u00a01{at_t}. Shaded: ‖∂ log p/∂x<s>‖, the model's own log-probability (T\u00a0=\u00a01)")
+        head = f"‘{c}’, character {k + 1} of {len(s.chars)}, p = {format_probability(p1)} at T\u00a0=\u00a01{at_t}"
+        how = ("Shaded by ‖∂ log p/∂x<s>‖ over the characters before it, with the model's own "
+               "probabilities (T\u00a0=\u00a01) whatever the slider says.")
         if top > 0:
             s_max = int(np.nanargmax(row))
             where = (f"the ‘{char_label(s.first)}’ the sample started from, {earlier(k + 1)}" if s_max == 0
                      else f"the ‘{char_label(s.chars[s_max - 1])}’ {earlier(k + 1 - s_max)}")
-            self.caption.setText(f"{head}: most of it comes from {where}.")
+            self.caption.setText(f"{head}: most of it comes from {where}. {how}")
         else:
-            self.caption.setText(f"{head}: no earlier character moves it (the saliency is 0).")
+            self.caption.setText(f"{head}: no earlier character moves it (the saliency is 0). {how}")
 
     # ------------------------------------------------------------------ handlers
     def _on_temperature_value_changed(self, value: float) -> None:
