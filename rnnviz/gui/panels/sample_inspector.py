@@ -282,8 +282,8 @@ class SampleInspector(QWidget):
         if k is not None and token <= k:
             value = float(self.saliency_values[token])
             lead = (f"<p>‖∂ log p(‘{html.escape(char_label(s.chars[k]))}’)/∂x&lt;{token}&gt;‖ = {value:.3g}: "
-                    f"how much character {k + 1}'s log-probability (T&nbsp;=&nbsp;1) depends on this one, "
-                    f"{k + 1 - token} characters before it</p>")
+                    f"how much the log-probability (T&nbsp;=&nbsp;1) of character {k + 1}, "
+                    f"{k + 1 - token} to the right, depends on this one</p>")
         elif k is not None and token == k + 1:
             lead = "<p><b>the character explained</b> (in red; click again or press Esc for the probabilities)</p>"
         if token == 0:
