@@ -909,12 +909,9 @@ class MainWindow(QMainWindow):
             self._show_inspected_sample(None if data.insight is None else data.insight.sample)
 
     def _show_inspected_sample(self, sample) -> None:
-        """A new sample to inspect, at the temperature the user chose for the last one, if they did."""
-        inspector = self.sample_inspector
-        before, chosen = inspector.sample(), inspector.temperature_value()
-        inspector.show_sample(sample)
-        if sample is not None and before is not None and abs(chosen - before.temperature) > 1e-9:
-            inspector.set_temperature(chosen)
+        """A new sample to inspect, at the temperature the user chose for the last one, if they did
+        (held back while the user looks at one character's saliency)."""
+        self.sample_inspector.show_sample(sample, keep_temperature=True)
 
     def _on_controller_trainer_replaced(self) -> None:
         config = self.controller.config

@@ -9,8 +9,8 @@ Modules, one concept each:
 * ``saliency``: output scores (log-probability of the target), saliency over the inputs, gradient
   from one output;
 * ``memory``: memory horizon, Pascanu's bound, the LSTM's paths;
-* ``saturation``, ``units`` (selectivity), ``sampling`` (inspector), ``diagnosis``, ``probes``
-  (linear read-outs); ``explain``: the command.
+* ``saturation``, ``units`` (selectivity), ``sampling`` (inspector, saliency of a sample),
+  ``diagnosis``, ``probes`` (linear read-outs); ``explain``: the command.
 """
 
 from rnnviz.insight.diagnosis import Finding, RunStats, diagnose
@@ -19,7 +19,7 @@ from rnnviz.insight.jacobians import (StepJacobians, classify_steps, product_nor
 from rnnviz.insight.memory import lag_medians, memory_horizon, pascanu_bound, state_norms
 from rnnviz.insight.probes import readout_curve, task_readout_curve
 from rnnviz.insight.saliency import output_gradients, output_scores
-from rnnviz.insight.sampling import inspect_tokens, sample_inspected
+from rnnviz.insight.sampling import inspect_tokens, sample_inspected, sample_saliency
 from rnnviz.insight.saturation import saturation_report
 from rnnviz.insight.trace import Trace, run_trace
 from rnnviz.insight.units import rank_units, selectivity, unit_activation
@@ -28,6 +28,6 @@ __all__ = [
     "Trace", "run_trace", "StepJacobians", "step_jacobians", "product_norms", "step_singular_values",
     "classify_steps", "output_scores", "output_gradients", "lag_medians", "memory_horizon",
     "pascanu_bound", "state_norms", "saturation_report", "unit_activation", "selectivity", "rank_units",
-    "inspect_tokens", "sample_inspected", "RunStats", "Finding", "diagnose", "readout_curve",
+    "inspect_tokens", "sample_inspected", "sample_saliency", "RunStats", "Finding", "diagnose", "readout_curve",
     "task_readout_curve",
 ]

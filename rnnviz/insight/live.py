@@ -64,7 +64,8 @@ class LiveInsight:
     memory: the read-out curve for copy, parity and adding (else None).
     sample: for character models, a text the network writes from the probe's first character at the
         run's temperature (at most ``SAMPLE_LENGTH`` characters) with the logits each character was
-        drawn from (:class:`~rnnviz.insight.sampling.InspectedSample`); else None.
+        drawn from and the saliency of each character over those before it
+        (:class:`~rnnviz.insight.sampling.InspectedSample`); else None.
     seconds: how long the computation took.
     """
 
@@ -146,7 +147,8 @@ def live_insight(trainer, *, memory: bool = True) -> LiveInsight:
         task, cfg = trainer.task, trainer.config
         drawn = draw_inspected_sample(trainer.network, task.vocab, int(task.encode(text[0])[0]),
                                       min(cfg.sample_length, SAMPLE_LENGTH),
-                                      np.random.default_rng(int(trainer.step_count)), cfg.temperature)
+                                      np.random.default_rng(int(trainer.step_count)), cfg.temperature,
+                                      saliency=True)
     return LiveInsight(
         step=int(trainer.step_count), cell=trace.cell, activation=trace.activation, readout=trace.readout,
         labels=tuple(labels), output_names=None if names is None else tuple(names),

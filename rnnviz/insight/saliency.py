@@ -78,25 +78,30 @@ def output_scores(trace: Trace) -> OutputScores:
 def output_gradients(trace: Trace, jac: StepJacobians, scores: OutputScores | None = None) -> OutputGradients:
     """Saliency over the inputs and gradient norms over the states, for every output at once.
 
-    One backward sweep over s = T-1 … 0 carrying G (T, S), whose row τ is ∂score<τ>/∂state<s>:
-    row s is seeded with the output's own gradient at s, then ``saliency[:, s] = ‖G Jx[s]‖`` and
-    ``G ← G Js[s]``. Cost: T products of (T, S) by (S, S) and by (S, D).
+    One backward sweep over s = T-1 … 0 carrying G (n, S), whose row k is ∂score<τk>/∂state<s>
+    for the n output steps τk ≥ s: an output's row is seeded with its own gradient at s = τk,
+    then ``saliency[τ, s] = ‖G Jx[s]‖`` and ``G ← G Js[s]``. Cost: T products of (n, S) by
+    (S, S) and by (S, D) at most, so one output costs T vector-matrix products.
     """
     scores = output_scores(trace) if scores is None else scores
     T, H, S = trace.T, trace.H, trace.state_size
-    seeds = np.zeros((T, S))
-    seeds[trace.output_steps, :H] = scores.dscore_da                         # the readout sees a<τ> only
-    G = np.zeros((T, S))
+    steps = trace.output_steps                                                # (n,) ascending
+    G = np.zeros((len(steps), S))
+    first = len(steps)                                                        # rows first… are live: τ ≥ s
     saliency = np.zeros((T, T))
     a_norms = np.zeros((T, T))
     c_norms = np.zeros((T, T)) if trace.cell == "lstm" else None
     for s in range(T - 1, -1, -1):
-        G[s] = seeds[s]
-        live = G[s:]                                                          # rows τ ≥ s
-        a_norms[s:, s] = np.linalg.norm(live[:, :H], axis=1)
+        if first > 0 and steps[first - 1] == s:
+            first -= 1
+            G[first, :H] = scores.dscore_da[first]                            # the readout sees a<τ> only
+        if first == len(steps):
+            continue                                                          # no output at or after s
+        live, rows = G[first:], steps[first:]
+        a_norms[rows, s] = np.linalg.norm(live[:, :H], axis=1)
         if c_norms is not None:
-            c_norms[s:, s] = np.linalg.norm(live[:, H:], axis=1)
-        saliency[s:, s] = np.linalg.norm(live @ jac.input[s], axis=1)
+            c_norms[rows, s] = np.linalg.norm(live[:, H:], axis=1)
+        saliency[rows, s] = np.linalg.norm(live @ jac.input[s], axis=1)
         if s > 0:
-            G[s:] = live @ jac.state[s]
+            G[first:] = live @ jac.state[s]
     return OutputGradients(saliency, a_norms, c_norms)

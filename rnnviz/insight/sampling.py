@@ -7,7 +7,9 @@ Entropies are in nats (divide by ln 2 for bits).
 
 :func:`sample_logits` gives the raw logits z (before temperature) behind a token sequence, so a view
 can re-score the same sample at any temperature with a softmax and no network;
-:func:`draw_inspected_sample` draws a sample and keeps those logits in an :class:`InspectedSample`.
+:func:`sample_saliency` how much each generated token's log-probability depends on each token read
+before it (:mod:`rnnviz.insight.saliency` on the sample); :func:`draw_inspected_sample` draws a
+sample and keeps those logits (and, if asked, that saliency) in an :class:`InspectedSample`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import NamedTuple
 import numpy as np
 
 from rnnviz.engine import Network, sample
-from rnnviz.insight.saliency import logits, softmax
+from rnnviz.insight.jacobians import step_jacobians
+from rnnviz.insight.saliency import logits, output_gradients, softmax
 from rnnviz.insight.trace import run_trace
 
 TOP = 5
@@ -39,7 +42,9 @@ class InspectedSample(NamedTuple):
     chars: the n generated characters, in order; first: the character it started from;
     logits: (n, K) float64, row t the logits z the model gave before ``chars[t]`` was drawn (after
     reading ``first`` and ``chars[:t]``), before dividing by any temperature; vocab: the K
-    characters, vocab[k] the one of logit column k; temperature: the one it was drawn at.
+    characters, vocab[k] the one of logit column k; temperature: the one it was drawn at;
+    saliency: None, or (n, n) :func:`sample_saliency` of the sample: row t over the characters
+    ``first``, ``chars[:t]`` that ``chars[t]`` was drawn after.
     """
 
     chars: tuple
@@ -47,6 +52,7 @@ class InspectedSample(NamedTuple):
     logits: np.ndarray
     vocab: tuple
     temperature: float
+    saliency: np.ndarray | None = None
 
 
 def distribution(z: np.ndarray, temperature: float = 1.0) -> np.ndarray:
@@ -120,6 +126,35 @@ def sample_logits(network: Network, tokens, state0: dict | None = None) -> np.nd
     return logits(trace.states["a"], trace.params["Wya"], trace.params["by"])    # (T-1, K)
 
 
+def sample_saliency(network: Network, tokens, state0: dict | None = None, row: int | None = None
+                    ) -> np.ndarray:
+    """How much the log-probability of each generated token depends on each token read before it.
+
+    tokens (T,) are read one after another from ``state0`` ({"a": (H,)} (+ "c"), zeros if None):
+    tokens[0] the one a sample starts from, tokens[t + 1] drawn after reading tokens[0..t].
+    Returns (T - 1, T - 1): entry [t, s] = ‖∂ log p(tokens[t + 1] | tokens[0..t]) / ∂x<s>‖₂ for
+    s ≤ t, 0 for s > t, with x<s> the one-hot vector of tokens[s] and p the model's own softmax
+    (temperature 1): :func:`rnnviz.insight.saliency.output_gradients` on the sample.
+    row: only row t, (t + 1,) (a trace of t + 1 steps with one output: about (t + 1)/T of the cost).
+    ``ValueError`` unless ``network`` is a token-input, many-to-many softmax network, or for a row
+    outside [0, T - 1).
+    """
+    spec = network.spec
+    if spec.input_kind != "tokens" or spec.readout != "softmax" or spec.many_to_one:
+        raise ValueError("sample saliency needs a token-input, many-to-many softmax network")
+    tokens = np.asarray(tokens, dtype=np.intp).reshape(-1)
+    n = max(tokens.size - 1, 0)
+    if row is not None and not 0 <= row < n:
+        raise ValueError(f"row must be in [0, {n}) for {tokens.size} tokens; got {row}")
+    if n == 0:
+        return np.zeros((0, 0))
+    if row is None:
+        trace = run_trace(network, tokens[:-1], tokens[1:], state0=state0)
+        return output_gradients(trace, step_jacobians(trace)).saliency                  # (T-1, T-1)
+    trace = run_trace(network, tokens[:row + 1], tokens[row + 1:row + 2], [row], state0)
+    return output_gradients(trace, step_jacobians(trace)).saliency[row]                 # (row+1,)
+
+
 def inspect_tokens(network: Network, tokens, temperature: float = 1.0, state0: dict | None = None
                    ) -> list[InspectedStep]:
     """Inspect ``tokens[1:]`` as generated one after another from ``tokens[0]`` (T,) at ``temperature``.
@@ -151,14 +186,18 @@ def sample_inspected(network: Network, first_token: int, n: int, rng: np.random.
 
 
 def draw_inspected_sample(network: Network, vocab, first_token: int, n: int, rng: np.random.Generator,
-                          temperature: float = 1.0, state0: dict | None = None) -> InspectedSample:
+                          temperature: float = 1.0, state0: dict | None = None, *,
+                          saliency: bool = False) -> InspectedSample:
     """Draw ``n`` characters after ``first_token`` with :func:`rnnviz.engine.sample` (the same
     draws for the same ``rng``) and keep the (n, K) logits each was drawn from.
 
-    vocab: the K characters, vocab[k] for token k; state0: {"a": (H,)} (+ "c"), zeros if None.
+    vocab: the K characters, vocab[k] for token k; state0: {"a": (H,)} (+ "c"), zeros if None;
+    saliency: also keep the (n, n) :func:`sample_saliency` (at temperature 1).
     """
     drawn, _ = sample(network, _batch_state(state0), first_token, n, rng, temperature)
     vocab = tuple(vocab)
+    tokens = [first_token] + list(drawn)
     return InspectedSample(chars=tuple(vocab[t] for t in drawn), first=vocab[int(first_token)],
-                           logits=sample_logits(network, [first_token] + list(drawn), state0),
-                           vocab=vocab, temperature=float(temperature))
+                           logits=sample_logits(network, tokens, state0),
+                           vocab=vocab, temperature=float(temperature),
+                           saliency=sample_saliency(network, tokens, state0) if saliency else None)

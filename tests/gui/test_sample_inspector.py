@@ -15,7 +15,8 @@ from PySide6.QtWidgets import QApplication, QToolTip
 
 from rnnviz.gui.panels.sample_inspector import (EMPTY_TEXT, SAMPLE_MAP, SampleInspector, format_probability,
                                                 minus)
-from rnnviz.insight.sampling import InspectedSample, draw_inspected_sample
+from rnnviz.gui.panels.why_inputs import SALIENCY_MAP
+from rnnviz.insight.sampling import InspectedSample, draw_inspected_sample, sample_saliency
 from rnnviz.training.config import Config
 from rnnviz.training.trainer import Trainer
 
@@ -200,3 +201,140 @@ def test_a_real_models_sample(inspector):
     assert_shows(inspector, sample, 0.8)
     inspector.temperature.box.setValue(1.5)
     assert_shows(inspector, sample, 1.5)
+
+
+# ---------------------------------------------------------------------------- saliency of a character
+_models = {}
+
+
+def real_sample(n=60, temperature=1.0, seed=3):
+    """(network, vocabulary, sample with its saliency) from a briefly trained 8-unit char LSTM."""
+    if "lstm" not in _models:
+        trainer = Trainer(Config(task="charlm", cell="lstm", hidden=8))
+        with trainer.running():
+            for _ in range(3):
+                trainer.step()
+        _models["lstm"] = trainer
+    trainer = _models["lstm"]
+    vocab = trainer.task.vocab
+    sample = draw_inspected_sample(trainer.network, vocab, int(trainer.task.encode("T")[0]), n,
+                                   np.random.default_rng(seed), temperature, saliency=True)
+    return trainer.network, vocab, sample
+
+
+def click(inspector, qtbot, token):
+    qtbot.mouseClick(inspector.text.viewport(), Qt.MouseButton.LeftButton, pos=inspector.text.token_centre(token))
+
+
+def assert_shades(inspector, row, tau):
+    """Tokens 0 … τ shaded by ``row`` on the inputs tab's map, white at 0 and scaled to its maximum;
+    the character explained (token τ + 1) and the ones after it uncoloured."""
+    text, scale = inspector.text, row.max()
+    assert scale > 0
+    for s in range(tau + 1):
+        assert background(text, s).name() == SALIENCY_MAP.map(row[s] / scale, mode="qcolor").name(), s
+    for t in range(tau + 1, len(inspector.sample().chars) + 1):
+        assert background(text, t) is None, t
+    assert inspector.bar.levels() == pytest.approx((0.0, scale))
+    assert inspector.bar.getAxis("bottom").labelText.endswith("at T = 1")
+
+
+def test_clicking_a_character_shades_what_it_was_drawn_after_by_its_saliency(inspector, qtbot):
+    net, vocab, sample = real_sample()
+    tokens = [vocab.index(sample.first)] + [vocab.index(c) for c in sample.chars]
+    inspector.show_sample(sample)
+    qtbot.waitExposed(inspector)
+    assert "Click a character" in inspector.caption.text()
+    for tau in (41, 6):
+        with qtbot.waitSignal(inspector.character_explained) as signal:
+            click(inspector, qtbot, tau + 1)
+        assert signal.args == [tau] and inspector.explained == tau
+        row = sample_saliency(net, tokens, row=tau)                  # recomputed from the network
+        np.testing.assert_allclose(inspector.saliency_values, row, rtol=1e-9, atol=1e-15)
+        assert_shades(inspector, row, tau)
+        top = int(np.argmax(row))
+        source = sample.first if top == 0 else sample.chars[top - 1]
+        distance = tau + 1 - top
+        caption = inspector.caption.text()
+        names = {"\n": "⏎", " ": "␣"}
+        assert caption.startswith(f"‘{names.get(sample.chars[tau], sample.chars[tau])}’, character {tau + 1} of 60, p = ")
+        p1 = softmax(sample.logits)[tau, tokens[tau + 1]]
+        assert f"p = {format_probability(p1)} at T\xa0=\xa01" in caption
+        where = "just before it" if distance == 1 else f"{distance} characters earlier"
+        tip = plain(inspector.token_tooltip(top))                   # hovering the source says its value
+        assert f"/∂x<{top}>‖ = {row[top]:.3g}" in tip and f"character {tau + 1}, {distance} to the right" in tip
+        assert f"most of it comes from the ‘{names.get(source, source)}’" in caption and where in caption
+    with qtbot.waitSignal(inspector.character_explained) as signal:
+        click(inspector, qtbot, 7)                                   # the character explained, again
+    assert signal.args == [-1] and inspector.explained is None
+    assert_shows(inspector, sample, 1.0)
+    click(inspector, qtbot, 0)                                       # the start: nothing predicted it
+    assert inspector.explained is None
+
+
+def test_escape_returns_to_the_probabilities_and_the_temperature_still_recolours(inspector, qtbot):
+    net, vocab, sample = real_sample(temperature=0.8)
+    inspector.show_sample(sample)
+    qtbot.waitExposed(inspector)
+    click(inspector, qtbot, 30)
+    row = np.asarray(sample.saliency[29, :30])
+    assert_shades(inspector, row, 29)
+    inspector.temperature.box.setValue(2.0)             # the saliency is at T = 1: the shading stays
+    assert_shades(inspector, row, 29)
+    p2 = softmax(sample.logits / 2.0)[29, vocab.index(sample.chars[29])]
+    assert f"({format_probability(p2)} at T\xa0=\xa02)" in inspector.caption.text()
+    qtbot.keyClick(inspector.text, Qt.Key.Key_Escape)
+    assert inspector.explained is None
+    assert_shows(inspector, sample, 2.0)
+    inspector.temperature.box.setValue(0.3)
+    assert_shows(inspector, sample, 0.3)
+    click(inspector, qtbot, 12)                         # Esc with the focus elsewhere in the tab
+    inspector.as_drawn.setFocus()
+    qtbot.keyClick(inspector.as_drawn, Qt.Key.Key_Escape)
+    assert inspector.explained is None
+    assert_shows(inspector, sample, 0.3)
+
+
+def test_the_keyboard_steps_through_the_characters(inspector, qtbot):
+    _, _, sample = real_sample(n=30)
+    inspector.show_sample(sample)
+    text = inspector.text
+    for key, want in ((Qt.Key.Key_Right, 0), (Qt.Key.Key_Right, 1), (Qt.Key.Key_End, 29), (Qt.Key.Key_Left, 28),
+                      (Qt.Key.Key_Home, 0), (Qt.Key.Key_Left, 0)):
+        qtbot.keyClick(text, key)
+        assert inspector.explained == want, key
+        np.testing.assert_array_equal(inspector.saliency_values, sample.saliency[want, :want + 1])
+    qtbot.keyClick(text, Qt.Key.Key_Escape)
+    assert inspector.explained is None
+    qtbot.keyClick(text, Qt.Key.Key_Left)                # from the probabilities: the last character
+    assert inspector.explained == 29
+
+
+def test_a_newer_sample_waits_while_a_character_is_explained(inspector, qtbot):
+    _, _, first = real_sample(seed=1)
+    _, _, newer = real_sample(seed=2)
+    inspector.show_sample(first)
+    inspector.set_temperature(0.5)
+    assert inspector.explain(10)
+    inspector.show_sample(newer, keep_temperature=True)
+    assert inspector.sample() is first and inspector.waiting() is newer and inspector.explained == 10
+    assert "a newer sample is waiting" in inspector.header.text()
+    inspector.explain(None)
+    assert inspector.sample() is newer and inspector.waiting() is None
+    assert inspector.temperature_value() == pytest.approx(0.5)     # the user's temperature is kept
+    assert_shows(inspector, newer, 0.5)
+    inspector.explain(3)
+    inspector.show_sample(None)                                    # a reset does not wait
+    assert inspector.sample() is None and inspector.explained is None
+    assert inspector.stack.currentWidget() is inspector.empty
+
+
+def test_a_sample_without_saliency_is_not_explained(inspector, qtbot):
+    sample = synthetic_sample()
+    inspector.show_sample(sample)
+    qtbot.waitExposed(inspector)
+    click(inspector, qtbot, 5)
+    qtbot.keyClick(inspector.text, Qt.Key.Key_Right)
+    assert inspector.explained is None and not inspector.explain(4)
+    assert "Click a character" not in inspector.caption.text()
+    assert_shows(inspector, sample, 1.0)

@@ -198,6 +198,11 @@ def test_the_sample_tab_inspects_what_the_network_writes_and_keeps_the_chosen_te
     inspector = window.sample_inspector
     assert li.sample is not None and inspector.sample() is li.sample
     assert li.sample.first == "h" and li.sample.temperature == 0.8
+    n = len(li.sample.chars)
+    assert li.sample.saliency.shape == (n, n)                       # a click on a character shows a row
+    assert inspector.explain(n - 1)
+    np.testing.assert_array_equal(inspector.saliency_values, li.sample.saliency[n - 1])
+    inspector.explain(None)
     assert inspector.temperature_value() == pytest.approx(0.8)
     inspector.set_temperature(0.3)
     window.controller.step_once()
