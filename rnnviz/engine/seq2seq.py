@@ -150,6 +150,7 @@ class Seq2SeqResult:
     grad_a_norms: (Tx,) ``||∂L/∂a<t'>||`` over the batch, counting every path (attention at every
         output step, the recurrence, and the decoder's start for t' = Tx); None after ``forward``.
     grad_s_norms: (Ty,) ``||∂L/∂s<t>||`` likewise for the decoder states.
+    grad_c_norms: (Tx,) ``||∂L/∂c<t'>||`` of the LSTM encoder's cell states (None for other cells).
     grad_state0: gradient of the loss on the encoder's initial state (keys of ``final_state``).
     """
 
@@ -161,6 +162,7 @@ class Seq2SeqResult:
     final_state: dict
     grad_a_norms: np.ndarray | None = None
     grad_s_norms: np.ndarray | None = None
+    grad_c_norms: np.ndarray | None = None
     grad_state0: dict | None = None
 
 
@@ -597,10 +599,11 @@ class Seq2Seq:
         dfinal = {"a": dnext}
         if cell == "lstm":
             dfinal["c"] = dc_next
-        _, dstate0, a_norms, _ = sequence.backward_sequence(
+        _, dstate0, a_norms, c_norms = sequence.backward_sequence(
             self._layer("enc", p), denc if spec.attention else None, None, enc_cache, dfinal=dfinal,
             out=self._layer("enc", grads), cancel=self.cancel)
-        result.grad_a_norms, result.grad_s_norms, result.grad_state0 = a_norms, s_norms, dstate0
+        result.grad_a_norms, result.grad_s_norms, result.grad_c_norms = a_norms, s_norms, c_norms
+        result.grad_state0 = dstate0
         return loss, grads, result
 
 

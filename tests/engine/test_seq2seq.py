@@ -268,9 +268,12 @@ def torch_loss(torch, spec, params, x, y, state0):
         return p[f"{prefix}.Waa"], p[f"{prefix}.ba"], p.get(f"{prefix}.baa")
 
     xt = F.one_hot(torch.tensor(x), spec.input_size).double()                     # (Tx, N, Vx)
-    state, enc = Hs, []
+    state, enc, kept = Hs, [], {"a": [], "c": [], "s": []}
     for t in range(len(xt)):
         state = step(xt[t], state, leaves["enc.Wax"], *layer("enc"))
+        for key, tensor in zip("ac", state):
+            tensor.retain_grad()
+            kept[key].append(tensor)
         enc.append(state[0])
     enc = torch.stack(enc)                                                        # (Tx, N, H)
     Ty, N = y.shape
@@ -288,6 +291,8 @@ def torch_loss(torch, spec, params, x, y, state0):
             ctx = (alpha[:, :, None] * enc).sum(dim=0)
             inp = torch.cat([inp, ctx], dim=1)
         state = step(inp, state, Wx, *layer("dec"))
+        state[0].retain_grad()
+        kept["s"].append(state[0])
         z = state[0] @ leaves["Wya"].T + leaves["by"]
         if spec.attention:
             z = z + ctx @ leaves["Wyc"].T
@@ -295,7 +300,7 @@ def torch_loss(torch, spec, params, x, y, state0):
     logits = torch.stack(logits)                                                  # (Ty, N, Vy)
     per = F.cross_entropy(logits.reshape(-1, Vy), torch.tensor(y).reshape(-1), reduction="sum")
     loss = per / N / (Ty if spec.reduction == "mean" else 1)
-    return loss, leaves
+    return loss, leaves, kept
 
 
 @pytest.mark.parametrize("attention", [False, True])
@@ -305,10 +310,15 @@ def test_loss_and_gradients_match_pytorch_autograd(cell, attention):
     for seed in range(2):
         model, x, y, rng = random_case(cell, attention, 100 + seed, reduction=("mean", "sum")[seed])
         state0 = {k: rng.standard_normal(v.shape) for k, v in model.zero_state(x.shape[1]).items()}
-        loss, grads, _ = model.loss_and_grads(x, y, state0=state0)
-        ref, leaves = torch_loss(torch, model.spec, dict(model.params), x, y, state0)
+        loss, grads, res = model.loss_and_grads(x, y, state0=state0)
+        ref, leaves, kept = torch_loss(torch, model.spec, dict(model.params), x, y, state0)
         ref.backward()
         assert loss == pytest.approx(ref.item(), rel=1e-10)
+        for key, norms in (("a", res.grad_a_norms), ("s", res.grad_s_norms), ("c", res.grad_c_norms)):
+            if kept[key]:                            # ||dL/da<t'>||, ||dL/ds<t>||, LSTM ||dL/dc<t'>||
+                np.testing.assert_allclose(norms, [k.grad.norm().item() for k in kept[key]], rtol=1e-10)
+            else:
+                assert norms is None
         for name in model.params:
             np.testing.assert_allclose(grads[name], leaves[name].grad.numpy(), rtol=1e-10, atol=1e-12,
                                        err_msg=name)
