@@ -12,7 +12,7 @@ with one BLAS thread; each is seeded, so the figures are reproducible.
 The default budget, the same for every run: 1,500 Adam steps (lr 0.003, β 0.9/0.999, global-norm
 clip 5) of batch 32, hidden 64 in encoder and decoder, float32, seeds 0 and 1.
 
-    python benchmarks/seq2seq_dates.py                       # 8 runs, ~8 minutes on 2 cores
+    python benchmarks/seq2seq_dates.py                       # 8 runs, ~4 minutes on 2 cores
     python benchmarks/seq2seq_dates.py --runs dates-attention --steps 1000 --seeds 0
 """
 
