@@ -95,7 +95,8 @@ def test_each_source_draws_the_insights_rows_for_the_chosen_output(panel, cell):
         assert "∂c⟨t⟩" in title(panel)
     else:
         assert curve(panel.latest_c)[0].size == 0
-    assert "∂L⟨τ⟩/∂a⟨t⟩" in y_label(panel) and "∂L⟨τ⟩/∂a⟨t⟩" in title(panel)
+    assert ("∂L⟨τ⟩/∂(a, c)⟨t⟩" if cell == "lstm" else "∂L⟨τ⟩/∂a⟨t⟩") in y_label(panel)
+    assert "∂L⟨τ⟩/∂a⟨t⟩" in title(panel)
     assert curve(panel.latest_bound)[0].size == 0
     assert panel.tau_line.value() == tau + 1 and f"as of step {li.step:,}" in panel.probe_note.text()
 

@@ -51,6 +51,8 @@ SOURCE_HELP = {
 }
 Y_LABELS = {"all": "‖∂L/∂a⟨t⟩‖ (log scale)", "output": "‖∂L⟨τ⟩/∂a⟨t⟩‖ (log scale)",
             "recurrence": "σmax ∂a⟨τ⟩/∂a⟨t⟩ (log scale)"}
+LSTM_Y_LABELS = {"output": "‖∂L⟨τ⟩/∂(a, c)⟨t⟩‖ (log)", "recurrence": "σmax ∂state⟨τ⟩/∂state⟨t⟩ (log)"}
+"""The LSTM's (two or three curves; short, so they fit a short plot's axis)."""
 BLUE, RED, GREEN, GREY = "#1f77b4", "#d62728", "#2ca02c", "#555555"
 TITLE_SIZE = "11pt"      # (pyqtgraph's title size)
 LEGEND_SIZE = "9pt"      # a probe source's title: its one-line legend
@@ -200,7 +202,9 @@ class GradientFlowPanel(QWidget):
         self.latest_bound = self.latest.plot(pen=pg.mkPen(GREY, width=1.5, style=Qt.PenStyle.DotLine))
         self.tau_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", width=1, style=Qt.PenStyle.DashLine),
                                         label="τ", labelOpts={"position": 0.95, "color": "#555",
+                                                                "fill": (255, 255, 255, 200),
                                                                 "anchors": [(1.05, 0.5), (1.05, 0.5)]})
+        self.tau_line.setZValue(10)             # its label above the curves
         self.latest.addItem(self.tau_line, ignoreBounds=True)
         self.tau_line.hide()
         self.waiting = pg.TextItem(WAITING_TEXT, color="#555", anchor=(0.5, 0.5))
@@ -586,7 +590,7 @@ class GradientFlowPanel(QWidget):
                 self.latest_c.setData(x, positive_or_nan(c))
                 shown.append(c)
                 legend.append((RED, "- -", "‖∂L⟨τ⟩/∂c⟨t⟩‖"))
-            self.latest.setLabel("left", "‖∂L⟨τ⟩/∂a⟨t⟩‖, ‖∂L⟨τ⟩/∂c⟨t⟩‖ (log)" if lstm else Y_LABELS["output"])
+            self.latest.setLabel("left", LSTM_Y_LABELS["output"] if lstm else Y_LABELS["output"])
         else:
             s = li.state_norm[tau, :tau + 1]
             self.latest_a.setData(x, positive_or_nan(s))
@@ -597,7 +601,7 @@ class GradientFlowPanel(QWidget):
                 self.latest_c.setData(x, positive_or_nan(c))
                 shown += [a, c]
                 legend = [(BLUE, "━", "[a; c]"), (GREEN, "━", "a→a"), (RED, "- -", "c→c")]
-                self.latest.setLabel("left", "σmax ∂state⟨τ⟩/∂state⟨t⟩ (log scale)")
+                self.latest.setLabel("left", LSTM_Y_LABELS["recurrence"])
             else:
                 legend = [(BLUE, "━", "measured")]
                 self.latest.setLabel("left", Y_LABELS["recurrence"])
