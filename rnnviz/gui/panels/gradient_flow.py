@@ -179,8 +179,9 @@ class GradientFlowPanel(QWidget):
         source_row.addWidget(self.tau_box)
         self.probe_note = QLabel()          # the training step of the probe's numbers, or "computing…"
         self.probe_note.setStyleSheet("color: #555;")
-        source_row.addWidget(self.probe_note)
-        source_row.addStretch(1)
+        self.probe_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)   # never widens
+        self.probe_note.setMinimumWidth(40)
+        source_row.addWidget(self.probe_note, 1)
 
         self.graphics = TimedGraphicsLayoutWidget()
         self.views = [self.graphics]
@@ -620,7 +621,8 @@ class GradientFlowPanel(QWidget):
         parts = [f"<span style='color:{colour}'>{mark} {html.escape(name)}</span>" for colour, mark, name in legend]
         self.latest.setTitle(" &nbsp;".join(parts), size=LEGEND_SIZE)
         self.latest.titleLabel.setMinimumWidth(0)    # a narrow plot clips its legend rather than widen
-        self.probe_note.setText(f"probe, as of step {li.step:,}")
+        self.probe_note.setText(f"as of step {li.step:,}")
+        self.probe_note.setToolTip(f"The probe's numbers were computed at training step {li.step:,}.")
         fit_log_range(self.latest, shown)
 
     def _set_params_title(self, names) -> None:
