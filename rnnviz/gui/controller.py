@@ -215,10 +215,16 @@ class TrainingController(QObject):
         return None
 
     # ---- the why-views ------------------------------------------------------------------------
+    @property
+    def insight_wanted(self) -> bool:
+        """Whether a view that draws the why-views' numbers is shown (see ``want_insight``)."""
+        return self._insight_wanted
+
     def want_insight(self, wanted: bool) -> None:
         """Whether the why-views are shown: while they are, training computes their numbers
         under a small time budget (``worker.INSIGHT_BUDGET``), and a pause refreshes them if that
-        is quick (``AUTO_EXPLAIN_SECONDS``)."""
+        is quick (``AUTO_EXPLAIN_SECONDS``). While they are not, the numbers are dropped as soon as
+        training moves past them, so no view shows them stale later."""
         self._insight_wanted = wanted
         if self._worker is not None:
             (self._worker.want_insight.set if wanted else self._worker.want_insight.clear)()
@@ -329,6 +335,9 @@ class TrainingController(QObject):
         if snapshot.generation != self._generation:
             return   # a stale worker's message
         self.data.add_snapshot(snapshot)
+        last = self.data.insight
+        if not self._insight_wanted and last is not None and last.step != self.data.step:
+            self.data.drop_insight()     # nobody keeps it up to date: never shown stale
         now = time.perf_counter()
         self._rates.append((now, snapshot.step))
         while len(self._rates) > 2 and now - self._rates[0][0] > 2.0:

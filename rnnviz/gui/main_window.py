@@ -173,6 +173,7 @@ class MainWindow(QMainWindow):
         self.controls.corpus_browse_requested.connect(self._on_controls_corpus_browse_requested)
         self.sampling_panel.live_edited.connect(self._on_live_edited)
         self.hidden_panel.live_edited.connect(self._on_live_edited)
+        self.gradient_panel.source_changed.connect(self._on_gradient_panel_source_changed)
         self.sampling_panel.sample_requested.connect(self._on_sampling_panel_sample_requested)
 
         self._default_state = self.saveState()
@@ -883,12 +884,22 @@ class MainWindow(QMainWindow):
         dock.raise_()
 
     def _on_why_dock_visibility_changed(self, visible: bool) -> None:
-        c = self.controller
-        c.want_insight(visible)
+        self._update_insight_wanted()
         if visible:
-            if not c.is_running and (c.data.insight is None or c.data.insight.step != c.step_count):
-                self.explain_now()
-            self._refresh_why(c.is_running)
+            self._refresh_why(self.controller.is_running)
+
+    def _on_gradient_panel_source_changed(self, _source: str) -> None:
+        self._update_insight_wanted()
+
+    def _update_insight_wanted(self) -> None:
+        """The why-views' numbers are computed while something shows them: the why dock, or a
+        probe source of the gradient-flow plot. While paused, numbers not of the current weights
+        are computed at once."""
+        c = self.controller
+        wanted = self.why_dock.isVisible() or self.gradient_panel.wants_insight
+        c.want_insight(wanted)
+        if wanted and not c.is_running and (c.data.insight is None or c.data.insight.step != c.step_count):
+            self.explain_now()
 
     def explain_now(self) -> None:
         """The why-view for the weights as they are (while paused), with a busy cursor."""
@@ -931,6 +942,7 @@ class MainWindow(QMainWindow):
         self.controls.show_config(config)
         self._on_controller_config_changed(config)
         self._update_title()
+        self._update_insight_wanted()      # a new run, traced as the old one was
         self.render_now()
 
     def _on_controller_config_changed(self, config: Config) -> None:

@@ -360,6 +360,11 @@ class RunData:
             self.horizons = self.horizons[::2] + ([] if len(self.horizons) % 2 else self.horizons[-1:])
         self.revision += 1
 
+    def drop_insight(self) -> None:
+        """No why-view numbers until the next ones (the horizons over training stay)."""
+        self.insight = None
+        self.revision += 1
+
     def add_samples(self, samples, notes=()) -> None:
         """New (step, text) samples, with a note ({temperature, prime, on_demand}) for each if known."""
         self.samples.extend(samples)

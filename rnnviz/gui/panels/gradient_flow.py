@@ -1,13 +1,21 @@
-"""Gradient flow: ||dL/da<t>|| per time step (latest step and over training), per-parameter norms."""
+"""Gradient flow: ||dL/da<t>|| per time step (latest step and over training), per-parameter norms.
+
+The latest-step plot has a source selector: the training batch's gradient from all its losses (the
+default), or, on the probe sequence, the gradient from the loss of one output τ and the pure
+recurrence σmax(∂a<τ>/∂a<t>) (with Pascanu et al.'s bound for a vanilla RNN). The probe sources draw
+rows of the run's :class:`~rnnviz.insight.live.LiveInsight`; while one is chosen the panel
+``wants_insight`` and the window has it computed.
+"""
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..run_data import TINY, RunData
 from ..widgets.views import StepRangeFollower, TimedGraphicsLayoutWidget
@@ -23,6 +31,33 @@ DEFAULT_TIME_STEPS = 10
 """Time steps an empty plot shows while the sequence length is not known yet."""
 LATEST_TITLE = "latest step"
 IMAGE_LEVELS = (-6.0, 0.0)
+
+SOURCES = {
+    "all": "all losses (training batch)",
+    "output": "loss of one output τ (probe)",
+    "recurrence": "recurrence ∂a⟨τ⟩/∂a⟨t⟩ (probe)",
+}
+"""The latest-step plot's sources: key -> the selector's text."""
+SOURCE_HELP = {
+    "all": "‖∂L/∂a⟨t⟩‖ of the latest training step: the gradient of the batch's whole loss (every output's "
+           "loss summed) at each time step t. On a task whose loss sits only at the end (copy), or has a "
+           "loss at every step (character models), the sum hides how far one loss reaches back.",
+    "output": "‖∂L⟨τ⟩/∂a⟨t⟩‖ on the probe sequence: the gradient of the loss of the one output τ alone "
+              "(−log p of its target) at every earlier step t ≤ τ (LSTM: the cell state's, dashed).",
+    "recurrence": "σmax(∂a⟨τ⟩/∂a⟨t⟩) on the probe: how much the recurrence alone carries a change of the "
+                  "state at step t to step τ (its largest singular value), whatever the loss. For a vanilla "
+                  "RNN the dotted line is Pascanu, Mikolov & Bengio's bound (γ·σmax(Waa))^(τ−t); for the "
+                  "LSTM the state is [a; c], with the a→a and c→c blocks as well.",
+}
+Y_LABELS = {"all": "‖∂L/∂a⟨t⟩‖ (log scale)", "output": "‖∂L⟨τ⟩/∂a⟨t⟩‖ (log scale)",
+            "recurrence": "σmax ∂a⟨τ⟩/∂a⟨t⟩ (log scale)"}
+LSTM_Y_LABELS = {"output": "‖∂L⟨τ⟩/∂(a, c)⟨t⟩‖ (log)", "recurrence": "σmax ∂state⟨τ⟩/∂state⟨t⟩ (log)"}
+"""The LSTM's (two or three curves; short, so they fit a short plot's axis)."""
+BLUE, RED, GREEN, GREY = "#1f77b4", "#d62728", "#2ca02c", "#555555"
+TITLE_SIZE = "11pt"      # (pyqtgraph's title size)
+LEGEND_SIZE = "9pt"      # a probe source's title: its one-line legend
+BOUND_HEADROOM = 1e3    # the recurrence's y range shows the bound up to this factor above the carry
+WAITING_TEXT = "computing… (on the probe: every few seconds while training runs)"
 
 
 def plain_axis(axis: pg.AxisItem) -> None:
@@ -97,9 +132,16 @@ def format_power(k: int) -> str:
 class GradientFlowPanel(QWidget):
     """Vanishing/exploding gradients made visible."""
 
+    source_changed = Signal(str)   # the latest-step plot's source (a key of SOURCES) was chosen
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self._revision = -1
+        self._data: RunData | None = None     # the run's data (the window's; redrawn on a new source)
+        self._source = "all"
+        self._tau: int | None = None           # the chosen output step τ (probe index); None: the last
+        self._insight_shown = None             # the LiveInsight the latest-step plot shows
+        self._latest_steps: int | None = None  # time steps the latest-step plot's x axis shows
         self._param_curves: dict[str, pg.PlotDataItem] = {}
         self._clip = (None, None)
         self._cell = ("rnn", "tanh")
@@ -113,20 +155,64 @@ class GradientFlowPanel(QWidget):
                                "signals (and gradients) passed through time can grow; below 1 they shrink. "
                                "Saturated: fraction of hidden units stuck near ±1 on the probe, where tanh "
                                "passes almost no gradient.")
+        # The latest-step plot's source, and the output τ a probe source traces back from
+        self.source_box = QComboBox()
+        for key, text in SOURCES.items():
+            self.source_box.addItem(text, key)
+            self.source_box.setItemData(self.source_box.count() - 1, SOURCE_HELP[key], Qt.ItemDataRole.ToolTipRole)
+        self.source_box.setToolTip("What the left plot shows at each time step t. The probe sources are "
+                                   "computed on the probe sequence every few seconds while training runs.")
+        self.source_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.source_box.activated.connect(self._on_source_box_activated)
+        self.tau_label = QLabel("output")
+        self.tau_box = QComboBox()
+        self.tau_box.setToolTip("The output step τ whose loss (or state) is traced back; or click the plot "
+                                "near a time step to pick the output nearest the click.")
+        self.tau_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.tau_box.setMinimumContentsLength(10)
+        self.tau_box.activated.connect(self._on_tau_box_activated)
+        source_row = QHBoxLayout()
+        source_row.setContentsMargins(0, 0, 0, 0)
+        source_row.addWidget(QLabel("Left plot:"))
+        source_row.addWidget(self.source_box)
+        source_row.addWidget(self.tau_label)
+        source_row.addWidget(self.tau_box)
+        self.probe_note = QLabel()          # the training step of the probe's numbers, or "computing…"
+        self.probe_note.setStyleSheet("color: #555;")
+        self.probe_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)   # never widens
+        self.probe_note.setMinimumWidth(40)
+        source_row.addWidget(self.probe_note, 1)
+
         self.graphics = TimedGraphicsLayoutWidget()
         self.views = [self.graphics]
 
         self.latest = self.graphics.addPlot(row=0, col=0, title=LATEST_TITLE)
         self.latest.setLabel("bottom", "time step t")
-        self.latest.setLabel("left", "‖∂L/∂a⟨t⟩‖ (log scale)")
+        self.latest.setLabel("left", Y_LABELS["all"])
         self.latest.setLogMode(y=True)
         for side in ("left", "bottom"):
             plain_axis(self.latest.getAxis(side))
 
         # (no grid: it would make every update repaint the axes)
-        self.latest_a = self.latest.plot(pen=pg.mkPen((31, 119, 180), width=2), symbol="o", symbolSize=4,
-                                         symbolBrush=(31, 119, 180), symbolPen=None)
-        self.latest_c = self.latest.plot(pen=pg.mkPen((214, 39, 40), width=2, style=Qt.PenStyle.DashLine))
+        # latest_a: the source's main curve; latest_c: the LSTM's cell state (dashed); latest_ablock:
+        # the LSTM's a→a block of the recurrence; latest_bound: Pascanu et al.'s bound (vanilla RNN)
+        self.latest_a = self.latest.plot(pen=pg.mkPen(BLUE, width=2), symbol="o", symbolSize=4,
+                                         symbolBrush=BLUE, symbolPen=None)
+        self.latest_c = self.latest.plot(pen=pg.mkPen(RED, width=2, style=Qt.PenStyle.DashLine))
+        self.latest_ablock = self.latest.plot(pen=pg.mkPen(GREEN, width=1.5))
+        self.latest_bound = self.latest.plot(pen=pg.mkPen(GREY, width=1.5, style=Qt.PenStyle.DotLine))
+        self.tau_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", width=1, style=Qt.PenStyle.DashLine),
+                                        label="τ", labelOpts={"position": 0.95, "color": "#555",
+                                                                "fill": (255, 255, 255, 200),
+                                                                "anchors": [(1.05, 0.5), (1.05, 0.5)]})
+        self.tau_line.setZValue(10)             # its label above the curves
+        self.latest.addItem(self.tau_line, ignoreBounds=True)
+        self.tau_line.hide()
+        self.waiting = pg.TextItem(WAITING_TEXT, color="#555", anchor=(0.5, 0.5))
+        self.waiting.setParentItem(self.latest.getViewBox())
+        self.waiting.hide()
+        self.latest.getViewBox().sigResized.connect(self._place_waiting)
+        self.latest.scene().sigMouseClicked.connect(self._on_latest_clicked)
 
         self.over_time = self.graphics.addPlot(row=0, col=1, title="‖∂L/∂a⟨t⟩‖ over training")
         self.over_time.getViewBox().setToolTip("Each column is one training step (or the mean of several): "
@@ -184,9 +270,11 @@ class GradientFlowPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.header)
+        layout.addLayout(source_row)
         layout.addWidget(self.graphics, 1)
         self._show_header(None, None)
         self._show_empty_ranges()
+        self._show_source_controls()
 
     def clear(self) -> None:
         self._revision = -1
@@ -197,13 +285,18 @@ class GradientFlowPanel(QWidget):
             self.params.removeItem(curve)
         self._param_curves.clear()
         self._set_params_title([])
-        for item in (self.latest_a, self.latest_c, self.global_curve):
+        for item in (self.latest_a, self.latest_c, self.latest_ablock, self.latest_bound, self.global_curve):
             item.setData([], [])
+        self.tau_line.hide()
         self.image.clear()
         self.colorbar.setLevels(IMAGE_LEVELS)   # (not the previous run's)
-        self.latest.setTitle(LATEST_TITLE)
+        self.latest.setTitle(LATEST_TITLE, size=TITLE_SIZE)
+        self._insight_shown = None
+        self._latest_steps = None      # (the source and τ stay: a new run is traced the same way)
         self._show_header(None, None)
         self._show_empty_ranges()
+        if self._source != "all":
+            self._show_waiting()
 
     def _show_empty_ranges(self) -> None:
         """Before the first step: training steps 0..10, time steps 1..T, norms 0.001..10 (not
@@ -223,10 +316,18 @@ class GradientFlowPanel(QWidget):
         fit_log_range(self.params, shown)
 
     def _set_time_steps(self, T: int) -> None:
-        """Time-step axes from 1 to T (one unit per step), on the latest-step curve and the image."""
+        """Time-step axes from 1 to T (one unit per step), on the latest-step curve (while it shows
+        the training batch) and the image."""
         self._time_steps = T
-        self.latest.setXRange(0.5, T + 0.5, padding=0.02)   # (room for the last tick label)
+        if self._source == "all":
+            self._set_latest_steps(T)
         self.over_time.setYRange(0.5, T + 0.5, padding=0)
+
+    def _set_latest_steps(self, T: int) -> None:
+        """The latest-step plot's time axis from 1 to T (the batch's steps, or the probe's)."""
+        if T != self._latest_steps:
+            self._latest_steps = T
+            self.latest.setXRange(0.5, T + 0.5, padding=0.02)   # (room for the last tick label)
 
     @staticmethod
     def _data_time_steps(data: RunData) -> int | None:
@@ -261,6 +362,7 @@ class GradientFlowPanel(QWidget):
 
     def refresh(self, data: RunData) -> bool:
         """Show ``data``; False if there was nothing new to draw."""
+        self._data = data
         if data.probe is not None:
             self._show_header(data.probe.spectral_radius, data.probe.saturation, data.probe_step)
         if data.revision == self._revision:
@@ -269,17 +371,10 @@ class GradientFlowPanel(QWidget):
         T = self._data_time_steps(data)
         if T and T != self._time_steps:
             self._set_time_steps(T)
-        if data.latest_grad_a is not None:
-            g = positive_or_nan(data.latest_grad_a)
-            self.latest_a.setData(np.arange(1, g.size + 1), g)
-            title = f"step {data.step:,}: ‖∂L/∂a⟨t⟩‖"
-            if data.latest_grad_c is not None:
-                c = positive_or_nan(data.latest_grad_c)
-                self.latest_c.setData(np.arange(1, c.size + 1), c)
-                title += " <span style='color:#d62728'>- - ‖∂L/∂c⟨t⟩‖</span>"
-            self.latest.setTitle(title)
-            fit_log_range(self.latest, [data.latest_grad_a] +
-                          ([] if data.latest_grad_c is None else [data.latest_grad_c]))
+        if self._source == "all":
+            self._show_batch(data)
+        elif data.insight is not self._insight_shown:
+            self._show_probe(data.insight)
         img, first, last = data.gradient_image.image()
         if img is not None:
             finite = img[np.isfinite(img) & (img > math.log10(TINY) + 1)]
@@ -332,6 +427,203 @@ class GradientFlowPanel(QWidget):
     def shown_step(self) -> int | None:
         """The training step the panel shows (its latest-step curve and both plots end there)."""
         return getattr(self, "_shown_step", None)
+
+    # ---- the latest-step plot's source --------------------------------------------------------
+    @property
+    def source(self) -> str:
+        """What the latest-step plot shows: a key of SOURCES."""
+        return self._source
+
+    @property
+    def wants_insight(self) -> bool:
+        """Whether the plot draws the probe's LiveInsight (the window then has it computed)."""
+        return self._source != "all"
+
+    def set_source(self, source: str) -> None:
+        """Show ``source`` (a key of SOURCES) in the latest-step plot; emits ``source_changed``."""
+        if source not in SOURCES:
+            raise ValueError(f"unknown gradient source {source!r}; choose one of {', '.join(SOURCES)}")
+        if source == self._source:
+            return
+        self._source = source
+        self.source_box.setCurrentIndex(self.source_box.findData(source))
+        self._show_source_controls()
+        self._insight_shown = None
+        if source == "all":
+            self._latest_steps = None
+            self._set_latest_steps(self._time_steps or DEFAULT_TIME_STEPS)
+            if self._data is not None:
+                self._show_batch(self._data)
+            else:
+                self._clear_latest(LATEST_TITLE)
+        else:
+            self._show_probe(None if self._data is None else self._data.insight)
+        self.source_changed.emit(source)
+
+    def _on_source_box_activated(self, index: int) -> None:
+        self.set_source(self.source_box.itemData(index))
+
+    def _show_source_controls(self) -> None:
+        probe = self._source != "all"
+        self.tau_label.setVisible(probe)
+        self.tau_box.setVisible(probe)
+        self.probe_note.setVisible(probe)
+        self.latest.getViewBox().setToolTip(SOURCE_HELP[self._source] + (
+            " Click near a time step to trace the output nearest the click." if probe else ""))
+
+    @property
+    def tau(self) -> int | None:
+        """The output step τ traced back (a probe index, 0 = the first step; shown as t = τ + 1),
+        or None while no probe source is shown."""
+        li = self._insight_shown
+        if self._source == "all" or li is None or not len(li.output_steps):
+            return None
+        return int(li.output_steps[-1]) if self._tau is None else self._tau
+
+    def select_tau(self, tau: int) -> bool:
+        """Trace output step ``tau`` (a probe index); False (nothing changes) if it is not an output."""
+        index = self.tau_box.findData(int(tau))
+        if index < 0:
+            return False
+        self.tau_box.setCurrentIndex(index)
+        self._on_tau_box_activated(index)
+        return True
+
+    def _on_tau_box_activated(self, index: int) -> None:
+        li = self._insight_shown
+        if li is None or index < 0:
+            return
+        tau = int(self.tau_box.itemData(index))
+        self._tau = None if tau == int(li.output_steps[-1]) else tau
+        self._show_probe(li)
+
+    def _on_latest_clicked(self, event) -> None:
+        """A click on the latest-step plot picks the output nearest the click (probe sources)."""
+        li = self._insight_shown
+        if (self._source == "all" or li is None or not len(li.output_steps)
+                or event.button() != Qt.MouseButton.LeftButton):
+            return
+        view = self.latest.getViewBox()
+        if not view.sceneBoundingRect().contains(event.scenePos()):
+            return
+        t = view.mapSceneToView(event.scenePos()).x() - 1       # (the axis counts steps from 1)
+        steps = np.asarray(li.output_steps)
+        self.select_tau(int(steps[np.argmin(np.abs(steps - t))]))
+
+    def _fill_tau_box(self, li) -> None:
+        """List ``li``'s output steps; the chosen τ stays if it is still an output, else the nearest
+        output is chosen (the last if it was beyond the probe)."""
+        from .why_inputs import shown_symbol   # (why_inputs imports this module)
+
+        steps = [int(t) for t in li.output_steps]
+        if self._tau is not None and self._tau not in steps:
+            self._tau = None if not steps or self._tau >= steps[-1] else min(steps, key=lambda s: abs(s - self._tau))
+            if steps and self._tau == steps[-1]:
+                self._tau = None
+        self.tau_box.clear()
+        for i, t in enumerate(steps):
+            symbol = shown_symbol(li.labels[t]) if t < len(li.labels) else ""
+            self.tau_box.addItem(f"τ = {t + 1}, after ‘{symbol}’" + (" (the last)" if i == len(steps) - 1 else ""), t)
+        if steps:
+            self.tau_box.setCurrentIndex(len(steps) - 1 if self._tau is None else steps.index(self._tau))
+        self.tau_box.setEnabled(len(steps) > 1)
+
+    # ---- drawing the latest-step plot ---------------------------------------------------------
+    def _clear_latest(self, title: str) -> None:
+        for item in (self.latest_a, self.latest_c, self.latest_ablock, self.latest_bound):
+            item.setData([], [])
+        self.tau_line.hide()
+        self.waiting.hide()
+        self.latest.setTitle(title, size=TITLE_SIZE)
+
+    def _show_batch(self, data: RunData) -> None:
+        """The latest training step's ‖∂L/∂a⟨t⟩‖ (and ‖∂L/∂c⟨t⟩‖), from every loss of the batch."""
+        self.latest.setLabel("left", Y_LABELS["all"])
+        if data.latest_grad_a is None:
+            self._clear_latest(LATEST_TITLE)
+            return
+        self._clear_latest(LATEST_TITLE)
+        g = positive_or_nan(data.latest_grad_a)
+        self.latest_a.setData(np.arange(1, g.size + 1), g)
+        title = f"step {data.step:,}: ‖∂L/∂a⟨t⟩‖"
+        if data.latest_grad_c is not None:
+            c = positive_or_nan(data.latest_grad_c)
+            self.latest_c.setData(np.arange(1, c.size + 1), c)
+            title += f" <span style='color:{RED}'>- - ‖∂L/∂c⟨t⟩‖</span>"
+        self.latest.setTitle(title, size=TITLE_SIZE)
+        fit_log_range(self.latest, [data.latest_grad_a] +
+                      ([] if data.latest_grad_c is None else [data.latest_grad_c]))
+
+    def _show_waiting(self) -> None:
+        """A probe source without its numbers yet: "computing…", never an old run's curves."""
+        self._clear_latest(f"{SOURCES[self._source]}")
+        self.latest.setLabel("left", Y_LABELS[self._source])
+        self.tau_box.clear()
+        self.tau_box.setEnabled(False)
+        self.waiting.show()
+        self._place_waiting()
+        self.probe_note.setText("computing…")
+
+    def _place_waiting(self) -> None:
+        view = self.latest.getViewBox()
+        self.waiting.setPos(view.width() / 2, view.height() / 2)
+
+    def _show_probe(self, li) -> None:
+        """Draw the chosen probe source for output τ from ``li`` (a LiveInsight; None: computing)."""
+        self._insight_shown = li
+        if li is None or not len(li.output_steps):
+            self._show_waiting()
+            return
+        self._fill_tau_box(li)
+        tau = self.tau
+        self._clear_latest("")
+        t = np.arange(tau + 1)                  # the probe's steps 0 … τ, drawn at t + 1
+        x = t + 1.0
+        lstm = li.grad_c is not None
+        shown = []
+        if self._source == "output":
+            g = li.grad_a[tau, :tau + 1]
+            self.latest_a.setData(x, positive_or_nan(g))
+            shown.append(g)
+            legend = [(BLUE, "━", "‖∂L⟨τ⟩/∂a⟨t⟩‖")]
+            if lstm:
+                c = li.grad_c[tau, :tau + 1]
+                self.latest_c.setData(x, positive_or_nan(c))
+                shown.append(c)
+                legend.append((RED, "- -", "‖∂L⟨τ⟩/∂c⟨t⟩‖"))
+            self.latest.setLabel("left", LSTM_Y_LABELS["output"] if lstm else Y_LABELS["output"])
+        else:
+            s = li.state_norm[tau, :tau + 1]
+            self.latest_a.setData(x, positive_or_nan(s))
+            shown.append(s)
+            if li.a_norm is not None:        # the LSTM: the state is [a; c], and its two blocks
+                a, c = li.a_norm[tau, :tau + 1], li.c_norm[tau, :tau + 1]
+                self.latest_ablock.setData(x, positive_or_nan(a))
+                self.latest_c.setData(x, positive_or_nan(c))
+                shown += [a, c]
+                legend = [(BLUE, "━", "[a; c]"), (GREEN, "━", "a→a"), (RED, "- -", "c→c")]
+                self.latest.setLabel("left", LSTM_Y_LABELS["recurrence"])
+            else:
+                legend = [(BLUE, "━", "measured")]
+                self.latest.setLabel("left", Y_LABELS["recurrence"])
+            if li.bound is not None:
+                b = li.bound[tau - t]
+                self.latest_bound.setData(x, positive_or_nan(b))
+                # in view up to BOUND_HEADROOM above the measured carry: an exploding bound (σmax(Waa)
+                # above 1/γ) leaves the top rather than squash the measured decay to a few pixels
+                top = np.nanmax(positive_or_nan(s), initial=0.0) if np.any(s > 0) else 1.0
+                shown.append(np.minimum(b, top * BOUND_HEADROOM))
+                legend.append((GREY, "┈", "bound (γ·σmax(Waa))^(τ−t)"))
+        self.tau_line.setValue(tau + 1)
+        self.tau_line.show()                    # (the label only updates while shown)
+        self.tau_line.label.setFormat(f"τ = {tau + 1}")
+        self._set_latest_steps(li.T)
+        parts = [f"<span style='color:{colour}'>{mark} {html.escape(name)}</span>" for colour, mark, name in legend]
+        self.latest.setTitle(" &nbsp;".join(parts), size=LEGEND_SIZE)
+        self.latest.titleLabel.setMinimumWidth(0)    # a narrow plot clips its legend rather than widen
+        self.probe_note.setText(f"as of step {li.step:,}")
+        self.probe_note.setToolTip(f"The probe's numbers were computed at training step {li.step:,}.")
+        fit_log_range(self.latest, shown)
 
     def _set_params_title(self, names) -> None:
         """The legend, as a coloured title line (a legend box would hide the curves)."""

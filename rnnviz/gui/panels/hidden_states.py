@@ -1,4 +1,8 @@
-"""Hidden states across time: a heatmap of units x time steps for the probe sequence."""
+"""Hidden states across time: a heatmap of units x time steps for the probe sequence.
+
+Under the heatmap, column by column, a strip of the one-step Jacobians' largest singular values
+along the same probe (from the run's LiveInsight, while one is computed) and their gauge.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,15 @@ import re
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, QTimer, Signal
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QSizePolicy, QVBoxLayout, QWidget
 from superqt import QElidingLabel
 
 from ..run_data import RunData
 from ..widgets.views import TimedGraphicsLayoutWidget
-from .gradient_flow import plain_axis
+from .gradient_flow import format_power, plain_axis
+from .jacobian_gauge import CLASS_COLOURS, class_key, floored
 
 DIVERGING = pg.colormap.get("CET-D1A")   # blue - white - red, white at the centre (0)
 SEQUENTIAL = pg.colormap.get("viridis")  # gates live in [0, 1]
@@ -39,6 +44,20 @@ NUMBER_LABEL = re.compile(r"^-?\d+\.\d+(\*?)$")
 """Probe labels of a real-valued input with a marker flag (the adding problem's ``0.70*``): drawn
 as a two-row strip (value, marker) under the heatmap instead of as text."""
 
+
+LEFT_AXIS_WIDTH = 58
+"""px: the heatmap's and the strips' left axes, so their time steps line up column by column."""
+JACOBIAN_HEIGHT = 54
+GAUGE_HEIGHT = 16
+JACOBIAN_HELP = (
+    "The strip under the heatmap: at each time step t, the largest singular value σmax of the one-step "
+    "Jacobian ∂state⟨t⟩/∂state⟨t−1⟩ (the state is a⟨t⟩, or [a⟨t⟩; c⟨t⟩] for the LSTM), on a log axis with "
+    "a dashed line at 1. It is the most a change of the state, or a gradient passing back, can be "
+    "stretched by that one step: below 1 every direction shrinks (contracting), above 1 some direction "
+    "grows (expanding). The cells below colour each step by its class. Many contracting steps in a row "
+    "make the gradient vanish; saturated units (deep red or blue columns above) pull σmax down where "
+    "they are. Computed on the probe while the why-view or a probe source of the gradient-flow plot "
+    "is shown; the why-view's Jacobians tab shows every singular value.")
 
 TIME_TITLE = "time step t → (tick labels: the input symbol read at that step)"
 STRIP_TITLE = "time step t (value read: dark 0 to light 1; ● the two marked values)"
@@ -155,21 +174,62 @@ class HiddenStatesPanel(QWidget):
         self.input_strip.setYRange(0, 2, padding=0)
         self.input_strip.hide()
         self._strip_values: np.ndarray | None = None
+        # The Jacobian spectrum along the probe (σmax per step, log) and its gauge: hidden until a
+        # LiveInsight of this probe is at hand.
+        self._insight = None                # the LiveInsight the strip shows (or not: another probe)
+        self.strip_sigma: np.ndarray | None = None   # (T,) σmax drawn, per step
+        self.jacobian_strip = self.graphics.addPlot(row=2, col=0)
+        self.gauge_strip = self.graphics.addPlot(row=3, col=0)
+        for strip, height in ((self.jacobian_strip, JACOBIAN_HEIGHT), (self.gauge_strip, GAUGE_HEIGHT)):
+            strip.setMenuEnabled(False)
+            strip.setMouseEnabled(x=False, y=False)
+            strip.hideButtons()
+            strip.setXLink(self.plot)
+            strip.setMaximumHeight(height)
+            strip.setMinimumHeight(height)
+            strip.getAxis("bottom").setStyle(showValues=False, tickLength=0)
+            strip.getAxis("bottom").setHeight(2)
+            strip.getViewBox().setToolTip(JACOBIAN_HELP)
+            strip.hide()
+        self.jacobian_strip.setLogMode(y=True)
+        self.jacobian_strip.setLabel("left", "σmax")
+        self.jacobian_strip.getAxis("left").setToolTip(JACOBIAN_HELP)
+        self.sigma_curve = self.jacobian_strip.plot(pen=pg.mkPen("#222", width=1.2), symbol="o", symbolSize=4,
+                                                    symbolPen=None, symbolBrush="#888")
+        self.sigma_one = pg.InfiniteLine(pos=0.0, angle=0,   # σ = 1 (the axis is in log10 units)
+                                         pen=pg.mkPen("#444", width=1, style=Qt.PenStyle.DashLine))
+        self.jacobian_strip.addItem(self.sigma_one, ignoreBounds=True)
+        self.gauge_strip.setYRange(0, 1, padding=0)
+        self.gauge_strip.getAxis("left").setTicks([[(0.5, "class")], []])
+        self.gauge_strip.getAxis("left").setStyle(tickLength=0)
+        self.gauge_cells = pg.BarGraphItem(x=[], height=[], width=1.0, y0=0.0)
+        self.gauge_strip.addItem(self.gauge_cells)
         # Units and time steps are counts with their own tick labels: no "(x0.001)" on these labels
         # (nor on the colour bar's, which names the state).
         for axis in (self.plot.getAxis("bottom"), self.plot.getAxis("left"),
                      self.colorbar.getAxis("left"), self.colorbar.getAxis("right"),
-                     self.input_strip.getAxis("bottom"), self.input_strip.getAxis("left")):
+                     self.input_strip.getAxis("bottom"), self.input_strip.getAxis("left"),
+                     self.jacobian_strip.getAxis("left"), self.gauge_strip.getAxis("left")):
             plain_axis(axis)
+        for plot in (self.plot, self.input_strip, self.jacobian_strip, self.gauge_strip):
+            plot.getAxis("left").setWidth(LEFT_AXIS_WIDTH)
         self._show_empty()
         # The readout is elided to the panel's width: whatever it says, no size hint changes.
         self.readout = QElidingLabel("Hover over the heatmap to read unit, step, value and input.")
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.jacobian_key = QLabel()            # the strip's key, shown with it
+        self.jacobian_key.setTextFormat(Qt.TextFormat.RichText)
+        self.jacobian_key.setWordWrap(True)
+        self.jacobian_key.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.jacobian_key.setStyleSheet("color: #444;")
+        self.jacobian_key.setToolTip(JACOBIAN_HELP)
+        self.jacobian_key.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(top)
         layout.addWidget(self.caption)          # its own row: beside the controls it wrapped to a column
         layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.jacobian_key)
         layout.addWidget(self.readout)
 
         self.state_box.activated.connect(self._on_state_box_activated)
@@ -197,6 +257,7 @@ class HiddenStatesPanel(QWidget):
     def clear(self) -> None:
         self._probe = None
         self._step = None
+        self._show_jacobians(None)
         self.state_box.clear()
         self.image.clear()
         self.caption.setText("")
@@ -212,10 +273,13 @@ class HiddenStatesPanel(QWidget):
         self.plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
 
     def refresh(self, data: RunData) -> bool:
-        """Show the latest probe; False if there was nothing new to draw."""
+        """Show the latest probe (and its Jacobian strip); False if there was nothing new to draw."""
         probe = data.probe
         if probe is None or probe is self._probe:
-            return False
+            if probe is None or data.insight is self._insight:
+                return False
+            self._show_jacobians(data.insight)
+            return True
         first = self._probe is None
         self._probe = probe
         self._step = data.probe_step
@@ -236,6 +300,7 @@ class HiddenStatesPanel(QWidget):
             self._set_time_ticks()
         self._show_state(first)
         self._show_caption()
+        self._show_jacobians(data.insight)
         return True
 
     def shown_step(self) -> int | None:
@@ -301,6 +366,52 @@ class HiddenStatesPanel(QWidget):
         self._fit_titles()
         self.input_strip.show()
 
+    def _show_jacobians(self, li) -> None:
+        """The strip of σmax per step from ``li`` (a LiveInsight) under the heatmap, if ``li`` is of
+        the probe shown (as many steps); else no strip."""
+        self._insight = li
+        if li is None or not self._labels or li.T != len(self._labels):
+            self.strip_sigma = None
+            for item in (self.jacobian_strip, self.gauge_strip, self.jacobian_key):
+                item.hide()
+            return
+        sigma = np.asarray(li.step_sigma[:, 0], dtype=float)      # (T,) largest first
+        T = sigma.size
+        x = np.arange(T) + 0.5                                   # the heatmap's column centres
+        colours = [CLASS_COLOURS[c] for c in li.step_class]
+        self.strip_sigma = sigma.copy()
+        self.sigma_curve.setData(x, floored(sigma), symbolBrush=colours)
+        self.gauge_cells.setOpts(x=x, height=np.ones(T), width=1.0, y0=0.0, brushes=colours,
+                                 pens=[pg.mkPen(c) for c in colours])
+        self._fit_sigma_axis(floored(sigma))
+        self.jacobian_key.setText(f"<b>Strip:</b> σmax of ∂state⟨t⟩/∂state⟨t−1⟩ at step {li.step:,} (log; "
+                                  "dashed: 1) &nbsp; " + class_key())
+        for item in (self.jacobian_strip, self.gauge_strip, self.jacobian_key):
+            item.show()
+
+    def _fit_sigma_axis(self, sigma: np.ndarray) -> None:
+        """The strip's log axis: whole decades around σmax and 1, at most three labelled."""
+        finite = sigma[np.isfinite(sigma)]
+        lo = math.floor(math.log10(min(float(finite.min()), 1.0))) if finite.size else -1
+        hi = math.ceil(math.log10(max(float(finite.max()), 1.0))) if finite.size else 1
+        if hi - lo < 1:
+            lo, hi = lo - 1, hi + 1
+        decades = range(lo, hi + 1)
+        labelled = {lo, hi, 0} if len(decades) > 3 else set(decades)
+        self.jacobian_strip.getAxis("left").setTicks(
+            [[(float(k), format_power(k)) for k in decades if k in labelled],
+             [(float(k), "") for k in decades if k not in labelled]])
+        self.jacobian_strip.setYRange(lo, hi, padding=0.08)
+
+    def jacobian_detail(self, t: int) -> str | None:
+        """The strip's numbers at probe step ``t`` (0-based), as the hover readout says them."""
+        li = self._insight
+        if self.strip_sigma is None or not 0 <= t < self.strip_sigma.size:
+            return None
+        symbol = symbol_label(li.labels[t]) if t < len(li.labels) else "?"
+        return (f"step t={t + 1}, input “{symbol}”: σmax of ∂state⟨t⟩/∂state⟨t−1⟩ = {self.strip_sigma[t]:.3g} "
+                f"({li.step_class[t]}), at training step {li.step:,}")
+
     def _fit_titles(self) -> None:
         """Axis titles that fit: the time axis's title shortened to the plot's width, the colour
         bar's to its height (the whole text in each axis's tooltip), so none is clipped or runs
@@ -343,6 +454,12 @@ class HiddenStatesPanel(QWidget):
     def _on_hover_proxy_fired(self, args) -> None:
         probe = self._probe
         if probe is None or self._state_name not in probe.states:
+            return
+        if self.strip_sigma is not None and any(strip.sceneBoundingRect().contains(args[0])
+                                                for strip in (self.jacobian_strip, self.gauge_strip)):
+            detail = self.jacobian_detail(int(math.floor(self.jacobian_strip.vb.mapSceneToView(args[0]).x())))
+            if detail:
+                self.readout.setText(detail)
             return
         pos = self.plot.vb.mapSceneToView(args[0])
         values = probe.states[self._state_name]

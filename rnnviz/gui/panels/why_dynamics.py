@@ -32,14 +32,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from rnnviz.insight.jacobians import CONTRACTING_BELOW, EXPANDING_ABOVE
 from rnnviz.insight.saturation import SIGMOID_LOW, TANH_SATURATED
 
 from .gradient_flow import fit_log_range, plain_axis
+from .jacobian_gauge import CLASS_COLOURS, CLASSES, SIGMA_FLOOR, class_key, floored
 from .why_inputs import EMPTY_TEXT, STATE_NAMES, caption_label, shown_symbol
 
-SIGMA_FLOOR = 1e-4
-"""Singular values below this (a direction the step wipes out, or an exact 0) are drawn at it."""
 MAX_SYMBOL_TICKS = 30
 """Probes up to this long show their input symbols above the spectrum."""
 MAX_POINTS_PER_STEP = 64
@@ -48,13 +46,6 @@ WIDE_LEGEND = 360     # px: the spectrum's legend in one row from this width of 
 SPECTRUM_AXIS = "singular value of<br>∂state&lt;t&gt;/∂state&lt;t−1&gt;"
 """The spectrum's y label, on two lines: one would be longer than a short plot is tall."""
 AXIS_WIDTH = 72        # the spectrum's and the gauge's left axes, so their steps line up
-
-CLASSES = ("contracting", "near-isometric", "expanding")
-CLASS_COLOURS = {"contracting": "#0072B2", "near-isometric": "#009E73", "expanding": "#D55E00"}
-"""Okabe–Ito blue, bluish green and vermillion: told apart with the common colour-vision deficiencies."""
-CLASS_RULES = {"contracting": f" (σmax < {CONTRACTING_BELOW:g})", "near-isometric": "",
-               "expanding": f" (σmax > {EXPANDING_ABOVE:g})"}
-"""The gauge's key: the bounds (between them a step is near-isometric)."""
 
 GATE_STYLE = {"f": ("#1f77b4", "o", 12), "i": ("#ff7f0e", "t", 9), "o": ("#2ca02c", "s", 6),
               "r": ("#d62728", "o", 11), "u": ("#9467bd", "s", 6)}
@@ -106,12 +97,6 @@ def help_button(text: str) -> QToolButton:
     button.clicked.connect(lambda: QToolTip.showText(button.mapToGlobal(QPoint(0, button.height())),
                                                      button.toolTip(), button))
     return button
-
-
-def floored(values) -> np.ndarray:
-    """Singular values for a log axis: at least SIGMA_FLOOR; non-finite values become gaps."""
-    v = np.asarray(values, dtype=float)
-    return np.where(np.isfinite(v), np.maximum(v, SIGMA_FLOOR), np.nan)
 
 
 def step_ticks(T: int, max_labels: int = 10) -> list:
@@ -388,11 +373,7 @@ class DynamicsView(QWidget):
             top.setTicks([[], []])
             top.setStyle(showValues=False)
             top.setLabel("")
-        counts = {name: sum(c == name for c in li.step_class) for name in CLASSES}
-        self.class_legend.setText(" &nbsp; ".join(
-            f"<span style='color:{CLASS_COLOURS[name]}; font-size:14px'>■</span>&nbsp;"
-            + html.escape(f"{name}{CLASS_RULES[name]}: {counts[name]}").replace(" ", "&nbsp;").replace("-", "\u2011")
-            for name in CLASSES))
+        self.class_legend.setText(class_key(li.step_class))
         text = spectrum_caption(self.sigma_max, li.step_class)
         below = int(np.sum(np.isfinite(sigma) & (sigma < SIGMA_FLOOR)))
         if below:

@@ -49,6 +49,10 @@ in parity, one that holds a value across a copy task's lag) and a mix of colours
 pictures:</b> every cell deep red or deep blue (saturated units: their derivative is about 0, so
 no gradient passes through them; the gradient-flow panel's "saturated units" counts them); every column
 alike (the state ignores the input); all near white (the state carries almost nothing).</p>
+<p><b>The strip under the map</b> (while the why-view or a probe source of the gradient-flow plot
+computes its numbers): at each step t, σmax of the one-step Jacobian ∂state&lt;t&gt;/∂state&lt;t−1&gt;,
+the most that step can stretch a change of the state or a gradient passing back (dashed line: 1),
+and each step's class: contracting (blue), near-isometric (green), expanding (orange).</p>
 """),
     "gradient": PanelHelp("Gradient flow through time", "Gradient flow", """
 <p><b>What it shows.</b> BPTT sends the error back through the time steps: ‖∂L/∂a&lt;t&gt;‖ is how
@@ -57,6 +61,14 @@ hears about the error. Left: at every time step t of the latest training step, o
 Middle: the same over training (one column per step, time steps upwards, bright = large).
 Below: the norm of the gradient of each parameter (Wax, Waa, ba, Wya, by) per training step, with
 the clipping threshold when clipping by norm.</p>
+<p><b>Left plot</b> chooses what the left plot shows. <i>All losses</i>: the training batch's gradient,
+every output's loss summed (on copy, whose loss sits at the end, or a character model with a loss at
+every step, the sum hides how far one loss reaches). <i>Loss of one output τ</i>: on the probe
+sequence, ‖∂L&lt;τ&gt;/∂a&lt;t&gt;‖ for t ≤ τ from that output's loss alone. <i>Recurrence</i>: the
+largest singular value of ∂a&lt;τ&gt;/∂a&lt;t&gt;, what the recurrence alone carries from step t to τ,
+with Pascanu et al.'s bound (γ·σmax(Waa))^(τ−t) for a vanilla RNN (dotted) and, for the LSTM, the
+a→a and c→c blocks. Pick τ in the list or click the plot near it. The probe sources are computed
+every few seconds while training runs.</p>
 <p><b>The spectral radius of Waa</b> (its largest |eigenvalue|) says roughly what happens on the
 way back: each step multiplies the gradient by Waaᵀ and by the activation's derivative. Below 1
 (and with saturated units) the gradient tends to shrink over many steps: it <i>vanishes</i>. Above
