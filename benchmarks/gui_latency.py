@@ -131,13 +131,15 @@ def window_run(preset: str, seconds: float, block: float, headless_seconds: floa
     process (window paused meanwhile), so drift of the machine's speed affects both alike: each
     segment's ratio is taken against the mean of the headless loops just before and after it.
     Throughput, CPU and latency are taken over the window segments only. ``why``: with the "Why it
-    learns or fails" dock open, so training also computes its numbers every few seconds."""
+    learns or fails" dock open and the gradient-flow plot showing one output's loss, so training also
+    computes their numbers every few seconds."""
     window = MainWindow(Trainer(load_preset(preset).config))
     window.non_interactive = True
     window.resize(1500, 950)
     window.show()
     if why:
         window.why_action.setChecked(True)
+        window.gradient_panel.set_source("output")       # the gradient-flow plot's probe source too
     wait(0.5)
     c = window.controller
     c.set_budget(None)      # no step budget: the window trains until the benchmark pauses it
