@@ -247,8 +247,8 @@ class Trainer:
         act = self.config.activation if self.config.cell == "rnn" else "tanh"
         states, ranges = {}, {}
         for layer in range(1, self.spec.layers + 1):
-            for key, title, value_range in _probe_rows(res.states, layer, act):
-                states[title], ranges[title] = value_range
+            for title, values, value_range in _probe_rows(res.states, layer, act):
+                states[title], ranges[title] = values, value_range
         return Probe(list(labels), states, ranges,
                      spectral_radius(self.network.params["Waa"], self.config.cell),
                      saturation(res.states["a"], act), description)
@@ -427,9 +427,9 @@ _PROBE_STATES = (("a", "hidden a<t>", None), ("c", "cell c<t>", None), ("f", "fo
 
 
 def _probe_rows(states: dict, layer: int, activation: str):
-    """``(key, title, ((H, T) values, (low, high)))`` for each of layer ``layer``'s states in
-    ``states`` (a forward pass's, one sequence). Layer 1's titles are the one-layer network's
-    ("hidden a<t>"); layer l ≥ 2's name it ("layer 2 hidden a[2]<t>")."""
+    """``(title, (H, T) values, (low, high))`` for each of layer ``layer``'s states in ``states``
+    (a forward pass's, one sequence). Layer 1's titles are the one-layer network's ("hidden a<t>");
+    layer l ≥ 2's name it ("layer 2: hidden a[2]<t>")."""
     for key, title, value_range in _PROBE_STATES:
         name = key if layer == 1 else f"{key}[{layer}]"
         if name not in states:
@@ -444,7 +444,7 @@ def _probe_rows(states: dict, layer: int, activation: str):
             value_range = (-m, m)
         if layer > 1:
             title = f"layer {layer}: {layer_words(title, layer)}"
-        yield name, title, (values, value_range)
+        yield title, values, value_range
 
 
 def layer_words(text: str, layer: int) -> str:
