@@ -19,6 +19,9 @@ Cases (``--cases``, default all):
 * ``parity``   vanilla RNN, hidden 25, T = 50, 10,000 sequences of one input bit, full-batch
   gradient descent, sigmoid readout at the last step, float32: rnnviz vs nn.RNN + Linear.
 * ``biglstm``  LSTM, hidden 256, batch 64, T = 50, vocabulary 80, mean loss, Adam, float32.
+* ``lstm2``    2 stacked LSTM layers, hidden 256, batch 32, T = 50, vocabulary 65 (a character
+  model's), mean loss, Adam, clip norm 5, float32: rnnviz (``layers=2``) vs
+  nn.LSTM(num_layers=2) + Linear (issue 18's target: at most 1.2x PyTorch's time).
 
 ``--factored-max-step N`` sets the switch of the engine's one fast path,
 ``sequence.FACTORED_BPTT_MAX_STEP``: 0 runs the plain step kernels everywhere, a large N the
@@ -197,9 +200,9 @@ def rnnviz_parity_trainer(H, T, N, dtype, rng):
     return train
 
 
-def rnnviz_biglstm_trainer(V, H, T, N, dtype, rng):
-    net = Network.create(NetworkSpec("lstm", V, H, V, input_kind="tokens", reduction="mean", dtype=dtype),
-                         rng, "xavier")
+def rnnviz_biglstm_trainer(V, H, T, N, dtype, rng, layers=1):
+    net = Network.create(NetworkSpec("lstm", V, H, V, input_kind="tokens", reduction="mean", dtype=dtype,
+                                     layers=layers), rng, "xavier")
     x, y = rng.integers(0, V, (T, N)), rng.integers(0, V, (T, N))
     opt = make_optimizer("adam", net.params, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8)
     grads = net.empty_grads()
@@ -315,9 +318,9 @@ def torch_parity_trainer(H, T, N, seed, rng):
     return train
 
 
-def torch_biglstm_trainer(V, H, T, N, seed, rng):
+def torch_biglstm_trainer(V, H, T, N, seed, rng, layers=1):
     torch.manual_seed(seed)
-    rnn, lin = torch.nn.LSTM(V, H), torch.nn.Linear(H, V)
+    rnn, lin = torch.nn.LSTM(V, H, num_layers=layers), torch.nn.Linear(H, V)
     params = list(rnn.parameters()) + list(lin.parameters())
     opt = torch.optim.Adam(params, lr=1e-3)
     x = F.one_hot(torch.as_tensor(rng.integers(0, V, (T, N))), V).float()
@@ -400,7 +403,21 @@ def case_biglstm(args):
     return report("biglstm: LSTM H=256, batch 64, T=50, V=80, float32, Adam, clip norm 5", times, compare)
 
 
-CASES = {"minchar": case_minchar, "charlstm": case_charlstm, "parity": case_parity, "biglstm": case_biglstm}
+def case_lstm2(args):
+    V, H, T, N, L = 65, 256, 50, 32, 2
+    impls = {}
+    add_blas_variants(impls, "rnnviz float32",
+                      rnnviz_biglstm_trainer(V, H, T, N, "float32", np.random.default_rng(4), layers=L))
+    if torch is not None:
+        add_torch_variants(impls, "torch float32",
+                           lambda: torch_biglstm_trainer(V, H, T, N, 4, np.random.default_rng(4), layers=L))
+    times = run_round_robin(impls, args.block or 3, args.repeats or 9, warmup=2)
+    compare = [("rnnviz / torch (target <= 1.2)", "rnnviz", "torch")] if torch is not None else []
+    return report("lstm2: 2-layer LSTM H=256, batch 32, T=50, V=65, float32, Adam, clip norm 5", times, compare)
+
+
+CASES = {"minchar": case_minchar, "charlstm": case_charlstm, "parity": case_parity, "biglstm": case_biglstm,
+         "lstm2": case_lstm2}
 
 PROFILE_MAKERS = {
     "minchar": lambda: rnnviz_char_trainer("rnn", 95, 100, 25, "float64", np.random.default_rng(1),
@@ -409,6 +426,7 @@ PROFILE_MAKERS = {
                                             char_stream(np.random.default_rng(0), 95)),
     "parity": lambda: rnnviz_parity_trainer(25, 50, 10_000, "float32", np.random.default_rng(2)),
     "biglstm": lambda: rnnviz_biglstm_trainer(80, 256, 50, 64, "float32", np.random.default_rng(3)),
+    "lstm2": lambda: rnnviz_biglstm_trainer(65, 256, 50, 32, "float32", np.random.default_rng(4), layers=2),
 }
 
 
@@ -441,7 +459,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--cases", default=",".join(CASES), help=f"comma-separated subset of {','.join(CASES)}")
     ap.add_argument("--repeats", type=int, default=0,
-                    help="timed blocks per implementation, median taken (0: 15, or 9 for parity and biglstm)")
+                    help="timed blocks per implementation, median taken (0: 15, or 9 for parity, biglstm and lstm2)")
     ap.add_argument("--block", type=int, default=0, help="training steps per timed block (0: per-case default)")
     ap.add_argument("--factored-max-step", type=int, default=None,
                     help="sequence.FACTORED_BPTT_MAX_STEP for this run (0: no fast path)")

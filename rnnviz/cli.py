@@ -28,7 +28,7 @@ from rnnviz.bridge.files import add_export_arguments, add_import_arguments, run_
 from rnnviz.errors import BUG_LINE, FileError, RnnvizError, SettingError
 from rnnviz.insight.explain import add_arguments as explain_arguments
 from rnnviz.insight.explain import run as run_explain
-from rnnviz.training.config import CELLS
+from rnnviz.training.config import CELLS, MAX_LAYERS
 
 EXIT_BAD_INPUT = 2
 EXIT_NONFINITE = 3
@@ -462,14 +462,15 @@ def _cmd_gradcheck(args) -> int:
     rng = np.random.default_rng(args.seed)
     T, N, D, H, K = args.steps_t, 3, 5, args.hidden, 4
     spec = NetworkSpec(args.cell, D, H, K, input_kind="dense", readout="softmax", reduction="mean",
-                       activation=args.activation)
+                       activation=args.activation, layers=args.layers)
     net = Network.create(spec, rng, "xavier")
     x = rng.standard_normal((T, N, D))
     y = rng.integers(0, K, (T, N))
     state0 = {k: 0.5 * rng.standard_normal((N, H)) for k in net.zero_state(N)}
     report = gradcheck(net, x, y, state0, h=1e-5 if args.activation == "relu" else 1e-3)
     print(f"gradient check: {args.cell} ({args.activation if args.cell == 'rnn' else 'gated'}), "
-          f"T={T} N={N} D={D} H={H} K={K}, float64, centred differences")
+          f"T={T} N={N} D={D} H={H} K={K}" + (f" L={args.layers}" if args.layers > 1 else "")
+          + ", float64, centred differences")
     width = max(len(k) for k in report)
     for k, v in report.items():
         print(f"  {k:<{width}}  largest relative error {v:.2e}")
@@ -533,6 +534,8 @@ def build_parser() -> argparse.ArgumentParser:
     gc.add_argument("--cell", choices=CELLS, default="rnn")
     gc.add_argument("--activation", choices=("tanh", "relu", "sigmoid"), default="tanh")
     gc.add_argument("--hidden", type=int, default=6)
+    gc.add_argument("--layers", type=int, choices=range(1, MAX_LAYERS + 1), default=1, metavar="L",
+                    help=f"stacked layers, 1 to {MAX_LAYERS}")
     gc.add_argument("--steps-t", type=int, default=6, help="time steps")
     gc.add_argument("--seed", type=int, default=0)
 

@@ -19,7 +19,7 @@ from rnnviz.session import check_save_target, load_session, save_session
 from rnnviz.training.config import CELL_TITLES, Config
 from rnnviz.training.trainer import Trainer
 
-from .torch_names import FORMAT, TORCH_MODULES, from_torch, to_torch
+from .torch_names import FORMAT, TORCH_MODULES, from_torch, layer_count, to_torch
 
 MAX_FILE_BYTES = 2 << 30
 
@@ -102,6 +102,9 @@ def import_weights(path: str, save_path: str, *, corpus_path: str | None = None,
     if cell == "rnn" and nonlinearity not in ("tanh", "relu"):
         raise InputError(f"{path} names the nonlinearity {nonlinearity!r}; nn.RNN has tanh and relu")
     params = from_torch(tensors, cell)
+    layers = layer_count(params)
+    if metadata.get("num_layers", str(layers)) != str(layers):
+        raise InputError(f"{path} says num_layers {metadata['num_layers']} but holds the weights of {layers}")
     vocabulary = _vocabulary(metadata, path)
     corpus_text = None
     if corpus_path is not None:
@@ -127,7 +130,7 @@ def import_weights(path: str, save_path: str, *, corpus_path: str | None = None,
     params["Wax"], params["Wya"], params["by"] = params["Wax"][:, order], params["Wya"][order], params["by"][order]
     H = params["Waa"].shape[1]
     config = Config(task="charlm", cell=cell, activation=nonlinearity if cell == "rnn" else "tanh", hidden=H,
-                    corpus=os.path.abspath(corpus_path) if corpus_path else None)
+                    layers=layers, corpus=os.path.abspath(corpus_path) if corpus_path else None)
     if corpus_text is None:
         corpus_text = _placeholder_text(sorted(vocabulary), config.seq_length)
     check_save_target(save_path, force=force)
@@ -179,13 +182,15 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run_export(args) -> int:
     metadata = export_session(args.session, args.output, force=args.force)
+    layers = "" if metadata["num_layers"] == "1" else f", num_layers {metadata['num_layers']}"
     print(f"wrote {args.output}: nn.{TORCH_MODULES[metadata['cell']]} (hidden {metadata['hidden_size']}, "
-          f"input {metadata['input_size']}) + nn.Linear 'fc' (output {metadata['output_size']})")
+          f"input {metadata['input_size']}{layers}) + nn.Linear 'fc' (output {metadata['output_size']})")
     return 0
 
 
 def add_import_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("weights", help="a safetensors file with PyTorch's names (weight_ih_l0, ..., fc.weight)")
+    parser.add_argument("weights", help="a safetensors file with PyTorch's names (weight_ih_l0, ..., fc.weight; "
+                        "weight_ih_l1 and on for a stacked network)")
     parser.add_argument("--save", required=True, metavar="SESSION", help="the session file to write")
     parser.add_argument("--corpus", help="the text the model was trained on (needed when the file "
                         "does not list its vocabulary)")
@@ -198,7 +203,8 @@ def run_import(args) -> int:
     trainer = import_weights(args.weights, args.save, corpus_path=args.corpus, cell=args.cell, force=args.force)
     spec = trainer.spec
     cell = CELL_TITLES.get(spec.cell, spec.cell)
-    print(f"wrote {args.save}: character model, {cell} with {spec.hidden_size} hidden units, "
+    layers = "" if spec.layers == 1 else f"{spec.layers} layers of "
+    print(f"wrote {args.save}: character model, {cell} with {layers}{spec.hidden_size} hidden units, "
           f"{spec.input_size} symbols" + ("" if args.corpus else " (no corpus: the session's text is "
                                           "the vocabulary; open it to inspect, not to train)"))
     return 0

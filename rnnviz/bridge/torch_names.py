@@ -1,6 +1,6 @@
 """rnnviz's weights under the names and gate orders PyTorch's recurrent modules use (no torch here).
 
-A one-layer rnnviz network computes, in the course's notation (blocks of H rows stacked in Wax,
+One layer of an rnnviz network computes, in the course's notation (blocks of H rows stacked in Wax,
 Waa and ba)::
 
     RNN   a<t> = g(Wax x<t> + Waa a<t-1> + ba)                      g: tanh or relu
@@ -18,6 +18,10 @@ named ``fc``. So the mapping is a reordering of row blocks, and ``bias_hh_l0`` i
 (on import the two biases are added), except the GRU's block n, ``b_hn``, which is ``baa``: the
 reset gate multiplies it, so it cannot be added to ``b_in``.
 
+A stacked network of L layers is the module with ``num_layers=L``: rnnviz's layer l (``Wax[l]``,
+``Waa[l]``, ``ba[l]``, ``baa[l]``; layer 1's without the superscript) is torch's ``*_l{l-1}``, and
+in both a layer above the first reads the hidden states of the layer below.
+
 The course's GRU (cell "gru") keeps the reset gate inside the recurrent product
 (``Waa_c (Γr * a<t-1>)``); PyTorch's applies it after (``r * (W_hn h + b_hn)``), so no renaming
 turns one into the other: it is refused (its message names "gru_torch"). So is the sigmoid RNN,
@@ -27,10 +31,12 @@ which ``nn.RNN`` does not offer.
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 
 from rnnviz.engine.sequence import GATE_BLOCKS
+from rnnviz.engine.stack import MAX_LAYERS, layer_key
 from rnnviz.errors import InputError
 
 FORMAT = "rnnviz-torch-1"
@@ -61,40 +67,44 @@ def check_exportable(cell: str, activation: str) -> None:
         raise InputError(f"unknown cell {cell!r}")
 
 
+def layer_count(params: dict) -> int:
+    """L, the stacked layers of rnnviz ``params`` (layer l ≥ 2's names end in ``[l]``)."""
+    return 1 + sum(1 for name in params if name.startswith("Waa["))
+
+
 def to_torch(params: dict, cell: str, activation: str, vocabulary: list[str] | None,
              task: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """PyTorch-named tensors and the file's metadata for a one-layer network's ``params``.
+    """PyTorch-named tensors and the file's metadata for a network's ``params`` of L layers.
 
-    params: Wax (G*H, D), Waa (G*H, H), ba (G*H,), Wya (K, H), by (K,) (+ baa (H,) for "gru_torch").
-    Returns ``{"weight_ih_l0": (G*H, D), "weight_hh_l0": (G*H, H), "bias_ih_l0": (G*H,),
-    "bias_hh_l0": (G*H,) zeros (the GRU's block n: baa), "fc.weight": (K, H), "fc.bias": (K,)}``
-    (contiguous copies) and
-    string metadata: format, cell, nonlinearity, sizes, layers, task and the vocabulary as JSON.
+    params: Wax (G*H, D), Waa (G*H, H), ba (G*H,), Wya (K, H), by (K,) (+ baa (H,) for "gru_torch");
+    for each layer l = 2 … L also Wax[l] (G*H, H), Waa[l], ba[l] (+ baa[l]).
+    Returns, for k = 0 … L-1 (rnnviz's layer k+1), ``{"weight_ih_l{k}": (G*H, D or H),
+    "weight_hh_l{k}": (G*H, H), "bias_ih_l{k}": (G*H,), "bias_hh_l{k}": (G*H,) zeros (the GRU's
+    block n: baa)}`` and ``{"fc.weight": (K, H), "fc.bias": (K,)}`` (contiguous copies), and
+    string metadata: format, cell, nonlinearity, sizes, num_layers, task and the vocabulary as JSON.
     """
     check_exportable(cell, activation)
     order = LSTM_TO_TORCH if cell == "lstm" else (0,)
-    Wax, Waa, ba = (np.asarray(params[k]) for k in ("Wax", "Waa", "ba"))
-    H = Waa.shape[1]
-    bias_hh = np.zeros_like(ba)
-    if cell == "gru_torch":
-        bias_hh[2 * H:] = params["baa"]                      # b_hn, inside the reset gate
-    tensors = {
-        "weight_ih_l0": _blocks(Wax, order),
-        "weight_hh_l0": _blocks(Waa, order),
-        "bias_ih_l0": _blocks(ba, order),
-        "bias_hh_l0": bias_hh,
-        "fc.weight": np.array(params["Wya"]),
-        "fc.bias": np.array(params["by"]),
-    }
+    layers = layer_count(params)
+    H = np.asarray(params["Waa"]).shape[1]
+    tensors = {}
+    for k in range(layers):
+        Wax, Waa, ba = (np.asarray(params[layer_key(name, k + 1)]) for name in ("Wax", "Waa", "ba"))
+        bias_hh = np.zeros_like(ba)
+        if cell == "gru_torch":
+            bias_hh[2 * H:] = params[layer_key("baa", k + 1)]      # b_hn, inside the reset gate
+        tensors.update({f"weight_ih_l{k}": _blocks(Wax, order), f"weight_hh_l{k}": _blocks(Waa, order),
+                        f"bias_ih_l{k}": _blocks(ba, order), f"bias_hh_l{k}": bias_hh})
+    tensors.update({"fc.weight": np.array(params["Wya"]), "fc.bias": np.array(params["by"])})
     tensors = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
     metadata = {
         "format": FORMAT,
         "cell": cell,
         "nonlinearity": activation if cell == "rnn" else "",
-        "input_size": str(Wax.shape[1]),
+        "input_size": str(np.asarray(params["Wax"]).shape[1]),
         "hidden_size": str(H),
         "output_size": str(params["Wya"].shape[0]),
-        "num_layers": "1",
+        "num_layers": str(layers),
         "bidirectional": "false",
         "task": task,
     }
@@ -103,12 +113,17 @@ def to_torch(params: dict, cell: str, activation: str, vocabulary: list[str] | N
     return tensors, metadata
 
 
+LAYER_TENSOR = re.compile(r"(weight_ih|weight_hh|bias_ih|bias_hh)_l(\d+)")
+
+
 def from_torch(tensors: dict[str, np.ndarray], cell: str) -> dict[str, np.ndarray]:
-    """rnnviz ``params`` (float64) from PyTorch-named tensors of a one-layer RNN, LSTM or GRU
-    (cell "gru_torch": ``ba = bias_ih_l0 + [b_hr, b_hz, 0]``, ``baa = b_hn``).
+    """rnnviz ``params`` (float64) from PyTorch-named tensors of an RNN, LSTM or GRU of
+    ``num_layers`` L (read from the names ``*_l0`` … ``*_l{L-1}``) and its read-out ``fc``
+    (cell "gru_torch": ``ba = bias_ih_l{k} + [b_hr, b_hz, 0]``, ``baa = b_hn``; torch's layer k is
+    rnnviz's layer k+1: ``Wax``, ``Wax[2]``, …).
 
     Sizes come from the shapes. ``InputError`` naming the tensor for a missing, extra, mis-shaped
-    or non-finite one.
+    or non-finite one, and for more layers than rnnviz stacks.
     """
     if cell == "gru":
         raise InputError("an nn.GRU is rnnviz's cell gru_torch (PyTorch's GRU); the cell gru is the "
@@ -117,15 +132,21 @@ def from_torch(tensors: dict[str, np.ndarray], cell: str) -> dict[str, np.ndarra
         raise InputError(f"cell must be {', '.join(TORCH_MODULES)} (got {cell!r})")
     module = TORCH_MODULES[cell]
     G = GATE_BLOCKS[cell]
-    names = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "fc.weight", "fc.bias")
+    found = [LAYER_TENSOR.fullmatch(name) for name in tensors]
+    layers = 1 + max((int(m.group(2)) for m in found if m), default=0)
+    if layers > MAX_LAYERS:
+        raise InputError(f"the file has weight_hh_l{layers - 1}: an nn.{module} of {layers} layers; rnnviz "
+                         f"stacks at most {MAX_LAYERS}")
+    names = [f"{kind}_l{k}" for k in range(layers) for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+    names += ["fc.weight", "fc.bias"]
     missing = [n for n in names if n not in tensors]
     if missing:
-        raise InputError(f"the file has no tensor {missing[0]} (a one-layer nn.{module} with an "
-                         f"nn.Linear named fc has {', '.join(names)})")
+        what = "a one-layer" if layers == 1 else f"a {layers}-layer"
+        raise InputError(f"the file has no tensor {missing[0]} ({what} nn.{module} with an nn.Linear named "
+                         f"fc has {', '.join(names)})")
     extra = sorted(set(tensors) - set(names))
     if extra:
-        hint = " (more than one layer or a bidirectional layer: not supported yet)" \
-            if any(e.startswith(("weight_", "bias_")) for e in extra) else ""
+        hint = " (a bidirectional layer: not supported yet)" if any(e.endswith("_reverse") for e in extra) else ""
         raise InputError(f"the file has a tensor rnnviz does not know: {extra[0]}{hint}")
     t = {n: np.asarray(tensors[n]) for n in names}
     whh = t["weight_hh_l0"]
@@ -136,8 +157,10 @@ def from_torch(tensors: dict[str, np.ndarray], cell: str) -> dict[str, np.ndarra
     wih = t["weight_ih_l0"]
     D = wih.shape[1] if wih.ndim == 2 else -1
     K = t["fc.weight"].shape[0] if t["fc.weight"].ndim == 2 else -1
-    expected = {"weight_ih_l0": (G * H, D), "bias_ih_l0": (G * H,), "bias_hh_l0": (G * H,),
-                "fc.weight": (K, H), "fc.bias": (K,)}
+    expected = {"weight_ih_l0": (G * H, D), "fc.weight": (K, H), "fc.bias": (K,)}
+    for k in range(layers):           # layer k ≥ 1 reads layer k-1's hidden states: input size H
+        expected.update({f"weight_ih_l{k}": (G * H, D if k == 0 else H), f"weight_hh_l{k}": (G * H, H),
+                         f"bias_ih_l{k}": (G * H,), f"bias_hh_l{k}": (G * H,)})
     for name, shape in expected.items():
         if t[name].shape != shape or min(shape) <= 0:
             raise InputError(f"{name} has shape {t[name].shape}; with hidden size {H} it must be {shape}")
@@ -148,15 +171,15 @@ def from_torch(tensors: dict[str, np.ndarray], cell: str) -> dict[str, np.ndarra
             raise InputError(f"{name} holds non-finite values (NaN or infinity)")
     order = LSTM_TO_TORCH if cell == "lstm" else (0,)
     f64 = {n: v.astype(np.float64) for n, v in t.items()}
-    bias_hh = f64["bias_hh_l0"]
-    if cell == "gru_torch":                                  # b_hn stays apart: the reset gate scales it
-        baa, bias_hh = bias_hh[2 * H:].copy(), np.concatenate([bias_hh[:2 * H], np.zeros(H)])
-    params = {
-        "Wax": _blocks(f64["weight_ih_l0"], order),
-        "Waa": _blocks(f64["weight_hh_l0"], order),
-        "ba": _blocks(f64["bias_ih_l0"] + bias_hh, order),
-    }
-    if cell == "gru_torch":
-        params["baa"] = baa
+    params = {}
+    for k in range(layers):
+        bias_hh = f64[f"bias_hh_l{k}"]
+        if cell == "gru_torch":                              # b_hn stays apart: the reset gate scales it
+            baa, bias_hh = bias_hh[2 * H:].copy(), np.concatenate([bias_hh[:2 * H], np.zeros(H)])
+        params[layer_key("Wax", k + 1)] = _blocks(f64[f"weight_ih_l{k}"], order)
+        params[layer_key("Waa", k + 1)] = _blocks(f64[f"weight_hh_l{k}"], order)
+        params[layer_key("ba", k + 1)] = _blocks(f64[f"bias_ih_l{k}"] + bias_hh, order)
+        if cell == "gru_torch":
+            params[layer_key("baa", k + 1)] = baa
     params.update({"Wya": f64["fc.weight"].copy(), "by": f64["fc.bias"].copy()})
     return params

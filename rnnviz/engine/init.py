@@ -1,13 +1,16 @@
 """Weight initialisers. Every one takes a ``numpy.random.Generator``: equal seeds, equal weights.
 
 Shapes: Wax (G·H, D), Waa (G·H, H), ba (G·H,), Wya (K, H), by (K,); G gate blocks; PyTorch's GRU
-(cell "gru_torch") also baa (H,).
+(cell "gru_torch") also baa (H,). A stacked network's layers l ≥ 2 (``Wax[l]`` (G·H, H), ``Waa[l]``,
+``ba[l]``, ``baa[l]``) are initialised by the same scheme, their input being the layer below (D = H).
 Each gate block is initialised as its own matrix (fan-in and fan-out of one block).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from rnnviz.engine.stack import layer_key
 
 SCHEMES = ("small", "uniform", "xavier", "orthogonal", "identity")
 
@@ -24,7 +27,8 @@ def _xavier(rng: np.random.Generator, rows: int, cols: int) -> np.ndarray:
 
 
 def init_params(cell: str, D: int, H: int, K: int, G: int, rng: np.random.Generator,
-                scheme: str = "xavier", dtype=np.float64, forget_bias: float = 1.0) -> dict[str, np.ndarray]:
+                scheme: str = "xavier", dtype=np.float64, forget_bias: float = 1.0,
+                layers: int = 1) -> dict[str, np.ndarray]:
     """Fresh parameters.
 
     small       ``randn·0.01`` everywhere (min-char-rnn).
@@ -35,9 +39,24 @@ def init_params(cell: str, D: int, H: int, K: int, G: int, rng: np.random.Genera
     Biases (``baa`` too) start at zero, except the LSTM forget gate's at ``forget_bias`` (1 by
     default, so memory is kept at first: σ(1) ≈ 0.73 per step; 3 keeps σ(3) ≈ 0.95, for lags of
     tens of steps).
+    layers: L; layer 1 and the readout draw first, as a one-layer network's do (the same seed gives
+    a one-layer network the same weights as before stacking existed), then layers 2 … L in turn.
     """
     if scheme not in SCHEMES:
         raise ValueError(f"init must be one of {', '.join(SCHEMES)} (got {scheme!r})")
+    Wax, Waa, Wya = _weights(scheme, rng, G, D, H, K)
+    params = {"Wax": Wax, "Waa": Waa, **_biases(cell, G, H, forget_bias)}
+    for layer in range(2, layers + 1):                        # reads layer l-1's a<t>: D = H
+        Wax, Waa, _ = _weights(scheme, rng, G, H, H, 0)
+        params.update((layer_key(name, layer), value) for name, value in
+                      {"Wax": Wax, "Waa": Waa, **_biases(cell, G, H, forget_bias)}.items())
+    params.update(Wya=Wya, by=np.zeros(K))
+    return {k: np.ascontiguousarray(v, dtype=dtype) for k, v in params.items()}
+
+
+def _weights(scheme: str, rng: np.random.Generator, G: int, D: int, H: int, K: int):
+    """``(Wax (G·H, D), Waa (G·H, H), Wya (K, H))`` of one layer by ``scheme`` (K = 0: no readout,
+    whose draws are then skipped)."""
     if scheme == "small":
         Wax = rng.standard_normal((G * H, D)) * 0.01
         Waa = rng.standard_normal((G * H, H)) * 0.01
@@ -58,12 +77,13 @@ def init_params(cell: str, D: int, H: int, K: int, G: int, rng: np.random.Genera
         Wax = rng.standard_normal((G * H, D)) * 0.001
         Waa = np.concatenate([np.eye(H) for _ in range(G)])
         Wya = rng.standard_normal((K, H)) * 0.001
+    return Wax, Waa, Wya
+
+
+def _biases(cell: str, G: int, H: int, forget_bias: float) -> dict[str, np.ndarray]:
+    """One layer's ``ba`` (G·H,) (+ ``baa`` (H,) for "gru_torch"): zeros, the LSTM's forget block
+    at ``forget_bias``."""
     ba = np.zeros(G * H)
     if cell == "lstm":
         ba[:H] = forget_bias
-    by = np.zeros(K)
-    params = {"Wax": Wax, "Waa": Waa, "ba": ba}
-    if cell == "gru_torch":
-        params["baa"] = np.zeros(H)
-    params.update(Wya=Wya, by=by)
-    return {k: np.ascontiguousarray(v, dtype=dtype) for k, v in params.items()}
+    return {"ba": ba, "baa": np.zeros(H)} if cell == "gru_torch" else {"ba": ba}

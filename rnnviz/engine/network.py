@@ -1,9 +1,12 @@
 """A recurrent network: specification + parameters, with loss, gradients, prediction and sampling.
 
 Shapes: T time, N batch, D input features (V vocabulary for token inputs), H hidden, K outputs,
-G gate blocks (1 RNN, 4 LSTM, 3 for either GRU). Parameters (name-keyed, the course's names):
-``Wax`` (G·H, D), ``Waa`` (G·H, H), ``ba`` (G·H,), ``Wya`` (K, H), ``by`` (K,); PyTorch's GRU
-(cell "gru_torch") also has ``baa`` (H,), the recurrent bias its reset gate multiplies.
+G gate blocks (1 RNN, 4 LSTM, 3 for either GRU), L layers. Parameters (name-keyed, the course's
+names): ``Wax`` (G·H, D), ``Waa`` (G·H, H), ``ba`` (G·H,), ``Wya`` (K, H), ``by`` (K,); PyTorch's
+GRU (cell "gru_torch") also has ``baa`` (H,), the recurrent bias its reset gate multiplies.
+A stacked network (``layers`` L ≥ 2) adds, for each layer l = 2 … L, ``Wax[l]`` (G·H, H),
+``Waa[l]`` (G·H, H), ``ba[l]`` (G·H,) (+ ``baa[l]``); its states are ``a``, ``c`` (layer 1),
+``a[2]``, ``c[2]``, … and the readout reads the top layer (see :mod:`rnnviz.engine.stack`).
 See :mod:`rnnviz.engine.cells` for the gate layout.
 """
 
@@ -14,10 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rnnviz.engine import readouts, sequence
+from rnnviz.engine import readouts, sequence, stack
 from rnnviz.engine.flat import FlatDict
 from rnnviz.engine.init import init_params
-from rnnviz.engine.sequence import GATE_BLOCKS, STATE_KEYS
+from rnnviz.engine.sequence import GATE_BLOCKS
+from rnnviz.engine.stack import MAX_LAYERS, cell_param_names, layer_key, state_keys
 
 PARAM_NAMES = ("Wax", "Waa", "ba", "Wya", "by")
 """The parameters every cell has; :meth:`NetworkSpec.param_shapes` gives a cell's own (with "baa")."""
@@ -38,6 +42,7 @@ class NetworkSpec:
     many_to_one: bool = False   # readout and loss at the last step only
     reduction: str = "mean"     # over time: "mean" or "sum"; always the mean over the batch
     dtype: str = "float64"
+    layers: int = 1             # L stacked layers, 1 … MAX_LAYERS; the readout reads the top one
 
     def __post_init__(self):
         if self.cell not in GATE_BLOCKS:
@@ -56,16 +61,26 @@ class NetworkSpec:
             raise ValueError(f"reduction must be mean or sum (got {self.reduction!r})")
         if self.dtype not in ("float64", "float32"):
             raise ValueError(f"dtype must be float64 or float32 (got {self.dtype!r})")
+        if (isinstance(self.layers, bool) or not isinstance(self.layers, (int, np.integer))
+                or not 1 <= self.layers <= MAX_LAYERS):
+            raise ValueError(f"layers must be a whole number from 1 to {MAX_LAYERS} (got {self.layers!r})")
 
     @property
     def gate_blocks(self) -> int:
         return GATE_BLOCKS[self.cell]
 
+    @property
+    def state_keys(self) -> tuple[str, ...]:
+        """Every layer's state keys: ``("a",)``, ``("a", "c")`` for an LSTM, ``("a", "a[2]")`` …"""
+        return state_keys(self.cell, self.layers)
+
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every parameter's shape, in order: layer 1, layer 2, …, then Wya, by."""
         G, D, H, K = self.gate_blocks, self.input_size, self.hidden_size, self.output_size
-        shapes = {"Wax": (G * H, D), "Waa": (G * H, H), "ba": (G * H,)}
-        if self.cell == "gru_torch":
-            shapes["baa"] = (H,)
+        shapes = {}
+        for layer in range(1, self.layers + 1):
+            one = {"Wax": (G * H, D if layer == 1 else H), "Waa": (G * H, H), "ba": (G * H,), "baa": (H,)}
+            shapes.update((layer_key(name, layer), one[name]) for name in cell_param_names(self.cell))
         return {**shapes, "Wya": (K, H), "by": (K,)}
 
 
@@ -74,13 +89,19 @@ class ForwardResult:
     """What a forward pass (and, after ``loss_and_grads``, BPTT) produced.
 
     outputs: probabilities (softmax, sigmoid) or values (linear): (T, N, K), or (N, K) many-to-one.
-    final_state: {"a": (N, H)} (+ "c" for LSTM), copies.
+    final_state: {"a": (N, H)} (+ "c" for LSTM), copies; a stacked network every layer's
+        ("a[2]", "c[2]", …).
     states: (T, N, H) arrays: "a"; LSTM also "c", "f", "i", "o", "cand"; GRU "r", "u", "cand";
-        PyTorch GRU "r", "z", "cand" (its n).
+        PyTorch GRU "r", "z", "cand" (its n); a stacked network the same for every layer l ≥ 2
+        with "[l]" appended ("a[2]", "f[2]", …).
         Empty after ``loss_and_grads`` (BPTT reuses those buffers).
     grad_a_norms: (T,) ``||dL/da<t>||`` over the batch, counting every path; None after ``forward``.
-    grad_c_norms: (T,) ``||dL/dc<t>||`` for LSTM.
+        A stacked network's are layer 1's, the path through every layer and every step.
+    grad_c_norms: (T,) ``||dL/dc<t>||`` for LSTM (layer 1's).
     grad_state0: gradient of the loss on the initial state (same keys as final_state).
+    layer_grad_a_norms: (L, T) ``||dL/da[l]<t>||`` per layer, bottom first (row 0 is
+        ``grad_a_norms``); None after ``forward``.
+    layer_grad_c_norms: (L, T) likewise ``||dL/dc[l]<t>||`` for LSTM.
     """
 
     outputs: np.ndarray
@@ -89,6 +110,8 @@ class ForwardResult:
     grad_a_norms: np.ndarray | None = None
     grad_c_norms: np.ndarray | None = None
     grad_state0: dict | None = None
+    layer_grad_a_norms: np.ndarray | None = None
+    layer_grad_c_norms: np.ndarray | None = None
 
 
 class Network:
@@ -122,16 +145,16 @@ class Network:
         """Fresh weights by the ``init`` scheme (see :func:`rnnviz.engine.init.init_params`)."""
         G, D, H, K = spec.gate_blocks, spec.input_size, spec.hidden_size, spec.output_size
         return cls(spec, init_params(spec.cell, D, H, K, G, rng, init, dtype=np.dtype(spec.dtype),
-                                     forget_bias=forget_bias))
+                                     forget_bias=forget_bias, layers=spec.layers))
 
     @property
     def dtype(self) -> np.dtype:
         return self.params.flat.dtype          # the spec's (params are made of it)
 
     def zero_state(self, N: int) -> dict[str, np.ndarray]:
-        """Initial state of zeros: {"a": (N, H)} (+ {"c": (N, H)} for LSTM)."""
+        """Initial state of zeros: {"a": (N, H)} (+ {"c": (N, H)} for LSTM; every layer's)."""
         H = self.spec.hidden_size
-        return {k: np.zeros((N, H), dtype=self.dtype) for k in STATE_KEYS[self.spec.cell]}
+        return {k: np.zeros((N, H), dtype=self.dtype) for k in self.spec.state_keys}
 
     # ------------------------------------------------------------------ checks
     def _check_x(self, x) -> np.ndarray:
@@ -157,7 +180,7 @@ class Network:
         """Validated initial state for N sequences (zeros if None); ``ValueError`` naming the problem."""
         if state0 is None:
             return self.zero_state(N)
-        keys = STATE_KEYS[self.spec.cell]
+        keys = self.spec.state_keys
         if not isinstance(state0, dict) or set(state0) != set(keys):
             raise ValueError(f"state0 must be a dict with keys {list(keys)}")
         H = self.spec.hidden_size
@@ -206,22 +229,22 @@ class Network:
         T, N = x.shape[:2]
         state0 = self.check_state(state0, N)
         spec, p = self.spec, self.params
-        A, final, cache = sequence.forward_sequence(p, spec.cell, spec.activation, x, state0, self.cancel)
+        A, final, caches = self._run_forward(x, state0, self.cancel)
         A_out = A[T] if spec.many_to_one else A[1:]
         outputs = readouts.outputs(A_out @ p["Wya"].T + p["by"], spec.readout)
-        states = {"a": A[1:]}
-        H = spec.hidden_size
-        if spec.cell == "lstm":
-            g = cache.gates
-            states.update(c=cache.C[1:], f=g[..., :H], i=g[..., H:2 * H], o=g[..., 2 * H:3 * H],
-                          cand=g[..., 3 * H:])
-        elif spec.cell == "gru":
-            g = cache.gates
-            states.update(r=g[..., :H], u=g[..., H:2 * H], cand=g[..., 2 * H:])
-        elif spec.cell == "gru_torch":
-            g = cache.gates
-            states.update(r=g[..., :H], z=g[..., H:2 * H], cand=g[..., 2 * H:])
+        states = {}
+        for layer, cache in enumerate(caches, start=1):
+            states.update((layer_key(k, layer), v) for k, v in _layer_states(cache, spec.hidden_size).items())
         return ForwardResult(outputs, final, states)
+
+    def _run_forward(self, x: np.ndarray, state0: dict, cancel=None):
+        """``(A, final_state, caches)`` for checked x and state0: the top layer's states, every
+        layer's last states and one cache per layer (one layer: the sequence pass alone)."""
+        spec = self.spec
+        if spec.layers == 1:
+            A, final, cache = sequence.forward_sequence(self.params, spec.cell, spec.activation, x, state0, cancel)
+            return A, final, [cache]
+        return stack.forward_stack(self.params, spec.cell, spec.activation, spec.layers, x, state0, cancel)
 
     def _forward_loss(self, x, y, state0, mask):
         """Checked forward pass through the readout and loss; returns what the gradient needs."""
@@ -231,7 +254,7 @@ class Network:
         y = self._check_y(y, T, N)
         mask = self._check_mask(mask, T)
         spec, p = self.spec, self.params
-        A, final, cache = sequence.forward_sequence(p, spec.cell, spec.activation, x, state0, self.cancel)
+        A, final, cache = self._run_forward(x, state0, self.cancel)
         weights = sequence.loss_weights(T, N, mask, spec.reduction, spec.many_to_one, self.dtype)
         A_out = A[T] if spec.many_to_one else A[1:]                  # (N, H) or (T, N, H)
         logits = A_out.reshape(-1, spec.hidden_size) @ p["Wya"].T + p["by"]     # (N or T·N, K)
@@ -265,9 +288,17 @@ class Network:
         dlogits2.sum(axis=0, out=grads["by"])
         dA = (dlogits2 @ Wya).reshape(A_out.shape)           # (N, H) or (T, N, H)
         dA_out, dA_last = (None, dA) if self.spec.many_to_one else (dA, None)
-        _, dstate0, norms, c_norms = sequence.backward_sequence(
-            self.params, dA_out, dA_last, cache, out=grads, cancel=self.cancel)
-        return loss, grads, ForwardResult(outputs, final, {}, norms, c_norms, dstate0)
+        if self.spec.layers == 1:
+            _, dstate0, norms, c_norms = sequence.backward_sequence(
+                self.params, dA_out, dA_last, cache[0], out=grads, cancel=self.cancel)
+            return loss, grads, ForwardResult(outputs, final, {}, norms, c_norms, dstate0, norms[None],
+                                              None if c_norms is None else c_norms[None])
+        dstate0, a_norms, c_norms = stack.backward_stack(self.params, dA_out, dA_last, cache, grads,
+                                                         self.cancel)
+        layer_a = np.stack(a_norms)                                            # (L, T)
+        layer_c = None if c_norms[0] is None else np.stack(c_norms)
+        return loss, grads, ForwardResult(outputs, final, {}, layer_a[0], None if layer_c is None else layer_c[0],
+                                          dstate0, layer_a, layer_c)
 
     def empty_grads(self) -> FlatDict:
         """An uninitialised FlatDict laid out like ``params``, for ``loss_and_grads(..., out=)``."""
@@ -347,7 +378,7 @@ def sample(net: Network, state0: dict | None, first_token: int, n: int, rng: np.
     x = np.empty((1, 1), dtype=np.intp)
     for _ in range(n):
         x[0, 0] = token
-        A, state, _ = sequence.forward_sequence(net.params, spec.cell, spec.activation, x, state)
+        A, state, _ = net._run_forward(x, state)
         logits = A[1, 0] @ net.params["Wya"].T + net.params["by"]
         if greedy:
             token = int(np.argmax(logits))
@@ -357,3 +388,17 @@ def sample(net: Network, state0: dict | None, first_token: int, n: int, rng: np.
             token = min(token, spec.output_size - 1)
         tokens.append(token)
     return tokens, state
+
+
+def _layer_states(cache: sequence.SequenceCache, H: int) -> dict[str, np.ndarray]:
+    """One layer's (T, N, H) states by key (layer 1's spelling), views of its cache: "a"; LSTM
+    "c", "f", "i", "o", "cand"; GRU "r", "u", "cand"; PyTorch GRU "r", "z", "cand" (its n)."""
+    states = {"a": cache.A[1:]}
+    g = cache.gates
+    if cache.cell == "lstm":
+        states.update(c=cache.C[1:], f=g[..., :H], i=g[..., H:2 * H], o=g[..., 2 * H:3 * H], cand=g[..., 3 * H:])
+    elif cache.cell == "gru":
+        states.update(r=g[..., :H], u=g[..., H:2 * H], cand=g[..., 2 * H:])
+    elif cache.cell == "gru_torch":
+        states.update(r=g[..., :H], z=g[..., H:2 * H], cand=g[..., 2 * H:])
+    return states

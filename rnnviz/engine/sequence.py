@@ -142,7 +142,8 @@ def forward_sequence(params: dict, cell: str, activation: str, x: np.ndarray, st
 
 def backward_sequence(params: dict, dA_out: np.ndarray | None, dA_last: np.ndarray | None,
                       cache: SequenceCache, dfinal: dict | None = None, out: dict | None = None,
-                      cancel=None) -> tuple[dict, dict, np.ndarray, np.ndarray | None]:
+                      cancel=None, dx_out: np.ndarray | None = None
+                      ) -> tuple[dict, dict, np.ndarray, np.ndarray | None]:
     """Backpropagation through time over the whole cached sequence.
 
     dA_out: (T, N, H) gradient reaching each ``a<t>`` from the readout (many-to-many), or None.
@@ -151,6 +152,9 @@ def backward_sequence(params: dict, dA_out: np.ndarray | None, dA_last: np.ndarr
     out: optional arrays ``{"Wax", "Waa", "ba"}`` (+ ``"baa"`` for "gru_torch") to write the
     gradients into (e.g. views of one flat gradient buffer); new arrays if None.
     cancel: as in :func:`forward_sequence` (``out`` is then left half-written).
+    dx_out: optional (T, N, D) array for dense inputs, receiving the gradient on the inputs
+    ``dx<t> = dz<t> Wax`` (one product after the loop): in a stack of layers, the lower layer's
+    gradient on its hidden states (see :mod:`rnnviz.engine.stack`).
     Destroys the cache: each step's cache is overwritten by its ``dz<t>`` (and the PyTorch GRU's
     ``hn<t>`` by ``dhn<t>``).
     Returns ``(grads, dstate0, grad_a_norms, grad_c_norms)``: grads for Wax, Waa, ba (+ baa);
@@ -217,6 +221,8 @@ def backward_sequence(params: dict, dA_out: np.ndarray | None, dA_last: np.ndarr
         summed_over_time(dZ, A[:-1], out=dWaa)
     summed_over_time(dZ, cache.x, out=dWax)
     dZ.sum(axis=(0, 1), out=dba)
+    if dx_out is not None:                                   # (T·N, G·H) x (G·H, D)
+        np.matmul(dZ.reshape(T * N, -1), Wax, out=dx_out.reshape(T * N, -1))
     dstate0 = {"a": dnext}
     if cell == "lstm":
         dstate0["c"] = dc_next

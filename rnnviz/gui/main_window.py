@@ -21,12 +21,13 @@ from PySide6.QtGui import QAction, QIcon, QImage, QKeySequence, QPainter, QPixma
 from PySide6.QtSvg import QSvgRenderer
 from PySide6.QtWidgets import (
     QApplication, QDialog, QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
-    QScrollArea, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget,
+    QScrollArea, QSplitter, QStackedWidget, QTabWidget, QToolButton, QVBoxLayout, QWidget,
 )
 
 from superqt import QElidingLabel
 
 from rnnviz.errors import BUG_LINE, InputError, RnnvizError
+from rnnviz.insight.trace import not_analysable
 from rnnviz.session import SessionError
 from rnnviz.training.config import LIVE_FIELDS, Config
 from rnnviz.training.history import write_csv
@@ -38,7 +39,7 @@ from .frames import FrameScheduler
 from .panels.cost import CostPanel, loss_axis_label, smoothed
 from .panels.markers import marker_text
 from .panels.gradient_flow import GradientFlowPanel
-from .panels.hidden_states import HiddenStatesPanel
+from .panels.hidden_states import HiddenStatesPanel, sentence
 from .panels.sample_inspector import SampleInspector
 from .panels.sampling import SamplingPanel
 from .panels.why import WhyPanel
@@ -221,7 +222,15 @@ class MainWindow(QMainWindow):
         self.why_tabs.setTabToolTip(0, "How far back the gradient reaches, the memory horizon and a diagnosis")
         self.why_tabs.setTabToolTip(1, "Which inputs an output leans on, what single units respond to, the "
                                        "probability of each symbol, and what the state still holds")
-        self.why_dock.setWidget(self.why_tabs)
+        # a network the why-views cannot analyse (a stacked one) gets one line in their place
+        self.why_refusal = QLabel()
+        self.why_refusal.setWordWrap(True)
+        self.why_refusal.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.why_refusal.setMargin(24)
+        self.why_pages = QStackedWidget()
+        self.why_pages.addWidget(self.why_tabs)
+        self.why_pages.addWidget(self.why_refusal)
+        self.why_dock.setWidget(self.why_pages)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.why_dock)
         self.why_dock.hide()
         self.why_dock.visibilityChanged.connect(self._on_why_dock_visibility_changed)
@@ -946,6 +955,9 @@ class MainWindow(QMainWindow):
         self.render_now()
 
     def _on_controller_config_changed(self, config: Config) -> None:
+        refusal = not_analysable(config.layers)
+        self.why_refusal.setText(sentence(refusal) + "." if refusal else "")
+        self.why_pages.setCurrentWidget(self.why_refusal if refusal else self.why_tabs)
         self.controls.show_live_config(config)
         self.sampling_panel.show_config(config)
         self.hidden_panel.show_config(config)

@@ -44,7 +44,7 @@ from rnnviz.insight.jacobians import classify_steps, product_norms, step_jacobia
 from rnnviz.insight.memory import HORIZON_THRESHOLD, memory_horizon
 from rnnviz.insight.saliency import logits, output_gradients, output_scores, softmax
 from rnnviz.insight.saturation import saturation_report
-from rnnviz.insight.trace import run_trace
+from rnnviz.insight.trace import check_analysable, run_trace
 from rnnviz.tasks.base import escape_char
 
 TOP = 5
@@ -186,6 +186,7 @@ def _top(trace, labels: list[str] | None) -> list:
 
 def explain(trainer, text: str | None = None, example: int | None = None) -> dict:
     """The JSON object of ``rnnviz explain`` for a :class:`~rnnviz.training.Trainer` (see the module doc)."""
+    check_analysable(trainer.network)
     x, targets, steps, labels = choose_input(trainer, text, example)
     trace = run_trace(trainer.network, x, targets, steps)
     jac = step_jacobians(trace)

@@ -26,7 +26,7 @@ from rnnviz.insight.probes import ProbeCurve, task_readout_curve
 from rnnviz.insight.saliency import output_gradients, output_scores
 from rnnviz.insight.sampling import InspectedSample, draw_inspected_sample
 from rnnviz.insight.saturation import saturation_report
-from rnnviz.insight.trace import run_trace
+from rnnviz.insight.trace import check_analysable, run_trace
 
 SAMPLE_LENGTH = 200
 """Characters in the inspected sample (fewer if the run's sample length is shorter)."""
@@ -121,8 +121,10 @@ def live_insight(trainer, *, memory: bool = True) -> LiveInsight:
     """The why-views' numbers for ``trainer``'s network on the window's probe (see the module doc).
 
     memory: also fit the read-out curve (copy, parity, adding; a forward pass over 256 held-out
-    sequences and a ridge fit per lag).  InputError if the probe cannot be run (an empty text).
+    sequences and a ridge fit per lag).  InputError if the probe cannot be run (an empty text), or
+    for a stacked network (see :func:`~rnnviz.insight.trace.check_analysable`).
     """
+    check_analysable(trainer.network)
     t0 = time.perf_counter()
     text, example = probe_choice(trainer)
     x, targets, steps, labels = choose_input(trainer, text, example)

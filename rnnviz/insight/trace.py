@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rnnviz.engine import Network
+from rnnviz.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,22 @@ class Trace:
         return np.concatenate([self.state0[key][None, :], self.states[key][:-1]], axis=0)
 
 
+def not_analysable(layers: int) -> str | None:
+    """None if the why-views can analyse a network of ``layers`` stacked layers, else the one line
+    saying why not. Their Jacobians, saliency and read-outs are written for one layer; a stacked
+    network's a<t> is layer 1's, which its readout does not read."""
+    if layers == 1:
+        return None
+    return f"the why-views analyse 1-layer networks for now; this network has {layers} layers"
+
+
+def check_analysable(network: Network) -> None:
+    """``InputError`` (:func:`not_analysable`'s line) for a network the why-views cannot analyse."""
+    problem = not_analysable(network.spec.layers)
+    if problem is not None:
+        raise InputError(problem)
+
+
 def float64_network(network: Network) -> Network:
     """``network`` itself when it is float64, else a float64 copy of it (same weights, widened)."""
     if network.spec.dtype == "float64":
@@ -82,8 +99,10 @@ def run_trace(network: Network, x, targets=None, output_steps=None, state0: dict
     output_steps: the steps τ the targets belong to; default every step for a many-to-many
         network (the last one for many-to-one).
     state0: {"a": (H,)} (+ "c") initial state; zeros if None.
-    ``ValueError`` naming the problem for inputs of the wrong shape.
+    ``ValueError`` naming the problem for inputs of the wrong shape; ``InputError`` for a stacked
+    network (:func:`check_analysable`).
     """
+    check_analysable(network)
     net = float64_network(network)
     spec = net.spec
     x = np.asarray(x)

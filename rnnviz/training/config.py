@@ -15,6 +15,7 @@ from rnnviz.engine.cells import ACTIVATIONS as CELL_ACTIVATIONS
 from rnnviz.engine.init import SCHEMES
 from rnnviz.engine.optim import OPTIMIZERS as OPTIMIZER_CLASSES
 from rnnviz.engine.sequence import GATE_BLOCKS
+from rnnviz.engine.stack import MAX_LAYERS
 from rnnviz.errors import InputError, SettingError  # noqa: F401  (re-exported: callers import it from here)
 from rnnviz.tasks import TASK_INFO
 
@@ -85,6 +86,10 @@ class Config:
     activation: str = setting("tanh", "The vanilla RNN's hidden activation: tanh is centred at 0; relu can "
                               "explode; sigmoid saturates.", "Activation")
     hidden: int = setting(100, "Hidden units H: the size of the memory a<t>. Bigger learns more but steps slower.", "Hidden units H")
+    layers: int = setting(1, f"Stacked recurrent layers, 1 to {MAX_LAYERS}: layer 2 reads layer 1's hidden states "
+                          "a<t> as its input, and so on; the output reads the top layer. Deeper stacks model "
+                          "text better (char-rnn uses 2 or 3) but each layer adds the time of one more, and "
+                          "the gradient must also travel down through them.", "Layers")
     init: str = setting("small", "How the weights start: small is N(0, 0.01²) as in min-char-rnn; xavier "
                         "scales by fan-in; orthogonal and identity start the recurrent matrix with every "
                         "singular value 1, so gradients neither vanish nor explode at first.", "Initialiser")
@@ -164,6 +169,8 @@ class Config:
                 raise SettingError(name, f"must be a positive whole number (got {value!r})")
         if not isinstance(self.batch_size, int) or self.batch_size < 0:
             raise SettingError("batch_size", f"must be 0 (full batch) or a positive whole number (got {self.batch_size!r})")
+        if isinstance(self.layers, bool) or not isinstance(self.layers, int) or not 1 <= self.layers <= MAX_LAYERS:
+            raise SettingError("layers", f"must be a whole number from 1 to {MAX_LAYERS} (got {self.layers!r})")
         if self.hidden > 4096:
             raise SettingError("hidden", f"must be at most 4096 (got {self.hidden})")
         if self.sample_length > MAX_SAMPLE_LENGTH:

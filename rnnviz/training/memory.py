@@ -10,7 +10,8 @@ in a training batch, H: hidden units, G: gate blocks, K: outputs, D: dense input
 
 * the task's data: parity's fixed training set (and its full batch, as floats), the held-out set;
 * one training pass: per time step and sequence the cached states and their gradients, about
-  ``c·H + 3K + 2D`` numbers, c from 2.5 (RNN) to 14 (LSTM);
+  ``c·H·L + 3K + 2D`` numbers, c from 2.5 (RNN) to 14 (LSTM), L the stacked layers (each keeps
+  its own states; an upper layer's gradient on its input is one more (T, N, H) array, within c);
 * one evaluation chunk (held-out sequences go through in chunks of bounded size);
 * the weights with their backup, gradients and optimizer state (about 6 copies).
 
@@ -63,19 +64,19 @@ def estimate_bytes(config: Config, vocab: int = 256, corpus_chars: int = 0) -> d
     ``vocab``, ``corpus_chars``: the character model's vocabulary size and text length (other
     tasks ignore them)."""
     s = 8 if config.dtype == "float64" else 4
-    H, G = config.hidden, GATE_BLOCKS[config.cell]
+    H, G, L = config.hidden, GATE_BLOCKS[config.cell], config.layers
     T, N, D, K, data = _shape(config, vocab, corpus_chars)
-    per_step = PASS_PER_UNIT[config.cell] * H + 3 * K + 2 * D
+    per_step = PASS_PER_UNIT[config.cell] * H * L + 3 * K + 2 * D
     if config.task == "charlm":          # held-out text: EVAL_STREAMS streams in chunks of EVAL_CHUNK
         T_eval, chunk = EVAL_CHUNK, EVAL_STREAMS
     else:                                # held-out sequences, as many at once as EVAL_BUDGET allows
         T_eval, chunk = T, min(max(1, EVAL_BUDGET // max(1, T * H)), config.n_test)
     n_inputs = D if D else K + 2
-    weights = G * H * (n_inputs + H + 1) + K * (H + 1)
+    weights = G * H * (n_inputs + H + 1) + (L - 1) * G * H * (2 * H + 1) + K * (H + 1)   # layers 2 … L read H
     return {
         "data": data,
         "training pass": int(s * T * N * per_step),
-        "evaluation": s * T_eval * chunk * (EVAL_PER_UNIT[config.cell] * H + 2 * K + D),
+        "evaluation": s * T_eval * chunk * (EVAL_PER_UNIT[config.cell] * H * L + 2 * K + D),
         "weights": 6 * s * weights,
     }
 
@@ -107,9 +108,9 @@ def _gb(n: int) -> str:
 #: the settings that make each part large, as a user would change them
 _DRIVERS = {
     "data": ("n_train", "n_test", "seq_length"),
-    "training pass": ("seq_length", "batch_size", "n_train", "hidden"),
-    "evaluation": ("seq_length", "hidden"),
-    "weights": ("hidden",),
+    "training pass": ("seq_length", "batch_size", "n_train", "hidden", "layers"),
+    "evaluation": ("seq_length", "hidden", "layers"),
+    "weights": ("hidden", "layers"),
 }
 
 
@@ -125,7 +126,7 @@ def check_fits(config: Config, vocab: int = 256, limit: int | None = None, corpu
         return
     part = max(parts, key=parts.get)
     from rnnviz.tasks import TASK_INFO
-    reads = set(TASK_INFO[config.task].settings) | {"hidden"}
+    reads = set(TASK_INFO[config.task].settings) | {"hidden"} | ({"layers"} if config.layers > 1 else set())
     full_batch = config.batch_size == 0
     names = [n for n in _DRIVERS[part] if n in reads and not (n == "batch_size" and full_batch)
              and not (n == "n_train" and part == "training pass" and not full_batch)]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import math
+import re
 import time
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -126,7 +127,8 @@ class Trainer:
         self.spec = NetworkSpec(
             config.cell, task.input_size, config.hidden, task.output_size,
             input_kind=task.input_kind, activation=config.activation, readout=task.readout,
-            many_to_one=task.many_to_one, reduction=config.reduction, dtype=config.dtype)
+            many_to_one=task.many_to_one, reduction=config.reduction, dtype=config.dtype,
+            layers=config.layers)
         self.network = Network.create(self.spec, np.random.Generator(np.random.PCG64(init_seq)),
                                       config.init, forget_bias=config.forget_bias)
         self.optimizer = self._make_optimizer(config)
@@ -238,27 +240,15 @@ class Trainer:
 
     @_running
     def probe(self) -> Probe:
-        """Hidden states (and LSTM cell state and gates, GRU gates) on the probe sequence."""
+        """Hidden states (and LSTM cell state and gates, GRU gates) on the probe sequence; a
+        stacked network's layer 1 first, then layer 2's ("layer 2: hidden a[2]<t>", …)."""
         x, labels, description = self._probe_input()
         res = self.network.forward(x)
         act = self.config.activation if self.config.cell == "rnn" else "tanh"
-        hidden_range = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}.get(act)
-        a = res.states["a"][:, 0, :].T
-        if hidden_range is None:   # relu: unbounded above
-            hidden_range = (0.0, max(1.0, float(a.max(initial=0.0))))
-        states = {"hidden a<t>": a}
-        ranges = {"hidden a<t>": hidden_range}
-        names = {"c": "cell c<t>", "f": "forget gate Γf", "i": "update gate Γi", "o": "output gate Γo",
-                 "r": "reset gate Γr", "u": "update gate Γu", "z": "update gate Γz", "cand": "candidate c~<t>"}
-        for key, title in names.items():
-            if key in res.states:
-                arr = res.states[key][:, 0, :].T
-                states[title] = arr
-                if key == "c":
-                    m = max(1.0, float(np.abs(arr).max(initial=0.0)))
-                    ranges[title] = (-m, m)
-                else:
-                    ranges[title] = (-1.0, 1.0) if key == "cand" else (0.0, 1.0)
+        states, ranges = {}, {}
+        for layer in range(1, self.spec.layers + 1):
+            for title, values, value_range in _probe_rows(res.states, layer, act):
+                states[title], ranges[title] = values, value_range
         return Probe(list(labels), states, ranges,
                      spectral_radius(self.network.params["Waa"], self.config.cell),
                      saturation(res.states["a"], act), description)
@@ -426,3 +416,41 @@ def _mapping(value, what: str) -> dict:
     if not isinstance(value, dict):
         raise InputError(f"{what} must be a mapping, not {type(value).__name__}")
     return value
+
+
+#: the probe's states, each with its title (layer 1's spelling) and colour range, in display order;
+#: None: from the values (ReLU hidden states, unbounded above; the cell state, unbounded)
+_PROBE_STATES = (("a", "hidden a<t>", None), ("c", "cell c<t>", None), ("f", "forget gate Γf", (0.0, 1.0)),
+                 ("i", "update gate Γi", (0.0, 1.0)), ("o", "output gate Γo", (0.0, 1.0)),
+                 ("r", "reset gate Γr", (0.0, 1.0)), ("u", "update gate Γu", (0.0, 1.0)),
+                 ("z", "update gate Γz", (0.0, 1.0)), ("cand", "candidate c~<t>", (-1.0, 1.0)))
+
+
+def _probe_rows(states: dict, layer: int, activation: str):
+    """``(title, (H, T) values, (low, high))`` for each of layer ``layer``'s states in ``states``
+    (a forward pass's, one sequence). Layer 1's titles are the one-layer network's ("hidden a<t>");
+    layer l ≥ 2's name it ("layer 2: hidden a[2]<t>")."""
+    for key, title, value_range in _PROBE_STATES:
+        name = key if layer == 1 else f"{key}[{layer}]"
+        if name not in states:
+            continue
+        values = states[name][:, 0, :].T
+        if key == "a":
+            value_range = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}.get(activation)
+            if value_range is None:        # relu: unbounded above
+                value_range = (0.0, max(1.0, float(values.max(initial=0.0))))
+        elif key == "c":
+            m = max(1.0, float(np.abs(values).max(initial=0.0)))
+            value_range = (-m, m)
+        if layer > 1:
+            title = f"layer {layer}: {layer_words(title, layer)}"
+        yield title, values, value_range
+
+
+def layer_words(text: str, layer: int) -> str:
+    """``text`` about layer 1's states, written for layer ``layer`` in the course's superscript:
+    ``a<t>`` -> ``a[2]<t>``, ``c~<t>`` -> ``c~[2]<t>``, ``Γf`` -> ``Γf[2]``."""
+    if layer == 1:
+        return text
+    text = re.sub(r"(Γ\w)", rf"\1[{layer}]", text)
+    return re.sub(r"\b(a|c~|c)<t", rf"\1[{layer}]<t", text)

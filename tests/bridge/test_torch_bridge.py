@@ -23,9 +23,9 @@ TEXT = "the quick brown fox jumps over the lazy dog; THE QUICK BROWN FOX!\n" * 1
 CASES = [("rnn", "tanh"), ("rnn", "relu"), ("lstm", "tanh"), ("gru_torch", "tanh")]
 
 
-def session(tmp_path, cell, activation="tanh", steps=20, name="s.rnnviz"):
+def session(tmp_path, cell, activation="tanh", steps=20, name="s.rnnviz", layers=1):
     trainer = Trainer(Config(task="charlm", cell=cell, activation=activation, hidden=7, seq_length=10,
-                             lr=0.05, seed=3), corpus_text=TEXT)
+                             lr=0.05, seed=3, layers=layers), corpus_text=TEXT)
     for _ in range(steps):
         trainer.step()
     path = tmp_path / name
@@ -92,9 +92,10 @@ def test_cells_pytorch_cannot_compute_are_refused_by_name(tmp_path, cell, activa
     assert not (tmp_path / "m.safetensors").exists()
 
 
+@pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("cell, activation", CASES)
-def test_export_then_import_gives_the_same_model(tmp_path, cell, activation):
-    trainer, path = session(tmp_path, cell, activation)
+def test_export_then_import_gives_the_same_model(tmp_path, cell, activation, layers):
+    trainer, path = session(tmp_path, cell, activation, layers=layers)
     out = tmp_path / "m.safetensors"
     export_session(str(path), str(out))
     with pytest.raises(FileError, match="--force"):
@@ -104,6 +105,29 @@ def test_export_then_import_gives_the_same_model(tmp_path, cell, activation):
     np.testing.assert_allclose(rnnviz_log_probs(back, probe), rnnviz_log_probs(trainer, probe), rtol=0, atol=1e-12)
     reopened = load_session(tmp_path / "back.rnnviz")
     assert reopened.spec.cell == cell and reopened.config.activation == activation
+    assert reopened.config.layers == layers and list(reopened.network.params) == list(trainer.network.params)
+
+
+def test_the_mapping_of_a_stacked_network_names_every_layer():
+    """rnnviz's layer l is torch's *_l{l-1}; layer 2 reads H inputs; the round trip is exact."""
+    rng = np.random.default_rng(1)
+    G, H, V = 4, 3, 5
+    params = {}
+    for suffix, D in (("", V), ("[2]", H), ("[3]", H)):
+        params.update({"Wax" + suffix: rng.normal(size=(G * H, D)), "Waa" + suffix: rng.normal(size=(G * H, H)),
+                       "ba" + suffix: rng.normal(size=G * H)})
+    params.update(Wya=rng.normal(size=(V, H)), by=rng.normal(size=V))
+    tensors, metadata = to_torch(params, "lstm", "tanh", None, "charlm")
+    assert metadata["num_layers"] == "3"
+    assert sorted(tensors) == sorted([f"{kind}_l{k}" for k in range(3) for kind in
+                                      ("weight_ih", "weight_hh", "bias_ih", "bias_hh")] + ["fc.weight", "fc.bias"])
+    assert tensors["weight_ih_l1"].shape == (G * H, H) and tensors["weight_ih_l0"].shape == (G * H, V)
+    f, i, o, g = np.split(params["Waa[3]"], 4)
+    np.testing.assert_array_equal(tensors["weight_hh_l2"], np.concatenate([i, f, g, o]))
+    back = from_torch(tensors, "lstm")
+    assert list(back) == list(params)
+    for name in params:
+        np.testing.assert_array_equal(back[name], params[name])
 
 
 def test_a_file_that_does_not_name_its_cell_is_read_by_its_shapes(tmp_path):
@@ -135,7 +159,12 @@ def test_import_refuses_bad_files_naming_the_tensor(tmp_path):
         assert not (tmp_path / "x.rnnviz").exists()
 
     refused({k: v for k, v in tensors.items() if k != "fc.bias"}, "no tensor fc.bias")
-    refused({**tensors, "weight_ih_l1": tensors["weight_ih_l0"]}, "weight_ih_l1.*more than one layer")
+    refused({**tensors, "weight_ih_l1": tensors["weight_ih_l0"]}, r"no tensor weight_hh_l1 \(a 2-layer nn.LSTM")
+    second = {f"{kind}_l1": tensors[f"{kind}_l0"] for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+    refused({**tensors, **second}, r"weight_ih_l1 has shape \(28, \d+\); with hidden size 7 it must be \(28, 7\)")
+    refused({**tensors, "weight_hh_l0_reverse": tensors["weight_hh_l0"]}, "weight_hh_l0_reverse.*bidirectional")
+    refused({**tensors, "weight_hh_l4": tensors["weight_hh_l0"]}, "weight_hh_l4: an nn.LSTM of 5 layers; rnnviz stacks at most 4")
+    refused(tensors, "says num_layers 2 but holds the weights of 1", {**metadata, "num_layers": "2"})
     refused({**tensors, "bias_ih_l0": tensors["bias_ih_l0"][:-1]}, "bias_ih_l0 has shape")
     nan = tensors["weight_hh_l0"].copy()
     nan[0, 0] = np.nan
@@ -153,14 +182,14 @@ def test_import_refuses_bad_files_naming_the_tensor(tmp_path):
 
 
 # ---- against PyTorch ---------------------------------------------------------------------------
-def torch_model(cell, activation, V, H, K):
+def torch_model(cell, activation, V, H, K, layers=1):
     torch = pytest.importorskip("torch")
     if cell == "lstm":
-        rnn = torch.nn.LSTM(V, H, dtype=torch.float64)
+        rnn = torch.nn.LSTM(V, H, num_layers=layers, dtype=torch.float64)
     elif cell == "gru_torch":
-        rnn = torch.nn.GRU(V, H, dtype=torch.float64)
+        rnn = torch.nn.GRU(V, H, num_layers=layers, dtype=torch.float64)
     else:
-        rnn = torch.nn.RNN(V, H, nonlinearity=activation, dtype=torch.float64)
+        rnn = torch.nn.RNN(V, H, nonlinearity=activation, num_layers=layers, dtype=torch.float64)
     fc = torch.nn.Linear(H, K, dtype=torch.float64)
     return torch, rnn, fc
 
@@ -172,14 +201,16 @@ def torch_log_probs(torch, rnn, fc, ids, V):
         return torch.log_softmax(fc(out[:, 0]), dim=-1).numpy()
 
 
+@pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("cell, activation", CASES)
-def test_an_exported_file_loads_into_pytorch_and_gives_the_same_log_probabilities(tmp_path, cell, activation):
-    trainer, path = session(tmp_path, cell, activation)
+def test_an_exported_file_loads_into_pytorch_and_gives_the_same_log_probabilities(tmp_path, cell, activation,
+                                                                                  layers):
+    trainer, path = session(tmp_path, cell, activation, layers=layers)
     out = tmp_path / "m.safetensors"
     export_session(str(path), str(out))
     tensors = load_file(str(out))
     V, H = trainer.spec.input_size, trainer.spec.hidden_size
-    torch, rnn, fc = torch_model(cell, activation, V, H, V)
+    torch, rnn, fc = torch_model(cell, activation, V, H, V, layers)
     rnn.load_state_dict({k: torch.from_numpy(v) for k, v in tensors.items() if not k.startswith("fc.")})
     fc.load_state_dict({k[3:]: torch.from_numpy(v) for k, v in tensors.items() if k.startswith("fc.")})
     probe = "the quick brown dog jumps"
@@ -188,11 +219,12 @@ def test_an_exported_file_loads_into_pytorch_and_gives_the_same_log_probabilitie
                                rtol=0, atol=1e-10)
 
 
+@pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("cell, activation", CASES)
-def test_weights_made_in_pytorch_give_the_same_log_probabilities_in_rnnviz(tmp_path, cell, activation):
+def test_weights_made_in_pytorch_give_the_same_log_probabilities_in_rnnviz(tmp_path, cell, activation, layers):
     vocabulary = list("zyxwvu tsr")              # not sorted: rnnviz reorders to its own ids
     V, H = len(vocabulary), 6
-    torch, rnn, fc = torch_model(cell, activation, V, H, V)
+    torch, rnn, fc = torch_model(cell, activation, V, H, V, layers)
     torch.manual_seed(1)
     tensors = {k: v.detach().numpy().copy() for k, v in rnn.state_dict().items()}
     tensors.update({"fc." + k: v.detach().numpy().copy() for k, v in fc.state_dict().items()})
@@ -200,6 +232,7 @@ def test_weights_made_in_pytorch_give_the_same_log_probabilities_in_rnnviz(tmp_p
     save_file(tensors, str(path), metadata={"cell": cell, "nonlinearity": activation if cell == "rnn" else "",
                                             "vocabulary": json.dumps(vocabulary)})
     trainer = import_weights(str(path), str(tmp_path / "t.rnnviz"))
+    assert trainer.config.layers == layers          # inferred from the names: no num_layers in this file
     text = "xyz wut srz"
     expected = torch_log_probs(torch, rnn, fc, [vocabulary.index(c) for c in text], V)
     # rnnviz's ids are the sorted symbols: compare column by symbol

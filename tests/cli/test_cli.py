@@ -57,11 +57,29 @@ def test_charlm_train_save_resume_and_sample(capsys, tmp_path):
     assert out2 == out
 
 
+def test_stacked_character_lstm_trains_saves_and_resumes(capsys, tmp_path):
+    """``--layers 2`` on the char-lstm preset: 50 steps, saved as a 2-layer session whose weights
+    carry layer 2's names, resumed for 10 more, and sampled."""
+    f = tmp_path / "deep.rnnviz"
+    code, out, _ = run(capsys, "train", "--preset", "char-lstm", "--layers", "2", "--steps", "50", "--json",
+                       "--save", str(f))
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert code == 0 and summary["step"] == 50 and summary["metrics"]["bits_per_char"] > 0
+    code, out, _ = run(capsys, "info", str(f), "--json")
+    assert code == 0 and json.loads(out)["layers"] == 2
+    code, out, _ = run(capsys, "train", "--resume", str(f), "--steps", "10", "--json")
+    assert code == 0 and json.loads(out.strip().splitlines()[-1])["step"] == 60
+    code, out, _ = run(capsys, "sample", str(f), "--length", "30", "--seed", "1")
+    assert code == 0 and len(out.rstrip("\n")) >= 30
+
+
 def test_presets_and_gradcheck(capsys):
     code, out, _ = run(capsys, "presets")
     assert code == 0 and "char-rnn" in out and "parity" in out and "source:" in out
     code, out, _ = run(capsys, "gradcheck", "--cell", "gru")
     assert code == 0 and "PASS" in out and "Waa" in out
+    code, out, _ = run(capsys, "gradcheck", "--cell", "lstm", "--layers", "2")
+    assert code == 0 and "PASS" in out and "Waa[2]" in out and "state0.c[2]" in out
 
 
 @pytest.mark.parametrize("argv, fragment", [
@@ -69,6 +87,8 @@ def test_presets_and_gradcheck(capsys):
     (["train", "--task", "nope"], "task must be one of"),
     (["train", "--lr", "0"], "lr must be a positive number"),
     (["train", "--hidden", "-3"], "hidden must be a positive"),
+    (["train", "--layers", "0"], "--layers must be a whole number from 1 to 4 (got 0)"),
+    (["train", "--layers", "5"], "--layers must be a whole number from 1 to 4 (got 5)"),
     (["train", "--bogus", "1"], "unrecognized arguments"),
     (["train", "--steps", "-1"], "--steps"),
     (["train", "--task", "charlm", "--corpus", "/does/not/exist.txt"], "not found"),

@@ -315,3 +315,35 @@ def test_every_setting_explains_itself_in_the_same_words_in_the_dock_and_on_the_
         label = controls._labels["seq_length"].text()
         assert label.lower() == (info.seq_length_label or "sequence length").lower(), task
         assert info.seq_length_help in controls._labels["seq_length"].toolTip(), task
+
+
+# ---- stacked layers ----------------------------------------------------------------------------
+def test_the_layers_row_builds_a_stacked_network_whose_states_are_listed_and_why_views_refuse(
+        qtbot, make_window):
+    """Layers 2 in the Network group applies on reset: a 2-layer network, the hidden-state panel's
+    combo lists both layers' states, and the why dock shows one line instead of its views."""
+    window = make_window()
+    spin = window.controls._widgets["layers"]
+    assert (spin.minimum(), spin.maximum(), spin.value()) == (1, 4, 1)
+    assert window.why_pages.currentWidget() is window.why_tabs
+    spin.setValue(2)
+    window._reset_edit_timer.stop()
+    window.reset_run()
+    c = window.controller
+    assert c.config.layers == 2 and "Waa[2]" in c.trainer.network.params
+    c.step_once()
+    wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: window.hidden_panel.state_box.count() > 1, timeout=10_000)
+    names = [window.hidden_panel.state_box.itemText(i) for i in range(window.hidden_panel.state_box.count())]
+    assert names == ["hidden a<t>", "layer 2: hidden a[2]<t>"]
+    window.hidden_panel.state_box.setCurrentIndex(1)
+    window.hidden_panel.state_box.activated.emit(1)
+    assert "a[2]<t>" in window.hidden_panel.caption.text() and "layer 2" in window.hidden_panel.caption.text()
+    window.show_why()
+    assert window.why_pages.currentWidget() is window.why_refusal
+    assert window.why_refusal.text() == ("The why-views analyse 1-layer networks for now; "
+                                         "this network has 2 layers.")
+    spin.setValue(1)
+    window._reset_edit_timer.stop()
+    window.reset_run()
+    assert window.why_pages.currentWidget() is window.why_tabs

@@ -156,3 +156,21 @@ def test_runs_as_a_module(sessions):
                           "--text", "a cat", "--json"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["tokens"] == list("a cat")
+
+
+@pytest.mark.parametrize("layers", [2, 3])
+def test_stacked_network_is_refused_in_one_line(tmp_path, capsys, layers):
+    """The why-views are written for one layer: a stacked session gets exit 2 and one line, from
+    the command and from the live insight the window computes (no traceback, no numbers)."""
+    from rnnviz.errors import InputError
+    from rnnviz.insight.live import live_insight
+    cfg = Config(task="charlm", cell="lstm", layers=layers, seq_length=8, hidden=6, n_test=16,
+                 eval_every=1000, sample_every=1000)
+    trainer = Trainer(cfg, corpus_text=TEXT)
+    trainer.step()
+    save_session(trainer, tmp_path / "deep.rnnviz")
+    line = f"the why-views analyse 1-layer networks for now; this network has {layers} layers"
+    code, out, err = _explain(capsys, tmp_path / "deep.rnnviz", "--json")
+    assert code == 2 and out == "" and err == f"rnnviz: error: {line}\n"
+    with pytest.raises(InputError, match=line):
+        live_insight(trainer)

@@ -51,7 +51,7 @@ def test_describe_session_summarises_without_loading_weights(tmp_path):
     trainer, path = saved_charlm(tmp_path)
     info = describe_session(path)
     assert info == {
-        "task": "charlm", "cell": "lstm", "hidden": 6, "optimizer": "adagrad", "steps": 5,
+        "task": "charlm", "cell": "lstm", "hidden": 6, "layers": 1, "optimizer": "adagrad", "steps": 5,
         "last_loss": float(trainer.history.loss[-1]), "format_version": FORMAT_VERSION,
         "rnnviz_version": rnnviz.__version__, "corpus": "<built-in>", "corpus_embedded": True,
         "file_size": os.path.getsize(path),
@@ -193,6 +193,27 @@ def test_pytorch_gru_session_reopens_exactly_and_needs_its_baa(tmp_path):
     rewrite_tree(lstm_path, lambda t: t["trainer"]["params"].update(baa=np.zeros(6)))
     with pytest.raises(SessionError, match=r"unexpected \['baa'\]"):
         load_session(lstm_path)
+
+
+def test_stacked_session_needs_every_layers_weights_and_state(tmp_path):
+    """A 2-layer run's file without layer 2's recurrent matrix, or without layer 2's carried state,
+    or claiming one layer while holding two layers' weights, cannot be resumed."""
+    trainer = make_trainer(Config(**SMALL, **TASKS["charlm"], cell="lstm", layers=2))
+    first_part(trainer)
+    path = tmp_path / "run.rnnviz"
+    save_session(trainer, path)
+    assert_tree_equal(trainer.state_dict(), load_session(path).state_dict())
+    edits = [
+        (lambda t: t["trainer"]["params"].pop("Waa[2]"), r"cannot be resumed: params: missing \['Waa\[2\]'\]"),
+        (lambda t: t["trainer"]["carried_state"].pop("c[2]"), r"state0 must be a dict with keys \['a', 'c', 'a\[2\]', 'c\[2\]'\]"),
+        (lambda t: t["trainer"]["config"].update(layers=1), r"unexpected \['Waa\[2\]', 'Wax\[2\]', 'ba\[2\]'\]"),
+        (lambda t: t["trainer"]["config"].update(layers=9), r"layers must be a whole number from 1 to 4"),
+    ]
+    for edit, phrase in edits:
+        save_session(trainer, path)
+        rewrite_tree(path, edit)
+        with pytest.raises(SessionError, match=phrase):
+            load_session(path)
 
 
 def test_failed_save_keeps_the_previous_session(tmp_path):

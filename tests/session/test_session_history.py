@@ -39,6 +39,15 @@ def test_file_written_before_float32_history_loads_and_continues(tmp_path):
     assert_tree_equal(trainer.history.state_dict(), resumed.history.state_dict())
 
 
+def test_file_from_before_stacked_layers_opens_as_one_layer():
+    """The file has no ``layers`` setting: it is a one-layer network, its weights under the names
+    they always had."""
+    assert "layers" not in load_tree(OLD_FILE)["trainer"]["config"]
+    trainer = load_session(OLD_FILE)
+    assert trainer.config.layers == 1 and trainer.spec.layers == 1 and describe_session(OLD_FILE)["layers"] == 1
+    assert list(trainer.network.params) == ["Wax", "Waa", "ba", "Wya", "by"]
+
+
 def test_old_layout_without_smoothed_loss_loads(tmp_path):
     """A non-text run as the previous rnnviz saved it: float64 loss, an all-NaN float64 smooth_loss."""
     trainer = make_trainer(Config(**SMALL, **TASKS["parity"]))

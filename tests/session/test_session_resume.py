@@ -53,6 +53,18 @@ def test_resume_is_bit_identical_for_other_settings(tmp_path, changes):
     assert_resume_is_exact(Config(**{**SMALL, **changes}), tmp_path)
 
 
+@pytest.mark.parametrize("task, cell, layers", [(task, cell, 2) for task in TASKS for cell in CELLS]
+                         + [("charlm", "lstm", 3), ("charlm", "gru_torch", 4), ("adding", "rnn", 3)])
+def test_stacked_run_resumes_bit_identically(tmp_path, task, cell, layers):
+    """Every layer's weights and optimizer slots, and (charlm) every layer's carried state."""
+    config = Config(**SMALL, **TASKS[task], cell=cell, layers=layers, optimizer="adam", lr=0.01)
+    assert_resume_is_exact(config, tmp_path)
+    resumed = load_session(tmp_path / "run.rnnviz")
+    assert resumed.config.layers == layers and f"Waa[{layers}]" in resumed.network.params
+    if task == "charlm":
+        assert set(resumed.carried_state) == set(resumed.spec.state_keys)
+
+
 def test_resume_after_switching_optimizer_live(tmp_path):
     config = Config(**SMALL, **TASKS["charlm"], cell="gru", optimizer="sgd", lr=0.1)
 

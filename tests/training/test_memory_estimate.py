@@ -24,11 +24,15 @@ SETTINGS = [
     dict(task="charlm", cell="lstm", seq_length=100, hidden=256, batch_size=64, optimizer="adam", lr=0.003),
     dict(task="charlm", cell="gru", seq_length=50, hidden=128, batch_size=32, optimizer="adam", lr=0.003),
     dict(task="charlm", cell="rnn", seq_length=25, hidden=100, batch_size=1),
+    # stacked layers: every layer's states and weights count
+    dict(task="charlm", cell="lstm", layers=2, seq_length=100, hidden=256, batch_size=64, optimizer="adam", lr=0.003),
+    dict(task="adding", cell="rnn", layers=3, seq_length=200, hidden=64, batch_size=256, optimizer="adam", lr=0.003),
+    dict(task="copy", cell="gru_torch", layers=4, seq_length=35, hidden=64, batch_size=64, optimizer="adam", lr=0.003),
 ]
 
 
 @pytest.mark.slow          # about 10 s: full held-out evaluations
-@pytest.mark.parametrize("settings", SETTINGS, ids=lambda s: f"{s['task']}-{s.get('cell', 'rnn')}")
+@pytest.mark.parametrize("settings", SETTINGS, ids=lambda s: f"{s['task']}-{s.get('cell', 'rnn')}-{s.get('layers', 1)}")
 def test_the_estimate_stays_near_the_measured_peak(settings):
     config = Config(**settings)
     text = default_corpus() if config.task == "charlm" else None

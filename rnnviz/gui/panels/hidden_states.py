@@ -17,6 +17,8 @@ from PySide6.QtGui import QFontMetricsF
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QSizePolicy, QVBoxLayout, QWidget
 from superqt import QElidingLabel
 
+from rnnviz.training.trainer import layer_words
+
 from ..run_data import RunData
 from ..widgets.views import TimedGraphicsLayoutWidget
 from .gradient_flow import format_power, plain_axis
@@ -93,9 +95,15 @@ def symbol_label(symbol: str) -> str:
 
 
 def explain_state(name: str) -> str:
+    """What the probe state titled ``name`` is; a stacked network's upper layers ("layer 2: forget
+    gate Γf[2]") say which layer and what it reads."""
+    layer = re.match(r"layer (\d+): ", name)
     low = name.lower()
     for key, text in STATE_HELP.items():
         if key in low:
+            if layer:
+                n = int(layer.group(1))
+                return f"{layer_words(text, n)} — in layer {n}, which reads layer {n - 1}'s hidden states"
             return text
     return name
 

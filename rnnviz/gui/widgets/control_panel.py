@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 
 from rnnviz.training.config import (
     ACTIVATIONS, CELLS, CLIP_MODES, DTYPES, INITS, LIVE_FIELDS, OPTIMIZERS, REDUCTIONS, TASKS, Config,
-    CHOICE_TITLES, field_help, field_label, unused_settings,
+    CHOICE_TITLES, MAX_LAYERS, field_help, field_label, unused_settings,
 )
 from rnnviz.tasks import TASK_INFO
 
@@ -156,6 +156,7 @@ class ControlPanel(QWidget):
         self._add(model, "cell", _combo(CELLS, CHOICE_TITLES["cell"]))
         self._add(model, "activation", _combo(ACTIVATIONS))
         self._add(model, "hidden", _spin(1, 4096))
+        self._add(model, "layers", _spin(1, MAX_LAYERS))
         self._add(model, "batch_size", _spin(0, 1_000_000))
         self._widgets["batch_size"].setSpecialValueText("full batch")
         self._add(model, "init", _combo(INITS))
