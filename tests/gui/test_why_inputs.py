@@ -146,6 +146,10 @@ def test_unit_colouring_follows_the_state(view):
 def test_ranked_units_are_the_spans_most_selective(view, qtbot):
     li = insight("char-rnn")
     view.show_insight(li)
+    T = li.T                                               # first: the middle third, ranked for its steps
+    start, stop = T // 3, 2 * T // 3
+    assert (view.span_start.value(), view.span_stop.value()) == (start + 1, stop)
+    assert view.ranked_units[0][0] == int(np.argmax(np.abs(selectivity(li.states["a"], start, stop))))
     view.set_span(4, 7)                                    # "cat"
     d = selectivity(li.states["a"], 4, 7)
     order = np.argsort(-np.abs(d), kind="stable")[:10]

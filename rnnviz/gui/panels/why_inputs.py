@@ -550,7 +550,9 @@ class InputsView(QWidget):
         if self._span is None or not (0 <= self._span[0] < self._span[1] <= T) or self._span[1] - self._span[0] == T:
             self._span = (T // 3, max(T // 3 + 1, (2 * T) // 3)) if T > 1 else (0, 1)
         for box in (self.span_start, self.span_stop):
+            box.blockSignals(True)             # (clamping a value would emit valueChanged)
             box.setRange(1, T)
+            box.blockSignals(False)
         self._show_span_boxes(*self._span)
         self._show_unit()
         self._show_ranking()
