@@ -30,8 +30,9 @@ def tau_entry(tau: int, label: str, last: bool) -> str:
 
 
 def step_ticks(T: int, max_labels: int = 10) -> list:
-    """Ticks for an axis with probe steps drawn at x = 1 … T: step 1 and every k-th step number
-    labelled (k = 1, 2, 5, 10, …, so that about ``max_labels`` are), an unlabelled tick at every step."""
+    """Ticks for an axis with probe steps drawn at x = 1 … T: at most about ``max_labels`` step numbers
+    labelled, evenly spaced from step 1 (1, 3, 5, …) or step 1 and the multiples of k = 5, 10, 20, …
+    (1, 5, 10, …); an unlabelled tick at every step."""
     every = next((s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 500) if T / s <= max_labels), 1000)
-    labelled = [1] + [n for n in range(every, T + 1, every) if n > 1]
+    labelled = list(range(1, T + 1, every)) if every <= 2 else [1, *range(every, T + 1, every)]
     return [[(n, str(n)) for n in labelled], [(n, "") for n in range(1, T + 1)]]
