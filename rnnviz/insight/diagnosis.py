@@ -143,6 +143,7 @@ def vanishing(s: RunStats) -> Finding | None:
     advice = {"rnn": "an LSTM, orthogonal initialisation or shorter sequences",
               "lstm": "a larger forget bias or shorter sequences"}.get(s.cell, "shorter sequences or more training")
     change = {"rnn": {"cell": "lstm"}, "lstm": _more_forget_bias(s)}.get(s.cell, {})
+    # steps numbered from 1, as the window shows them: g[0] is step 1, g[-1] the output's step τ + 1
     return Finding("vanishing", f"vanishing: the gradient reaching step 1 is {_num(ratio)} of step {len(g)}",
                    advice, {"ratio": ratio, "steps": len(g)}, change)
 

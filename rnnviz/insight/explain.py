@@ -3,7 +3,9 @@ scripts and notebooks (issue 17).
 
 ``--text "..."`` (character models) or ``--example K`` (the K-th held-out example of the other
 tasks) is run from a zero initial state with the saved weights in float64. ``--json`` prints one
-JSON object with these fields (T input steps, H hidden units):
+JSON object with these fields (T input steps, H hidden units). Its time steps are array indices,
+counted from 0 (row τ of ``saliency`` is the output after ``tokens[τ]``); the readable summary, like
+the window, numbers them from 1 (x<1> … x<T>):
 
 * ``tokens``: the T input symbols, as strings;
 * ``hidden``: T×H hidden states a<t>; for the LSTM also ``cell``: T×H cell states c<t>;
@@ -63,7 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--text", help="character models: the text to explain (default: the probe text)")
     which.add_argument("--example", type=int, metavar="K",
                        help="other tasks: the K-th held-out example, from 0 (default 0)")
-    parser.add_argument("--json", action="store_true", help="print one JSON object (see the fields in the docs)")
+    parser.add_argument("--json", action="store_true",
+                        help="print one JSON object (see the fields in the docs); its time steps are array "
+                             "indices from 0, where the readable summary and the window count from 1")
 
 
 def run(args) -> int:
@@ -300,8 +304,9 @@ def summary(report: dict, trainer, path: str) -> str:
     if rows.size:
         tau = int(rows[-1])
         best = np.argsort(-sal[tau, :tau + 1], kind="stable")[:3]
-        lines.append(f"saliency of the output at step {tau}: most from steps " +
-                     ", ".join(f"{int(s)} ({escape_char(report['tokens'][s]) if trainer.is_charlm else report['tokens'][s]})"
+        # steps numbered from 1, as in the window (the JSON's indices are these minus 1)
+        lines.append(f"saliency of the output at step {tau + 1}: most from steps " +
+                     ", ".join(f"{int(s) + 1} ({escape_char(report['tokens'][s]) if trainer.is_charlm else report['tokens'][s]})"
                                for s in best))
     sat = report["saturation"]
     hidden = sat["hidden"]

@@ -262,7 +262,8 @@ def test_clicking_a_character_shades_what_it_was_drawn_after_by_its_saliency(ins
         assert f"p = {format_probability(p1)} at T\xa0=\xa01" in caption
         where = "just before it" if distance == 1 else f"{distance} characters earlier"
         tip = plain(inspector.token_tooltip(top))                   # hovering the source says its value
-        assert f"/∂x<{top}>‖ = {row[top]:.3g}" in tip and f"character {tau + 1}, {distance} to the right" in tip
+        # token j is the input x<j + 1>: steps counted from 1, as "character τ + 1" is
+        assert f"/∂x<{top + 1}>‖ = {row[top]:.3g}" in tip and f"character {tau + 1}, {distance} to the right" in tip
         assert f"most of it comes from the ‘{names.get(source, source)}’" in caption and where in caption
     with qtbot.waitSignal(inspector.character_explained) as signal:
         click(inspector, qtbot, 7)                                   # the character explained, again

@@ -77,14 +77,14 @@ def test_spectrum_is_the_one_step_singular_values(view, name):
     assert S == (2 if name == "lstm" else 1) * li.states["a"].shape[1]
     assert np.all(li.step_sigma[:, 0] > SIGMA_FLOOR)                   # nothing drawn at the floor
     x, y = view.sigma_max_curve.getOriginalDataset()
-    np.testing.assert_array_equal(x, np.arange(T))
+    np.testing.assert_array_equal(x, np.arange(1, T + 1))             # steps counted from 1
     np.testing.assert_allclose(y, li.step_sigma[:, 0])
     np.testing.assert_allclose(view.band_low.getOriginalDataset()[1],
                                np.maximum(li.step_sigma[:, -1], SIGMA_FLOOR))
     px, py = view.sigma_points.getOriginalDataset()
     assert len(py) == T * min(S, MAX_POINTS_PER_STEP)
     for t in (0, T - 1):                                              # every σ of the step is a point
-        np.testing.assert_allclose(np.sort(py[px == t]), np.sort(np.maximum(li.step_sigma[t], SIGMA_FLOOR)))
+        np.testing.assert_allclose(np.sort(py[px == t + 1]), np.sort(np.maximum(li.step_sigma[t], SIGMA_FLOOR)))
     # log axis (values as decades) with σ = 1 inside the range
     assert view.spectrum_plot.getAxis("left").logMode
     lo, hi = view.spectrum_plot.viewRange()[1]
@@ -103,7 +103,7 @@ def test_gauge_colours_and_caption_follow_the_step_classes(view):
     view.show_insight(li)
     brushes = view.gauge.opts["brushes"]
     assert [pgcolour(b) for b in brushes] == [CLASS_COLOURS[c].lower() for c in li.step_class]
-    np.testing.assert_array_equal(view.gauge.opts["x"], np.arange(li.T))
+    np.testing.assert_array_equal(view.gauge.opts["x"], np.arange(1, li.T + 1))
     # the σmax markers carry the same colours as the strip below them
     symbol_brushes = view.sigma_max_curve.opts["symbolBrush"]
     assert [pgcolour(b) for b in symbol_brushes] == [CLASS_COLOURS[c].lower() for c in li.step_class]
@@ -125,22 +125,22 @@ def test_symbol_ticks_on_short_probes_only(view):
     li = insight("rnn-tanh")
     view.show_insight(li)
     top = view.spectrum_plot.getAxis("top")
-    assert [label for _, label in top._tickLevels[0]] == list(li.labels)
+    assert top._tickLevels[0] == [(t + 1, label) for t, label in enumerate(li.labels)]   # over its step
     view.show_insight(insight("long"))
     assert insight("long").T == 40
     assert top._tickLevels[0] == []
-    bottom = [t for t, label in view.gauge_plot.getAxis("bottom")._tickLevels[0]]
-    assert bottom[0] == 0 and len(bottom) <= 10
+    bottom = view.gauge_plot.getAxis("bottom")._tickLevels[0]
+    assert bottom[0] == (1, "1") and len(bottom) <= 10 and all(str(x) == label for x, label in bottom)
 
 
 def test_hovering_a_step_reads_out_its_numbers(view, qtbot):
     li = insight("rnn-tanh")
     view.show_insight(li)
     qtbot.waitExposed(view)
-    scene_point = view.spectrum_plot.vb.mapViewToScene(QPointF(3.2, 0.0))
+    scene_point = view.spectrum_plot.vb.mapViewToScene(QPointF(4.2, 0.0))     # near the point of step 4
     view._on_spectrum_mouse_moved((scene_point,))
     text = view.step_readout.text()
-    assert text.startswith(f"step 3, input ‘{li.labels[3]}’: σmax = {li.step_sigma[3, 0]:.3g}")
+    assert text.startswith(f"step 4, input ‘{li.labels[3]}’: σmax = {li.step_sigma[3, 0]:.3g}")
     assert text.endswith(li.step_class[3])
 
 

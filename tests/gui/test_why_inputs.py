@@ -89,15 +89,24 @@ def test_saliency_strip_is_the_row_of_the_selected_output(view):
     s = int(np.argmax(li.saliency[tau, :tau + 1]))
     assert background(view.saliency_text, s).name() == SALIENCY_MAP.map(1.0, mode="qcolor").name()
     target = li.output_names[int(li.targets[-1])]
-    assert view.output_label.text() == f"output at step {tau}: ‘{target}’ (p = {math.exp(li.score[-1]):.2f})"
+    # steps are numbered from 1, as in the rest of the window: the output after symbol τ is step τ + 1
+    assert view.output_label.text() == f"output at step {tau + 1}: ‘{target}’ (p = {math.exp(li.score[-1]):.2f})"
+    np.testing.assert_array_equal(view.saliency_bars.opts["x"], np.arange(1, tau + 2))
+    assert view.saliency_marker.value() == tau + 1
+    ticks = view.saliency_plot.getAxis("bottom")._tickLevels[0]
+    assert ticks[0] == (1, "1") and all(str(x) == label for x, label in ticks)   # labels are the bars' x
 
     first = view.saliency_values.copy()
     view.output_box.setCurrentIndex(4)
-    view.output_box.activated.emit(4)                     # as a user choosing τ = 4
+    view.output_box.activated.emit(4)                     # as a user choosing the fifth output
     assert view.selected_output() == 4
     np.testing.assert_allclose(view.saliency_values, li.saliency[4, :5])
     assert len(view.saliency_values) != len(first)
-    assert "output at step 4:" in view.output_label.text()
+    assert "output at step 5:" in view.output_label.text()
+    assert view.output_box.currentText() == f"5  → ‘{li.labels[5]}’"
+    assert view.saliency_text.tip(2) == (f"<p>step 3: ‘{li.labels[2]}’<br>‖∂ log p(output 5)/∂x&lt;3&gt;‖ = "
+                                         f"{li.saliency[4, 2]:.3g}</p>")
+    assert view.saliency_text.tip(6).startswith("<p>step 7: after the output at 5")
 
 
 def test_clicking_a_symbol_selects_its_output(view, qtbot):
@@ -137,6 +146,10 @@ def test_unit_colouring_follows_the_state(view):
 def test_ranked_units_are_the_spans_most_selective(view, qtbot):
     li = insight("char-rnn")
     view.show_insight(li)
+    T = li.T                                               # first: the middle third, ranked for its steps
+    start, stop = T // 3, 2 * T // 3
+    assert (view.span_start.value(), view.span_stop.value()) == (start + 1, stop)
+    assert view.ranked_units[0][0] == int(np.argmax(np.abs(selectivity(li.states["a"], start, stop))))
     view.set_span(4, 7)                                    # "cat"
     d = selectivity(li.states["a"], 4, 7)
     order = np.argsort(-np.abs(d), kind="stable")[:10]
@@ -155,7 +168,13 @@ def test_ranked_units_are_the_spans_most_selective(view, qtbot):
     cursor.setPosition(view.units_text.token_range(8)[0])
     cursor.setPosition(view.units_text.token_range(10)[1], cursor.MoveMode.KeepAnchor)
     view.units_text.setTextCursor(cursor)
-    assert (view.span_start.value(), view.span_stop.value()) == (8, 11)
+    assert (view.span_start.value(), view.span_stop.value()) == (9, 11)      # its first and last step, from 1
+    assert [u for u, _ in view.ranked_units] == np.argsort(-np.abs(selectivity(li.states["a"], 8, 11)),
+                                                           kind="stable")[:10].tolist()
+    view.span_start.setValue(5)                            # typed: steps 5 to 7 are "cat" again
+    view.span_stop.setValue(7)
+    assert [u for u, _ in view.ranked_units] == order.tolist()
+    assert view.span_label.text().startswith("“cat”")
 
     # clicking a ranked unit colours the text by it
     item = view.rank_list.item(2)
@@ -180,15 +199,15 @@ def test_hover_shows_the_top_five_and_entropy(view, qtbot):
     qtbot.waitExposed(view)
     text = view.probabilities_text
     assert token_text(text, 0) == li.labels[0] and background(text, 0) is None   # nothing predicts it
-    k = 5                                                  # output 5 predicts the symbol at step 6
+    k = 5                                                  # output 5 (step 6) predicts the symbol at step 7
     qtbot.mouseMove(text.viewport(), text.token_centre(k + 1))
-    qtbot.waitUntil(lambda: f"output at step {k}:" in view.probabilities_readout.text(), timeout=2000)
+    qtbot.waitUntil(lambda: f"output at step {k + 1}:" in view.probabilities_readout.text(), timeout=2000)
     shown = html.unescape(view.probabilities_readout.text())
     row = li.probs[k]
     for j in np.argsort(-row, kind="stable")[:5]:
         assert f"‘{li.output_names[j]}’\xa0{row[j]:.2f}" in shown
     assert f"entropy {entropy_bits(row):.2f} bits" in shown
-    assert f"p = {math.exp(li.score[k]):.2f}" in shown
+    assert f"p = {math.exp(li.score[k]):.2f}" in shown and f"top 5 at step {k + 1}:" in shown
     # the colour of each symbol is the probability the model gave it
     p = math.exp(li.score[k])
     assert background(text, k + 1).name() == PROBABILITY_MAP.map(p, mode="qcolor").name()
@@ -203,7 +222,7 @@ def test_html_special_characters_are_shown_literally(view):
         assert text.toPlainText() == probe
     tau = int(li.output_steps[0])                          # 'a' predicts '<'
     view.select_output(tau)
-    assert view.output_label.text().startswith("output at step 0: ‘<’")
+    assert view.output_label.text().startswith("output at step 1: ‘<’")
     assert "‘&lt;’" in view.probability_detail(0)
     view.set_span(1, 4)
     assert "“<b ”" in view.span_label.text()
@@ -251,7 +270,7 @@ def test_selections_survive_a_new_insight_of_the_same_run(view):
     view.select_output(3)
     view.show_insight(li)
     assert view.state_box.currentData() == "c" and view.unit_box.value() == 4
-    assert (view.span_start.value(), view.span_stop.value()) == (2, 5)
+    assert (view.span_start.value(), view.span_stop.value()) == (3, 5)
     assert view.selected_output() == 3
     view.show_insight(insight("char-rnn"))                 # an RNN has no cell state: back to a
     assert view.state_box.currentData() == "a"
@@ -270,4 +289,4 @@ def test_the_tooltip_is_of_the_symbol_under_the_mouse_over_either_half(view, qtb
         for x in (rect.left() + 1, rect.right() - 1):
             point = QPoint(x, rect.center().y())
             assert text.token_at(point) == k
-            assert f"step {k}:" in text.tip(text.token_at(point))
+            assert f"step {k + 1}:" in text.tip(text.token_at(point))

@@ -96,10 +96,12 @@ def test_choosing_an_output_traces_that_outputs_loss(qtbot, make_window):
     tau = steps[len(steps) // 2]
     assert panel.select_tau(tau) and panel.tau == tau
     x, y = panel.curves["loss"].getOriginalDataset()
-    np.testing.assert_array_equal(x, np.arange(tau + 1))
+    np.testing.assert_array_equal(x, np.arange(1, tau + 2))    # time steps counted from 1, t ≤ τ
     np.testing.assert_allclose(y, np.maximum(li.grad_a[tau, :tau + 1], FLOOR))
-    np.testing.assert_allclose(panel.curves["bound"].getOriginalDataset()[1], np.maximum(li.bound[tau - x], FLOOR))
-    assert f"τ = {tau}" in panel.gradient_plot.plotItem.titleLabel.text
+    np.testing.assert_allclose(panel.curves["bound"].getOriginalDataset()[1],
+                               np.maximum(li.bound[tau - np.arange(tau + 1)], FLOOR))
+    assert f"τ = {tau + 1} back" in panel.gradient_plot.plotItem.titleLabel.text
+    assert panel.tau_choice.currentText().startswith(f"τ = {tau + 1}, after ‘{li.labels[tau]}’")
     assert not panel.select_tau(steps[-1] + 5)         # not an output: nothing changes
     assert panel.tau == tau
 
@@ -108,10 +110,13 @@ def test_choosing_an_output_traces_that_outputs_loss(qtbot, make_window):
     qtbot.waitExposed(window)
     qtbot.wait(100)                                    # laid out and ranged
     view = panel.gradient_plot.getViewBox()
-    where = view.mapViewToScene(pg.Point(steps[1] + 0.2, float(np.mean(view.viewRange()[1]))))
-    qtbot.mouseClick(panel.gradient_plot.viewport(), Qt.MouseButton.LeftButton,
-                     pos=panel.gradient_plot.mapFromScene(where))
-    assert panel.tau == steps[1]
+    for pick in (steps[1], steps[0]):                  # near the point drawn at τ + 1
+        where = view.mapViewToScene(pg.Point(pick + 1 + 0.2, float(np.mean(view.viewRange()[1]))))
+        qtbot.mouseClick(panel.gradient_plot.viewport(), Qt.MouseButton.LeftButton,
+                         pos=panel.gradient_plot.mapFromScene(where))
+        assert panel.tau == pick
+        qtbot.wait(50)                                 # re-ranged to the new curve
+    panel.select_tau(steps[1])
 
     window.controller.step_once()                      # a new insight keeps the chosen output
     qtbot.waitUntil(lambda: window.controller.data.insight is not li and not window.controller.is_running,
@@ -227,3 +232,28 @@ def test_the_jacobians_tab_shows_the_same_insight(qtbot, make_window):
     window.controller.reset(small_config())
     qtbot.wait(50)
     assert not window.dynamics_view.gate_points
+
+
+def test_the_dock_and_the_gradient_flow_panel_number_the_same_output_alike(qtbot, make_window):
+    """Steps are numbered from 1 across the window: for one output, the dock's τ list and plot title,
+    the inputs tab's output list and caption, and the gradient-flow panel's τ list and τ line all
+    say the same τ; both lists hold the same entries."""
+    window = make_window(Config(task="copy", cell="rnn", hidden=8, seq_length=6, copy_length=3,
+                                n_symbols=4, batch_size=8))
+    window.why_dock.show()
+    flow = window.gradient_panel
+    flow.set_source("output")
+    window.render_now()
+    panel, li = window.why_panel, window.controller.data.insight
+    steps = [int(t) for t in li.output_steps]
+    assert [panel.tau_choice.itemText(i) for i in range(panel.tau_choice.count())] == \
+           [flow.tau_box.itemText(i) for i in range(flow.tau_box.count())]
+    for tau in (steps[0], steps[len(steps) // 2], steps[-1]):
+        assert panel.select_tau(tau) and flow.select_tau(tau) and window.inputs_view.select_output(tau)
+        shown = f"τ = {tau + 1}"
+        assert panel.tau_choice.currentText() == flow.tau_box.currentText()
+        assert panel.tau_choice.currentText().startswith(shown + ",")
+        assert flow.tau_line.label.format == shown and flow.tau_line.value() == tau + 1
+        assert f"{shown} back to each step" in panel.gradient_plot.plotItem.titleLabel.text
+        assert window.inputs_view.output_box.currentText().startswith(f"{tau + 1} ")
+        assert window.inputs_view.output_label.text().startswith(f"output at step {tau + 1}:")

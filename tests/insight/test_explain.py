@@ -126,6 +126,14 @@ def test_readable_summary(sessions, capsys):
     assert code == 0 and err == ""
     for part in ("charlm, lstm", "input (7 steps): the␣mat", "memory horizon", "gate f", "diagnosis"):
         assert part in out
+    # steps numbered from 1 as in the window; the JSON's are array indices from 0
+    sal = np.array(_json(capsys, sessions["charlm-lstm"], "--text", "the mat")["saliency"])
+    tau = 5                                                    # the last output: after "the ma", predicting "t"
+    best = np.argsort(-sal[tau, :tau + 1], kind="stable")[:3]
+    text = "the mat"
+    line = f"saliency of the output at step {tau + 1}: most from steps " + ", ".join(
+        f"{s + 1} ({text[s].replace(' ', '␣')})" for s in best)
+    assert line in out.splitlines()
 
 
 @pytest.mark.parametrize("name,argv,message", [

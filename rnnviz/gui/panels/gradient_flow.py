@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBox
 from ..run_data import TINY, RunData
 from ..widgets.views import StepRangeFollower, TimedGraphicsLayoutWidget
 from .markers import MarkerLines, training_changes
+from .probe_steps import step_number, tau_entry
 
 IMAGE_MAP = pg.colormap.get("inferno")
 PARAM_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
@@ -513,8 +514,6 @@ class GradientFlowPanel(QWidget):
     def _fill_tau_box(self, li) -> None:
         """List ``li``'s output steps; the chosen τ stays if it is still an output, else the nearest
         output is chosen (the last if it was beyond the probe)."""
-        from .why_inputs import shown_symbol   # (why_inputs imports this module)
-
         steps = [int(t) for t in li.output_steps]
         if self._tau is not None and self._tau not in steps:
             self._tau = None if not steps or self._tau >= steps[-1] else min(steps, key=lambda s: abs(s - self._tau))
@@ -522,8 +521,8 @@ class GradientFlowPanel(QWidget):
                 self._tau = None
         self.tau_box.clear()
         for i, t in enumerate(steps):
-            symbol = shown_symbol(li.labels[t]) if t < len(li.labels) else ""
-            self.tau_box.addItem(f"τ = {t + 1}, after ‘{symbol}’" + (" (the last)" if i == len(steps) - 1 else ""), t)
+            label = li.labels[t] if t < len(li.labels) else ""
+            self.tau_box.addItem(tau_entry(t, label, last=i == len(steps) - 1), t)
         if steps:
             self.tau_box.setCurrentIndex(len(steps) - 1 if self._tau is None else steps.index(self._tau))
         self.tau_box.setEnabled(len(steps) > 1)
@@ -616,7 +615,7 @@ class GradientFlowPanel(QWidget):
                 legend.append((GREY, "┈", "bound (γ·σmax(Waa))^(τ−t)"))
         self.tau_line.setValue(tau + 1)
         self.tau_line.show()                    # (the label only updates while shown)
-        self.tau_line.label.setFormat(f"τ = {tau + 1}")
+        self.tau_line.label.setFormat(f"τ = {step_number(tau)}")
         self._set_latest_steps(li.T)
         parts = [f"<span style='color:{colour}'>{mark} {html.escape(name)}</span>" for colour, mark, name in legend]
         self.latest.setTitle(" &nbsp;".join(parts), size=LEGEND_SIZE)

@@ -26,7 +26,8 @@ from rnnviz.insight.sampling import InspectedSample, SampleScores, log_distribut
 
 from ..widgets.sliders import LogSlider
 from .hidden_states import SYMBOL_NAMES
-from .why_inputs import SALIENCY_MAP, TokenText, caption_label, colour_bar, help_button, shown_symbol
+from .probe_steps import shown_symbol, step_number
+from .why_inputs import SALIENCY_MAP, TokenText, caption_label, colour_bar, help_button
 
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 3.0
 TIP_BAR = 80                      # pixels: the tooltip's bar for p = 1
@@ -139,7 +140,9 @@ class SampleInspector(QWidget):
 
     ``show_sample(sample)`` draws an InspectedSample (None: the empty state) and sets the temperature
     to the one it was drawn at. ``temperature_changed(T)`` is emitted when the user (or code) changes it.
-    In the text, token 0 is the character the sample started from and token k + 1 is ``sample.chars[k]``.
+    In the text, token 0 is the character the sample started from and token k + 1 is ``sample.chars[k]``;
+    token j is the input x<j + 1> (steps counted from 1, as everywhere in the window) and generated
+    character k is shown as "character k + 1".
     ``explain(k)`` shades the characters before generated character k by its saliency row (None: back
     to the probabilities); ``character_explained(k)`` (-1: none) is emitted when that changes.
     """
@@ -281,7 +284,7 @@ class SampleInspector(QWidget):
         k = self.explained
         if k is not None and token <= k:
             value = float(self.saliency_values[token])
-            lead = (f"<p>‖∂ log p(‘{html.escape(char_label(s.chars[k]))}’)/∂x&lt;{token}&gt;‖ = {value:.3g}: "
+            lead = (f"<p>‖∂ log p(‘{html.escape(char_label(s.chars[k]))}’)/∂x&lt;{step_number(token)}&gt;‖ = {value:.3g}: "
                     f"how much the log-probability (T&nbsp;=&nbsp;1) of character {k + 1}, "
                     f"{k + 1 - token} to the right, depends on this one</p>")
         elif k is not None and token == k + 1:

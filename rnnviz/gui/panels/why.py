@@ -23,6 +23,7 @@ from rnnviz.insight.memory import HORIZON_THRESHOLD
 from rnnviz.training.config import LIVE_FIELDS
 
 from .markers import marker_text
+from .probe_steps import step_number, tau_entry
 
 MAX_TRIES = 3          # buttons for the first findings that name a setting to change
 
@@ -224,8 +225,7 @@ class WhyPanel(QWidget):
         self.tau_choice.clear()
         for i, t in enumerate(steps):
             label = li.labels[t] if t < len(li.labels) else ""
-            last = " (the last)" if i == len(steps) - 1 else ""
-            self.tau_choice.addItem(f"τ = {t}, after input {label!r}{last}", t)
+            self.tau_choice.addItem(tau_entry(t, label, last=i == len(steps) - 1), t)
         if self._tau not in steps:
             self._tau = None
         if steps:
@@ -235,14 +235,15 @@ class WhyPanel(QWidget):
 
     @property
     def tau(self) -> int | None:
-        """The output step traced back (the last output unless another was chosen)."""
+        """The output step traced back (the last output unless another was chosen): a probe index,
+        0 = the first step, shown as τ + 1."""
         li = self._shown
         if li is None or not len(li.output_steps):
             return None
         return self._tau if self._tau is not None else int(li.output_steps[-1])
 
     def select_tau(self, tau: int) -> bool:
-        """Trace the loss of output step ``tau``; False if it is not an output of the probe."""
+        """Trace the loss of output step ``tau`` (a probe index); False if it is not an output of the probe."""
         index = self.tau_choice.findData(int(tau))
         if index < 0:
             return False
@@ -264,9 +265,9 @@ class WhyPanel(QWidget):
         view = self.gradient_plot.getViewBox()
         if not view.sceneBoundingRect().contains(event.scenePos()):
             return
-        x = view.mapSceneToView(event.scenePos()).x()
+        t = view.mapSceneToView(event.scenePos()).x() - 1       # (the axis counts steps from 1)
         steps = np.asarray(li.output_steps)
-        self.select_tau(int(steps[np.argmin(np.abs(steps - x))]))
+        self.select_tau(int(steps[np.argmin(np.abs(steps - t))]))
 
     def _show_tau(self) -> None:
         li, tau = self._shown, self.tau
@@ -275,18 +276,19 @@ class WhyPanel(QWidget):
                 curve.setData([], [])
             self._update_legends()
             return
-        t = np.arange(tau + 1)
+        t = np.arange(tau + 1)                  # the probe's steps 0 … τ, drawn at t + 1
+        x = t + 1.0
         which = "the last output" if tau == int(li.output_steps[-1]) else "output"
-        self.gradient_plot.setTitle(f"from {which} τ = {tau} back to each step t", size="10pt")
-        self.curves["loss"].setData(t, _log(li.grad_a[tau, :tau + 1]))
+        self.gradient_plot.setTitle(f"from {which} τ = {step_number(tau)} back to each step t", size="10pt")
+        self.curves["loss"].setData(x, _log(li.grad_a[tau, :tau + 1]))
         carry = li.a_norm if li.a_norm is not None else li.state_norm
-        self.curves["carry"].setData(t, _log(carry[tau, :tau + 1]))
+        self.curves["carry"].setData(x, _log(carry[tau, :tau + 1]))
         if li.c_norm is not None:
-            self.curves["cell"].setData(t, _log(li.c_norm[tau, :tau + 1]))
+            self.curves["cell"].setData(x, _log(li.c_norm[tau, :tau + 1]))
         else:
             self.curves["cell"].setData([], [])
         if li.bound is not None:
-            self.curves["bound"].setData(t, _log(li.bound[tau - t]))
+            self.curves["bound"].setData(x, _log(li.bound[tau - t]))
         else:
             self.curves["bound"].setData([], [])
         self._update_legends()

@@ -36,7 +36,8 @@ from rnnviz.insight.saturation import SIGMOID_LOW, TANH_SATURATED
 
 from .gradient_flow import fit_log_range, plain_axis
 from .jacobian_gauge import CLASS_COLOURS, CLASSES, SIGMA_FLOOR, class_key, floored
-from .why_inputs import EMPTY_TEXT, STATE_NAMES, caption_label, shown_symbol
+from .probe_steps import shown_symbol, step_number, step_ticks
+from .why_inputs import EMPTY_TEXT, STATE_NAMES, caption_label
 
 MAX_SYMBOL_TICKS = 30
 """Probes up to this long show their input symbols above the spectrum."""
@@ -97,12 +98,6 @@ def help_button(text: str) -> QToolButton:
     button.clicked.connect(lambda: QToolTip.showText(button.mapToGlobal(QPoint(0, button.height())),
                                                      button.toolTip(), button))
     return button
-
-
-def step_ticks(T: int, max_labels: int = 10) -> list:
-    """Step numbers 0, k, 2k, … (at most ``max_labels``) and an unlabelled tick at every step."""
-    every = next((s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 500) if T / s <= max_labels), 1000)
-    return [[(t, str(t)) for t in range(0, T, every)], [(t, "") for t in range(T)]]
 
 
 def spectrum_caption(sigma_max: np.ndarray, classes) -> str:
@@ -350,7 +345,7 @@ class DynamicsView(QWidget):
         li = self._li
         sigma = np.asarray(li.step_sigma, dtype=float)               # (T, S), largest first
         T, S = sigma.shape
-        t = np.arange(T, dtype=float)
+        t = np.arange(1, T + 1, dtype=float)                          # steps drawn at 1 … T
         self.sigma_max = sigma[:, 0].copy()
         colours = [CLASS_COLOURS[c] for c in li.step_class]
         self.sigma_max_curve.setData(t, floored(sigma[:, 0]), symbolBrush=colours)
@@ -358,15 +353,15 @@ class DynamicsView(QWidget):
         ranks = np.unique(np.linspace(0, S - 1, min(S, MAX_POINTS_PER_STEP)).round().astype(int))
         self.sigma_points.setData(np.repeat(t, ranks.size), floored(sigma[:, ranks]).ravel())
         fit_log_range(self.spectrum_plot, [floored(sigma[:, 0]), floored(sigma[:, -1]), [1.0]])
-        self.spectrum_plot.setXRange(-0.5, T - 0.5, padding=0.01)
-        self.unit_line.setData([-0.5, T - 0.5], [1.0, 1.0])
+        self.spectrum_plot.setXRange(0.5, T + 0.5, padding=0.01)
+        self.unit_line.setData([0.5, T + 0.5], [1.0, 1.0])
 
         self.gauge.setOpts(x=t, height=np.ones(T), width=1.0, y0=0.0, brushes=colours,
                            pens=[pg.mkPen(c) for c in colours])
         self.gauge_plot.getAxis("bottom").setTicks(step_ticks(T))
         top = self.spectrum_plot.getAxis("top")
         if T <= MAX_SYMBOL_TICKS:
-            top.setTicks([[(k, shown_symbol(label)) for k, label in enumerate(li.labels)], []])
+            top.setTicks([[(step_number(k), shown_symbol(label)) for k, label in enumerate(li.labels)], []])
             top.setStyle(showValues=True)
             top.setLabel("input symbol")
         else:
@@ -382,17 +377,17 @@ class DynamicsView(QWidget):
         self.step_readout.setText("Hover the plot for one step's numbers.")
 
     def step_detail(self, t: int) -> str:
-        """One step's numbers, as the hover readout shows them."""
+        """The numbers of probe step ``t`` (an index from 0), as the hover readout shows them."""
         li = self._li
         sigma = np.asarray(li.step_sigma[t], dtype=float)
-        return (f"step {t}, input ‘{shown_symbol(li.labels[t])}’: σmax = {sigma[0]:.3g}, "
+        return (f"step {step_number(t)}, input ‘{shown_symbol(li.labels[t])}’: σmax = {sigma[0]:.3g}, "
                 f"σmin = {sigma[-1]:.3g}; {li.step_class[t]}")
 
     def _on_spectrum_mouse_moved(self, args) -> None:
         if self._li is None:
             return
         point = self.spectrum_plot.vb.mapSceneToView(args[0])
-        t = round(point.x())
+        t = round(point.x()) - 1                  # (the axis counts steps from 1)
         inside = any(plot.sceneBoundingRect().contains(args[0]) for plot in (self.spectrum_plot, self.gauge_plot))
         if inside and 0 <= t < self._li.T:
             self.step_readout.setText(self.step_detail(t))

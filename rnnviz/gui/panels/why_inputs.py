@@ -30,9 +30,9 @@ from rnnviz.training.config import CELL_TITLES
 
 from .gradient_flow import plain_axis
 from .hidden_states import DIVERGING, SEQUENTIAL
+from .probe_steps import shown_symbol, step_number, step_ticks
 
 EMPTY_TEXT = "Computed while training runs, or press Explain when paused."
-NEWLINE = "⏎"
 TOP_UNITS = 10
 TOP_ALTERNATIVES = 5
 MIN_LINES, MAX_LINES = 2, 9     # the coloured text's height, in lines
@@ -79,13 +79,6 @@ MEMORY_TITLES = {"copy": "what a<t> still holds about the input k steps ago",
                  "adding": "sum of marked values k steps ago"}
 
 
-def shown_symbol(label: str) -> str:
-    """A label as given, except a raw newline (shown as ⏎) and other invisible control characters."""
-    if label == "\n":
-        return NEWLINE
-    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in label)
-
-
 def text_colour(background: QColor) -> QColor:
     """Black on light backgrounds, white on dark ones."""
     luminance = 0.299 * background.red() + 0.587 * background.green() + 0.114 * background.blue()
@@ -126,7 +119,7 @@ def output_caption(li, k: int) -> str:
     tau = int(li.output_steps[k])
     value = output_probability(li, k)
     what = f"value = {value:.3g}" if li.readout == "linear" else f"p = {value:.2f}"
-    return f"output at step {tau}: ‘{shown_symbol(target_name(li, k))}’ ({what})"
+    return f"output at step {step_number(tau)}: ‘{shown_symbol(target_name(li, k))}’ ({what})"
 
 
 def help_button(text: str) -> QToolButton:
@@ -431,8 +424,8 @@ class InputsView(QWidget):
         span.addWidget(QLabel("Span: steps"))
         self.span_start = QSpinBox()
         self.span_stop = QSpinBox()
-        for box, tip in ((self.span_start, "First step of the span (0 = the first symbol)."),
-                         (self.span_stop, "The step after the span's last one.")):
+        for box, tip in ((self.span_start, "First step of the span (1 = the first symbol)."),
+                         (self.span_stop, "Last step of the span.")):
             box.setKeyboardTracking(False)
             box.setToolTip(tip + " Or select the span in the text with the mouse.")
         span.addWidget(self.span_start)
@@ -530,7 +523,7 @@ class InputsView(QWidget):
         self.output_box.blockSignals(True)
         self.output_box.clear()
         for k in range(n):
-            self.output_box.addItem(f"{int(li.output_steps[k])}  → ‘{shown_symbol(target_name(li, k))}’")
+            self.output_box.addItem(f"{step_number(li.output_steps[k])}  → ‘{shown_symbol(target_name(li, k))}’")
         if not 0 <= self._output < n or self._output_count != n:
             self._output = n - 1
         self._output_count = n
@@ -556,11 +549,11 @@ class InputsView(QWidget):
         self.unit_box.blockSignals(False)
         if self._span is None or not (0 <= self._span[0] < self._span[1] <= T) or self._span[1] - self._span[0] == T:
             self._span = (T // 3, max(T // 3 + 1, (2 * T) // 3)) if T > 1 else (0, 1)
-        for box, value in ((self.span_start, self._span[0]), (self.span_stop, self._span[1])):
-            box.blockSignals(True)
-            box.setRange(0, T)
-            box.setValue(value)
+        for box in (self.span_start, self.span_stop):
+            box.blockSignals(True)             # (clamping a value would emit valueChanged)
+            box.setRange(1, T)
             box.blockSignals(False)
+        self._show_span_boxes(*self._span)
         self._show_unit()
         self._show_ranking()
         self._show_probabilities()
@@ -599,13 +592,21 @@ class InputsView(QWidget):
             self.unit_selected.emit(self._state, self._unit)
 
     def set_span(self, start: int, stop: int) -> None:
-        """Rank the units for steps [start, stop)."""
-        for box, value in ((self.span_start, start), (self.span_stop, stop)):
+        """Rank the units for steps [start, stop) (indices from 0)."""
+        self._show_span_boxes(start, stop)
+        self._span = self._span_in_boxes()
+        self._show_ranking()
+
+    def _show_span_boxes(self, start: int, stop: int) -> None:
+        """The span [start, stop) in the boxes, as its first and last step numbers (from 1)."""
+        for box, value in ((self.span_start, step_number(start)), (self.span_stop, stop)):
             box.blockSignals(True)
             box.setValue(value)
             box.blockSignals(False)
-        self._span = (self.span_start.value(), self.span_stop.value())
-        self._show_ranking()
+
+    def _span_in_boxes(self) -> tuple[int, int]:
+        """The boxes' first and last step numbers as the span [start, stop) of indices from 0."""
+        return self.span_start.value() - 1, self.span_stop.value()
 
     # -- saliency
     def _show_saliency(self) -> None:
@@ -616,29 +617,25 @@ class InputsView(QWidget):
         top = float(np.nanmax(row)) if row.size and np.isfinite(row).any() else 0.0
         scale = top if top > 0 else 1.0
         colours, tips = [], []
+        shown_tau = step_number(tau)
         for s, label in enumerate(li.labels):
+            n = step_number(s)
             if s <= tau:
                 colours.append(SALIENCY_MAP.map(min(max(row[s] / scale, 0.0), 1.0), mode="qcolor"))
-                tips.append(f"<p>step {s}: ‘{html.escape(shown_symbol(label))}’<br>"
-                            f"‖∂ log p(output {tau})/∂x&lt;{s}&gt;‖ = {row[s]:.3g}</p>")
+                tips.append(f"<p>step {n}: ‘{html.escape(shown_symbol(label))}’<br>"
+                            f"‖∂ log p(output {shown_tau})/∂x&lt;{n}&gt;‖ = {row[s]:.3g}</p>")
             else:
                 colours.append(None)
-                tips.append(f"<p>step {s}: after the output at {tau}: cannot affect it</p>")
+                tips.append(f"<p>step {n}: after the output at {shown_tau}: cannot affect it</p>")
         separator = "" if all(len(label) == 1 for label in li.labels) else " "
         self.saliency_text.set_tokens(li.labels, colours, tips, separator=separator, selected=tau)
         self.saliency_bar.setLevels((0.0, scale))
         self.output_label.setText(output_caption(li, k))
-        self.saliency_bars.setOpts(x=np.arange(row.size), height=row, width=0.8)
-        self.saliency_marker.setValue(tau)
-        self.saliency_plot.setXRange(-0.6, li.T - 0.4, padding=0)
+        self.saliency_bars.setOpts(x=np.arange(1, row.size + 1), height=row, width=0.8)   # steps 1 … τ
+        self.saliency_marker.setValue(shown_tau)
+        self.saliency_plot.setXRange(0.4, li.T + 0.6, padding=0)
         self.saliency_plot.setYRange(0, scale * 1.05, padding=0)
-        self._set_symbol_ticks(self.saliency_plot.getAxis("bottom"), li.labels)
-
-    def _set_symbol_ticks(self, axis, labels) -> None:
-        T = len(labels)
-        every = next(s for s in (1, 2, 5, 10, 20, 25, 50, 100) if T / s <= 24)
-        major = [(t, f"{t}") for t in range(0, T, every)]
-        axis.setTicks([major, [(t, "") for t in range(T)]])
+        self.saliency_plot.getAxis("bottom").setTicks(step_ticks(li.T, max_labels=24))
 
     # -- units
     def _show_unit(self) -> None:
@@ -657,7 +654,7 @@ class InputsView(QWidget):
         colours, tips = [], []
         for t, (label, v) in enumerate(zip(li.labels, values)):
             colours.append(cmap.map(min(max((v - lo) / (hi - lo), 0.0), 1.0), mode="qcolor"))
-            tips.append(f"<p>step {t}: ‘{html.escape(shown_symbol(label))}’<br>"
+            tips.append(f"<p>step {step_number(t)}: ‘{html.escape(shown_symbol(label))}’<br>"
                         f"{html.escape(name)}, unit {self._unit} = {v:+.3f}</p>")
         separator = "" if all(len(label) == 1 for label in li.labels) else " "
         self.units_text.blockSignals(True)
@@ -743,7 +740,7 @@ class InputsView(QWidget):
                     f"entropy {entropy_bits(np.array([p1, 1 - p1])):.2f} bits")
         order = np.argsort(-row, kind="stable")[:TOP_ALTERNATIVES]
         lines = " ".join(f"‘{html.escape(shown_symbol(li.output_names[j]))}’&nbsp;{row[j]:.2f}" for j in order)
-        return (f"{head}<br>top {len(order)} at step {tau}: {lines}<br>"
+        return (f"{head}<br>top {len(order)} at step {step_number(tau)}: {lines}<br>"
                 f"entropy {entropy_bits(row):.2f} bits (uniform: {math.log2(row.size):.2f})")
 
     def _on_probabilities_text_token_hovered(self, token: int) -> None:
@@ -799,7 +796,7 @@ class InputsView(QWidget):
             self.unit_selected.emit(self._state, self._unit)
 
     def _on_span_box_value_changed(self, _value: int) -> None:
-        self._span = (self.span_start.value(), self.span_stop.value())
+        self._span = self._span_in_boxes()
         if self._li is not None:
             self._show_ranking()
 
