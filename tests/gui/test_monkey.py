@@ -136,3 +136,27 @@ def test_monkey(qtbot, tmp_path, big_screen, monkeypatch):
                                      f"the window closed (bound {RSS_GROWTH_MB} MB; seed {SEED})")
     assert stats.actions == ACTIONS
     assert stats.running_actions >= ACTIONS // 2, "training ran during too few of the actions"
+
+
+def test_monkey_never_loads_a_skipped_preset(qtbot, make_window, monkeypatch):
+    """``skip_presets`` holds for every way the monkey reaches the preset box, not only its preset
+    action: choosing an item and keys (Down, End, ...) too. parity-100k, reached that way, took
+    RSS to 850 MB mid-run and left the memory bound measuring the allocator after it."""
+    from rnnviz.gui.main_window import MainWindow
+
+    chosen = []
+    monkeypatch.setattr(MainWindow, "load_preset", lambda self, name: chosen.append(name) or False)
+    window = make_window()
+    box = window.controls.preset_box
+
+    class PresetBoxOnly(monkey.Monkey):
+        def choose(self):
+            return "combo", "preset box", (lambda: self.act_combo(box), box)
+
+    PresetBoxOnly(window, qtbot, np.random.default_rng(4), skip_presets=SKIP_PRESETS, keep_training=0,
+                  wait_every=0, sample_every=0, hang_seconds=None).run(300)
+    assert chosen, "the preset box was never used"
+    assert not set(chosen) & set(SKIP_PRESETS), f"a skipped preset was loaded: {sorted(set(chosen))}"
+    assert {"parity", "parity-short"} <= set(chosen)       # its neighbours in the box were not
+    skipped = [i for i in range(box.count()) if box.itemData(i) in SKIP_PRESETS]
+    assert skipped and all(box.model().item(i).isEnabled() for i in skipped), "not enabled again after the run"
