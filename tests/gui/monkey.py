@@ -784,9 +784,24 @@ class Monkey:
         self.stats.rss.append((index, time.perf_counter() - t0, rss_bytes(trim=True)))
         self.stats.threads.append((index, threading.active_count(), native_threads()))
 
+    def _hide_skipped_presets(self) -> list:
+        """Disable the skipped presets' items in the preset box, so neither a chosen item (which
+        picks among enabled ones) nor a key (a combo box's keys pass over disabled items) loads
+        them; returns the items, to enable again."""
+        box = _combo_with(self.window, {"char-rnn", "parity"})
+        model = box.model() if box is not None else None
+        if not self.skip_presets or not hasattr(model, "item"):
+            return []
+        items = [model.item(i) for i in range(box.count()) if box.itemData(i) in self.skip_presets]
+        items = [item for item in items if item is not None and item.isEnabled()]
+        for item in items:
+            item.setEnabled(False)
+        return items
+
     def run(self, n_actions: int, findings: Findings | None = None) -> Stats:
         stats = self.stats
         self.modals.install(self.window)
+        skipped_items = self._hide_skipped_presets()
         t0 = time.perf_counter()
         self.sample(0, t0)
         slow = []
@@ -847,6 +862,11 @@ class Monkey:
                 faulthandler.cancel_dump_traceback_later()
             stats.seconds = time.perf_counter() - t0
             self.modals.restore()
+            for item in skipped_items:
+                try:
+                    item.setEnabled(True)
+                except RuntimeError:      # the window (and its box) is already deleted
+                    pass
             for call in self.modals.calls:
                 stats.dialogs[(call[0], call[1][:50])] += 1
                 if findings is not None and call[0] == "_dialog:error" and "Traceback (most recent call last)" in call[2]:
