@@ -17,6 +17,8 @@ SMALL = {
     "charlm": dict(task="charlm", seq_length=10, batch_size=1, hidden=8),
     "copy": dict(task="copy", seq_length=6, n_symbols=5, copy_length=4, n_test=40, batch_size=3, hidden=8),
     "adding": dict(task="adding", seq_length=10, n_test=50, batch_size=4, hidden=8),
+    "reversal": dict(task="reversal", seq_length=5, n_symbols=4, n_test=30, batch_size=3, hidden=8),
+    "dates": dict(task="dates", n_test=30, batch_size=3, hidden=8),
 }
 
 
