@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from superqt import QElidingLabel
 
 from rnnviz.errors import BUG_LINE, InputError, RnnvizError
+from rnnviz.insight.explain import unsupported as unsupported_insight
 from rnnviz.session import SessionError
 from rnnviz.training.config import LIVE_FIELDS, Config
 from rnnviz.training.history import write_csv
@@ -918,6 +919,7 @@ class MainWindow(QMainWindow):
         for panel in (self.cost_panel, self.hidden_panel, self.gradient_panel, self.sampling_panel):
             panel.clear()
         self.why_panel.clear()
+        self.why_panel.show_unsupported(unsupported_insight(self.controller.trainer))
         self.inputs_view.show_insight(None)
         self.dynamics_view.show_insight(None)
         self.sample_inspector.show_sample(None)

@@ -56,6 +56,26 @@ singular value decompositions of state-sized matrices, about 12 s for 200 charac
 100-unit RNN and a minute for a 100-unit LSTM (benchmarks/bench_insight.py)."""
 
 
+def unsupported(trainer) -> str | None:
+    """Why the insight numbers cannot be computed for ``trainer``'s model (one line), or None.
+
+    They follow one recurrent layer's Jacobians from an input to an output of the same sequence;
+    an encoder–decoder (reversal, dates) has two layers joined by attention, which they do not
+    cover."""
+    if getattr(trainer, "is_encoder_decoder", False):
+        return (f"the {trainer.config.task} task trains an encoder–decoder; the why-views and 'rnnviz explain' "
+                "cover single-layer networks only. Its hidden-state panel shows the encoder's and decoder's "
+                "states and the attention matrix")
+    return None
+
+
+def refuse_unsupported(trainer) -> None:
+    """``InputError`` with :func:`unsupported`'s line when the insight numbers cannot be computed."""
+    reason = unsupported(trainer)
+    if reason is not None:
+        raise InputError(reason)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command's arguments, for ``rnnviz explain`` and ``python -m rnnviz.insight.explain``."""
     parser.add_argument("session", metavar="SESSION.rnnviz", help="a saved session")
@@ -186,6 +206,7 @@ def _top(trace, labels: list[str] | None) -> list:
 
 def explain(trainer, text: str | None = None, example: int | None = None) -> dict:
     """The JSON object of ``rnnviz explain`` for a :class:`~rnnviz.training.Trainer` (see the module doc)."""
+    refuse_unsupported(trainer)
     x, targets, steps, labels = choose_input(trainer, text, example)
     trace = run_trace(trainer.network, x, targets, steps)
     jac = step_jacobians(trace)

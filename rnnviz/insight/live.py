@@ -18,7 +18,7 @@ import numpy as np
 
 from rnnviz.errors import InputError
 from rnnviz.insight.diagnosis import diagnose
-from rnnviz.insight.explain import MAX_TEXT, choose_input, output_labels, run_stats
+from rnnviz.insight.explain import MAX_TEXT, choose_input, output_labels, refuse_unsupported, run_stats
 from rnnviz.insight.jacobians import (classify_steps, estimated_singular_values, step_jacobians,
                                       step_singular_values)
 from rnnviz.insight.memory import lag_medians, memory_horizon, pascanu_bound, state_norms
@@ -124,6 +124,7 @@ def live_insight(trainer, *, memory: bool = True) -> LiveInsight:
     sequences and a ridge fit per lag).  InputError if the probe cannot be run (an empty text).
     """
     t0 = time.perf_counter()
+    refuse_unsupported(trainer)
     text, example = probe_choice(trainer)
     x, targets, steps, labels = choose_input(trainer, text, example)
     trace = run_trace(trainer.network, x, targets, steps)

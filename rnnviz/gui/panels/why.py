@@ -328,10 +328,16 @@ class WhyPanel(QWidget):
                 if x is not None and len(x):
                     legend.addItem(item, self._names[item])
 
+    def show_unsupported(self, reason: str | None) -> None:
+        """A model the why-views do not cover (an encoder–decoder): ``reason``, one line, takes the
+        place of the waiting text until a run they cover (None)."""
+        self._unsupported = reason
+        self.status.setText(reason or WAITING)
+
     def clear(self) -> None:
         """A new run: nothing to show until its first numbers arrive."""
         self._shown = None
-        self.status.setText(WAITING)
+        self.status.setText(getattr(self, "_unsupported", None) or WAITING)
         self.diagnosis.setText("")
         self.horizon_text.setText("")
         for button in self.try_buttons:
