@@ -85,3 +85,13 @@ def test_the_why_dock_says_in_one_line_that_it_does_not_cover_an_encoder_decoder
     window.explain_now()
     status = window.why_panel.status.text()
     assert "encoder–decoder" in status and "\n" not in status
+
+
+def test_the_gradient_flow_panel_names_the_encoders_steps_and_matrix(qtbot, make_window):
+    window = make_window(dates_config())
+    window.controller.start(max_steps=2)
+    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=60_000)
+    window.render_now()
+    panel = window.gradient_panel
+    assert "Spectral radius of enc.Waa" in panel.header.text()
+    assert panel.latest.getAxis("bottom").labelText == "input step t'"
