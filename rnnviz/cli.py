@@ -58,13 +58,26 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("run settings (override the preset's)")
     for f in _config_fields():
         default = f.default
-        kind = float if isinstance(default, float) else int if isinstance(default, int) else str
+        kind = (_yes_no if isinstance(default, bool) else float if isinstance(default, float)
+                else int if isinstance(default, int) else str)
         help_text = field_help(f.name)
         if f.name in CHOICES:
             help_text += f" One of: {', '.join(CHOICES[f.name])}."
         help_text = help_text.replace("%", "%%")      # argparse formats help with %
         group.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=kind, default=None,
                            metavar=kind.__name__.upper(), help=help_text)
+
+
+def _yes_no(text: str) -> bool:
+    """A true/false setting on the command line: true, false, yes, no, on, off, 1 or 0."""
+    value = {"true": True, "yes": True, "on": True, "1": True,
+             "false": False, "no": False, "off": False, "0": False}.get(text.strip().lower())
+    if value is None:
+        raise argparse.ArgumentTypeError(f"must be true or false (got {text!r})")
+    return value
+
+
+_yes_no.__name__ = "bool"         # argparse names the type in its messages and the metavar
 
 
 def _config_from_args(args):
@@ -388,6 +401,13 @@ def _cmd_train(args) -> int:
                      + f" (as of step {metrics_step})")
         if saved:
             out.line(f"saved {save_path}")
+        if trainer.is_encoder_decoder and mode != "quiet":
+            # a translation is read, not scored: the first held-out inputs and the greedy outputs
+            with trainer.running():
+                lines = trainer.examples()
+            out.line("held-out examples (input → output (target)):")
+            for line in lines:
+                out.line("  " + line)
     return code
 
 

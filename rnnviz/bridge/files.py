@@ -30,6 +30,10 @@ def export_session(session_path: str, out_path: str, *, force: bool = False) -> 
 
     trainer = load_session(session_path)
     config = trainer.config
+    if trainer.is_encoder_decoder:
+        raise InputError(f"{session_path} holds an encoder–decoder ({config.task}); export writes one recurrent "
+                         "layer and a read-out (nn.RNN, nn.LSTM, nn.GRU and nn.Linear), and no PyTorch module "
+                         "holds an encoder, a decoder and attention")
     vocabulary = trainer.task.vocab if config.task == "charlm" else None
     tensors, metadata = to_torch(trainer.network.params, config.cell, config.activation, vocabulary,
                                  config.task)

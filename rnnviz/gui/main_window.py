@@ -29,7 +29,7 @@ from superqt import QElidingLabel
 from rnnviz.errors import BUG_LINE, InputError, RnnvizError
 from rnnviz.insight.trace import not_analysable
 from rnnviz.session import SessionError
-from rnnviz.training.config import LIVE_FIELDS, Config
+from rnnviz.training.config import LIVE_FIELDS, Config, is_encoder_decoder
 from rnnviz.training.history import write_csv
 
 from . import recovery
@@ -955,7 +955,7 @@ class MainWindow(QMainWindow):
         self.render_now()
 
     def _on_controller_config_changed(self, config: Config) -> None:
-        refusal = not_analysable(config.layers)
+        refusal = not_analysable(config)
         self.why_refusal.setText(sentence(refusal) + "." if refusal else "")
         self.why_pages.setCurrentWidget(self.why_refusal if refusal else self.why_tabs)
         self.controls.show_live_config(config)
@@ -963,6 +963,7 @@ class MainWindow(QMainWindow):
         self.hidden_panel.show_config(config)
         self.gradient_panel.set_clipping(config.clip_mode, config.clip)
         self.gradient_panel.set_cell(config.cell, config.activation)
+        self.gradient_panel.set_encoder_decoder(is_encoder_decoder(config.task))
         self.cost_panel.set_loss_label(loss_axis_label(config))
 
     def _on_controller_training_refused(self, message: str) -> None:

@@ -109,6 +109,7 @@ def freeze_probe(probe):
         spectral_radius=float(probe.spectral_radius),
         saturation=float(probe.saturation),
         description=str(probe.description),
+        output_labels=None if probe.output_labels is None else list(probe.output_labels),
     )
 
 

@@ -46,7 +46,7 @@ from rnnviz.insight.jacobians import classify_steps, product_norms, step_jacobia
 from rnnviz.insight.memory import HORIZON_THRESHOLD, memory_horizon
 from rnnviz.insight.saliency import logits, output_gradients, output_scores, softmax
 from rnnviz.insight.saturation import saturation_report
-from rnnviz.insight.trace import check_analysable, run_trace
+from rnnviz.insight.trace import not_analysable, run_trace
 from rnnviz.tasks.base import escape_char
 
 TOP = 5
@@ -56,6 +56,19 @@ MAX_TEXT = 200
 """Longest --text (the window's longest probe): ``jacobian_norm`` costs T²/2 products and
 singular value decompositions of state-sized matrices, about 12 s for 200 characters of a
 100-unit RNN and a minute for a 100-unit LSTM (benchmarks/bench_insight.py)."""
+
+
+def unsupported(trainer) -> str | None:
+    """Why the insight numbers cannot be computed for ``trainer``'s model (one line), or None
+    (:func:`rnnviz.insight.trace.not_analysable` of its settings)."""
+    return not_analysable(trainer.config)
+
+
+def refuse_unsupported(trainer) -> None:
+    """``InputError`` with :func:`unsupported`'s line when the insight numbers cannot be computed."""
+    reason = unsupported(trainer)
+    if reason is not None:
+        raise InputError(reason)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -190,7 +203,7 @@ def _top(trace, labels: list[str] | None) -> list:
 
 def explain(trainer, text: str | None = None, example: int | None = None) -> dict:
     """The JSON object of ``rnnviz explain`` for a :class:`~rnnviz.training.Trainer` (see the module doc)."""
-    check_analysable(trainer.network)
+    refuse_unsupported(trainer)
     x, targets, steps, labels = choose_input(trainer, text, example)
     trace = run_trace(trainer.network, x, targets, steps)
     jac = step_jacobians(trace)

@@ -18,7 +18,7 @@ import numpy as np
 
 from rnnviz.errors import InputError
 from rnnviz.insight.diagnosis import diagnose
-from rnnviz.insight.explain import MAX_TEXT, choose_input, output_labels, run_stats
+from rnnviz.insight.explain import MAX_TEXT, choose_input, output_labels, refuse_unsupported, run_stats
 from rnnviz.insight.jacobians import (classify_steps, estimated_singular_values, step_jacobians,
                                       step_singular_values)
 from rnnviz.insight.memory import lag_medians, memory_horizon, pascanu_bound, state_norms
@@ -26,7 +26,7 @@ from rnnviz.insight.probes import ProbeCurve, task_readout_curve
 from rnnviz.insight.saliency import output_gradients, output_scores
 from rnnviz.insight.sampling import InspectedSample, draw_inspected_sample
 from rnnviz.insight.saturation import saturation_report
-from rnnviz.insight.trace import check_analysable, run_trace
+from rnnviz.insight.trace import run_trace
 
 SAMPLE_LENGTH = 200
 """Characters in the inspected sample (fewer if the run's sample length is shorter)."""
@@ -122,9 +122,10 @@ def live_insight(trainer, *, memory: bool = True) -> LiveInsight:
 
     memory: also fit the read-out curve (copy, parity, adding; a forward pass over 256 held-out
     sequences and a ridge fit per lag).  InputError if the probe cannot be run (an empty text), or
-    for a stacked network (see :func:`~rnnviz.insight.trace.check_analysable`).
+    for a network the why-views do not analyse, stacked or encoder–decoder (the line of
+    :func:`~rnnviz.insight.trace.not_analysable`).
     """
-    check_analysable(trainer.network)
+    refuse_unsupported(trainer)
     t0 = time.perf_counter()
     text, example = probe_choice(trainer)
     x, targets, steps, labels = choose_input(trainer, text, example)

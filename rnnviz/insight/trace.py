@@ -19,6 +19,7 @@ import numpy as np
 
 from rnnviz.engine import Network
 from rnnviz.errors import InputError
+from rnnviz.training.config import is_encoder_decoder
 
 
 @dataclass(frozen=True)
@@ -66,20 +67,28 @@ class Trace:
         return np.concatenate([self.state0[key][None, :], self.states[key][:-1]], axis=0)
 
 
-def not_analysable(layers: int) -> str | None:
-    """None if the why-views can analyse a network of ``layers`` stacked layers, else the one line
-    saying why not. Their Jacobians, saliency and read-outs are written for one layer; a stacked
-    network's a<t> is layer 1's, which its readout does not read."""
-    if layers == 1:
+def not_analysable(config) -> str | None:
+    """None if the why-views can analyse the network of run settings ``config``, else the one line
+    saying why not. Their Jacobians, saliency and read-outs follow one recurrent layer from an input
+    to an output of the same sequence: a stacked network's a<t> is layer 1's, which its readout does
+    not read, and an encoder–decoder joins two layers through attention."""
+    if is_encoder_decoder(config.task):
+        return (f"the {config.task} task trains an encoder–decoder; the why-views and 'rnnviz explain' "
+                "analyse 1-layer networks that read and write one sequence. Its hidden-state panel shows the "
+                "encoder's and decoder's states and the attention matrix")
+    if config.layers == 1:
         return None
-    return f"the why-views analyse 1-layer networks for now; this network has {layers} layers"
+    return f"the why-views analyse 1-layer networks for now; this network has {config.layers} layers"
 
 
 def check_analysable(network: Network) -> None:
-    """``InputError`` (:func:`not_analysable`'s line) for a network the why-views cannot analyse."""
-    problem = not_analysable(network.spec.layers)
-    if problem is not None:
-        raise InputError(problem)
+    """``InputError`` for a network the why-views cannot analyse (see :func:`not_analysable`)."""
+    layers = getattr(network.spec, "layers", None)
+    if not isinstance(network, Network):
+        raise InputError("the why-views analyse 1-layer networks that read and write one sequence, "
+                         f"not a {type(network).__name__}")
+    if layers != 1:
+        raise InputError(f"the why-views analyse 1-layer networks for now; this network has {layers} layers")
 
 
 def float64_network(network: Network) -> Network:

@@ -1,4 +1,5 @@
-"""Training tasks: parity, binary addition, character model, copy (delayed recall), adding problem.
+"""Training tasks: parity, binary addition, character model, copy (delayed recall), adding problem,
+and the encoder–decoder tasks reversal and dates (date normalisation).
 
 ``make_task(config, rng)`` builds the task named by ``config.task``; ``TASK_INFO`` tells the CLI
 and window what each task is and what ``seq_length`` means for it.
@@ -14,8 +15,10 @@ from rnnviz.errors import InputError
 from rnnviz.tasks.addition import AdditionTask
 from rnnviz.tasks.base import Batch, Task
 from rnnviz.tasks.charlm import CharLMTask
+from rnnviz.tasks.dates import DatesTask
 from rnnviz.tasks.memory import AddingTask, CopyTask
 from rnnviz.tasks.parity import ParityTask
+from rnnviz.tasks.seq2seq import ReversalTask
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,19 @@ TASK_INFO: dict[str, TaskInfo] = {
         ("seq_length", "n_test", "batch_size"),
         "Sequence length of the adding problem: the two marked numbers can be this far apart, so the memory "
         "needed grows with T."),
+    "reversal": TaskInfo(
+        "Sequence reversal", "length T",
+        "Encoder–decoder: read T random symbols, then write them in reverse order (the first one read is "
+        "the last one written).",
+        ("seq_length", "n_symbols", "n_test", "batch_size"),
+        "How many symbols to reverse: without attention the first of them must survive T encoder steps and "
+        "T decoder steps in the state."),
+    "dates": TaskInfo(
+        "Date normalisation", None,
+        "Encoder–decoder: read a date as people write it (Thursday, May 3, 1979; 05/03/79; ...), padded to 30 "
+        "characters, and write it in ISO form (1979-05-03).",
+        ("n_test", "batch_size"),
+        "Not used by date normalisation (input 30 characters, output 10)."),
 }
 
 TASK_CLASSES: dict[str, type[Task]] = {
@@ -65,6 +81,8 @@ TASK_CLASSES: dict[str, type[Task]] = {
     "charlm": CharLMTask,
     "copy": CopyTask,
     "adding": AddingTask,
+    "reversal": ReversalTask,
+    "dates": DatesTask,
 }
 
 
@@ -82,4 +100,5 @@ def make_task(config, rng: np.random.Generator, corpus_text: str | None = None) 
 
 
 __all__ = ["Batch", "Task", "TaskInfo", "TASK_INFO", "TASK_CLASSES", "make_task",
-           "ParityTask", "AdditionTask", "CharLMTask", "CopyTask", "AddingTask"]
+           "ParityTask", "AdditionTask", "CharLMTask", "CopyTask", "AddingTask",
+           "ReversalTask", "DatesTask"]

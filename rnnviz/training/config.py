@@ -17,12 +17,21 @@ from rnnviz.engine.optim import OPTIMIZERS as OPTIMIZER_CLASSES
 from rnnviz.engine.sequence import GATE_BLOCKS
 from rnnviz.engine.stack import MAX_LAYERS
 from rnnviz.errors import InputError, SettingError  # noqa: F401  (re-exported: callers import it from here)
-from rnnviz.tasks import TASK_INFO
+from rnnviz.tasks import TASK_CLASSES, TASK_INFO
 
 # The choices come from the registries of the layers that implement them, so that a cell, an
 # initialiser, an optimizer or a task added there is a choice here, on the command line and in the
 # window without a second list to keep in step.
 TASKS = tuple(TASK_INFO)
+ENCODER_DECODER_TASKS = tuple(name for name in TASK_INFO if getattr(TASK_CLASSES[name], "encoder_decoder", False))
+"""The tasks whose model is an encoder–decoder (:class:`rnnviz.engine.seq2seq.Seq2Seq`)."""
+
+
+def is_encoder_decoder(task: str) -> bool:
+    """Does the task ``task`` train an encoder–decoder rather than a :class:`~rnnviz.engine.Network`?"""
+    return task in ENCODER_DECODER_TASKS
+
+
 CELLS = tuple(GATE_BLOCKS)
 CELL_TITLES = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "gru_torch": "PyTorch GRU"}
 """How a sentence names each cell ("gru_torch" computes exactly torch.nn.GRU)."""
@@ -40,7 +49,8 @@ CHOICES = {
 CHOICE_TITLES = {
     "task": {"parity": "XOR parity (many-to-one)", "addition": "Binary addition",
              "charlm": "Character language model", "copy": "Copy: recall symbols after a lag",
-             "adding": "Adding problem (long memory)"},
+             "adding": "Adding problem (long memory)",
+             "reversal": "Reversal (encoder–decoder)", "dates": "Dates to ISO (encoder–decoder)"},
     "cell": {"rnn": "RNN (vanilla)", "lstm": "LSTM", "gru": "GRU", "gru_torch": "GRU (PyTorch)"},
     "optimizer": {"sgd": "SGD", "momentum": "SGD + momentum", "adagrad": "Adagrad", "rmsprop": "RMSProp",
                   "adam": "Adam"},
@@ -68,13 +78,14 @@ class Config:
     task: str = setting("charlm", "The problem the network learns. Changing it rebuilds the data and the network.", "Task")
     seq_length: int = setting(25, "Time steps of a sequence; what they are depends on the task: the bits T of "
                               "parity, the chunk length of the character model, the lag of copy, the length T "
-                              "of the adding problem.", "Sequence length")
+                              "of the adding problem, the symbols to reverse.", "Sequence length")
     n_bits: int = setting(8, "Binary addition: width in bits of each number added; the sum must fit in the "
                           "same width.", "Number width (bits)")
     n_train: int = setting(10_000, "Parity: size of the fixed training set. More data generalises better, but "
                            "each full-batch step is slower.", "Training sequences")
     n_test: int = setting(1_000, "Held-out examples for the test metric on the cost plot (never trained on).", "Test sequences")
-    n_symbols: int = setting(8, "Copy: alphabet size; more symbols means more to remember per position.", "Alphabet size")
+    n_symbols: int = setting(8, "Alphabet size of the copy and reversal tasks; more symbols means more to remember per "
+                            "position.", "Alphabet size")
     copy_length: int = setting(10, "Copy: how many symbols must be recalled after the lag.", "Symbols to recall")
     corpus: str | None = setting(None, "Character model: a plain UTF-8 text file to learn from. Empty: the "
                                  "built-in corpus of Python standard-library source code.", "Corpus file")
@@ -96,6 +107,10 @@ class Config:
     forget_bias: float = setting(1.0, "LSTM: the forget gate's initial bias. 1 keeps σ(1) ≈ 73% of the cell "
                                  "state per step, so memories fade within tens of steps until training learns "
                                  "to keep them; 3 keeps σ(3) ≈ 95% from the start, which long lags need.", "Forget-gate bias")
+    attention: bool = setting(True, "Encoder–decoder tasks (reversal, dates): additive (Bahdanau) attention. "
+                              "The decoder looks back at every encoder state a<t'> through weights α<t,t'> "
+                              "(the attention matrix) instead of reading the whole input from the encoder's "
+                              "final state alone.", "Attention")
     reduction: str = setting("sum", "How the loss combines time steps: sum (min-char-rnn; gradients scale "
                              "with the sequence length, which matters for clipping) or mean.", "Loss over time")
     dtype: str = setting("float64", "Precision of the arrays: float32 is faster and takes half the memory; "
@@ -192,6 +207,8 @@ class Config:
                 raise SettingError(name, f"must be in [0, 1) (got {value!r})")
         if not _is_finite_number(self.forget_bias) or abs(self.forget_bias) > 100:
             raise SettingError("forget_bias", f"must be a number between -100 and 100 (got {self.forget_bias!r})")
+        if not isinstance(self.attention, bool):
+            raise SettingError("attention", f"must be true or false (got {self.attention!r})")
         if not _is_finite_number(self.clip) or self.clip <= 0:
             raise SettingError("clip", f"must be a positive number (got {self.clip!r})")
 
@@ -213,6 +230,10 @@ _CONDITIONAL = {
     "rho": (lambda c: c.optimizer == "rmsprop", lambda c: f"--optimizer {c.optimizer} has no rho (only rmsprop)"),
     "eps": (lambda c: c.optimizer in ("adagrad", "rmsprop", "adam"),
             lambda c: f"--optimizer {c.optimizer} has no eps (adagrad, rmsprop and adam do)"),
+    "layers": (lambda c: not is_encoder_decoder(c.task),
+               lambda c: f"the {c.task} task's encoder and decoder are one layer each (stacked layers: the other tasks)"),
+    "attention": (lambda c: is_encoder_decoder(c.task),
+                  lambda c: f"only the encoder–decoder tasks ({', '.join(ENCODER_DECODER_TASKS)}) attend, not {c.task}"),
     "clip": (lambda c: c.clip_mode != "none", lambda c: "clipping is off (--clip-mode none); add --clip-mode norm or value"),
 }
 SAMPLING_SETTINGS = ("temperature", "sample_every", "sample_length", "prime", "probe")

@@ -53,9 +53,19 @@ def _shape(config: Config, vocab: int, corpus_chars: int = 0) -> tuple[int, int,
     if c.task == "adding":
         T = c.seq_length
         return T, c.batch_size, 2, 1, c.n_test * (T * (8 + 2 * s) + 16 + s)
+    if c.task in _ENCODER_DECODER:       # encoder and decoder steps, each a layer's worth
+        Tx, Ty, K = _ENCODER_DECODER[c.task](c)
+        return Tx + Ty, c.batch_size, 0, K, c.n_test * 8 * (Tx + Ty)
     # charlm: the text is already in memory; the task keeps it as int64 ids (8 bytes a character),
     # and turning it into ids briefly takes about 24
     return c.seq_length, c.batch_size, 0, vocab, 24 * corpus_chars
+
+
+#: the encoder–decoder tasks' (Tx, Ty, output symbols) from their settings
+_ENCODER_DECODER = {
+    "reversal": lambda c: (c.seq_length, c.seq_length, c.n_symbols),
+    "dates": lambda c: (30, 10, 11),
+}
 
 
 def estimate_bytes(config: Config, vocab: int = 256, corpus_chars: int = 0) -> dict[str, int]:
@@ -73,10 +83,17 @@ def estimate_bytes(config: Config, vocab: int = 256, corpus_chars: int = 0) -> d
         T_eval, chunk = T, min(max(1, EVAL_BUDGET // max(1, T * H)), config.n_test)
     n_inputs = D if D else K + 2
     weights = G * H * (n_inputs + H + 1) + (L - 1) * G * H * (2 * H + 1) + K * (H + 1)   # layers 2 … L read H
+    attention = 0
+    if config.task in _ENCODER_DECODER and config.attention:
+        # the attention's tanh(W_s s<t-1> + W_h a<t'>) (Ty, Tx, N, A = H) is kept for backward
+        Tx, Ty, _ = _ENCODER_DECODER[config.task](config)
+        attention = s * Ty * Tx * H      # per sequence, in a training and an evaluation pass alike
+    if config.task in _ENCODER_DECODER:  # held-out chunks are sized by the input length Tx alone
+        chunk = min(max(1, EVAL_BUDGET // max(1, _ENCODER_DECODER[config.task](config)[0] * H)), config.n_test)
     return {
         "data": data,
-        "training pass": int(s * T * N * per_step),
-        "evaluation": s * T_eval * chunk * (EVAL_PER_UNIT[config.cell] * H * L + 2 * K + D),
+        "training pass": int(s * T * N * per_step) + attention * N,
+        "evaluation": s * T_eval * chunk * (EVAL_PER_UNIT[config.cell] * H * L + 2 * K + D) + attention * chunk,
         "weights": 6 * s * weights,
     }
 

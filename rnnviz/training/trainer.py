@@ -25,6 +25,7 @@ from rnnviz.errors import InputError
 from rnnviz.engine import Network, NetworkSpec, clip_gradients, make_optimizer, nonfinite_report
 from rnnviz.engine import sample as sample_tokens
 from rnnviz.engine.diagnostics import array_norms, saturation, spectral_radius
+from rnnviz.engine.seq2seq import Seq2Seq, Seq2SeqSpec
 from rnnviz.tasks import make_task
 from rnnviz.tasks.base import escape_char
 from rnnviz.tasks.corpus import default_corpus, load_corpus
@@ -104,6 +105,11 @@ class Probe:
     spectral_radius: float
     saturation: float
     description: str = ""              # what the probe is, in words, for the panel's caption
+    output_labels: list | None = None  # encoder–decoder: the symbol written at each output step
+
+
+ATTENTION = "attention α<t,t'>"
+"""The probe's name of the attention matrix (Ty, Tx): output steps by input steps, not units by steps."""
 
 
 class Trainer:
@@ -124,13 +130,23 @@ class Trainer:
                    corpus_chars=len(corpus_text) if corpus_text else 0)
         self.task = make_task(config, np.random.Generator(np.random.PCG64(data_seq)), corpus_text)
         task = self.task
-        self.spec = NetworkSpec(
-            config.cell, task.input_size, config.hidden, task.output_size,
-            input_kind=task.input_kind, activation=config.activation, readout=task.readout,
-            many_to_one=task.many_to_one, reduction=config.reduction, dtype=config.dtype,
-            layers=config.layers)
-        self.network = Network.create(self.spec, np.random.Generator(np.random.PCG64(init_seq)),
-                                      config.init, forget_bias=config.forget_bias)
+        if self.is_encoder_decoder:
+            # reversal, dates: an encoder–decoder (Seq2Seq) with the Network's interface; its step
+            # reports the encoder's ||dL/da<t'>|| as the per-step gradient norms
+            self.spec = Seq2SeqSpec(
+                config.cell, task.input_size, task.output_size, config.hidden, attention=config.attention,
+                output_length=task.output_length, activation=config.activation,
+                reduction=config.reduction, dtype=config.dtype)
+            self.network = Seq2Seq.create(self.spec, np.random.Generator(np.random.PCG64(init_seq)),
+                                          config.init, forget_bias=config.forget_bias)
+        else:
+            self.spec = NetworkSpec(
+                config.cell, task.input_size, config.hidden, task.output_size,
+                input_kind=task.input_kind, activation=config.activation, readout=task.readout,
+                many_to_one=task.many_to_one, reduction=config.reduction, dtype=config.dtype,
+                layers=config.layers)
+            self.network = Network.create(self.spec, np.random.Generator(np.random.PCG64(init_seq)),
+                                          config.init, forget_bias=config.forget_bias)
         self.optimizer = self._make_optimizer(config)
         self._backup = self.network.params.copy()        # weights before the latest update
         self._grads = self.network.empty_grads()         # every step's gradients, written in place
@@ -156,6 +172,11 @@ class Trainer:
     @property
     def is_charlm(self) -> bool:
         return self.config.task == "charlm"
+
+    @property
+    def is_encoder_decoder(self) -> bool:
+        """Is the model an encoder–decoder (:class:`~rnnviz.engine.seq2seq.Seq2Seq`), not a Network?"""
+        return getattr(self.task, "encoder_decoder", False)
 
     def running(self) -> _Running:
         """``with trainer.running():`` around a loop of steps sets, once for the whole loop, what
@@ -242,6 +263,8 @@ class Trainer:
     def probe(self) -> Probe:
         """Hidden states (and LSTM cell state and gates, GRU gates) on the probe sequence; a
         stacked network's layer 1 first, then layer 2's ("layer 2: hidden a[2]<t>", …)."""
+        if self.is_encoder_decoder:
+            return self._probe_encoder_decoder()
         x, labels, description = self._probe_input()
         res = self.network.forward(x)
         act = self.config.activation if self.config.cell == "rnn" else "tanh"
@@ -252,6 +275,28 @@ class Trainer:
         return Probe(list(labels), states, ranges,
                      spectral_radius(self.network.params["Waa"], self.config.cell),
                      saturation(res.states["a"], act), description)
+
+    def _probe_encoder_decoder(self) -> Probe:
+        """The encoder's a<t'> (H, Tx), the decoder's s<t> (H, Ty) of a greedy decode of the first
+        held-out input, and with attention α<t,t'> (Ty, Tx): rows are output steps, each sums to 1.
+        ``labels`` are the input symbols; ``output_labels`` the symbols the decoder wrote."""
+        x, labels = self.task.probe_input()                                       # (Tx, 1)
+        res = self.network.forward(x, length=self.task.output_length)          # free-running, greedy
+        act = self.config.activation if self.config.cell == "rnn" else "tanh"
+        enc, dec = res.enc_states[:, 0, :].T, res.dec_states[:, 0, :].T
+        hidden_range = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}.get(act)
+        if hidden_range is None:   # relu: unbounded above
+            hidden_range = (0.0, max(1.0, float(enc.max(initial=0.0)), float(dec.max(initial=0.0))))
+        states = {"encoder a<t'>": enc, "decoder s<t>": dec}
+        ranges = {"encoder a<t'>": hidden_range, "decoder s<t>": hidden_range}
+        if res.attention is not None:
+            states[ATTENTION] = res.attention[:, 0, :]                             # (Ty, Tx)
+            ranges[ATTENTION] = (0.0, 1.0)
+        output_labels = [self.task.output_text([t]) for t in res.tokens[:, 0]]
+        return Probe(list(labels), states, ranges,
+                     spectral_radius(self.network.params["enc.Waa"], self.config.cell),
+                     saturation(res.enc_states, act),
+                     "the first held-out input and the model's greedy output", output_labels)
 
     def _probe_input(self):
         """(x, the symbol at each step, what the probe is): the character model's ``probe`` text
@@ -372,8 +417,9 @@ class Trainer:
             if opt["name"] != config.optimizer:
                 raise InputError(f"optimizer state is for {opt['name']!r}, config says {config.optimizer!r}")
             try:   # the engine checks shapes and values and names what is wrong as a ValueError
-                trainer.network = Network(trainer.spec, _mapping(state["params"], "params"))
-                trainer._backup = Network(trainer.spec, _mapping(state["previous_params"], "previous_params")).params
+                model = type(trainer.network)          # Network, or Seq2Seq for the encoder–decoder tasks
+                trainer.network = model(trainer.spec, _mapping(state["params"], "params"))
+                trainer._backup = model(trainer.spec, _mapping(state["previous_params"], "previous_params")).params
                 trainer.optimizer = trainer._make_optimizer(config)
                 trainer.optimizer.load_state_dict({"t": opt["t"], **_mapping(opt["slots"], "optimizer slots")})
             except InputError:

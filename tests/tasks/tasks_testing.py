@@ -17,6 +17,8 @@ SMALL = {
     "charlm": dict(task="charlm", seq_length=10, batch_size=1, hidden=8),
     "copy": dict(task="copy", seq_length=6, n_symbols=5, copy_length=4, n_test=40, batch_size=3, hidden=8),
     "adding": dict(task="adding", seq_length=10, n_test=50, batch_size=4, hidden=8),
+    "reversal": dict(task="reversal", seq_length=5, n_symbols=4, n_test=30, batch_size=3, hidden=8),
+    "dates": dict(task="dates", n_test=30, batch_size=3, hidden=8),
 }
 
 
@@ -30,7 +32,12 @@ def small_task(name: str, seed: int = 0, corpus_text: str | None = CORPUS, **cha
 
 
 def real_network(task, hidden: int = 8, cell: str = "rnn", seed: int = 1):
+    """A freshly initialised model for ``task``: a Network, or for the encoder–decoder tasks a Seq2Seq."""
     from rnnviz.engine.network import Network, NetworkSpec
+    if getattr(task, "encoder_decoder", False):
+        from rnnviz.engine.seq2seq import Seq2Seq, Seq2SeqSpec
+        spec = Seq2SeqSpec(cell, task.input_size, task.output_size, hidden, output_length=task.output_length)
+        return Seq2Seq.create(spec, np.random.default_rng(seed), init="xavier")
     spec = NetworkSpec(cell=cell, input_size=task.input_size, hidden_size=hidden, output_size=task.output_size,
                        input_kind=task.input_kind, readout=task.readout, many_to_one=task.many_to_one)
     return Network.create(spec, np.random.default_rng(seed), init="xavier")

@@ -22,6 +22,7 @@ from .markers import MarkerLines, MarkerStrip, training_changes
 
 METRIC_TITLES = {
     "accuracy": "test accuracy (fraction correct)",
+    "exact_match": "test exact match (fraction of whole outputs right)",
     "sum_accuracy": "test sums fully right (fraction)",
     "bit_accuracy": "test bit accuracy (fraction)",
     "bits_per_char": "test bits per character",
@@ -30,7 +31,7 @@ METRIC_TITLES = {
 }
 ADDING_ACCURACY = f"test accuracy (fraction with |error| < {ADDING_TOLERANCE:g})"
 """The adding problem's accuracy (its metrics include ``mse``): an answer counts within the tolerance."""
-METRIC_PREFERENCE = ("accuracy", "sum_accuracy", "bits_per_char", "bit_accuracy")
+METRIC_PREFERENCE = ("exact_match", "accuracy", "sum_accuracy", "bits_per_char", "bit_accuracy")
 METRIC_LEGEND = "held-out metric (right axis, dots)"
 FEW_POINTS = 40
 """With fewer pixel columns than this the smoothed line also gets a dot per column (one step alone is
@@ -68,9 +69,11 @@ def loss_axis_label(config) -> str:
     over the chunk) for the cross-entropy tasks, the squared error for the adding problem."""
     if config.task == "adding":
         return "training loss (squared error)"
-    per = {"charlm": "character", "parity": "sequence", "addition": "bit", "copy": "recalled symbol"}[config.task]
+    per = {"charlm": "character", "parity": "sequence", "addition": "bit", "copy": "recalled symbol",
+           "reversal": "output symbol", "dates": "output character"}[config.task]
     if config.reduction == "sum" and config.task != "parity":
-        what = {"charlm": f"{config.seq_length} characters", "addition": "bits", "copy": "recalled symbols"}
+        what = {"charlm": f"{config.seq_length} characters", "addition": "bits", "copy": "recalled symbols",
+                "reversal": "output symbols", "dates": "output characters"}
         return f"training loss (nats, summed over {what[config.task]})"
     return f"training loss (nats per {per})"
 

@@ -146,6 +146,7 @@ class GradientFlowPanel(QWidget):
         self._param_curves: dict[str, pg.PlotDataItem] = {}
         self._clip = (None, None)
         self._cell = ("rnn", "tanh")
+        self._waa = "Waa"                   # the recurrent matrix named in the header (enc.Waa: encoder–decoder)
         self._time_steps: int | None = None   # T the time-step axes show
         self._has_norms = False
 
@@ -635,9 +636,17 @@ class GradientFlowPanel(QWidget):
     def set_cell(self, cell: str, activation: str) -> None:
         self._cell = (cell, activation)
 
+    def set_encoder_decoder(self, on: bool) -> None:
+        """An encoder–decoder's curves are its encoder's ‖∂L/∂a<t'>‖ over input steps, its
+        spectral radius that of the encoder's recurrent matrix: say so on the axes and header."""
+        self._waa = "enc.Waa" if on else "Waa"
+        step = "input step t'" if on else "time step t"
+        self.latest.setLabel("bottom", step)
+        self.over_time.setLabel("left", step)
+
     def _show_header(self, radius, saturation, step=None) -> None:
         if radius is None:
-            self.header.setText("<b>Spectral radius of Waa:</b> – &nbsp;&nbsp; <b>saturated units:</b> –")
+            self.header.setText(f"<b>Spectral radius of {self._waa}:</b> – &nbsp;&nbsp; <b>saturated units:</b> –")
             return
         cell, activation = self._cell
         if cell == "rnn" and activation == "tanh":
@@ -646,5 +655,5 @@ class GradientFlowPanel(QWidget):
         else:
             trend = "" if cell == "rnn" else " (candidate block)"
         at = "" if step is None else f" &nbsp;&nbsp; (at step {step:,})"
-        self.header.setText(f"<b>Spectral radius of Waa: <span style='font-size:13pt'>{radius:.3f}</span></b>"
+        self.header.setText(f"<b>Spectral radius of {self._waa}: <span style='font-size:13pt'>{radius:.3f}</span></b>"
                             f"{trend} &nbsp;&nbsp; <b>saturated units:</b> {saturation:.0%}{at}")

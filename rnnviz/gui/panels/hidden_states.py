@@ -28,6 +28,9 @@ DIVERGING = pg.colormap.get("CET-D1A")   # blue - white - red, white at the cent
 SEQUENTIAL = pg.colormap.get("viridis")  # gates live in [0, 1]
 SYMBOL_NAMES = {" ": "␣", "\n": "⏎", "\t": "⇥", "\r": "␍"}
 STATE_HELP = {
+    "encoder": "the encoder's state a<t'>: what it holds after reading the input up to step t'",
+    "decoder": "the decoder's state s<t>: what it holds when it writes the output at step t",
+    "attention": "the attention α<t,t'>: how much output step t looks at input step t' (each row sums to 1)",
     "hidden": "the hidden state a<t>: what the network remembers after reading the input at step t",
     "cell": "the LSTM cell state c<t>: the long-term memory the gates write to and read from",
     "forget": "the forget gate Γf: 1 keeps the old cell state, 0 erases it",
@@ -62,6 +65,9 @@ JACOBIAN_HELP = (
     "is shown; the why-view's Jacobians tab shows every singular value.")
 
 TIME_TITLE = "time step t → (tick labels: the input symbol read at that step)"
+INPUT_TITLE = "input step t' → (tick labels: the input symbol read at that step)"
+OUTPUT_TITLE = "output step t → (tick labels: the symbol the decoder wrote at that step)"
+ATTENTION_Y_TITLE = "output step t (the symbol written)"
 STRIP_TITLE = "time step t (value read: dark 0 to light 1; ● the two marked values)"
 
 
@@ -94,6 +100,18 @@ def symbol_label(symbol: str) -> str:
     return SYMBOL_NAMES.get(symbol, symbol if symbol.isprintable() else repr(symbol)[1:-1])
 
 
+def state_axes(probe, name: str) -> tuple[list[str], list[str] | None, str, str]:
+    """(x tick labels, y tick labels or None for unit numbers, x title, y title) of the state
+    ``name``: units by input steps, by output steps (an encoder–decoder's decoder), or the
+    attention matrix's output steps by input steps."""
+    outputs = list(getattr(probe, "output_labels", None) or [])
+    if outputs and name.startswith("attention"):
+        return list(probe.labels), outputs, INPUT_TITLE, ATTENTION_Y_TITLE
+    if outputs and name.startswith("decoder"):
+        return outputs, None, OUTPUT_TITLE, "hidden unit"
+    return list(probe.labels), None, INPUT_TITLE if outputs else TIME_TITLE, "hidden unit"
+
+
 def explain_state(name: str) -> str:
     """What the probe state titled ``name`` is; a stacked network's upper layers ("layer 2: forget
     gate Γf[2]") say which layer and what it reads."""
@@ -117,7 +135,8 @@ class HiddenStatesPanel(QWidget):
         super().__init__(parent)
         self._probe = None
         self._state_name: str | None = None
-        self._labels: list[str] = []
+        self._labels: list[str] = []        # x tick labels: the symbol of each step shown
+        self._y_labels: list[str] | None = None   # the attention matrix's rows: the output symbols
         self._step: int | None = None       # the training step of the probe shown
         self._note: str | None = None       # what the probe is, when known
         self.label_every = 1                # tick labels under every k-th time step
@@ -275,6 +294,7 @@ class HiddenStatesPanel(QWidget):
         """No probe yet: no tick labels (the next probe sets units and input symbols), and a fixed
         range instead of the empty image's -0.5..0.5."""
         self._labels = []
+        self._y_labels = None
         self._show_strip(None)
         for side in ("bottom", "left"):
             self.plot.getAxis(side).setTicks([[], []])
@@ -298,18 +318,30 @@ class HiddenStatesPanel(QWidget):
             self.state_box.clear()
             self.state_box.addItems(names)
             if self._state_name not in names:
-                self._state_name = names[0]
+                # an encoder–decoder opens on its attention matrix, the picture of the alignment
+                self._state_name = next((n for n in names if n.startswith("attention")), names[0])
             self.state_box.setCurrentText(self._state_name)
             first = True
-        if probe.labels != self._labels:
-            first = first or len(probe.labels) != len(self._labels)   # the axis fits the probe shown
-            self._labels = list(probe.labels)
-            self._show_strip(self._labels)
-            self._set_time_ticks()
+        first = self._take_labels() or first
         self._show_state(first)
         self._show_caption()
         self._show_jacobians(data.insight)
         return True
+
+    def _take_labels(self) -> bool:
+        """The x tick labels and axis titles of the state shown; True if the number of steps changed."""
+        labels, self._y_labels, time_title, y_title = state_axes(self._probe, self._state_name)
+        self.plot.setLabel("left", y_title)
+        changed = False
+        if labels != self._labels or time_title != self._time_title:
+            changed = len(labels) != len(self._labels)          # the axis fits the probe shown
+            self._labels = labels
+            self._show_strip(self._labels)
+            if self._strip_values is None:
+                self._time_title = time_title
+                self._fit_titles()
+            self._set_time_ticks()
+        return changed
 
     def shown_step(self) -> int | None:
         """The training step of the probe shown."""
@@ -332,7 +364,11 @@ class HiddenStatesPanel(QWidget):
             self._fit_titles()
         H, T = values.shape
         self.image.setRect(QRectF(0, 0, T, H))
-        if new_layout:
+        if self._y_labels is not None:       # the attention matrix: rows are the symbols written
+            self.plot.getAxis("left").setTicks([[(h + 0.5, symbol_label(s)) for h, s in enumerate(self._y_labels)], []])
+            if new_layout:
+                self.plot.setRange(xRange=(0, T), yRange=(0, H), padding=0)
+        elif new_layout:
             step = next(s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 500, 1000) if H / s <= 14)
             self.plot.getAxis("left").setTicks([[(h + 0.5, str(h)) for h in range(0, H, step)], []])
             self.plot.setRange(xRange=(0, T), yRange=(0, H), padding=0)
@@ -351,6 +387,10 @@ class HiddenStatesPanel(QWidget):
             if len(text) > 60:
                 text = text[:57] + "…"
         what = self._note or "a fixed input"
+        outputs = getattr(self._probe, "output_labels", None)
+        if outputs:                         # an encoder–decoder: the input read, the output written
+            read = "".join(symbol_label(label) for label in self._probe.labels)
+            return f"{what}, “{read}” ({len(self._probe.labels)} steps) → “{''.join(outputs)}”"
         return f"{what}, {len(labels)} steps, “{text}”"
 
     def _show_strip(self, labels) -> None:
@@ -456,6 +496,7 @@ class HiddenStatesPanel(QWidget):
     def _on_state_box_activated(self, index: int) -> None:
         self._state_name = self.state_box.itemText(index)
         if self._probe is not None:
+            self._take_labels()
             self._show_state(True)
             self._show_caption()
 
@@ -473,8 +514,13 @@ class HiddenStatesPanel(QWidget):
         values = probe.states[self._state_name]
         H, T = values.shape
         t, h = int(math.floor(pos.x())), int(math.floor(pos.y()))
-        if 0 <= t < T and 0 <= h < H:
-            symbol = symbol_label(probe.labels[t]) if t < len(probe.labels) else "?"
+        if 0 <= t < T and 0 <= h < H and self._y_labels is not None:
+            read = symbol_label(self._labels[t]) if t < len(self._labels) else "?"
+            wrote = symbol_label(self._y_labels[h]) if h < len(self._y_labels) else "?"
+            self.readout.setText(f"output step t={h + 1} (wrote “{wrote}”) looks at input step t'={t + 1} "
+                                 f"(read “{read}”): α = {values[h, t]:.3f}")
+        elif 0 <= t < T and 0 <= h < H:
+            symbol = symbol_label(self._labels[t]) if t < len(self._labels) else "?"
             if self._strip_values is not None and t < len(probe.labels):
                 label = probe.labels[t]
                 symbol = label.rstrip("*") + (", marked" if label.endswith("*") else "")

@@ -19,7 +19,9 @@ NEWLINE = "⏎"
 SAMPLE_LEGEND = f"Bold: the priming text the sample continues; {NEWLINE} a newline in the text."
 EXAMPLE_LEGEND = "input → the model's answer (the right answer) ✓ right / ✗ wrong"
 TASK_RULES = {"adding": f"; right when within {ADDING_TOLERANCE:g} of the sum",
-              "copy": "; the count of symbols recalled right after ✗"}
+              "copy": "; the count of symbols recalled right after ✗",
+              "reversal": "; the count of symbols right after ✗ (greedy decoding)",
+              "dates": "; the count of characters right after ✗ (greedy decoding)"}
 
 
 def visible_newlines(text: str) -> str:

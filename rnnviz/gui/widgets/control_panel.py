@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
+    QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
     QScrollArea, QSpinBox, QVBoxLayout, QWidget,
 )
 
@@ -157,6 +157,7 @@ class ControlPanel(QWidget):
         self._add(model, "activation", _combo(ACTIVATIONS))
         self._add(model, "hidden", _spin(1, 4096))
         self._add(model, "layers", _spin(1, MAX_LAYERS))
+        self._add(model, "attention", QCheckBox("additive (Bahdanau)"))
         self._add(model, "batch_size", _spin(0, 1_000_000))
         self._widgets["batch_size"].setSpecialValueText("full batch")
         self._add(model, "init", _combo(INITS))
@@ -240,6 +241,8 @@ class ControlPanel(QWidget):
             widget.activated.connect(lambda _i, n=name: self._on_field_edited(n))
         elif isinstance(widget, (QSpinBox, QDoubleSpinBox)):
             widget.valueChanged.connect(lambda _v, n=name: self._on_field_edited(n))
+        elif isinstance(widget, QCheckBox):
+            widget.toggled.connect(lambda _on, n=name: self._on_field_edited(n))
 
     # ---- reading and showing ----------------------------------------------------------------
     def value(self, name: str):
@@ -252,6 +255,8 @@ class ControlPanel(QWidget):
             return float(w.value())
         if isinstance(w, FileField):
             return w.path() or None
+        if isinstance(w, QCheckBox):
+            return w.isChecked()
         raise KeyError(name)
 
     def set_value(self, name: str, value) -> None:
@@ -266,6 +271,8 @@ class ControlPanel(QWidget):
             w.set_value(value)
         elif isinstance(w, FileField):
             w.set_path(value)
+        elif isinstance(w, QCheckBox):
+            w.setChecked(bool(value))
         w.blockSignals(False)
 
     def show_config(self, config: Config) -> None:
@@ -332,6 +339,8 @@ class ControlPanel(QWidget):
         if isinstance(w, QComboBox):
             i = w.findData(value)
             return w.itemText(i) if i >= 0 else str(value)
+        if isinstance(value, bool):
+            return "on" if value else "off"
         if isinstance(value, float):
             return f"{value:.4g}"
         if isinstance(value, int):
