@@ -82,9 +82,12 @@ def test_without_attention_the_panel_shows_the_two_state_heatmaps(qtbot, make_wi
 def test_the_why_dock_says_in_one_line_that_it_does_not_cover_an_encoder_decoder(qtbot, make_window):
     window = make_window(dates_config())
     window.show_why(True)
-    window.explain_now()
-    status = window.why_panel.status.text()
-    assert "encoder–decoder" in status and "\n" not in status
+    window.explain_now()                                   # refused: nothing computed, nothing raised
+    assert window.why_pages.currentWidget() is window.why_refusal
+    line = window.why_refusal.text()
+    assert "encoder–decoder" in line and "\n" not in line
+    window.controller.reset(window.controller.config.replace(task="charlm"))   # a run the views cover
+    assert window.why_pages.currentWidget() is window.why_tabs
 
 
 def test_the_gradient_flow_panel_names_the_encoders_steps_and_matrix(qtbot, make_window):
