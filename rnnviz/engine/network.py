@@ -309,8 +309,9 @@ class Network:
         return self._forward_loss(x, y, state0, mask)[0]
 
 
-def check_params(spec: NetworkSpec, params: dict) -> dict[str, np.ndarray]:
-    """Validate names, shapes, dtype and finiteness; returns contiguous arrays of ``spec.dtype``."""
+def check_params(spec, params: dict) -> dict[str, np.ndarray]:
+    """Validate names, shapes, dtype and finiteness against ``spec.param_shapes()`` (a
+    :class:`NetworkSpec` or an encoder–decoder's spec); returns contiguous arrays of ``spec.dtype``."""
     if not isinstance(params, dict):
         raise ValueError("params must be a dict of arrays")
     expected = spec.param_shapes()

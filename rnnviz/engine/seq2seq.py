@@ -62,6 +62,7 @@ import numpy as np
 from rnnviz.engine import cells, readouts, sequence
 from rnnviz.engine.flat import FlatDict
 from rnnviz.engine.init import init_params
+from rnnviz.engine.network import check_params
 from rnnviz.engine.sequence import GATE_BLOCKS, STATE_KEYS, Cancelled, summed_over_time
 
 CELL_PARAMS = ("Wax", "Waa", "ba")
@@ -605,26 +606,3 @@ class Seq2Seq:
         result.grad_a_norms, result.grad_s_norms, result.grad_c_norms = a_norms, s_norms, c_norms
         result.grad_state0 = dstate0
         return loss, grads, result
-
-
-def check_params(spec: Seq2SeqSpec, params: dict) -> dict[str, np.ndarray]:
-    """Validate names, shapes, dtype and finiteness; returns contiguous arrays of ``spec.dtype``."""
-    if not isinstance(params, dict):
-        raise ValueError("params must be a dict of arrays")
-    expected = spec.param_shapes()
-    missing = sorted(set(expected) - set(params))
-    extra = sorted(set(params) - set(expected))
-    if missing or extra:
-        raise ValueError(f"params: missing {missing or 'none'}, unexpected {extra or 'none'}; "
-                         f"expected {list(expected)}")
-    out = {}
-    for name, shape in expected.items():
-        arr = np.asarray(params[name])
-        if arr.shape != shape:
-            raise ValueError(f"params[{name!r}] must have shape {shape}; got {arr.shape}")
-        if not np.issubdtype(arr.dtype, np.floating):
-            raise ValueError(f"params[{name!r}] must be floating point; got {arr.dtype}")
-        if not np.isfinite(arr).all():
-            raise ValueError(f"params[{name!r}] holds NaN or infinite values")
-        out[name] = np.ascontiguousarray(arr, dtype=spec.dtype)
-    return out
