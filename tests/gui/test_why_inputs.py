@@ -290,3 +290,21 @@ def test_the_tooltip_is_of_the_symbol_under_the_mouse_over_either_half(view, qtb
             point = QPoint(x, rect.center().y())
             assert text.token_at(point) == k
             assert f"step {k + 1}:" in text.tip(text.token_at(point))
+
+
+def test_a_probe_without_outputs_is_shown_not_raised(make_window, dialogs):
+    """A one-character probe has no step with a target (found by the monkey test, seed 15: the
+    reset after typing one character raised IndexError in the inputs view). Every why-view and the
+    gradient-flow plot's probe source show it; the inputs view says there is nothing to explain."""
+    window = make_window(Config(**{**CONFIGS["char-rnn"], "probe": "t"}))
+    window.why_action.setChecked(True)
+    window.gradient_panel.set_source("output")
+    window.explain_now()                                  # paused: computed here, at once
+    li = window.controller.data.insight
+    assert li is not None and li.T == 1 and not len(li.output_steps)
+    view = window.inputs_view
+    assert view.selected_output() is None
+    assert view.output_label.text().startswith("No output to explain")
+    assert view.saliency_values.size == 0
+    assert window.why_panel.tau is None
+    assert not dialogs.shown, dialogs.shown

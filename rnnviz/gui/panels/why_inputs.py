@@ -561,7 +561,9 @@ class InputsView(QWidget):
 
     def selected_output(self) -> int | None:
         """The output step τ explained in the saliency view."""
-        return None if self._li is None else int(self._li.output_steps[self._output])
+        if self._li is None or not len(self._li.output_steps):
+            return None
+        return int(self._li.output_steps[self._output])
 
     def select_output(self, tau: int) -> bool:
         """Explain the output at step τ; False if that step has no output."""
@@ -611,6 +613,13 @@ class InputsView(QWidget):
     # -- saliency
     def _show_saliency(self) -> None:
         li, k = self._li, self._output
+        if not len(li.output_steps):                 # e.g. a one-character probe: nothing follows it
+            self.saliency_values = np.zeros(0)
+            self.saliency_text.set_tokens(li.labels, [None] * li.T, [""] * li.T)
+            self.output_label.setText("No output to explain: no step of this probe has a target "
+                                      "(a character model's probe needs at least two characters).")
+            self.saliency_bars.setOpts(x=np.zeros(0), height=np.zeros(0), width=0.8)
+            return
         tau = int(li.output_steps[k])
         row = np.asarray(li.saliency[tau, :tau + 1], dtype=float)
         self.saliency_values = row
