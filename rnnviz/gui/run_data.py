@@ -252,8 +252,11 @@ class RunData:
         self.loss = LossEnvelope()
         self.smooth_loss = LossEnvelope()     # min-char-rnn's smoothed loss (charlm only)
         # "all" (the global norm) and one column per parameter; 2,048 points span any plot width;
-        # each the largest over the steps its point stands for
+        # each the largest over the steps its point stands for, and in gradient_norms_min the
+        # smallest. A point's "all" is the norm of the parameters' largest (smallest) norms: never
+        # below (above) the global norm at any of its steps, so the two enclose every step's.
         self.gradient_norms = StridedRows(2048, np.float64, peaks=True)
+        self.gradient_norms_min = StridedRows(2048, np.float64, troughs=True)
         self.gradient_image = GradientImage()
         self.latest_grad_a: np.ndarray | None = None
         self.latest_grad_c: np.ndarray | None = None
@@ -311,10 +314,12 @@ class RunData:
             self.step = int(steps[-1])
         if block is not None and block.grad_steps.size:
             if block.param_names:
-                values = block.param_grad_norms.astype(float)                 # (R, P)
-                columns = {"all": np.sqrt(np.square(values).sum(axis=1)),
-                           **dict(zip(block.param_names, values.T))}
-                self.gradient_norms.add(block.grad_steps, columns)    # a row sent again: its peak grows
+                lows = block.param_grad_norms if block.param_grad_norms_min is None else block.param_grad_norms_min
+                for rows, values in ((self.gradient_norms, block.param_grad_norms), (self.gradient_norms_min, lows)):
+                    values = values.astype(float)                                  # (R, P)
+                    columns = {"all": np.sqrt(np.square(values).sum(axis=1)),
+                               **dict(zip(block.param_names, values.T))}
+                    rows.add(block.grad_steps, columns)    # a row sent again: its extremes widen
             new = block.grad_steps > (self.gradient_image.last_step or -1)   # the image takes each row once
             if new.any():
                 self.gradient_image.add(block.grad_steps[new].astype(float), log_norms(block.grad_a_norms[new]))

@@ -42,7 +42,8 @@ class SeriesBlock(NamedTuple):
 
     steps (S,) int64, loss (S,) float32, smooth_loss (S,) float32 or None (undefined throughout);
     gradient rows at the History's stride: grad_steps (R,) int64, grad_a_norms (R, T) float32,
-    param_grad_norms (R, P) float32, one column per name in ``param_names``.
+    param_grad_norms (R, P) float32, one column per name in ``param_names``, each the largest norm
+    over the steps its row stands for, and param_grad_norms_min (R, P) the smallest.
     """
 
     steps: np.ndarray
@@ -52,6 +53,7 @@ class SeriesBlock(NamedTuple):
     grad_a_norms: np.ndarray
     param_grad_norms: np.ndarray
     param_names: tuple
+    param_grad_norms_min: np.ndarray | None = None    # (R, P) each row's smallest; None: as param_grad_norms
 
 
 class BlockReader:
@@ -104,7 +106,9 @@ class History:
         self._loss = GrowingArray((), np.float32)
         self._smooth = GrowingArray((), np.float32)
         self._has_smooth = False       # whether any smooth_loss so far was defined
-        self._rows = StridedRows(max_rows, peaks={"param_norms"})   # fields "grad_a" (T,), "param_norms" (P,)
+        # fields "grad_a" (T,) and, over each row's interval, "param_norms" (P,) the largest and
+        # "param_norms_min" (P,) the smallest of each parameter's gradient norm
+        self._rows = StridedRows(max_rows, peaks={"param_norms"}, troughs={"param_norms_min"})
         self.evals: list[tuple[int, dict]] = []
         self.setting_changes: list[tuple[int, str, object, object]] = []
         self.samples: list[tuple[int, str]] = []
@@ -127,8 +131,8 @@ class History:
         else:
             self._smooth.append(_f32_range(smooth_loss))
             self._has_smooth = self._has_smooth or smooth_loss == smooth_loss
-        self._rows.append(step, {"grad_a": grad_a_norms,
-                                 "param_norms": [param_grad_norms[k] for k in self.param_names]})
+        norms = [param_grad_norms[k] for k in self.param_names]
+        self._rows.append(step, {"grad_a": grad_a_norms, "param_norms": norms, "param_norms_min": norms})
 
     @property
     def max_rows(self) -> int:
@@ -196,8 +200,21 @@ class History:
         return self._rows.column("param_norms")
 
     @property
+    def _param_norm_min_rows(self) -> np.ndarray:
+        if "param_norms_min" not in self._rows.names:
+            return np.zeros((0, len(self.param_names)), np.float32)
+        return self._rows.column("param_norms_min")
+
+    @property
     def param_grad_norms(self) -> dict[str, np.ndarray]:
+        """Each parameter's gradient norm at the kept rows: the largest over the steps a row stands for."""
         vals = self._param_norm_rows
+        return {k: vals[:, j] for j, k in enumerate(self.param_names)}
+
+    @property
+    def param_grad_norms_min(self) -> dict[str, np.ndarray]:
+        """As :attr:`param_grad_norms`, the smallest over the steps a row stands for."""
+        vals = self._param_norm_min_rows
         return {k: vals[:, j] for j, k in enumerate(self.param_names)}
 
     def __len__(self) -> int:
@@ -214,7 +231,8 @@ class History:
                            self._smooth.tail(index) if self._has_smooth else None,
                            grad_steps, rows.get("grad_a", np.zeros((n, self.T or 0), np.float32)),
                            rows.get("param_norms", np.zeros((n, len(self.param_names)), np.float32)),
-                           self.param_names)
+                           self.param_names,
+                           rows.get("param_norms_min", np.zeros((n, len(self.param_names)), np.float32)))
 
     # ------------------------------------------------------------------ saving
     def state_dict(self) -> dict:
@@ -222,6 +240,7 @@ class History:
             "steps": self.steps.copy(), "loss": self.loss.copy(), "smooth_loss": self.smooth_loss.copy(),
             "grad_steps": self.grad_steps.copy(), "grad_a_norms": self.grad_a_norms.copy(),
             "param_grad_norms": self._param_norm_rows.copy(), "param_names": list(self.param_names),
+            "param_grad_norms_min": self._param_norm_min_rows.copy(),
             "stride": self.stride,
             "evals": [[s, m] for s, m in self.evals],
             "setting_changes": [[s, n, o, v] for s, n, o, v in self.setting_changes],
@@ -243,6 +262,8 @@ class History:
             R = grad_steps.shape[0]
             grad_a = np.asarray(d["grad_a_norms"], dtype=np.float32)
             pnorms = np.asarray(d["param_grad_norms"], dtype=np.float32)
+            # (files before the lower envelope was kept: the row's value is all that is known)
+            pmins = np.asarray(d.get("param_grad_norms_min", pnorms), dtype=np.float32)
             stride = int(d["stride"])
             if R == 0:
                 self.T = None          # no rows yet: the first recorded step sets T
@@ -254,7 +275,7 @@ class History:
             if steps.ndim != 1 or loss.shape != (S,) or smooth.shape != (S,):
                 raise InputError("history loss series have mismatched lengths")
             if grad_steps.ndim != 1 or grad_a.shape != (R, self.T or 0) \
-                    or pnorms.shape != (R, len(self.param_names)):
+                    or pnorms.shape != (R, len(self.param_names)) or pmins.shape != pnorms.shape:
                 raise InputError("history gradient series have wrong shapes")
             if stride < 1 or stride & (stride - 1):
                 raise InputError("history stride must be a power of two")
@@ -267,9 +288,9 @@ class History:
         self._loss = GrowingArray.from_array(loss, np.float32)
         self._smooth = GrowingArray.from_array(smooth, np.float32)
         self._has_smooth = not np.isnan(smooth).all()
-        columns = {"grad_a": grad_a, "param_norms": pnorms} if R else {}
+        columns = {"grad_a": grad_a, "param_norms": pnorms, "param_norms_min": pmins} if R else {}
         self._rows = StridedRows.from_arrays(self._rows.max_rows, stride, grad_steps, columns,
-                                             peaks={"param_norms"})
+                                             peaks={"param_norms"}, troughs={"param_norms_min"})
         self.evals, self.setting_changes, self.samples = evals, changes, samples[-self.max_samples:]
         self.samples_recorded = len(self.samples)
 

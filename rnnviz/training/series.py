@@ -82,19 +82,34 @@ class StridedRows:
     it are dropped (repeatedly if needed). ``stride`` only grows, so a reader can tell which new
     steps will be kept before sending them.
 
-    Fields named in ``peaks`` (True: every field) keep their largest value instead: the row at step s holds the
+    Fields named in ``peaks`` keep their largest value instead: the row at step s holds the
     elementwise maximum over every step given in [s, s + stride), so a spike between two kept rows
-    is never thinned away (a gradient norm that exploded for one step stays in sight).
+    is never thinned away (a gradient norm that exploded for one step stays in sight). Fields named
+    in ``troughs`` keep the smallest likewise (a dip stays in sight). True for either means every
+    field; a field in both is an error.
     """
 
-    def __init__(self, max_rows: int, dtype=np.float32, peaks=()):
+    def __init__(self, max_rows: int, dtype=np.float32, peaks=(), troughs=()):
         self.max_rows = max(2, max_rows)
         self.dtype = np.dtype(dtype)
-        self._all_peaks = peaks is True
+        if peaks is True and troughs is True:
+            raise ValueError("a field keeps either its largest or its smallest value, not both")
+        self._all = np.maximum if peaks is True else np.minimum if troughs is True else None
         self.peaks = frozenset() if peaks is True else frozenset(peaks)
+        self.troughs = frozenset() if troughs is True else frozenset(troughs)
+        if self.peaks & self.troughs:
+            raise ValueError(f"fields {sorted(self.peaks & self.troughs)} are in both peaks and troughs")
+        self._set_reducers()
         self.stride = 1
         self._steps = GrowingArray((), np.int64)
         self._fields: dict[str, GrowingArray] = {}
+
+    def _set_reducers(self, names=()) -> None:
+        """``self._reduce``: each extreme-keeping field's ufunc (np.maximum or np.minimum)."""
+        reduce = {**{n: np.maximum for n in self.peaks}, **{n: np.minimum for n in self.troughs}}
+        if self._all is not None:
+            reduce = {**{n: self._all for n in names}, **reduce}
+        self._reduce: dict[str, np.ufunc] = reduce
 
     @property
     def names(self) -> list[str]:
@@ -103,16 +118,15 @@ class StridedRows:
     def _start(self, columns: dict, shape) -> None:
         if not self._fields and not len(self._steps):
             self._fields = {name: GrowingArray(shape(v), self.dtype) for name, v in columns.items()}
-            if self._all_peaks:
-                self.peaks = frozenset(self._fields)
+            self._set_reducers(self._fields)
         elif columns.keys() != self._fields.keys():
             raise ValueError(f"rows must have the fields {self.names}, not {list(columns)}")
 
     def add(self, steps, columns: dict) -> None:
         """Rows at ``steps`` (n,), increasing, with ``columns[name]`` (n, *shape) for every field (the
         first call sets the fields). Steps at or before the newest kept one may come again (a
-        History's reader sends a row again when its peak may have grown): they only raise the
-        peak fields of the kept row whose interval holds them."""
+        History's reader sends a row again when its extremes may have moved): they only widen the
+        peak and trough fields of the kept row whose interval holds them."""
         steps = np.asarray(steps, dtype=np.int64).reshape(-1)
         columns = {name: np.asarray(v, dtype=self.dtype) for name, v in columns.items()}
         self._start(columns, lambda v: v.shape[1:])
@@ -132,10 +146,11 @@ class StridedRows:
         new = (steps[first] == start[first]) & ~old            # groups that start a new row
         for name, series in self._fields.items():
             values = columns[name]
-            if name in self.peaks:
-                values = np.maximum.reduceat(values, first, axis=0)
+            reduce = self._reduce.get(name)
+            if reduce is not None:
+                values = reduce.reduceat(values, first, axis=0)
                 rows = at[found]
-                series.values[rows] = np.maximum(series.values[rows], values[old][found])
+                series.values[rows] = reduce(series.values[rows], values[old][found])
             else:
                 values = values[first]
             series.extend(values[new])
@@ -147,11 +162,11 @@ class StridedRows:
         if step % self.stride == 0 and len(self._steps) >= self.max_rows:
             self._thin()
         if step % self.stride:
-            if self.peaks and self._steps._n and step < self._steps._data[self._steps._n - 1] + self.stride:
-                for name in self.peaks:
+            if self._reduce and self._steps._n and step < self._steps._data[self._steps._n - 1] + self.stride:
+                for name, reduce in self._reduce.items():
                     series = self._fields[name]
                     newest = series._data[series._n - 1:series._n]   # a view, also for scalar rows
-                    np.maximum(newest, columns[name], out=newest)
+                    reduce(newest, columns[name], out=newest)
             return
         if not self._fields:
             self._start(columns, np.shape)
@@ -160,19 +175,19 @@ class StridedRows:
             series.append(columns[name])
 
     def _thin(self) -> None:
-        """Double the stride and drop the rows off it (a peak field's kept row first takes the
-        maximum of the dropped row in its new interval)."""
+        """Double the stride and drop the rows off it (a peak or trough field's kept row first takes
+        the extreme of the dropped row in its new interval)."""
         old, self.stride = self.stride, 2 * self.stride
         steps = self._steps.values
         kept = steps % self.stride == 0
-        if self.peaks:
+        if self._reduce:
             dropped = np.flatnonzero(~kept)
             dropped = dropped[dropped > 0]
             into = dropped - 1
             joins = kept[into] & (steps[dropped] == steps[into] + old)
-            for name in self.peaks:
+            for name, reduce in self._reduce.items():
                 values = self._fields[name].values
-                values[into[joins]] = np.maximum(values[into[joins]], values[dropped[joins]])
+                values[into[joins]] = reduce(values[into[joins]], values[dropped[joins]])
         for series in (self._steps, *self._fields.values()):
             series.keep(kept)
 
@@ -197,12 +212,11 @@ class StridedRows:
 
     @classmethod
     def from_arrays(cls, max_rows: int, stride: int, steps, columns: dict, dtype=np.float32,
-                    peaks=()) -> "StridedRows":
+                    peaks=(), troughs=()) -> "StridedRows":
         """Rows as saved: ``stride`` and the rows it kept (no decimation is applied on loading)."""
-        rows = cls(max(max_rows, len(steps)), dtype, peaks)
+        rows = cls(max(max_rows, len(steps)), dtype, peaks, troughs)
         rows.stride = stride
         rows._steps = GrowingArray.from_array(steps, np.int64)
         rows._fields = {name: GrowingArray.from_array(v, rows.dtype) for name, v in columns.items()}
-        if rows._all_peaks:
-            rows.peaks = frozenset(rows._fields)
+        rows._set_reducers(rows._fields)
         return rows

@@ -68,10 +68,10 @@ def test_loss_envelope_is_bounded_and_keeps_every_extreme():
 
 
 def test_window_keeps_per_parameter_gradient_norms_of_every_kth_step_from_snapshots():
-    """What the gradient panel draws from snapshots: for each kept step, the largest norm per
-    parameter over the steps it stands for, and the largest global norm of the history's rows in
-    it, however many snapshots and stride doublings it took (in the trainer's History and in the
-    window's own rows): a spike is never thinned away. And every step's loss, in order."""
+    """What the gradient panel draws from snapshots: for each kept step, the largest and the smallest
+    norm per parameter over the steps it stands for, and an envelope holding every step's global
+    norm, however many snapshots and stride doublings it took (in the trainer's History and in the
+    window's own rows): neither a spike nor a dip is thinned away. And every step's loss, in order."""
     from rnnviz.gui.run_data import RunData
     from rnnviz.training.history import BlockReader, History
 
@@ -83,6 +83,8 @@ def test_window_keeps_per_parameter_gradient_norms_of_every_kth_step_from_snapsh
     reader = BlockReader(history)
     data = RunData()
     data.gradient_norms = StridedRows(256, np.float64, peaks=True)
+    data.gradient_norms_min = StridedRows(256, np.float64, troughs=True)
+    norms[4321] = [1e-7, 5.0, 2.0]      # one step whose Wax gradient nearly vanished
     step = snapshots = 0
     while step < n_steps:
         for _ in range(min(int(rng.integers(1, 400)), n_steps - step)):
@@ -99,13 +101,21 @@ def test_window_keeps_per_parameter_gradient_norms_of_every_kth_step_from_snapsh
     def peak(first, width):
         return norms[first:min(first + width, n_steps + 1)].max(axis=0)
 
+    def trough(first, width):
+        return norms[first:min(first + width, n_steps + 1)].min(axis=0)
+
+    lows = data.gradient_norms_min
+    np.testing.assert_array_equal(lows.steps, rows.steps)
     for j, name in enumerate(names):
         np.testing.assert_array_equal(rows.column(name), [peak(s, rows.stride)[j] for s in kept])
+        np.testing.assert_array_equal(lows.column(name), [trough(s, rows.stride)[j] for s in kept])
+    assert lows.column("Wax").min() == np.float32(1e-7)        # the dip survives
     # the global norm: at least the largest of any step in the interval (no spike lost), at most
     # what the per-parameter peaks allow
     global_norm = np.sqrt((norms.astype(float) ** 2).sum(axis=1))
-    for s, value in zip(kept, rows.column("all")):
+    for s, value, low in zip(kept, rows.column("all"), lows.column("all")):
         assert global_norm[s:s + rows.stride].max() <= value * (1 + 1e-12)
+        assert low <= global_norm[s:s + rows.stride].min() * (1 + 1e-12)
         assert value <= np.sqrt((peak(s, rows.stride).astype(float) ** 2).sum()) * (1 + 1e-12)
     np.testing.assert_array_equal(data.loss.x, np.arange(1, n_steps + 1))
     np.testing.assert_array_equal(data.loss.mean, losses[1:].astype(np.float32))

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from rnnviz.training import Config, Trainer
+from rnnviz.errors import InputError
 from rnnviz.training.history import F32_MAX, History
 
 S = 100_000
@@ -118,11 +119,27 @@ def test_state_dict_round_trip_is_exact_and_recording_continues():
 
     again = small_history()
     again.load_state_dict(state)
-    for key in ("steps", "loss", "smooth_loss", "grad_steps", "grad_a_norms", "param_grad_norms"):
+    for key in ("steps", "loss", "smooth_loss", "grad_steps", "grad_a_norms", "param_grad_norms",
+                "param_grad_norms_min"):
         a, b = state[key], again.state_dict()[key]
         assert a.dtype == b.dtype and np.array_equal(a, b), key
     fill(again, 1, True, first=3007)
     assert again.steps[-1] == 3007 and len(again) == 3001
+
+
+def test_a_file_without_the_lower_envelope_loads_with_the_kept_norms_as_both_extremes():
+    """Sessions saved before the smallest norms were kept: each row's one norm is all that is known."""
+    h = small_history()
+    fill(h, 3000, True, first=7)
+    state = h.state_dict()
+    del state["param_grad_norms_min"]
+    again = small_history()
+    again.load_state_dict(state)
+    np.testing.assert_array_equal(again.state_dict()["param_grad_norms_min"], state["param_grad_norms"])
+    bad = h.state_dict()
+    bad["param_grad_norms_min"] = bad["param_grad_norms_min"][:-1]
+    with pytest.raises(InputError, match="wrong shapes"):
+        small_history().load_state_dict(bad)
 
 
 def test_old_float64_state_loads_as_float32():
@@ -209,6 +226,10 @@ def test_values_recorded_between_reads_are_all_there_whenever_it_is_read():
     stride, steps_arr = expected["stride"], np.asarray(steps)
     peaks = [norms[(steps_arr >= s) & (steps_arr < s + stride)].max(axis=0) for s in expected["grad_steps"]]
     np.testing.assert_array_equal(expected["param_grad_norms"], np.array(peaks, dtype=np.float32))
+    # and the smallest, so a dip is never thinned away either
+    troughs = [norms[(steps_arr >= s) & (steps_arr < s + stride)].min(axis=0) for s in expected["grad_steps"]]
+    np.testing.assert_array_equal(expected["param_grad_norms_min"], np.array(troughs, dtype=np.float32))
+    assert (expected["param_grad_norms_min"] < expected["param_grad_norms"]).any()
     for h in histories[1:]:
         got = h.state_dict()
         assert got.keys() == expected.keys()

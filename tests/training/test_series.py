@@ -57,27 +57,50 @@ def test_rows_after_a_step_are_copies_of_the_newest_rows():
 
 @settings(max_examples=80, deadline=None)
 @given(st.lists(st.integers(1, 40), min_size=1, max_size=30), st.integers(2, 50), st.booleans(), st.integers(0, 10**6))
-def test_peak_fields_keep_the_largest_value_of_each_interval(chunks, max_rows, one_by_one, seed):
-    """A peak field's row at step s holds the maximum over the steps s … s + stride − 1 (so a one-step
-    spike survives any thinning), while the other fields hold the value at s itself."""
+def test_peak_and_trough_fields_keep_the_extremes_of_each_interval(chunks, max_rows, one_by_one, seed):
+    """A peak field's row at step s holds the maximum over the steps s … s + stride − 1 and a trough
+    field's the minimum (so a one-step spike or dip survives any thinning), while the other fields
+    hold the value at s itself."""
     rng = np.random.default_rng(seed)
     total = sum(chunks)
-    values = rng.random((total + 1, 2))
+    values = rng.random((total + 1, 2)) + 1.0
     values[rng.integers(1, total + 1)] = 1e6                   # one spike somewhere
-    rows = StridedRows(max_rows, np.float64, peaks={"peak"})
+    values[rng.integers(1, total + 1)] = 1e-6                  # and one dip
+    rows = StridedRows(max_rows, np.float64, peaks={"peak"}, troughs={"trough"})
     step = 0
     for size in chunks:
         steps = np.arange(step + 1, step + 1 + size)
-        cols = {"peak": values[steps], "at": values[steps, 0]}
+        cols = {"peak": values[steps], "trough": values[steps], "at": values[steps, 0]}
         if one_by_one:
             for i, s in enumerate(steps):
-                rows.append(int(s), {"peak": cols["peak"][i], "at": cols["at"][i]})
+                rows.append(int(s), {name: col[i] for name, col in cols.items()})
         else:
             rows.add(steps, cols)
         step += size
-    for s, peak, at in zip(rows.steps, rows.column("peak"), rows.column("at")):
-        np.testing.assert_array_equal(peak, values[s:min(s + rows.stride, total + 1)].max(axis=0))
+    for s, peak, trough, at in zip(rows.steps, rows.column("peak"), rows.column("trough"), rows.column("at")):
+        interval = values[s:min(s + rows.stride, total + 1)]
+        np.testing.assert_array_equal(peak, interval.max(axis=0))
+        np.testing.assert_array_equal(trough, interval.min(axis=0))
         assert at == values[s, 0]
     if len(rows) and rows.steps[0] == rows.stride:
         covered = values[rows.stride:rows.steps[-1] + rows.stride]
         assert rows.column("peak").max() == covered.max()
+        assert rows.column("trough").min() == covered.min()
+
+
+def test_every_field_can_keep_its_minimum_and_resent_rows_only_lower_it():
+    """troughs=True: every field is a trough (the window's lower gradient envelope); a row sent again
+    (a History's reader resends the newest interval) lowers the kept row, never raises it."""
+    rows = StridedRows(4, np.float64, troughs=True)
+    rows.add(np.arange(1, 9), {"x": np.array([5.0, 4, 6, 3, 7, 2, 8, 9])})
+    assert rows.stride == 2
+    np.testing.assert_array_equal(rows.steps, [2, 4, 6, 8])
+    np.testing.assert_array_equal(rows.column("x"), [4.0, 3, 2, 9])
+    rows.add([8, 9], {"x": [10.0, 1.0]})            # step 8 again, higher: no change; 9 joins row 8
+    np.testing.assert_array_equal(rows.column("x"), [4.0, 3, 2, 1])
+    try:
+        StridedRows(4, peaks={"x"}, troughs={"x"})
+    except ValueError as exc:
+        assert "both" in str(exc)
+    else:
+        raise AssertionError("a field in both peaks and troughs must be refused")

@@ -240,7 +240,9 @@ class GradientFlowPanel(QWidget):
                                             "clipping; black: all parameters together (the global norm that "
                                             "norm clipping compares with the threshold). In a long run a point stands for "
                                             "several steps and shows the largest norm among them, so a "
-                                            "one-step spike stays visible.")
+                                            "one-step spike stays visible; the grey band under the black line "
+                                            "reaches down to the smallest global norm among them, so a dip "
+                                            "stays visible too.")
         self.params.setLogMode(y=True)
         for side in ("left", "bottom"):
             plain_axis(self.params.getAxis(side))
@@ -249,6 +251,15 @@ class GradientFlowPanel(QWidget):
         self.global_curve = self.params.plot(pen=pg.mkPen((0, 0, 0), width=1.5), connect="finite")
         self.global_curve.setDownsampling(auto=True, method="peak")
         self.global_curve.setClipToView(True)
+        # The lower edge of the global norm's envelope (each point's smallest; see RunData), and the
+        # band between it and the black line: one line while every step has its own point.
+        self.global_low_curve = self.params.plot(pen=pg.mkPen((150, 150, 150), width=1), connect="finite")
+        self.global_low_curve.setDownsampling(auto=True, method="peak")
+        self.global_low_curve.setClipToView(True)
+        self.global_band = pg.FillBetweenItem(self.global_curve, self.global_low_curve, brush=(0, 0, 0, 40))
+        self.params.addItem(self.global_band)
+        for z, item in enumerate((self.global_band, self.global_low_curve, self.global_curve)):
+            item.setZValue(z + 1)            # the black line on top of its band and the parameters'
         self.threshold = pg.InfiniteLine(angle=0, pen=THRESHOLD_PEN, label="clip threshold",
                                          labelOpts={"position": 0.98, "color": (200, 0, 0),
                                                     "fill": (255, 255, 255, 190),
@@ -287,7 +298,8 @@ class GradientFlowPanel(QWidget):
             self.params.removeItem(curve)
         self._param_curves.clear()
         self._set_params_title([])
-        for item in (self.latest_a, self.latest_c, self.latest_ablock, self.latest_bound, self.global_curve):
+        for item in (self.latest_a, self.latest_c, self.latest_ablock, self.latest_bound, self.global_curve,
+                     self.global_low_curve):
             item.setData([], [])
         self.tau_line.hide()
         self.image.clear()
@@ -409,7 +421,10 @@ class GradientFlowPanel(QWidget):
         if len(rows):
             self._has_norms = True
             self.global_curve.setData(steps, positive_or_nan(rows.column("all")))
-            shown = [rows.column(n) for n in rows.names]
+            lows = data.gradient_norms_min
+            low = lows.column("all") if len(lows) == len(rows) and "all" in lows.names else rows.column("all")
+            self.global_low_curve.setData(steps, positive_or_nan(low))
+            shown = [rows.column(n) for n in rows.names] + [low]
             if self._clip[0] == "norm":
                 shown.append(np.array([self._clip[1]]))    # keep the threshold line in view
             fit_log_range(self.params, shown)
