@@ -297,8 +297,9 @@ class History:
 
 def write_csv(history: History, path: str) -> None:
     """``history`` as CSV, a row per step: step, loss, smooth_loss (if defined), the global and
-    per-parameter gradient norms (on the steps that kept a gradient row), held-out metrics
-    (``test_*``, on the steps that were evaluated). Empty cells where there is no value."""
+    per-parameter gradient norms (on the steps that kept a gradient row; once a long run has
+    thinned them, the largest over the steps a row stands for), held-out metrics (``test_*``, on
+    the steps that were evaluated). Empty cells where there is no value."""
     steps = np.asarray(history.steps)
     names = list(history.param_grad_norms)
     norms = {n: np.asarray(v, dtype=float) for n, v in history.param_grad_norms.items()}
