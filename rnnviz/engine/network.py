@@ -25,8 +25,7 @@ from rnnviz.engine import readouts, sequence, stack
 from rnnviz.engine.flat import FlatDict
 from rnnviz.engine.init import init_params
 from rnnviz.engine.sequence import GATE_BLOCKS
-from rnnviz.engine.stack import (MAX_LAYERS, cell_param_names, direction_key, directions, layer_key,
-                                 state_keys)
+from rnnviz.engine.stack import MAX_LAYERS, cell_param_names, direction_key, directions, state_keys
 
 PARAM_NAMES = ("Wax", "Waa", "ba", "Wya", "by")
 """The parameters every cell has; :meth:`NetworkSpec.param_shapes` gives a cell's own (with "baa")."""
@@ -249,7 +248,7 @@ class Network:
     def forward(self, x, state0=None) -> ForwardResult:
         """Outputs and every hidden state for x (T, N, D) or tokens (T, N); no gradients."""
         x = self._check_x(x)
-        T, N = x.shape[:2]
+        N = x.shape[1]
         state0 = self.check_state(state0, N)
         spec, p = self.spec, self.params
         A_out, final, caches = self._run_forward(x, state0, self.cancel)
