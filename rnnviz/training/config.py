@@ -257,6 +257,8 @@ _CONDITIONAL = {
             lambda c: f"--optimizer {c.optimizer} has no eps (adagrad, rmsprop and adam do)"),
     "layers": (lambda c: not is_encoder_decoder(c.task),
                lambda c: f"the {c.task} task's encoder and decoder are one layer each (stacked layers: the other tasks)"),
+    "bidirectional": (lambda c: bidirectional_refusal(c.task) is None,
+                      lambda c: f"a bidirectional network {bidirectional_refusal(c.task)}"),
     "attention": (lambda c: is_encoder_decoder(c.task),
                   lambda c: f"only the encoder–decoder tasks ({', '.join(ENCODER_DECODER_TASKS)}) attend, not {c.task}"),
     "clip": (lambda c: c.clip_mode != "none", lambda c: "clipping is off (--clip-mode none); add --clip-mode norm or value"),
