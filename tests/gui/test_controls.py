@@ -367,8 +367,9 @@ def test_the_bidirectional_box_builds_a_two_direction_network_and_is_off_for_the
     window.reset_run()
     c = window.controller
     assert c.config.bidirectional and "Waa_rev" in c.trainer.network.params
-    c.step_once()
+    c.start(max_steps=3)
     wait_idle(qtbot, window)
+    window.render_now()                                     # every panel draws the 2H-wide readout
     qtbot.waitUntil(lambda: window.hidden_panel.state_box.count() > 1, timeout=10_000)
     names = [window.hidden_panel.state_box.itemText(i) for i in range(window.hidden_panel.state_box.count())]
     assert names == ["hidden a<t>", "reverse: hidden a<t>"]

@@ -4,6 +4,7 @@ through the Trainer on a tagging and a many-to-one task; saved and resumed; old 
 one-direction networks; the memory estimate, the probe's states and the why-views know it."""
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,8 +17,6 @@ from rnnviz.session.session import load_tree
 from rnnviz.training.config import Config, unused_settings
 from rnnviz.training.memory import estimate_bytes
 from rnnviz.training.trainer import Trainer
-
-from pathlib import Path
 
 OLD_FILE = Path(__file__).parents[1] / "data" / "charlm-float64-history.rnnviz"
 
