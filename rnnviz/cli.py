@@ -482,7 +482,7 @@ def _cmd_gradcheck(args) -> int:
     rng = np.random.default_rng(args.seed)
     T, N, D, H, K = args.steps_t, 3, 5, args.hidden, 4
     spec = NetworkSpec(args.cell, D, H, K, input_kind="dense", readout="softmax", reduction="mean",
-                       activation=args.activation, layers=args.layers)
+                       activation=args.activation, layers=args.layers, bidirectional=args.bidirectional)
     net = Network.create(spec, rng, "xavier")
     x = rng.standard_normal((T, N, D))
     y = rng.integers(0, K, (T, N))
@@ -490,6 +490,7 @@ def _cmd_gradcheck(args) -> int:
     report = gradcheck(net, x, y, state0, h=1e-5 if args.activation == "relu" else 1e-3)
     print(f"gradient check: {args.cell} ({args.activation if args.cell == 'rnn' else 'gated'}), "
           f"T={T} N={N} D={D} H={H} K={K}" + (f" L={args.layers}" if args.layers > 1 else "")
+          + (", bidirectional" if args.bidirectional else "")
           + ", float64, centred differences")
     width = max(len(k) for k in report)
     for k, v in report.items():
@@ -556,6 +557,7 @@ def build_parser() -> argparse.ArgumentParser:
     gc.add_argument("--hidden", type=int, default=6)
     gc.add_argument("--layers", type=int, choices=range(1, MAX_LAYERS + 1), default=1, metavar="L",
                     help=f"stacked layers, 1 to {MAX_LAYERS}")
+    gc.add_argument("--bidirectional", action="store_true", help="each layer also reads the sequence backwards")
     gc.add_argument("--steps-t", type=int, default=6, help="time steps")
     gc.add_argument("--seed", type=int, default=0)
 

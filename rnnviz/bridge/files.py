@@ -14,12 +14,13 @@ import tempfile
 
 import numpy as np
 
+from rnnviz.engine.network import check_params
 from rnnviz.errors import FileError, InputError
 from rnnviz.session import check_save_target, load_session, save_session
 from rnnviz.training.config import CELL_TITLES, Config
 from rnnviz.training.trainer import Trainer
 
-from .torch_names import FORMAT, TORCH_MODULES, from_torch, layer_count, to_torch
+from .torch_names import FORMAT, TORCH_MODULES, from_torch, is_bidirectional, layer_count, to_torch
 
 MAX_FILE_BYTES = 2 << 30
 
@@ -37,6 +38,8 @@ def export_session(session_path: str, out_path: str, *, force: bool = False) -> 
     vocabulary = trainer.task.vocab if config.task == "charlm" else None
     tensors, metadata = to_torch(trainer.network.params, config.cell, config.activation, vocabulary,
                                  config.task)
+    if config.task != "charlm":      # the task's settings fix the data's sizes: import rebuilds the task
+        metadata["rnnviz_config"] = json.dumps({k: v for k, v in config.to_dict().items() if k != "preset"})
     target = _check_target(out_path, force)
     folder = os.path.dirname(target) or "."
     fd, temporary = tempfile.mkstemp(prefix=".rnnviz-export-", suffix=".tmp", dir=folder)
@@ -96,6 +99,10 @@ def import_weights(path: str, save_path: str, *, corpus_path: str | None = None,
     corpus; with both, the corpus must use exactly the file's symbols. Without a corpus the
     session's text is the vocabulary itself: enough to look inside the model (probe texts,
     ``rnnviz explain``), not to train or evaluate on.
+
+    A file rnnviz exported from another task (parity, copy, …; metadata ``rnnviz_config``, the
+    run's settings) makes a session of that task instead; this is how a bidirectional network comes
+    back, since a character model cannot be one.
     """
     tensors, metadata = read_safetensors(path)
     fmt = metadata.get("format")
@@ -109,6 +116,17 @@ def import_weights(path: str, save_path: str, *, corpus_path: str | None = None,
     layers = layer_count(params)
     if metadata.get("num_layers", str(layers)) != str(layers):
         raise InputError(f"{path} says num_layers {metadata['num_layers']} but holds the weights of {layers}")
+    bidirectional = is_bidirectional(params)
+    if metadata.get("bidirectional", str(bidirectional).lower()) != str(bidirectional).lower():
+        raise InputError(f"{path} says bidirectional {metadata['bidirectional']} but holds the weights of "
+                         f"{'a bidirectional' if bidirectional else 'a one-direction'} network")
+    if "rnnviz_config" in metadata:
+        return _import_task_session(path, metadata["rnnviz_config"], cell, params, save_path, force)
+    if bidirectional:
+        raise InputError(f"{path} holds a bidirectional nn.{TORCH_MODULES[cell]}; import makes character models, "
+                         "which cannot be bidirectional (the reverse direction would read the character to "
+                         "predict); rnnviz reads a bidirectional file only with the task settings its own "
+                         "export writes (metadata rnnviz_config)")
     vocabulary = _vocabulary(metadata, path)
     corpus_text = None
     if corpus_path is not None:
@@ -142,6 +160,32 @@ def import_weights(path: str, save_path: str, *, corpus_path: str | None = None,
     state["params"] = params
     state["previous_params"] = {k: v.copy() for k, v in params.items()}
     trainer = Trainer.from_state_dict(state, corpus_text=corpus_text)
+    save_session(trainer, save_path)
+    return trainer
+
+
+def _import_task_session(path: str, raw_config: str, cell: str, params: dict, save_path: str,
+                         force: bool) -> Trainer:
+    """A session of the task in the file's ``rnnviz_config`` metadata holding ``params``."""
+    try:
+        settings = json.loads(raw_config)
+    except ValueError:
+        raise InputError(f"{path}: its rnnviz_config metadata is not JSON") from None
+    if not isinstance(settings, dict):
+        raise InputError(f"{path}: its rnnviz_config metadata must be a JSON object of settings")
+    config = Config.from_dict({**settings, "cell": cell})         # SettingError names a bad setting
+    if config.task == "charlm":
+        raise InputError(f"{path}: its rnnviz_config names the charlm task, whose files carry a vocabulary instead")
+    check_save_target(save_path, force=force)
+    trainer = Trainer(config)
+    try:
+        check_params(trainer.spec, params)
+    except ValueError as exc:
+        raise InputError(f"{path} does not fit its own settings ({config.task}): {exc}") from None
+    state = trainer.state_dict()
+    state["params"] = params
+    state["previous_params"] = {k: v.copy() for k, v in params.items()}
+    trainer = Trainer.from_state_dict(state)
     save_session(trainer, save_path)
     return trainer
 
@@ -187,6 +231,7 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
 def run_export(args) -> int:
     metadata = export_session(args.session, args.output, force=args.force)
     layers = "" if metadata["num_layers"] == "1" else f", num_layers {metadata['num_layers']}"
+    layers += ", bidirectional" if metadata["bidirectional"] == "true" else ""
     print(f"wrote {args.output}: nn.{TORCH_MODULES[metadata['cell']]} (hidden {metadata['hidden_size']}, "
           f"input {metadata['input_size']}{layers}) + nn.Linear 'fc' (output {metadata['output_size']})")
     return 0
@@ -207,7 +252,10 @@ def run_import(args) -> int:
     trainer = import_weights(args.weights, args.save, corpus_path=args.corpus, cell=args.cell, force=args.force)
     spec = trainer.spec
     cell = CELL_TITLES.get(spec.cell, spec.cell)
-    layers = "" if spec.layers == 1 else f"{spec.layers} layers of "
+    layers = ("" if spec.layers == 1 else f"{spec.layers} layers of ") + ("bidirectional " if spec.bidirectional else "")
+    if not trainer.is_charlm:
+        print(f"wrote {args.save}: {trainer.config.task} task, {cell} with {layers}{spec.hidden_size} hidden units")
+        return 0
     print(f"wrote {args.save}: character model, {cell} with {layers}{spec.hidden_size} hidden units, "
           f"{spec.input_size} symbols" + ("" if args.corpus else " (no corpus: the session's text is "
                                           "the vocabulary; open it to inspect, not to train)"))

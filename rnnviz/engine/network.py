@@ -7,6 +7,10 @@ GRU (cell "gru_torch") also has ``baa`` (H,), the recurrent bias its reset gate 
 A stacked network (``layers`` L ≥ 2) adds, for each layer l = 2 … L, ``Wax[l]`` (G·H, H),
 ``Waa[l]`` (G·H, H), ``ba[l]`` (G·H,) (+ ``baa[l]``); its states are ``a``, ``c`` (layer 1),
 ``a[2]``, ``c[2]``, … and the readout reads the top layer (see :mod:`rnnviz.engine.stack`).
+A bidirectional network (``bidirectional=True``) adds each layer's reverse direction, named with
+``_rev`` (``Wax_rev``, ``Waa_rev[2]`` …; states ``a_rev``, ``c_rev[2]`` …); layers l ≥ 2 read both
+directions' states (``Wax[l]`` (G·H, 2H)), and so does the readout: ``Wya`` (K, 2H). Many-to-one
+reads ``[→a<T>; ←a<1>]``, each direction's last state (PyTorch's ``h_n``).
 See :mod:`rnnviz.engine.cells` for the gate layout.
 """
 
@@ -21,7 +25,7 @@ from rnnviz.engine import readouts, sequence, stack
 from rnnviz.engine.flat import FlatDict
 from rnnviz.engine.init import init_params
 from rnnviz.engine.sequence import GATE_BLOCKS
-from rnnviz.engine.stack import MAX_LAYERS, cell_param_names, layer_key, state_keys
+from rnnviz.engine.stack import MAX_LAYERS, cell_param_names, direction_key, directions, state_keys
 
 PARAM_NAMES = ("Wax", "Waa", "ba", "Wya", "by")
 """The parameters every cell has; :meth:`NetworkSpec.param_shapes` gives a cell's own (with "baa")."""
@@ -43,6 +47,7 @@ class NetworkSpec:
     reduction: str = "mean"     # over time: "mean" or "sum"; always the mean over the batch
     dtype: str = "float64"
     layers: int = 1             # L stacked layers, 1 … MAX_LAYERS; the readout reads the top one
+    bidirectional: bool = False  # each layer also reads the sequence backwards (names "_rev")
 
     def __post_init__(self):
         if self.cell not in GATE_BLOCKS:
@@ -64,6 +69,8 @@ class NetworkSpec:
         if (isinstance(self.layers, bool) or not isinstance(self.layers, (int, np.integer))
                 or not 1 <= self.layers <= MAX_LAYERS):
             raise ValueError(f"layers must be a whole number from 1 to {MAX_LAYERS} (got {self.layers!r})")
+        if not isinstance(self.bidirectional, (bool, np.bool_)):
+            raise ValueError(f"bidirectional must be True or False (got {self.bidirectional!r})")
 
     @property
     def gate_blocks(self) -> int:
@@ -72,16 +79,24 @@ class NetworkSpec:
     @property
     def state_keys(self) -> tuple[str, ...]:
         """Every layer's state keys: ``("a",)``, ``("a", "c")`` for an LSTM, ``("a", "a[2]")`` …"""
-        return state_keys(self.cell, self.layers)
+        return state_keys(self.cell, self.layers, self.bidirectional)
+
+    @property
+    def output_width(self) -> int:
+        """Width of what the readout (and layer l ≥ 2) reads: H, or 2H bidirectional."""
+        return self.hidden_size * (2 if self.bidirectional else 1)
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
-        """Every parameter's shape, in order: layer 1, layer 2, …, then Wya, by."""
+        """Every parameter's shape, in order: layer 1 (forward, then reverse), layer 2, …, then
+        Wya, by."""
         G, D, H, K = self.gate_blocks, self.input_size, self.hidden_size, self.output_size
         shapes = {}
         for layer in range(1, self.layers + 1):
-            one = {"Wax": (G * H, D if layer == 1 else H), "Waa": (G * H, H), "ba": (G * H,), "baa": (H,)}
-            shapes.update((layer_key(name, layer), one[name]) for name in cell_param_names(self.cell))
-        return {**shapes, "Wya": (K, H), "by": (K,)}
+            one = {"Wax": (G * H, D if layer == 1 else self.output_width), "Waa": (G * H, H), "ba": (G * H,),
+                   "baa": (H,)}
+            for reverse in directions(self.bidirectional):
+                shapes.update((direction_key(name, layer, reverse), one[name]) for name in cell_param_names(self.cell))
+        return {**shapes, "Wya": (K, self.output_width), "by": (K,)}
 
 
 @dataclass
@@ -102,6 +117,10 @@ class ForwardResult:
     layer_grad_a_norms: (L, T) ``||dL/da[l]<t>||`` per layer, bottom first (row 0 is
         ``grad_a_norms``); None after ``forward``.
     layer_grad_c_norms: (L, T) likewise ``||dL/dc[l]<t>||`` for LSTM.
+    reverse_grad_a_norms, reverse_grad_c_norms: bidirectional networks, (L, T) the same for each
+        layer's reverse direction (t in time order); the fields above are the forward directions'.
+        A bidirectional network's states and final_state hold the reverse directions' too
+        ("a_rev", "f_rev[2]", …; states in time order, its final state is ←a<1>).
     """
 
     outputs: np.ndarray
@@ -112,6 +131,8 @@ class ForwardResult:
     grad_state0: dict | None = None
     layer_grad_a_norms: np.ndarray | None = None
     layer_grad_c_norms: np.ndarray | None = None
+    reverse_grad_a_norms: np.ndarray | None = None
+    reverse_grad_c_norms: np.ndarray | None = None
 
 
 class Network:
@@ -145,7 +166,8 @@ class Network:
         """Fresh weights by the ``init`` scheme (see :func:`rnnviz.engine.init.init_params`)."""
         G, D, H, K = spec.gate_blocks, spec.input_size, spec.hidden_size, spec.output_size
         return cls(spec, init_params(spec.cell, D, H, K, G, rng, init, dtype=np.dtype(spec.dtype),
-                                     forget_bias=forget_bias, layers=spec.layers))
+                                     forget_bias=forget_bias, layers=spec.layers,
+                                     bidirectional=spec.bidirectional))
 
     @property
     def dtype(self) -> np.dtype:
@@ -226,25 +248,34 @@ class Network:
     def forward(self, x, state0=None) -> ForwardResult:
         """Outputs and every hidden state for x (T, N, D) or tokens (T, N); no gradients."""
         x = self._check_x(x)
-        T, N = x.shape[:2]
+        N = x.shape[1]
         state0 = self.check_state(state0, N)
         spec, p = self.spec, self.params
-        A, final, caches = self._run_forward(x, state0, self.cancel)
-        A_out = A[T] if spec.many_to_one else A[1:]
+        A_out, final, caches = self._run_forward(x, state0, self.cancel)
         outputs = readouts.outputs(A_out @ p["Wya"].T + p["by"], spec.readout)
         states = {}
-        for layer, cache in enumerate(caches, start=1):
-            states.update((layer_key(k, layer), v) for k, v in _layer_states(cache, spec.hidden_size).items())
+        for layer, pair in enumerate(caches, start=1):
+            for reverse, cache in zip(directions(spec.bidirectional), pair):
+                states.update((direction_key(k, layer, reverse), v[::-1] if reverse else v)
+                              for k, v in _layer_states(cache, spec.hidden_size).items())
         return ForwardResult(outputs, final, states)
 
     def _run_forward(self, x: np.ndarray, state0: dict, cancel=None):
-        """``(A, final_state, caches)`` for checked x and state0: the top layer's states, every
-        layer's last states and one cache per layer (one layer: the sequence pass alone)."""
+        """``(A_out, final_state, caches)`` for checked x and state0: what the readout reads (the
+        top layer's states (T, N, H), or a<T> (N, H) many-to-one; bidirectional 2H wide), every
+        layer's last states, and per layer a tuple of its directions' caches."""
         spec = self.spec
+        if spec.bidirectional:
+            Y, last, final, caches = stack.forward_bidirectional(self.params, spec.cell, spec.activation,
+                                                                 spec.layers, x, state0, cancel)
+            return (last if spec.many_to_one else Y), final, caches
         if spec.layers == 1:
             A, final, cache = sequence.forward_sequence(self.params, spec.cell, spec.activation, x, state0, cancel)
-            return A, final, [cache]
-        return stack.forward_stack(self.params, spec.cell, spec.activation, spec.layers, x, state0, cancel)
+            caches = [cache]
+        else:
+            A, final, caches = stack.forward_stack(self.params, spec.cell, spec.activation, spec.layers, x, state0,
+                                                   cancel)
+        return (A[-1] if spec.many_to_one else A[1:]), final, [(c,) for c in caches]
 
     def _forward_loss(self, x, y, state0, mask):
         """Checked forward pass through the readout and loss; returns what the gradient needs."""
@@ -254,10 +285,9 @@ class Network:
         y = self._check_y(y, T, N)
         mask = self._check_mask(mask, T)
         spec, p = self.spec, self.params
-        A, final, cache = self._run_forward(x, state0, self.cancel)
+        A_out, final, cache = self._run_forward(x, state0, self.cancel)   # (N, H) or (T, N, H); 2H bidir.
         weights = sequence.loss_weights(T, N, mask, spec.reduction, spec.many_to_one, self.dtype)
-        A_out = A[T] if spec.many_to_one else A[1:]                  # (N, H) or (T, N, H)
-        logits = A_out.reshape(-1, spec.hidden_size) @ p["Wya"].T + p["by"]     # (N or T·N, K)
+        logits = A_out.reshape(-1, spec.output_width) @ p["Wya"].T + p["by"]     # (N or T·N, K)
         logits = logits.reshape(A_out.shape[:-1] + (-1,))
         loss, outputs, dlogits = readouts.loss_and_grad(logits, y, spec.readout, weights)
         return loss, dlogits, A_out, outputs, final, cache
@@ -282,12 +312,18 @@ class Network:
         else:
             raise ValueError(f"out must be a FlatDict laid out like params, of {self.dtype}, apart from them")
         loss, dlogits, A_out, outputs, final, cache = self._forward_loss(x, y, state0, mask)
-        Wya, H = self.params["Wya"], self.spec.hidden_size
+        Wya, H = self.params["Wya"], self.spec.output_width
         dlogits2, A_out2 = dlogits.reshape(-1, Wya.shape[0]), A_out.reshape(-1, H)   # (M, K), (M, H)
         np.matmul(dlogits2.T, A_out2, out=grads["Wya"])      # before BPTT, which reuses A's buffer
         dlogits2.sum(axis=0, out=grads["by"])
         dA = (dlogits2 @ Wya).reshape(A_out.shape)           # (N, H) or (T, N, H)
         dA_out, dA_last = (None, dA) if self.spec.many_to_one else (dA, None)
+        if self.spec.bidirectional:
+            dstate0, layer_a, layer_c, rev_a, rev_c = stack.backward_bidirectional(
+                self.params, dA_out, dA_last, cache, grads, self.cancel)
+            return loss, grads, ForwardResult(outputs, final, {}, layer_a[0], None if layer_c is None else layer_c[0],
+                                              dstate0, layer_a, layer_c, rev_a, rev_c)
+        cache = [c for (c,) in cache]
         if self.spec.layers == 1:
             _, dstate0, norms, c_norms = sequence.backward_sequence(
                 self.params, dA_out, dA_last, cache[0], out=grads, cancel=self.cancel)
@@ -347,6 +383,9 @@ def truncated_bptt(net: Network, x, y, chunk: int, state0=None, mask=None
         raise ValueError("chunk must be a positive number of steps")
     if net.spec.many_to_one:
         raise ValueError("truncated BPTT needs a many-to-many readout")
+    if net.spec.bidirectional:
+        raise ValueError("truncated BPTT cannot carry a bidirectional network's state: "
+                         "the reverse direction reads each chunk from its end")
     total = 0.0
     grads = {k: np.zeros_like(v) for k, v in net.params.items()}
     state = state0
@@ -371,6 +410,8 @@ def sample(net: Network, state0: dict | None, first_token: int, n: int, rng: np.
     spec = net.spec
     if spec.input_kind != "tokens" or spec.readout != "softmax" or spec.many_to_one:
         raise ValueError("sampling needs a token-input, many-to-many softmax network")
+    if spec.bidirectional:
+        raise ValueError("sampling needs a unidirectional network (a bidirectional one reads the future)")
     if not temperature > 0:
         raise ValueError("temperature must be positive")
     state = net.check_state(state0, 1)
@@ -379,8 +420,8 @@ def sample(net: Network, state0: dict | None, first_token: int, n: int, rng: np.
     x = np.empty((1, 1), dtype=np.intp)
     for _ in range(n):
         x[0, 0] = token
-        A, state, _ = net._run_forward(x, state)
-        logits = A[1, 0] @ net.params["Wya"].T + net.params["by"]
+        A_out, state, _ = net._run_forward(x, state)
+        logits = A_out[0, 0] @ net.params["Wya"].T + net.params["by"]
         if greedy:
             token = int(np.argmax(logits))
         else:

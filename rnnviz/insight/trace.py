@@ -71,14 +71,21 @@ def not_analysable(config) -> str | None:
     """None if the why-views can analyse the network of run settings ``config``, else the one line
     saying why not. Their Jacobians, saliency and read-outs follow one recurrent layer from an input
     to an output of the same sequence: a stacked network's a<t> is layer 1's, which its readout does
-    not read, and an encoder–decoder joins two layers through attention."""
+    not read, a bidirectional network's readout also reads a direction that runs from the end of the
+    sequence, and an encoder–decoder joins two layers through attention."""
     if is_encoder_decoder(config.task):
         return (f"the {config.task} task trains an encoder–decoder; the why-views and 'rnnviz explain' "
                 "analyse 1-layer networks that read and write one sequence. Its hidden-state panel shows the "
                 "encoder's and decoder's states and the attention matrix")
+    if getattr(config, "bidirectional", False):
+        return BIDIRECTIONAL_REFUSAL
     if config.layers == 1:
         return None
     return f"the why-views analyse 1-layer networks for now; this network has {config.layers} layers"
+
+
+BIDIRECTIONAL_REFUSAL = ("the why-views analyse 1-layer networks that read the sequence forwards; this network is "
+                         "bidirectional (its output also reads a layer running from the end of the sequence)")
 
 
 def check_analysable(network: Network) -> None:
@@ -87,6 +94,8 @@ def check_analysable(network: Network) -> None:
     if not isinstance(network, Network):
         raise InputError("the why-views analyse 1-layer networks that read and write one sequence, "
                          f"not a {type(network).__name__}")
+    if getattr(network.spec, "bidirectional", False):
+        raise InputError(BIDIRECTIONAL_REFUSAL)
     if layers != 1:
         raise InputError(f"the why-views analyse 1-layer networks for now; this network has {layers} layers")
 

@@ -74,7 +74,8 @@ def load_session(path: str | os.PathLike, corpus_path: str | os.PathLike | None 
 def describe_session(path: str | os.PathLike) -> dict:
     """A summary for ``rnnviz info``, read without loading the weights.
 
-    Keys: task, cell, hidden, layers (1 for a file from before stacked layers), optimizer, steps,
+    Keys: task, cell, hidden, layers (1 for a file from before stacked layers), bidirectional (False
+    for a file from before bidirectional layers), optimizer, steps,
     last_loss (None before the first step),
     format_version, rnnviz_version, corpus (file name, ``"<built-in>"`` or None),
     corpus_embedded, file_size (bytes).
@@ -94,7 +95,8 @@ def describe_session(path: str | os.PathLike) -> dict:
             loss = read_array(path, loss)
         summary = {
             "task": str(config["task"]), "cell": str(config["cell"]), "hidden": int(config["hidden"]),
-            "layers": int(config.get("layers", 1)), "optimizer": str(config["optimizer"]), "steps": int(state["step"]),
+            "layers": int(config.get("layers", 1)), "bidirectional": config.get("bidirectional", False) is True,
+            "optimizer": str(config["optimizer"]), "steps": int(state["step"]),
             "last_loss": float(loss[-1]) if len(loss) else None,
         }
     except (KeyError, TypeError, ValueError, IndexError) as exc:

@@ -101,6 +101,11 @@ class Config:
                           "a<t> as its input, and so on; the output reads the top layer. Deeper stacks model "
                           "text better (char-rnn uses 2 or 3) but each layer adds the time of one more, and "
                           "the gradient must also travel down through them.", "Layers")
+    bidirectional: bool = setting(False, "Each layer also reads the sequence backwards, from its last step to its "
+                                  "first, and the output at step t sees both directions' states: the whole "
+                                  "input, past and future. For tasks whose answer may depend on later inputs "
+                                  "(parity, addition, copy, adding); not for the character model, which would "
+                                  "read the very character it must predict.", "Bidirectional")
     init: str = setting("small", "How the weights start: small is N(0, 0.01²) as in min-char-rnn; xavier "
                         "scales by fan-in; orthogonal and identity start the recurrent matrix with every "
                         "singular value 1, so gradients neither vanish nor explode at first.", "Initialiser")
@@ -186,6 +191,12 @@ class Config:
             raise SettingError("batch_size", f"must be 0 (full batch) or a positive whole number (got {self.batch_size!r})")
         if isinstance(self.layers, bool) or not isinstance(self.layers, int) or not 1 <= self.layers <= MAX_LAYERS:
             raise SettingError("layers", f"must be a whole number from 1 to {MAX_LAYERS} (got {self.layers!r})")
+        if not isinstance(self.bidirectional, bool):
+            raise SettingError("bidirectional", f"must be true or false (got {self.bidirectional!r})")
+        if self.bidirectional:
+            refusal = bidirectional_refusal(self.task)
+            if refusal:
+                raise SettingError("bidirectional", refusal)
         if self.hidden > 4096:
             raise SettingError("hidden", f"must be at most 4096 (got {self.hidden})")
         if self.sample_length > MAX_SAMPLE_LENGTH:
@@ -213,6 +224,20 @@ class Config:
             raise SettingError("clip", f"must be a positive number (got {self.clip!r})")
 
 
+def bidirectional_refusal(task: str) -> str | None:
+    """Why the task ``task`` cannot train a bidirectional network (the rest of a sentence that
+    starts with "bidirectional"), or None when it can."""
+    if task == "charlm":
+        return ("cannot be used with the character model (charlm): the reverse direction would read the "
+                "next character, the one it must predict (and it cannot carry state from chunk to chunk)")
+    if is_encoder_decoder(task):
+        return f"cannot be used with the {task} task: its encoder and decoder are one direction each"
+    if getattr(TASK_CLASSES[task], "carries_state", False):
+        return (f"cannot be used with the {task} task: it carries the state from batch to batch, and the "
+                "reverse direction starts at each sequence's end")
+    return None
+
+
 LIVE_FIELDS = frozenset({
     "optimizer", "lr", "momentum", "beta1", "beta2", "rho", "eps", "clip_mode", "clip",
     "temperature", "sample_every", "sample_length", "prime", "probe", "eval_every",
@@ -232,6 +257,8 @@ _CONDITIONAL = {
             lambda c: f"--optimizer {c.optimizer} has no eps (adagrad, rmsprop and adam do)"),
     "layers": (lambda c: not is_encoder_decoder(c.task),
                lambda c: f"the {c.task} task's encoder and decoder are one layer each (stacked layers: the other tasks)"),
+    "bidirectional": (lambda c: bidirectional_refusal(c.task) is None,
+                      lambda c: f"a bidirectional network {bidirectional_refusal(c.task)}"),
     "attention": (lambda c: is_encoder_decoder(c.task),
                   lambda c: f"only the encoder–decoder tasks ({', '.join(ENCODER_DECODER_TASKS)}) attend, not {c.task}"),
     "clip": (lambda c: c.clip_mode != "none", lambda c: "clipping is off (--clip-mode none); add --clip-mode norm or value"),

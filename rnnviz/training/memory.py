@@ -12,6 +12,7 @@ in a training batch, H: hidden units, G: gate blocks, K: outputs, D: dense input
 * one training pass: per time step and sequence the cached states and their gradients, about
   ``c·H·L + 3K + 2D`` numbers, c from 2.5 (RNN) to 14 (LSTM), L the stacked layers (each keeps
   its own states; an upper layer's gradient on its input is one more (T, N, H) array, within c);
+  bidirectional, twice that per layer, plus about 4H for the copies joining the two directions;
 * one evaluation chunk (held-out sequences go through in chunks of bounded size);
 * the weights with their backup, gradients and optimizer state (about 6 copies).
 
@@ -76,13 +77,16 @@ def estimate_bytes(config: Config, vocab: int = 256, corpus_chars: int = 0) -> d
     s = 8 if config.dtype == "float64" else 4
     H, G, L = config.hidden, GATE_BLOCKS[config.cell], config.layers
     T, N, D, K, data = _shape(config, vocab, corpus_chars)
-    per_step = PASS_PER_UNIT[config.cell] * H * L + 3 * K + 2 * D
+    dirs = 2 if config.bidirectional else 1     # bidirectional: two directions per layer, and each
+    # layer's output (2H) and the reverse direction's reversed input are copies of their own
+    per_step = PASS_PER_UNIT[config.cell] * H * L * dirs + (4 * H * L if dirs == 2 else 0) + 3 * K + 2 * D
     if config.task == "charlm":          # held-out text: EVAL_STREAMS streams in chunks of EVAL_CHUNK
         T_eval, chunk = EVAL_CHUNK, EVAL_STREAMS
     else:                                # held-out sequences, as many at once as EVAL_BUDGET allows
         T_eval, chunk = T, min(max(1, EVAL_BUDGET // max(1, T * H)), config.n_test)
     n_inputs = D if D else K + 2
-    weights = G * H * (n_inputs + H + 1) + (L - 1) * G * H * (2 * H + 1) + K * (H + 1)   # layers 2 … L read H
+    weights = dirs * (G * H * (n_inputs + H + 1) + (L - 1) * G * H * (dirs * H + H + 1)) + K * (dirs * H + 1)
+    # layers 2 … L and the readout read dirs·H
     attention = 0
     if config.task in _ENCODER_DECODER and config.attention:
         # the attention's tanh(W_s s<t-1> + W_h a<t'>) (Ty, Tx, N, A = H) is kept for backward
@@ -93,7 +97,7 @@ def estimate_bytes(config: Config, vocab: int = 256, corpus_chars: int = 0) -> d
     return {
         "data": data,
         "training pass": int(s * T * N * per_step) + attention * N,
-        "evaluation": s * T_eval * chunk * (EVAL_PER_UNIT[config.cell] * H * L + 2 * K + D) + attention * chunk,
+        "evaluation": s * T_eval * chunk * (EVAL_PER_UNIT[config.cell] * H * L * dirs + 2 * K + D) + attention * chunk,
         "weights": 6 * s * weights,
     }
 

@@ -26,6 +26,7 @@ from rnnviz.engine import Network, NetworkSpec, clip_gradients, make_optimizer, 
 from rnnviz.engine import sample as sample_tokens
 from rnnviz.engine.diagnostics import array_norms, saturation, spectral_radius
 from rnnviz.engine.seq2seq import Seq2Seq, Seq2SeqSpec
+from rnnviz.engine.stack import direction_key
 from rnnviz.tasks import make_task
 from rnnviz.tasks.base import escape_char
 from rnnviz.tasks.corpus import default_corpus, load_corpus
@@ -144,7 +145,7 @@ class Trainer:
                 config.cell, task.input_size, config.hidden, task.output_size,
                 input_kind=task.input_kind, activation=config.activation, readout=task.readout,
                 many_to_one=task.many_to_one, reduction=config.reduction, dtype=config.dtype,
-                layers=config.layers)
+                layers=config.layers, bidirectional=config.bidirectional)
             self.network = Network.create(self.spec, np.random.Generator(np.random.PCG64(init_seq)),
                                           config.init, forget_bias=config.forget_bias)
         self.optimizer = self._make_optimizer(config)
@@ -270,8 +271,9 @@ class Trainer:
         act = self.config.activation if self.config.cell == "rnn" else "tanh"
         states, ranges = {}, {}
         for layer in range(1, self.spec.layers + 1):
-            for title, values, value_range in _probe_rows(res.states, layer, act):
-                states[title], ranges[title] = values, value_range
+            for reverse in ((False, True) if self.spec.bidirectional else (False,)):
+                for title, values, value_range in _probe_rows(res.states, layer, act, reverse):
+                    states[title], ranges[title] = values, value_range
         return Probe(list(labels), states, ranges,
                      spectral_radius(self.network.params["Waa"], self.config.cell),
                      saturation(res.states["a"], act), description)
@@ -472,12 +474,13 @@ _PROBE_STATES = (("a", "hidden a<t>", None), ("c", "cell c<t>", None), ("f", "fo
                  ("z", "update gate Γz", (0.0, 1.0)), ("cand", "candidate c~<t>", (-1.0, 1.0)))
 
 
-def _probe_rows(states: dict, layer: int, activation: str):
+def _probe_rows(states: dict, layer: int, activation: str, reverse: bool = False):
     """``(title, (H, T) values, (low, high))`` for each of layer ``layer``'s states in ``states``
     (a forward pass's, one sequence). Layer 1's titles are the one-layer network's ("hidden a<t>");
-    layer l ≥ 2's name it ("layer 2: hidden a[2]<t>")."""
+    layer l ≥ 2's name it ("layer 2: hidden a[2]<t>"); a bidirectional layer's reverse direction
+    says so ("reverse: hidden a<t>", "layer 2, reverse: hidden a[2]<t>"), its steps in time order."""
     for key, title, value_range in _PROBE_STATES:
-        name = key if layer == 1 else f"{key}[{layer}]"
+        name = direction_key(key, layer, reverse)
         if name not in states:
             continue
         values = states[name][:, 0, :].T
@@ -489,7 +492,9 @@ def _probe_rows(states: dict, layer: int, activation: str):
             m = max(1.0, float(np.abs(values).max(initial=0.0)))
             value_range = (-m, m)
         if layer > 1:
-            title = f"layer {layer}: {layer_words(title, layer)}"
+            title = f"layer {layer}{', reverse' if reverse else ''}: {layer_words(title, layer)}"
+        elif reverse:
+            title = f"reverse: {title}"
         yield title, values, value_range
 
 

@@ -162,7 +162,7 @@ def test_import_refuses_bad_files_naming_the_tensor(tmp_path):
     refused({**tensors, "weight_ih_l1": tensors["weight_ih_l0"]}, r"no tensor weight_hh_l1 \(a 2-layer nn.LSTM")
     second = {f"{kind}_l1": tensors[f"{kind}_l0"] for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
     refused({**tensors, **second}, r"weight_ih_l1 has shape \(28, \d+\); with hidden size 7 it must be \(28, 7\)")
-    refused({**tensors, "weight_hh_l0_reverse": tensors["weight_hh_l0"]}, "weight_hh_l0_reverse.*bidirectional")
+    refused({**tensors, "weight_hh_l0_reverse": tensors["weight_hh_l0"]}, r"no tensor weight_ih_l0_reverse \(a one-layer bidirectional nn.LSTM")
     refused({**tensors, "weight_hh_l4": tensors["weight_hh_l0"]}, "weight_hh_l4: an nn.LSTM of 5 layers; rnnviz stacks at most 4")
     refused(tensors, "says num_layers 2 but holds the weights of 1", {**metadata, "num_layers": "2"})
     refused({**tensors, "bias_ih_l0": tensors["bias_ih_l0"][:-1]}, "bias_ih_l0 has shape")

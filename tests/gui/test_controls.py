@@ -347,3 +347,39 @@ def test_the_layers_row_builds_a_stacked_network_whose_states_are_listed_and_why
     window._reset_edit_timer.stop()
     window.reset_run()
     assert window.why_pages.currentWidget() is window.why_tabs
+
+
+def test_the_bidirectional_box_builds_a_two_direction_network_and_is_off_for_the_character_model(
+        qtbot, make_window):
+    """The check box under Layers applies on reset: a bidirectional network whose reverse states the
+    hidden-state combo lists and the why dock refuses in one line; for the character model the box is
+    off, unchecked, and says why."""
+    window = make_window()                                  # a tiny parity problem
+    controls = window.controls
+    box = controls._widgets["bidirectional"]
+    form = controls._forms["layers"]
+    assert form is controls._forms["bidirectional"]
+    assert form.getWidgetPosition(box)[0] == form.getWidgetPosition(controls._widgets["layers"])[0] + 1
+    assert box.isEnabled() and not box.isChecked()
+    box.setChecked(True)
+    assert controls.reset_changes() == {"bidirectional": True}
+    window._reset_edit_timer.stop()
+    window.reset_run()
+    c = window.controller
+    assert c.config.bidirectional and "Waa_rev" in c.trainer.network.params
+    c.start(max_steps=3)
+    wait_idle(qtbot, window)
+    window.render_now()                                     # every panel draws the 2H-wide readout
+    qtbot.waitUntil(lambda: window.hidden_panel.state_box.count() > 1, timeout=10_000)
+    names = [window.hidden_panel.state_box.itemText(i) for i in range(window.hidden_panel.state_box.count())]
+    assert names == ["hidden a<t>", "reverse: hidden a<t>"]
+    window.hidden_panel.state_box.setCurrentIndex(1)
+    window.hidden_panel.state_box.activated.emit(1)
+    assert "reverse direction" in window.hidden_panel.caption.text()
+    window.show_why()
+    assert window.why_pages.currentWidget() is window.why_refusal
+    assert "bidirectional" in window.why_refusal.text()
+    controls.set_value("task", "charlm")
+    controls._update_visibility()
+    assert not box.isEnabled() and not box.isChecked() and "character model" in box.toolTip()
+    assert controls.reset_changes() == {"task": "charlm", "bidirectional": False}

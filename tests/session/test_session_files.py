@@ -51,7 +51,8 @@ def test_describe_session_summarises_without_loading_weights(tmp_path):
     trainer, path = saved_charlm(tmp_path)
     info = describe_session(path)
     assert info == {
-        "task": "charlm", "cell": "lstm", "hidden": 6, "layers": 1, "optimizer": "adagrad", "steps": 5,
+        "task": "charlm", "cell": "lstm", "hidden": 6, "layers": 1, "bidirectional": False, "optimizer": "adagrad",
+        "steps": 5,
         "last_loss": float(trainer.history.loss[-1]), "format_version": FORMAT_VERSION,
         "rnnviz_version": rnnviz.__version__, "corpus": "<built-in>", "corpus_embedded": True,
         "file_size": os.path.getsize(path),

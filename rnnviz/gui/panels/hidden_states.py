@@ -114,15 +114,20 @@ def state_axes(probe, name: str) -> tuple[list[str], list[str] | None, str, str]
 
 def explain_state(name: str) -> str:
     """What the probe state titled ``name`` is; a stacked network's upper layers ("layer 2: forget
-    gate Γf[2]") say which layer and what it reads."""
-    layer = re.match(r"layer (\d+): ", name)
+    gate Γf[2]") say which layer and what it reads; a bidirectional layer's reverse direction
+    ("reverse: hidden a<t>", "layer 2, reverse: …") says that it reads the sequence backwards."""
+    layer = re.match(r"layer (\d+)(, reverse)?: ", name)
+    reverse = name.startswith("reverse: ") or bool(layer and layer.group(2))
+    backwards = (" It belongs to the reverse direction, which reads the sequence from its last step back "
+                 "to its first: a<t> there has seen the inputs from t to the end.") if reverse else ""
     low = name.lower()
     for key, text in STATE_HELP.items():
         if key in low:
             if layer:
                 n = int(layer.group(1))
-                return f"{layer_words(text, n)} — in layer {n}, which reads layer {n - 1}'s hidden states"
-            return text
+                return (f"{layer_words(text, n)} — in layer {n}, which reads layer {n - 1}'s hidden states"
+                        + backwards)
+            return text + backwards
     return name
 
 

@@ -157,6 +157,7 @@ class ControlPanel(QWidget):
         self._add(model, "activation", _combo(ACTIVATIONS))
         self._add(model, "hidden", _spin(1, 4096))
         self._add(model, "layers", _spin(1, MAX_LAYERS))
+        self._add(model, "bidirectional", QCheckBox("also read each sequence backwards"))
         self._add(model, "attention", QCheckBox("additive (Bahdanau)"))
         self._add(model, "batch_size", _spin(0, 1_000_000))
         self._widgets["batch_size"].setSpecialValueText("full batch")
@@ -397,6 +398,8 @@ class ControlPanel(QWidget):
         self._labels["seq_length"].setText(label[0].upper() + label[1:])
         self._tips["seq_length"] = tip + " (Applies on reset.)"
         off = self._unused()
+        if "bidirectional" in off and self.value("bidirectional"):
+            self.set_value("bidirectional", False)     # a task that refuses it: never a pending "on"
         for name in self._widgets:
             self._set_row_enabled(name, off.get(name))
 
