@@ -964,6 +964,7 @@ class MainWindow(QMainWindow):
         self.gradient_panel.set_clipping(config.clip_mode, config.clip)
         self.gradient_panel.set_cell(config.cell, config.activation)
         self.gradient_panel.set_encoder_decoder(is_encoder_decoder(config.task))
+        self.gradient_panel.set_layers(config.layers)
         self.cost_panel.set_loss_label(loss_axis_label(config))
 
     def _on_controller_training_refused(self, message: str) -> None:
