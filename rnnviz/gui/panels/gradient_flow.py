@@ -201,6 +201,7 @@ class GradientFlowPanel(QWidget):
         self.probe_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)   # never widens
         self.probe_note.setMinimumWidth(40)
         source_row.addWidget(self.probe_note, 1)
+        source_row.addStretch(0)         # (the controls stay together while the note is hidden)
 
         self.graphics = TimedGraphicsLayoutWidget()
         self.views = [self.graphics]
@@ -616,6 +617,8 @@ class GradientFlowPanel(QWidget):
         """The run has ``layers`` stacked layers: offer a layer selector and the per-layer view
         when there are two or more (the chosen layer stays if the new run has it)."""
         layers = max(1, int(layers))
+        if layers > 1:
+            self._waa = "layer 1's Waa"      # (the probe's spectral radius is the bottom layer's)
         if layers == self._layers:
             return
         self._layers = layers
