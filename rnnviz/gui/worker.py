@@ -87,13 +87,14 @@ def _frozen(array):
     return out
 
 
-def compute_insight(trainer):
-    """The why-views' numbers (:func:`rnnviz.insight.live.live_insight`) on one BLAS thread, or
-    None when the probe cannot be run; the result is read-only."""
+def compute_insight(trainer, layer: int | None = None):
+    """The why-views' numbers (:func:`rnnviz.insight.live.live_insight`) on one BLAS thread for
+    ``layer`` of a stacked network (None: the top one), or None when the probe cannot be run; the
+    result is read-only."""
     from rnnviz.insight.live import live_insight
     with blas_limit(1), np.errstate(all="ignore"):
         try:
-            return live_insight(trainer)
+            return live_insight(trainer, layer=layer)
         except InputError:
             return None
 
@@ -199,6 +200,8 @@ class TrainingWorker(QObject):
         self._layer_rows: list = []         # worker thread only: (step, (L, T) norms) of a stacked network
         self.live_errors: list[str] = []    # filled in the worker thread, read after finished
         self.want_insight = threading.Event()   # set by the window while the why-views are shown
+        self.insight_layer: int | None = None   # set by the window: the layer they analyse (None: top);
+                                                # one int, read once per computation
         self._chance_loss = trainer.task.chance_loss()   # (fixed for a run) read here, in the GUI thread
 
     # ---- called from the GUI thread -------------------------------------------------------
@@ -291,7 +294,7 @@ class TrainingWorker(QObject):
                         if probe_budget.allows(now):
                             probe = probe_budget.run(self._probe, trainer)
                         if self.want_insight.is_set() and insight_budget.allows(now):
-                            insight = insight_budget.run(compute_insight, trainer)
+                            insight = insight_budget.run(compute_insight, trainer, self.insight_layer)
                         self.snapshot_ready.emit(self._snapshot(trainer, new_steps, last, marks, probe, final=False,
                                                                 insight=insight))
                         last = None

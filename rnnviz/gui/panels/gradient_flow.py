@@ -18,6 +18,7 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..run_data import TINY, RunData
+from ..widgets.layer_selector import LayerBox
 from ..widgets.views import StepRangeFollower, TimedGraphicsLayoutWidget
 from .markers import MarkerLines, training_changes
 from .probe_steps import step_number, tau_entry
@@ -140,6 +141,7 @@ class GradientFlowPanel(QWidget):
     """Vanishing/exploding gradients made visible."""
 
     source_changed = Signal(str)   # the latest-step plot's source (a key of SOURCES) was chosen
+    layer_changed = Signal(int)    # the user chose another layer of a stacked network (1-based)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -182,12 +184,10 @@ class GradientFlowPanel(QWidget):
         self.tau_box.activated.connect(self._on_tau_box_activated)
         # A stacked network's layer, which the image over training and the batch's curve show
         self.layer_label = QLabel("Layer:")
-        self.layer_box = QComboBox()
-        self.layer_box.setToolTip("Which layer's ‖∂L/∂a[l]⟨t⟩‖ the image over training and the left plot's "
-                                  "training-batch curve show (layer 1 reads the input; the top layer feeds "
-                                  "the output).")
-        self.layer_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.layer_box.activated.connect(self._on_layer_box_activated)
+        self.layer_box = LayerBox("Which layer's ‖∂L/∂a[l]⟨t⟩‖ the image over training and the left plot's "
+                                  "curves show (layer 1 reads the input; the top layer feeds the output). "
+                                  "The probe sources and the why-views follow the same layer.")
+        self.layer_box.layer_chosen.connect(self._on_layer_box_chosen)
         source_row = QHBoxLayout()
         source_row.setContentsMargins(0, 0, 0, 0)
         source_row.addWidget(self.layer_label)
@@ -622,8 +622,7 @@ class GradientFlowPanel(QWidget):
         if layers == self._layers:
             return
         self._layers = layers
-        if self._layer > layers:
-            self._layer = 1
+        self._layer = layers                   # the top layer, which the readout reads
         for curve in self.layer_curves:
             self.latest.removeItem(curve)
         self.layer_curves = []
@@ -646,23 +645,20 @@ class GradientFlowPanel(QWidget):
         if layer == self._layer:
             return
         self._layer = layer
-        self.layer_box.setCurrentIndex(layer - 1)
+        self.layer_box.set_layer(layer)
         self.image.clear()
+        self._insight_shown = None             # (a probe source: the chosen layer's numbers come next)
         self._redraw()
 
-    def _on_layer_box_activated(self, index: int) -> None:
-        if index >= 0:
-            self.set_layer(index + 1)
+    def _on_layer_box_chosen(self, layer: int) -> None:
+        self.set_layer(layer)
+        self.layer_changed.emit(layer)
 
     def _show_layer_controls(self) -> None:
         stacked = self._layers > 1
         self.layer_label.setVisible(stacked)
         self.layer_box.setVisible(stacked)
-        self.layer_box.clear()
-        for layer in range(1, self._layers + 1):
-            where = " (input)" if layer == 1 else " (output)" if layer == self._layers else ""
-            self.layer_box.addItem(f"layer {layer}{where}", layer)
-        self.layer_box.setCurrentIndex(self._layer - 1)
+        self.layer_box.set_layers(self._layers, self._layer)
         self.over_time.setTitle(f"‖∂L/∂{self._state_name()}⟨t⟩‖ over training")
 
     def _fill_source_box(self) -> None:
@@ -702,6 +698,8 @@ class GradientFlowPanel(QWidget):
 
     def _show_probe(self, li) -> None:
         """Draw the chosen probe source for output τ from ``li`` (a LiveInsight; None: computing)."""
+        if li is not None and getattr(li, "layer", 1) != self._layer:
+            li = None                           # another layer's numbers: the chosen one's come next
         self._insight_shown = li
         if li is None or not len(li.output_steps):
             self._show_waiting()
@@ -717,12 +715,12 @@ class GradientFlowPanel(QWidget):
             g = li.grad_a[tau, :tau + 1]
             self.latest_a.setData(x, positive_or_nan(g))
             shown.append(g)
-            legend = [(BLUE, "━", "‖∂L⟨τ⟩/∂a⟨t⟩‖")]
+            legend = [(BLUE, "━", f"‖∂L⟨τ⟩/∂{self._state_name()}⟨t⟩‖")]
             if lstm:
                 c = li.grad_c[tau, :tau + 1]
                 self.latest_c.setData(x, positive_or_nan(c))
                 shown.append(c)
-                legend.append((RED, "- -", "‖∂L⟨τ⟩/∂c⟨t⟩‖"))
+                legend.append((RED, "- -", f"‖∂L⟨τ⟩/∂{self._state_name('c')}⟨t⟩‖"))
             self.latest.setLabel("left", LSTM_Y_LABELS["output"] if lstm else Y_LABELS["output"])
         else:
             s = li.state_norm[tau, :tau + 1]
