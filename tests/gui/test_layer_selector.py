@@ -47,7 +47,13 @@ def test_the_per_layer_view_draws_one_labelled_curve_per_layer(qtbot, make_windo
 def test_the_layer_selector_switches_the_image_and_the_batch_curve(qtbot, make_window):
     window = trained_window(qtbot, make_window)
     panel, data = window.gradient_panel, window.controller.data
+    assert panel.layer == 2                    # the top layer, which the readout reads
+    panel.layer_box.setCurrentIndex(0)
+    panel.layer_box.activated.emit(0)
     assert panel.layer == 1
+    assert "a[1]" in panel.over_time.titleLabel.text and "a[1]" in panel.latest.titleLabel.text
+    _, y = panel.latest_a.getData()
+    np.testing.assert_allclose(10 ** y, data.latest_grad_a)                    # layer 1's: the History's
     layer1_image = np.array(panel.image.image)
     panel.layer_box.setCurrentIndex(1)
     panel.layer_box.activated.emit(1)
@@ -64,3 +70,34 @@ def test_the_layer_selector_switches_the_image_and_the_batch_curve(qtbot, make_w
     window.controller.reset(small_config())
     window.render_now()
     assert panel.layers == 1 and panel.layer == 1 and not panel.layer_box.isVisibleTo(panel)
+
+
+def test_the_why_dock_and_the_gradient_panel_share_one_layer_choice(qtbot, make_window):
+    """The why dock explains the top layer of a 2-layer run; choosing layer 1 there (or in the
+    gradient panel) switches both, and the numbers drawn are layer 1's: its states, as the engine
+    computes them, in the why-views and in the gradient panel's probe source."""
+    window = trained_window(qtbot, make_window)
+    c, panel = window.controller, window.gradient_panel
+    window.show_why()
+    qtbot.waitUntil(lambda: c.data.insight is not None, timeout=10_000)
+    assert window.why_layer_row.isVisibleTo(window) and window.why_layer_box.count() == 2
+    assert c.data.insight.layer == 2 and window.why_layer_box.layer == panel.layer == 2
+    window.why_layer_box.setCurrentIndex(0)
+    window.why_layer_box.activated.emit(0)
+    assert panel.layer == 1 and c.insight_layer == 1
+    qtbot.waitUntil(lambda: c.data.insight is not None and c.data.insight.layer == 1, timeout=10_000)
+    li = c.data.insight
+    assert li.states["a"].shape[1] == c.config.hidden
+    panel.set_source("output")
+    window.render_now()
+    assert "a[1]" in panel.latest.titleLabel.text
+    tau = panel.tau
+    _, y = panel.latest_a.getData()
+    np.testing.assert_allclose(10 ** y, li.grad_a[tau, :tau + 1], rtol=1e-12)
+    # the gradient panel's selector moves the why dock's
+    panel.layer_box.setCurrentIndex(1)
+    panel.layer_box.activated.emit(1)
+    assert window.why_layer_box.layer == 2 and c.insight_layer == 2
+    qtbot.waitUntil(lambda: c.data.insight is not None and c.data.insight.layer == 2, timeout=10_000)
+    window.render_now()
+    assert "a[2]" in panel.latest.titleLabel.text
