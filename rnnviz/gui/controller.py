@@ -242,11 +242,11 @@ class TrainingController(QObject):
         if layer == self._insight_layer:
             return
         self._insight_layer = layer
-        self.data.horizons.clear()            # (another layer's memory horizons)
         if self._worker is not None:
             self._worker.insight_layer = layer
         last = self.data.insight
         if last is not None and last.layer != (layer or last.layers):
+            self.data.horizons.clear()        # (another layer's memory horizons)
             self.data.drop_insight()
             if self._insight_wanted and self._thread is None:
                 self.explain_now()

@@ -338,7 +338,16 @@ class WhyPanel(QWidget):
             for item in plot.plotItem.listDataItems():
                 x, _ = item.getOriginalDataset()
                 if x is not None and len(x):
-                    legend.addItem(item, self._names[item])
+                    legend.addItem(item, self._layer_name(self._names[item]))
+
+    def _layer_name(self, name: str) -> str:
+        """A curve's name for the layer shown: "∂a[2]<t>" for layer 2 of a stacked network."""
+        li = self._shown
+        layer = getattr(li, "layer", 1)
+        if li is None or getattr(li, "layers", 1) == 1:
+            return name
+        name = name.replace("∂a&lt;", f"∂a[{layer}]&lt;").replace("∂c&lt;", f"∂c[{layer}]&lt;")
+        return name if layer == 1 else name.replace("Waa", f"Waa[{layer}]")
 
     def clear(self) -> None:
         """A new run: nothing to show until its first numbers arrive."""
