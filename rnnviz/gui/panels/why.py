@@ -39,7 +39,7 @@ HELP = ("<b>What am I looking at?</b> Top: how strongly the loss at the last out
         "near it. Middle: the median of that carry at each lag k; where it drops below 10⁻³ is the "
         "memory horizon, about how far back the network can learn from. Bottom: the horizon at each "
         "step it was computed, so you can see training lengthen (or lose) the network's memory. "
-        "<br><b>A stacked network:</b> every view shows the layer chosen above the tabs (the top one "
+        "<br><b>A stacked network:</b> every view shows the layer chosen beside the tabs (the top one "
         "unless you choose another).")
 LAYER_HELP = ("A stacked network is analysed one layer l at a time: the views show its state a[l]⟨t⟩ "
               "(and c[l]⟨t⟩ for the LSTM), its units and gates. The recurrence ∂a[l]⟨τ⟩/∂a[l]⟨t⟩ is the "
