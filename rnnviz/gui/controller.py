@@ -60,6 +60,7 @@ class TrainingController(QObject):
         self.step_budget: int | None = None   # Start trains until this step (None: until paused)
         self._undo: list[dict] = []           # live settings as they were before each change
         self._insight_wanted = False          # the why-views are shown: compute their numbers
+        self._insight_layer: int | None = None  # the layer they analyse (None: the top one)
         self.data.load_history(trainer.history, trainer.step_count, trainer.task.chance_loss())
         self.refresh_idle_view()
 
@@ -123,6 +124,7 @@ class TrainingController(QObject):
                                 gui_idle=self.gui_idle)
         if self._insight_wanted:
             worker.want_insight.set()
+        worker.insight_layer = self._insight_layer
         thread = QThread()
         thread.setObjectName("rnnviz-training")
         worker.moveToThread(thread)
@@ -229,12 +231,34 @@ class TrainingController(QObject):
         if self._worker is not None:
             (self._worker.want_insight.set if wanted else self._worker.want_insight.clear)()
 
+    @property
+    def insight_layer(self) -> int | None:
+        """The layer of a stacked network the why-views analyse (None: the top one)."""
+        return self._insight_layer
+
+    def set_insight_layer(self, layer: int | None) -> None:
+        """Analyse ``layer`` (None: the top one) from now on; numbers of another layer are dropped
+        (recomputed at once while paused and wanted, else by the training thread)."""
+        if layer == self._insight_layer:
+            return
+        self._insight_layer = layer
+        if self._worker is not None:
+            self._worker.insight_layer = layer
+        last = self.data.insight
+        if last is not None and last.layer != (layer or last.layers):
+            self.data.horizons.clear()        # (another layer's memory horizons)
+            self.data.drop_insight()
+            if self._insight_wanted and self._thread is None:
+                self.explain_now()
+            else:
+                self.data_changed.emit()
+
     def explain_now(self):
         """Compute the why-views' numbers now, in this thread (only while no worker runs); returns
         the LiveInsight (None if the probe cannot be run)."""
         if self._thread is not None:
             raise RuntimeError("the why-views are computed by the training thread while it runs")
-        insight = compute_insight(self._trainer)
+        insight = compute_insight(self._trainer, self._insight_layer)
         if insight is not None:
             self.data.set_insight(insight)
             self.data_changed.emit()

@@ -42,9 +42,10 @@ from .panels.gradient_flow import GradientFlowPanel
 from .panels.hidden_states import HiddenStatesPanel, sentence
 from .panels.sample_inspector import SampleInspector
 from .panels.sampling import SamplingPanel
-from .panels.why import WhyPanel
+from .panels.why import LAYER_HELP, WhyPanel
 from .panels.why_dynamics import DynamicsView
 from .panels.why_inputs import InputsView
+from .widgets.layer_selector import LayerBox
 from .run_data import pixel_columns
 from .widgets.adaptive_area import AdaptiveArea
 from .widgets.control_panel import ControlPanel
@@ -175,6 +176,7 @@ class MainWindow(QMainWindow):
         self.sampling_panel.live_edited.connect(self._on_live_edited)
         self.hidden_panel.live_edited.connect(self._on_live_edited)
         self.gradient_panel.source_changed.connect(self._on_gradient_panel_source_changed)
+        self.gradient_panel.layer_changed.connect(self._on_layer_chosen)
         self.sampling_panel.sample_requested.connect(self._on_sampling_panel_sample_requested)
 
         self._default_state = self.saveState()
@@ -222,6 +224,16 @@ class MainWindow(QMainWindow):
         self.why_tabs.setTabToolTip(0, "How far back the gradient reaches, the memory horizon and a diagnosis")
         self.why_tabs.setTabToolTip(1, "Which inputs an output leans on, what single units respond to, the "
                                        "probability of each symbol, and what the state still holds")
+        # a stacked network's layer the why-views analyse (the gradient-flow panel follows it)
+        self.why_layer_box = LayerBox(LAYER_HELP)
+        self.why_layer_box.layer_chosen.connect(self._on_layer_chosen)
+        self.why_layer_row = QWidget()
+        layer_row = QHBoxLayout(self.why_layer_row)
+        layer_row.setContentsMargins(4, 0, 4, 0)
+        layer_row.addWidget(self.why_layer_box)      # ("layer 1 (input)" …: no label, room for the tabs)
+        self.why_layer_row.setToolTip(LAYER_HELP)
+        self.why_tabs.setCornerWidget(self.why_layer_row, Qt.Corner.TopRightCorner)
+        self.why_layer_row.hide()
         # a network the why-views cannot analyse (a stacked one) gets one line in their place
         self.why_refusal = QLabel()
         self.why_refusal.setWordWrap(True)
@@ -897,6 +909,28 @@ class MainWindow(QMainWindow):
         if visible:
             self._refresh_why(self.controller.is_running)
 
+    def _show_layer_choice(self, layers: int) -> None:
+        """The layer selectors of a run with ``layers`` layers: the why dock's and the gradient
+        panel's show the controller's insight layer (the top one unless another was chosen)."""
+        c = self.controller
+        if c.insight_layer is not None and c.insight_layer > layers:
+            c.set_insight_layer(None)
+        layer = c.insight_layer or layers
+        self.why_layer_box.set_layers(layers, layer)
+        self.why_layer_row.setVisible(layers > 1)
+        if layers > 1 and self.gradient_panel.layer != layer:
+            self.gradient_panel.set_layer(layer)
+
+    def _on_layer_chosen(self, layer: int) -> None:
+        """A layer chosen in the why dock or the gradient-flow panel: both show it, and the
+        why-views' numbers are those of that layer from now on."""
+        self.why_layer_box.set_layer(layer)
+        if self.gradient_panel.layer != layer:
+            self.gradient_panel.set_layer(layer)
+        self.controller.set_insight_layer(layer)
+        if self.why_dock.isVisible():
+            self._refresh_why(self.controller.is_running)
+
     def _on_gradient_panel_source_changed(self, _source: str) -> None:
         self._update_insight_wanted()
 
@@ -964,6 +998,8 @@ class MainWindow(QMainWindow):
         self.gradient_panel.set_clipping(config.clip_mode, config.clip)
         self.gradient_panel.set_cell(config.cell, config.activation)
         self.gradient_panel.set_encoder_decoder(is_encoder_decoder(config.task))
+        self.gradient_panel.set_layers(config.layers)
+        self._show_layer_choice(config.layers)
         self.cost_panel.set_loss_label(loss_axis_label(config))
 
     def _on_controller_training_refused(self, message: str) -> None:

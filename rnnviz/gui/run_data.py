@@ -260,6 +260,11 @@ class RunData:
         self.gradient_image = GradientImage()
         self.latest_grad_a: np.ndarray | None = None
         self.latest_grad_c: np.ndarray | None = None
+        # a stacked network's: the latest step's (L, T) norms per layer, and an image over training
+        # for every layer l >= 2 (layer 1's is gradient_image), from the rows snapshots bring
+        self.latest_layer_grad_a: np.ndarray | None = None
+        self.latest_layer_grad_c: np.ndarray | None = None
+        self.layer_images: dict[int, GradientImage] = {}
         self.evals: list[tuple[int, dict]] = []
         self.setting_changes: list[tuple[int, str, object, object]] = []
         self.samples: list[tuple[int, str]] = []
@@ -328,11 +333,35 @@ class RunData:
         if last is not None:
             self.latest_grad_a = np.asarray(last.grad_a_norms, dtype=float)
             self.latest_grad_c = None if last.grad_c_norms is None else np.asarray(last.grad_c_norms, dtype=float)
+            layer_a = getattr(last, "layer_grad_a_norms", None)
+            layer_c = getattr(last, "layer_grad_c_norms", None)
+            self.latest_layer_grad_a = None if layer_a is None else np.asarray(layer_a, dtype=float)
+            self.latest_layer_grad_c = None if layer_c is None else np.asarray(layer_c, dtype=float)
             self.step = max(self.step, int(last.step))
         self.revision += 1
 
+    def add_layer_rows(self, steps, norms) -> None:
+        """A stacked network's per-layer gradient rows: ``norms`` (R, L, T) ||dL/da[l]<t>|| at
+        training ``steps`` (R,); layers 2 … L go to their images (layer 1's image is filled from
+        the History's rows, which are the same numbers)."""
+        if steps is None or not len(steps):
+            return
+        norms = np.asarray(norms)
+        for layer in range(2, norms.shape[1] + 1):
+            image = self.layer_images.setdefault(layer, GradientImage())
+            new = steps > (image.last_step or -1)
+            if new.any():
+                image.add(np.asarray(steps[new], dtype=float), log_norms(norms[new, layer - 1]))
+        self.revision += 1
+
+    def layer_image(self, layer: int) -> GradientImage | None:
+        """The image of log10 ||dL/da[layer]<t>|| over training (layer 1: ``gradient_image``),
+        or None if no row of that layer has come yet."""
+        return self.gradient_image if layer == 1 else self.layer_images.get(layer)
+
     def add_snapshot(self, snapshot) -> None:
         self.add_block(snapshot.block, snapshot.last)
+        self.add_layer_rows(getattr(snapshot, "layer_grad_steps", None), getattr(snapshot, "layer_grad_a_norms", None))
         self.evals.extend(snapshot.evals)
         self.setting_changes.extend(snapshot.setting_changes)
         self.add_samples(snapshot.samples, getattr(snapshot, "sample_notes", ()))

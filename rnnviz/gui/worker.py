@@ -87,13 +87,14 @@ def _frozen(array):
     return out
 
 
-def compute_insight(trainer):
-    """The why-views' numbers (:func:`rnnviz.insight.live.live_insight`) on one BLAS thread, or
-    None when the probe cannot be run; the result is read-only."""
+def compute_insight(trainer, layer: int | None = None):
+    """The why-views' numbers (:func:`rnnviz.insight.live.live_insight`) on one BLAS thread for
+    ``layer`` of a stacked network (None: the top one), or None when the probe cannot be run; the
+    result is read-only."""
     from rnnviz.insight.live import live_insight
     with blas_limit(1), np.errstate(all="ignore"):
         try:
-            return live_insight(trainer)
+            return live_insight(trainer, layer=layer)
         except InputError:
             return None
 
@@ -142,6 +143,9 @@ class Snapshot:
     sample_notes: tuple = ()           # per sample in ``samples``: {temperature, prime, on_demand}
     probe_note: str | None = None      # what the probe sequence is (Probe.description)
     insight: object | None = None      # a LiveInsight for the why-views, when one was computed
+    layer_grad_steps: object | None = None   # stacked network: (R,) steps of the rows below (the
+                                             # History's stride), or None
+    layer_grad_a_norms: object | None = None # (R, L, T) ||dL/da[l]<t>|| per layer at those steps
 
     @property
     def steps_taken(self) -> int:
@@ -193,8 +197,11 @@ class TrainingWorker(QObject):
         self._failed_samples: list = []     # worker thread only
         self._sample_notes: dict = {}       # worker thread only: History.samples_recorded -> note
         self._examples: tuple | None = None # worker thread only: (step, examples) of the latest evaluation
+        self._layer_rows: list = []         # worker thread only: (step, (L, T) norms) of a stacked network
         self.live_errors: list[str] = []    # filled in the worker thread, read after finished
         self.want_insight = threading.Event()   # set by the window while the why-views are shown
+        self.insight_layer: int | None = None   # set by the window: the layer they analyse (None: top);
+                                                # one int, read once per computation
         self._chance_loss = trainer.task.chance_loss()   # (fixed for a run) read here, in the GUI thread
 
     # ---- called from the GUI thread -------------------------------------------------------
@@ -269,6 +276,10 @@ class TrainingWorker(QObject):
                     now = time.perf_counter()
                     cfg = trainer.config
                     step = trainer.step_count
+                    if result.layer_grad_a_norms is not None and step % history.stride == 0 \
+                            and len(result.layer_grad_a_norms) > 1:
+                        # every layer's row at the History's stride (which keeps layer 1's only)
+                        self._layer_rows.append((step, result.layer_grad_a_norms))
                     if step % cfg.eval_every == 0:      # every interval, on the run's fixed subset
                         try:
                             with _cancellable(trainer, stop_check, True):
@@ -283,7 +294,7 @@ class TrainingWorker(QObject):
                         if probe_budget.allows(now):
                             probe = probe_budget.run(self._probe, trainer)
                         if self.want_insight.is_set() and insight_budget.allows(now):
-                            insight = insight_budget.run(compute_insight, trainer)
+                            insight = insight_budget.run(compute_insight, trainer, self.insight_layer)
                         self.snapshot_ready.emit(self._snapshot(trainer, new_steps, last, marks, probe, final=False,
                                                                 insight=insight))
                         last = None
@@ -354,6 +365,13 @@ class TrainingWorker(QObject):
         examples_step, examples = self._examples or (None, None)
         self._examples = None
         changes = tuple(history.setting_changes[marks["changes"]:])
+        layer_steps = layer_rows = None
+        if self._layer_rows:
+            shape = self._layer_rows[-1][1].shape        # (rows of another length T are dropped)
+            kept = [(step, rows) for step, rows in self._layer_rows if rows.shape == shape]
+            layer_steps = _frozen(np.array([step for step, _ in kept], dtype=np.int64))
+            layer_rows = _frozen(np.stack([rows for _, rows in kept]))      # (R, L, T)
+            self._layer_rows.clear()
         marks.update(evals=len(history.evals), samples=history.samples_recorded,
                      changes=len(history.setting_changes))
         return Snapshot(block=block, last=last, step=trainer.step_count, probe=probe, examples=examples,
@@ -363,4 +381,5 @@ class TrainingWorker(QObject):
                         probe_step=None if probe is None else trainer.step_count,
                         probe_note=None if probe is None else probe.description,
                         examples_step=examples_step, held_out=history.eval_limit,
-                        eval_every=trainer.config.eval_every, sample_notes=tuple(notes), insight=insight)
+                        eval_every=trainer.config.eval_every, sample_notes=tuple(notes), insight=insight,
+                        layer_grad_steps=layer_steps, layer_grad_a_norms=layer_rows)

@@ -8,7 +8,10 @@ counted from 0 (row τ of ``saliency`` is the output after ``tokens[τ]``); the 
 the window, numbers them from 1 (x<1> … x<T>):
 
 * ``tokens``: the T input symbols, as strings;
-* ``hidden``: T×H hidden states a<t>; for the LSTM also ``cell``: T×H cell states c<t>;
+* ``layer``: the layer explained (1 … L; ``--layer K``, default the top layer L of a stacked
+  network, which the readout reads; 1 for a one-layer network);
+* ``hidden``: T×H hidden states a<t> (of that layer, a[K]<t>); for the LSTM also ``cell``: T×H
+  cell states c<t>;
 * ``log_prob``: character models: the T−1 values log p(tokens[t+1] | tokens[0..t]); other tasks:
   the log-probability of each target output (sigmoid: of the target bit); null for a linear
   readout (the adding problem), which gives a value, not a probability;
@@ -16,10 +19,12 @@ the window, numbers them from 1 (x<1> … x<T>):
   ``"1"`` and ``"0"``; empty for a linear readout);
 * ``saliency``: T×T, row τ holds ‖∂ score<τ> / ∂x<s>‖₂ for s ≤ τ and 0 for s > τ, where x<s> is the
   input vector (one-hot for characters) and score<τ> the log-probability of the target at τ (for
-  a linear readout: the output value); rows of steps without a target are 0;
+  a linear readout: the output value); rows of steps without a target are 0 (a stacked network:
+  through every layer, whichever is explained);
 * ``jacobian_norm``: T×T, entry [τ][s] the largest singular value of ∂state<τ>/∂state<s> for s ≤ τ
-  (1 on the diagonal), 0 above; the state is a<t> (RNN, GRU) or [a<t>; c<t>] (LSTM); null where
-  it overflowed;
+  (1 on the diagonal), 0 above; the state is a<t> (RNN, GRU) or [a<t>; c<t>] (LSTM), of the layer
+  explained (a stacked network's lower layers do not depend on it, so this is the chain of that
+  layer's own one-step Jacobians); null where it overflowed;
 * ``memory_horizon``: the lag at which the median over τ of that norm falls below 10⁻³ (null:
   not within the input);
 * ``saturation``: see :func:`rnnviz.insight.saturation.saturation_report`;
@@ -46,7 +51,7 @@ from rnnviz.insight.jacobians import classify_steps, product_norms, step_jacobia
 from rnnviz.insight.memory import HORIZON_THRESHOLD, memory_horizon
 from rnnviz.insight.saliency import logits, output_gradients, output_scores, softmax
 from rnnviz.insight.saturation import saturation_report
-from rnnviz.insight.trace import not_analysable, run_trace
+from rnnviz.insight.trace import check_analysable, not_analysable, run_trace
 from rnnviz.tasks.base import escape_char
 
 TOP = 5
@@ -78,6 +83,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--text", help="character models: the text to explain (default: the probe text)")
     which.add_argument("--example", type=int, metavar="K",
                        help="other tasks: the K-th held-out example, from 0 (default 0)")
+    parser.add_argument("--layer", type=int, metavar="K",
+                        help="a stacked network: the layer whose states, Jacobians and saturation are "
+                             "explained, 1 (reads the input) to L (feeds the output; the default)")
     parser.add_argument("--json", action="store_true",
                         help="print one JSON object (see the fields in the docs); its time steps are array "
                              "indices from 0, where the readable summary and the window count from 1")
@@ -87,7 +95,7 @@ def run(args) -> int:
     """Explain ``args.session`` on the chosen input and print the result; 0 on success."""
     from rnnviz.session import load_session
     trainer = load_session(args.session)
-    report = explain(trainer, text=args.text, example=args.example)
+    report = explain(trainer, text=args.text, example=args.example, layer=getattr(args, "layer", None))
     if args.json:
         sys.stdout.write(json.dumps(report) + "\n")
     else:
@@ -189,7 +197,7 @@ def _finite_or_none(m: np.ndarray):
 
 def _top(trace, labels: list[str] | None) -> list:
     """Per step, the TOP most likely outputs as [symbol, probability]."""
-    z = logits(trace.states["a"], trace.params["Wya"], trace.params["by"])         # (T, K)
+    z = logits(trace.top_a, trace.params["Wya"], trace.params["by"])               # (T, K)
     if trace.readout == "softmax":
         p = softmax(z)
         order = np.argsort(-p, axis=1, kind="stable")[:, :TOP]
@@ -201,11 +209,13 @@ def _top(trace, labels: list[str] | None) -> list:
     return [[] for _ in range(len(z))]
 
 
-def explain(trainer, text: str | None = None, example: int | None = None) -> dict:
-    """The JSON object of ``rnnviz explain`` for a :class:`~rnnviz.training.Trainer` (see the module doc)."""
+def explain(trainer, text: str | None = None, example: int | None = None, layer: int | None = None) -> dict:
+    """The JSON object of ``rnnviz explain`` for a :class:`~rnnviz.training.Trainer` (see the module
+    doc); ``layer``: a stacked network's layer to explain (default the top one)."""
     refuse_unsupported(trainer)
+    check_analysable(trainer.network, layer)          # (a bad layer before any work)
     x, targets, steps, labels = choose_input(trainer, text, example)
-    trace = run_trace(trainer.network, x, targets, steps)
+    trace = run_trace(trainer.network, x, targets, steps, layer=layer)
     jac = step_jacobians(trace)
     scores = output_scores(trace)
     grads = output_gradients(trace, jac, scores)
@@ -215,6 +225,7 @@ def explain(trainer, text: str | None = None, example: int | None = None) -> dic
     stats = run_stats(trainer, trace, grads, horizon, saturation)
     report = {
         "tokens": labels,
+        "layer": trace.layer,
         "hidden": trace.states["a"].tolist(),
     }
     if trace.cell == "lstm":
@@ -296,7 +307,9 @@ def summary(report: dict, trainer, path: str) -> str:
     shown = ("".join(escape_char(t) for t in tokens) if trainer.is_charlm
              else (" | " if any(" " in t for t in tokens) else " ").join(tokens))
     lines = [f"{path}: {cfg.task}, {cfg.cell}{' ' + cfg.activation if cfg.cell == 'rnn' else ''}, "
-             f"{cfg.hidden} hidden units, step {trainer.step_count:,}",
+             f"{cfg.hidden} hidden units, "
+             + (f"{cfg.layers} layers (explaining layer {report['layer']}), " if cfg.layers > 1 else "")
+             + f"step {trainer.step_count:,}",
              f"input ({T} steps): {shown}"]
     if report["log_prob"] is not None and report["log_prob"]:
         lp = np.asarray(report["log_prob"])

@@ -67,6 +67,9 @@ class LiveInsight:
         drawn from and the saliency of each character over those before it
         (:class:`~rnnviz.insight.sampling.InspectedSample`); else None.
     seconds: how long the computation took.
+    layer, layers: the layer analysed (1 … layers) and how many the network has. A stacked
+        network's ``states``, ``grad_a``/``grad_c``, ``state_norm`` … are those of layer ``layer``
+        (a[l]<t>, c[l]<t>); ``saliency`` and ``score`` go through every layer to the inputs.
     """
 
     step: int
@@ -101,6 +104,8 @@ class LiveInsight:
     memory: ProbeCurve | None
     sample: InspectedSample | None
     seconds: float
+    layer: int = 1
+    layers: int = 1
 
     @property
     def T(self) -> int:
@@ -117,19 +122,22 @@ def probe_choice(trainer) -> tuple[str | None, int | None]:
     return text[:MAX_TEXT], None
 
 
-def live_insight(trainer, *, memory: bool = True) -> LiveInsight:
+def live_insight(trainer, *, memory: bool = True, layer: int | None = None) -> LiveInsight:
     """The why-views' numbers for ``trainer``'s network on the window's probe (see the module doc).
 
     memory: also fit the read-out curve (copy, parity, adding; a forward pass over 256 held-out
-    sequences and a ridge fit per lag).  InputError if the probe cannot be run (an empty text), or
-    for a network the why-views do not analyse, stacked or encoder–decoder (the line of
-    :func:`~rnnviz.insight.trace.not_analysable`).
+    sequences and a ridge fit per lag).  layer: a stacked network's layer to analyse (default the
+    top one; one the network lacks: the top one, as a window's choice may outlive a reset).
+    InputError if the probe cannot be run (an empty text), or for a network the why-views do not
+    analyse, an encoder–decoder (the line of :func:`~rnnviz.insight.trace.not_analysable`).
     """
     refuse_unsupported(trainer)
     t0 = time.perf_counter()
     text, example = probe_choice(trainer)
     x, targets, steps, labels = choose_input(trainer, text, example)
-    trace = run_trace(trainer.network, x, targets, steps)
+    layers = trainer.network.spec.layers
+    layer = layers if layer is None or not 1 <= layer <= layers else int(layer)
+    trace = run_trace(trainer.network, x, targets, steps, layer=layer)
     jac = step_jacobians(trace)
     scores = output_scores(trace)
     grads = output_gradients(trace, jac, scores)
@@ -142,7 +150,7 @@ def live_insight(trainer, *, memory: bool = True) -> LiveInsight:
     bound = pascanu_bound(trace.params["Waa"], trace.activation, np.arange(T)) if trace.cell == "rnn" else None
     curve = None
     if memory and trainer.task.name in READOUT_TASKS:
-        curve = task_readout_curve(trainer.task, trainer.network)
+        curve = task_readout_curve(trainer.task, trainer.network, layer=layer)
     names = output_labels(trainer.task)
     lstm = trace.cell == "lstm"
     drawn = None
@@ -170,7 +178,7 @@ def live_insight(trainer, *, memory: bool = True) -> LiveInsight:
         bound=None if bound is None else _frozen(bound),
         saturation=saturation, diagnosis=tuple(f.line for f in findings), findings=tuple(findings),
         task=trainer.task.name,
-        memory=curve, sample=drawn, seconds=time.perf_counter() - t0,
+        memory=curve, sample=drawn, seconds=time.perf_counter() - t0, layer=layer, layers=layers,
     )
 
 

@@ -101,10 +101,13 @@ PROBE_SEQUENCES = 256
 """Held-out sequences a task's read-out curve is computed on (the first of its held-out set)."""
 
 
-def task_readout_curve(task, network, lags=None, n_sequences: int = PROBE_SEQUENCES) -> ProbeCurve:
+def task_readout_curve(task, network, lags=None, n_sequences: int = PROBE_SEQUENCES,
+                       layer: int = 1) -> ProbeCurve:
     """:func:`readout_curve` on the first ``n_sequences`` held-out sequences of a copy, parity or
-    adding ``task`` (a :class:`rnnviz.tasks.Task`), from a zero state. lags: default 0 … T-1."""
+    adding ``task`` (a :class:`rnnviz.tasks.Task`), from a zero state, read from the states of
+    ``layer`` (a stacked network's a[l]<t>). lags: default 0 … T-1."""
     x = np.concatenate([b.x for b in task.test_batches()], axis=1)[:, :n_sequences]
-    a = np.asarray(network.forward(x).states["a"], dtype=np.float64)          # (T, N, H)
+    key = "a" if layer == 1 else f"a[{layer}]"
+    a = np.asarray(network.forward(x).states[key], dtype=np.float64)          # (T, N, H)
     lags = range(x.shape[0]) if lags is None else lags
     return readout_curve(task.name, x, a, lags)

@@ -12,6 +12,10 @@ Saliency ``[τ, s] = ‖∂ score<τ> / ∂x<s>‖₂`` for s ≤ τ (0 for s > 
 for tokens); ``state_gradient [τ, t] = ‖∂ score<τ> / ∂a<t>‖₂`` (= ‖∂L<τ>/∂a<t>‖ for the loss
 ``L<τ> = -log p`` of that one output), plus ``‖∂ score<τ> / ∂c<t>‖`` for the LSTM. Both come from
 one backward sweep that carries every output's gradient at once: ``g<s-1> = g<s> Js[s]``.
+
+A stacked network's sweep goes through depth as well (:func:`output_gradients`): the readout
+reads the top layer, x<s> enters the bottom one, and ``state_gradient`` is that of the layer the
+trace analyses, ``‖∂score<τ>/∂a[l]<t>‖``, counting every path through depth and time.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import numpy as np
 
 from rnnviz.engine.cells import sigmoid
 from rnnviz.engine.readouts import softmax
-from rnnviz.insight.jacobians import StepJacobians
+from rnnviz.insight.jacobians import StepJacobians, step_jacobians
 from rnnviz.insight.trace import Trace
 
 
@@ -53,7 +57,7 @@ def logits(a: np.ndarray, Wya: np.ndarray, by: np.ndarray) -> np.ndarray:
 def output_scores(trace: Trace) -> OutputScores:
     """The score of every output step of ``trace`` and its gradient on the hidden state there."""
     p = trace.params
-    a = trace.states["a"][trace.output_steps]                                    # (n, H)
+    a = trace.top_a[trace.output_steps]                                          # (n, H) what the readout reads
     z = logits(a, p["Wya"], p["by"])                                             # (n, K)
     if trace.readout == "softmax":
         y = trace.targets
@@ -84,6 +88,8 @@ def output_gradients(trace: Trace, jac: StepJacobians, scores: OutputScores | No
     (S, S) and by (S, D) at most, so one output costs T vector-matrix products.
     """
     scores = output_scores(trace) if scores is None else scores
+    if trace.layers:
+        return _stacked_output_gradients(trace, jac, scores)
     T, H, S = trace.T, trace.H, trace.state_size
     steps = trace.output_steps                                                # (n,) ascending
     G = np.zeros((len(steps), S))
@@ -104,4 +110,45 @@ def output_gradients(trace: Trace, jac: StepJacobians, scores: OutputScores | No
         saliency[rows, s] = np.linalg.norm(live @ jac.input[s], axis=1)
         if s > 0:
             G[first:] = live @ jac.state[s]
+    return OutputGradients(saliency, a_norms, c_norms)
+
+
+def _stacked_output_gradients(trace: Trace, jac: StepJacobians, scores: OutputScores) -> OutputGradients:
+    """:func:`output_gradients` for a stacked network of L layers, analysing layer l = ``trace.layer``
+    (``jac``: its one-step Jacobians).
+
+    One sweep over s = T-1 … 0 carries G[k] (n, S), row i = ∂score<τi>/∂state[k]<s> for every
+    layer k. At step s, top layer first: the top layer's rows of outputs at s are seeded from the
+    readout, then each layer k < L adds what reaches it through the layer above at the same step,
+    ``G[k][:, :H] += G[k+1] Jx[k+1][s]`` (Jx[k+1] = ∂state[k+1]<s>/∂a[k]<s>), which completes
+    G[k] at s. Then ``saliency[τ, s] = ‖G[1] Jx[1][s]‖`` and every layer steps back in time,
+    ``G[k] ← G[k] Js[k][s]``. Cost: L times the one-layer sweep, plus the L-1 other layers' Jacobians.
+    """
+    T, H, S = trace.T, trace.H, trace.state_size
+    L, chosen = len(trace.layers), trace.layer
+    jacs = [jac if k == chosen else step_jacobians(layer_trace)
+            for k, layer_trace in enumerate(trace.layers, 1)]
+    steps = trace.output_steps                                                # (n,) ascending
+    G = [np.zeros((len(steps), S)) for _ in range(L)]                         # G[k - 1]: layer k's
+    first = len(steps)
+    saliency = np.zeros((T, T))
+    a_norms = np.zeros((T, T))
+    c_norms = np.zeros((T, T)) if trace.cell == "lstm" else None
+    for s in range(T - 1, -1, -1):
+        if first > 0 and steps[first - 1] == s:
+            first -= 1
+            G[-1][first, :H] = scores.dscore_da[first]                        # the readout sees a[L]<τ> only
+        if first == len(steps):
+            continue
+        rows = steps[first:]
+        for k in range(L - 1, 0, -1):                                         # down through depth at step s
+            G[k - 1][first:, :H] += G[k][first:] @ jacs[k].input[s]
+        live = G[chosen - 1][first:]
+        a_norms[rows, s] = np.linalg.norm(live[:, :H], axis=1)
+        if c_norms is not None:
+            c_norms[rows, s] = np.linalg.norm(live[:, H:], axis=1)
+        saliency[rows, s] = np.linalg.norm(G[0][first:] @ jacs[0].input[s], axis=1)
+        if s > 0:
+            for k in range(L):
+                G[k][first:] = G[k][first:] @ jacs[k].state[s]
     return OutputGradients(saliency, a_norms, c_norms)

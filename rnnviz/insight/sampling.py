@@ -123,7 +123,7 @@ def sample_logits(network: Network, tokens, state0: dict | None = None) -> np.nd
     if tokens.size < 2:
         return np.empty((0, spec.output_size))
     trace = run_trace(network, tokens[:-1], state0=state0)
-    return logits(trace.states["a"], trace.params["Wya"], trace.params["by"])    # (T-1, K)
+    return logits(trace.top_a, trace.params["Wya"], trace.params["by"])          # (T-1, K)
 
 
 def sample_saliency(network: Network, tokens, state0: dict | None = None, row: int | None = None

@@ -94,6 +94,8 @@ class StepResult(NamedTuple):
     clipped: bool
     refused: str | None                # non-finite: what went wrong; parameters unchanged
     seconds: float
+    layer_grad_a_norms: np.ndarray | None = None   # (L, T) ||dL/da[l]<t>|| per layer, bottom first
+    layer_grad_c_norms: np.ndarray | None = None   # (L, T) ||dL/dc[l]<t>|| (LSTM)
 
 
 @dataclass(frozen=True)
@@ -224,7 +226,7 @@ class Trainer:
             return StepResult(self.step_count, float(loss), self.smooth_loss, res.grad_a_norms,
                               res.grad_c_norms, norms, float("nan"), False,
                               f"step {self.step_count + 1} refused: {problem}",
-                              time.perf_counter() - t0)
+                              time.perf_counter() - t0, *_layer_norms(res))
         self.carried_state = res.final_state if task.carries_state else None
         self.step_count += 1
         if self.smooth_loss is not None:
@@ -233,7 +235,7 @@ class Trainer:
         self.history.record_step(self.step_count, loss, self.smooth_loss, res.grad_a_norms, norms)
         return StepResult(self.step_count, float(loss), self.smooth_loss, res.grad_a_norms,
                           res.grad_c_norms, norms, grad_norm, clipped, None,
-                          time.perf_counter() - t0)
+                          time.perf_counter() - t0, *_layer_norms(res))
 
     def set_live(self, **changes) -> None:
         """Change settings that apply at the next step; ``ValueError`` for anything else."""
@@ -505,3 +507,9 @@ def layer_words(text: str, layer: int) -> str:
         return text
     text = re.sub(r"(Γ\w)", rf"\1[{layer}]", text)
     return re.sub(r"\b(a|c~|c)<t", rf"\1[{layer}]<t", text)
+
+
+def _layer_norms(res) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """A forward result's per-layer ``(||dL/da[l]<t>||, ||dL/dc[l]<t>||)`` (L, T) arrays; (None,
+    None) for an encoder–decoder, whose result has none."""
+    return getattr(res, "layer_grad_a_norms", None), getattr(res, "layer_grad_c_norms", None)

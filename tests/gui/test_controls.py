@@ -318,10 +318,10 @@ def test_every_setting_explains_itself_in_the_same_words_in_the_dock_and_on_the_
 
 
 # ---- stacked layers ----------------------------------------------------------------------------
-def test_the_layers_row_builds_a_stacked_network_whose_states_are_listed_and_why_views_refuse(
+def test_the_layers_row_builds_a_stacked_network_whose_states_are_listed_and_layers_explained(
         qtbot, make_window):
     """Layers 2 in the Network group applies on reset: a 2-layer network, the hidden-state panel's
-    combo lists both layers' states, and the why dock shows one line instead of its views."""
+    combo lists both layers' states, and the why dock explains its top layer, with a layer selector."""
     window = make_window()
     spin = window.controls._widgets["layers"]
     assert (spin.minimum(), spin.maximum(), spin.value()) == (1, 4, 1)
@@ -340,13 +340,15 @@ def test_the_layers_row_builds_a_stacked_network_whose_states_are_listed_and_why
     window.hidden_panel.state_box.activated.emit(1)
     assert "a[2]<t>" in window.hidden_panel.caption.text() and "layer 2" in window.hidden_panel.caption.text()
     window.show_why()
-    assert window.why_pages.currentWidget() is window.why_refusal
-    assert window.why_refusal.text() == ("The why-views analyse 1-layer networks for now; "
-                                         "this network has 2 layers.")
+    assert window.why_pages.currentWidget() is window.why_tabs
+    assert window.why_layer_row.isVisibleTo(window) and window.why_layer_box.layer == 2
+    qtbot.waitUntil(lambda: c.data.insight is not None, timeout=10_000)
+    assert (c.data.insight.layer, c.data.insight.layers) == (2, 2)
     spin.setValue(1)
     window._reset_edit_timer.stop()
     window.reset_run()
     assert window.why_pages.currentWidget() is window.why_tabs
+    assert not window.why_layer_row.isVisibleTo(window)
 
 
 def test_the_bidirectional_box_builds_a_two_direction_network_and_is_off_for_the_character_model(

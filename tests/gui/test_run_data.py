@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from rnnviz.gui.run_data import GradientImage, ema_blocks
+from rnnviz.gui.run_data import GradientImage, RunData, ema_blocks
 from rnnviz.training.series import StridedRows
 
 
@@ -157,3 +157,22 @@ def test_samples_keep_arriving_once_the_history_holds_its_200(monkeypatch):
     assert data.samples[-30:] == trainer.history.samples[-30:]
     assert len(data.samples) == len(trainer.history.samples) == MAX_SAMPLES
     assert data.chance_loss == trainer.task.chance_loss() and snapshots[-1].chance_loss == data.chance_loss
+
+
+def test_a_stacked_runs_layer_rows_fill_one_image_per_upper_layer():
+    """Rows (R, L, T) of ||dL/da[l]<t>||: layers 2 … L get their own image over training (layer 1's
+    is the History's ``gradient_image``); a row sent twice is taken once."""
+    data = RunData()
+    steps = np.arange(1, 11)
+    norms = np.stack([np.full((3, 4), 10.0 ** -s) for s in steps])            # (R=10, L=3, T=4)
+    norms[:, 1] *= 10
+    data.add_layer_rows(steps, norms)
+    data.add_layer_rows(steps[-2:], norms[-2:])
+    assert data.layer_image(1) is data.gradient_image and sorted(data.layer_images) == [2, 3]
+    img, first, last = data.layer_image(2).image()
+    assert (first, last) == (1.0, 10.0) and img.shape == (10, 4)
+    np.testing.assert_allclose(img[:, 0], np.log10(norms[:, 1, 0]))
+    np.testing.assert_allclose(data.layer_image(3).image()[0][:, 0], np.log10(norms[:, 2, 0]))
+    assert data.layer_image(4) is None
+    data.clear()
+    assert data.layer_images == {} and data.latest_layer_grad_a is None

@@ -79,7 +79,9 @@ def test_each_source_draws_the_insights_rows_for_the_chosen_output(panel, cell):
     panel.refresh(data_with(li))
     assert panel.source == "all" and panel.tau is None and not panel.wants_insight
     box = panel.source_box
-    assert [(box.itemData(i), box.itemText(i)) for i in range(box.count())] == list(SOURCES.items())
+    # (the per-layer view is offered for stacked networks only)
+    assert [(box.itemData(i), box.itemText(i)) for i in range(box.count())] == \
+        [(key, text) for key, text in SOURCES.items() if key != "layers"]
     assert box.currentText() == "all losses (training batch)"
     assert curve(panel.latest_a)[0].size == 0              # no training step yet: the batch curve is empty
 

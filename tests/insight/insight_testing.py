@@ -13,15 +13,17 @@ CASES = [("rnn", "tanh"), ("rnn", "relu"), ("rnn", "sigmoid"), ("lstm", "tanh"),
 
 
 def random_network(cell="rnn", activation="tanh", *, D=3, H=5, K=4, readout="softmax",
-                   input_kind="dense", many_to_one=False, seed=0, scale=0.7) -> Network:
+                   input_kind="dense", many_to_one=False, seed=0, scale=0.7, layers=1) -> Network:
     """A float64 network with N(0, scale²/H)-ish weights (biases too, so ReLU units vary)."""
     rng = np.random.default_rng(seed)
     spec = NetworkSpec(cell, D, H, K, input_kind=input_kind, activation=activation, readout=readout,
-                       many_to_one=many_to_one)
+                       many_to_one=many_to_one, layers=layers)
     params = {name: rng.standard_normal(shape) * scale / np.sqrt(shape[-1] if len(shape) > 1 else 2.0)
               for name, shape in spec.param_shapes().items()}
     if activation == "relu":
-        params["ba"] = params["ba"] + 0.3
+        for name in params:
+            if name.startswith("ba") and not name.startswith("baa"):
+                params[name] = params[name] + 0.3
     return Network(spec, params)
 
 

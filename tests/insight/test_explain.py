@@ -12,7 +12,7 @@ from rnnviz.insight.explain import main
 from rnnviz.session import save_session
 from rnnviz.training import Config, Trainer
 
-FIELDS = {"tokens", "hidden", "log_prob", "top", "saliency", "jacobian_norm", "memory_horizon",
+FIELDS = {"tokens", "layer", "hidden", "log_prob", "top", "saliency", "jacobian_norm", "memory_horizon",
           "saturation", "diagnosis"}
 TEXT = " ".join(np.random.default_rng(0).choice(["the", "cat", "sat", "on", "a", "mat", "(x)", "\n"], 600))
 SETTINGS = {
@@ -167,18 +167,39 @@ def test_runs_as_a_module(sessions):
 
 
 @pytest.mark.parametrize("layers", [2, 3])
-def test_stacked_network_is_refused_in_one_line(tmp_path, capsys, layers):
-    """The why-views are written for one layer: a stacked session gets exit 2 and one line, from
-    the command and from the live insight the window computes (no traceback, no numbers)."""
-    from rnnviz.errors import InputError
-    from rnnviz.insight.live import live_insight
+def test_a_stacked_session_is_explained_layer_by_layer(tmp_path, capsys, layers):
+    """``--layer K`` explains layer K of a stacked session (default the top one): ``hidden`` is
+    that layer's a[K]<t>, as the engine computes it; the saliency, over the same inputs through
+    every layer, is the same whichever layer is explained. A layer the network lacks: one line, exit 2."""
     cfg = Config(task="charlm", cell="lstm", layers=layers, seq_length=8, hidden=6, n_test=16,
                  eval_every=1000, sample_every=1000)
     trainer = Trainer(cfg, corpus_text=TEXT)
     trainer.step()
-    save_session(trainer, tmp_path / "deep.rnnviz")
-    line = f"the why-views analyse 1-layer networks for now; this network has {layers} layers"
-    code, out, err = _explain(capsys, tmp_path / "deep.rnnviz", "--json")
-    assert code == 2 and out == "" and err == f"rnnviz: error: {line}\n"
-    with pytest.raises(InputError, match=line):
-        live_insight(trainer)
+    path = tmp_path / "deep.rnnviz"
+    save_session(trainer, path)
+    text = "a cat sat"
+    states = trainer.network.forward(trainer.task.encode(text)[:, None]).states
+    reports = {}
+    for k in range(1, layers + 1):
+        reports[k] = report = _json(capsys, path, "--text", text, "--layer", k)
+        assert set(report) == FIELDS | {"cell"} and report["layer"] == k
+        key = "a" if k == 1 else f"a[{k}]"
+        np.testing.assert_allclose(report["hidden"], states[key][:, 0], rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(report["saliency"], reports[1]["saliency"], rtol=1e-9, atol=1e-15)
+    default = _json(capsys, path, "--text", text)
+    assert default["layer"] == layers and default["hidden"] == reports[layers]["hidden"]
+    assert default["log_prob"] == reports[1]["log_prob"]
+    code, out, _ = _explain(capsys, path, "--text", text)
+    assert code == 0 and f"{layers} layers (explaining layer {layers})" in out
+    for bad in (0, layers + 1):
+        code, out, err = _explain(capsys, path, "--text", text, "--layer", bad, "--json")
+        assert code == 2 and out == ""
+        assert err == f"rnnviz: error: layer {bad} does not exist: this network has layers 1 to {layers}\n"
+
+
+def test_a_one_layer_session_has_layer_1_only(sessions, capsys):
+    assert _json(capsys, sessions["charlm-rnn"], "--text", "a cat", "--layer", 1)["layer"] == 1
+    code, _, err = _explain(capsys, sessions["charlm-rnn"], "--text", "a cat", "--layer", 2)
+    assert code == 2 and err == "rnnviz: error: layer 2 does not exist: this network has layer 1 only\n"
+
+

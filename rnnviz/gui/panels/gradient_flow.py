@@ -18,6 +18,7 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ..run_data import TINY, RunData
+from ..widgets.layer_selector import LayerBox
 from ..widgets.views import StepRangeFollower, TimedGraphicsLayoutWidget
 from .markers import MarkerLines, training_changes
 from .probe_steps import step_number, tau_entry
@@ -35,6 +36,7 @@ IMAGE_LEVELS = (-6.0, 0.0)
 
 SOURCES = {
     "all": "all losses (training batch)",
+    "layers": "every layer side by side (training batch)",
     "output": "loss of one output τ (probe)",
     "recurrence": "recurrence ∂a⟨τ⟩/∂a⟨t⟩ (probe)",
 }
@@ -43,6 +45,10 @@ SOURCE_HELP = {
     "all": "‖∂L/∂a⟨t⟩‖ of the latest training step: the gradient of the batch's whole loss (every output's "
            "loss summed) at each time step t. On a task whose loss sits only at the end (copy), or has a "
            "loss at every step (character models), the sum hides how far one loss reaches back.",
+    "layers": "‖∂L/∂a[l]⟨t⟩‖ of the latest training step for every layer l of the stacked network, one curve "
+              "each (layer 1 reads the input, layer L feeds the output): the gradient of the batch's whole "
+              "loss, counting every path through depth and time. A curve below the one above it is the "
+              "gradient vanishing with depth; a curve falling towards small t, vanishing through time.",
     "output": "‖∂L⟨τ⟩/∂a⟨t⟩‖ on the probe sequence: the gradient of the loss of the one output τ alone "
               "(−log p of its target) at every earlier step t ≤ τ (LSTM: the cell state's, dashed).",
     "recurrence": "σmax(∂a⟨τ⟩/∂a⟨t⟩) on the probe: how much the recurrence alone carries a change of the "
@@ -50,11 +56,12 @@ SOURCE_HELP = {
                   "RNN the dotted line is Pascanu, Mikolov & Bengio's bound (γ·σmax(Waa))^(τ−t); for the "
                   "LSTM the state is [a; c], with the a→a and c→c blocks as well.",
 }
-Y_LABELS = {"all": "‖∂L/∂a⟨t⟩‖ (log scale)", "output": "‖∂L⟨τ⟩/∂a⟨t⟩‖ (log scale)",
+Y_LABELS = {"all": "‖∂L/∂a⟨t⟩‖ (log scale)", "layers": "‖∂L/∂a[l]⟨t⟩‖ (log scale)", "output": "‖∂L⟨τ⟩/∂a⟨t⟩‖ (log scale)",
             "recurrence": "σmax ∂a⟨τ⟩/∂a⟨t⟩ (log scale)"}
 LSTM_Y_LABELS = {"output": "‖∂L⟨τ⟩/∂(a, c)⟨t⟩‖ (log)", "recurrence": "σmax ∂state⟨τ⟩/∂state⟨t⟩ (log)"}
 """The LSTM's (two or three curves; short, so they fit a short plot's axis)."""
 BLUE, RED, GREEN, GREY = "#1f77b4", "#d62728", "#2ca02c", "#555555"
+LAYER_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"]   # layer 1 … 4 in the per-layer view
 TITLE_SIZE = "11pt"      # (pyqtgraph's title size)
 LEGEND_SIZE = "9pt"      # a probe source's title: its one-line legend
 BOUND_HEADROOM = 1e3    # the recurrence's y range shows the bound up to this factor above the carry
@@ -134,6 +141,7 @@ class GradientFlowPanel(QWidget):
     """Vanishing/exploding gradients made visible."""
 
     source_changed = Signal(str)   # the latest-step plot's source (a key of SOURCES) was chosen
+    layer_changed = Signal(int)    # the user chose another layer of a stacked network (1-based)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -149,6 +157,9 @@ class GradientFlowPanel(QWidget):
         self._waa = "Waa"                   # the recurrent matrix named in the header (enc.Waa: encoder–decoder)
         self._time_steps: int | None = None   # T the time-step axes show
         self._has_norms = False
+        self._layers = 1                       # the run's stacked layers
+        self._layer = 1                        # the layer the image and the batch's curve show
+        self.layer_curves: list[pg.PlotDataItem] = []   # the per-layer view's, one per layer
 
         self.header = QLabel()
         self.header.setTextFormat(Qt.TextFormat.RichText)
@@ -159,9 +170,7 @@ class GradientFlowPanel(QWidget):
                                "passes almost no gradient.")
         # The latest-step plot's source, and the output τ a probe source traces back from
         self.source_box = QComboBox()
-        for key, text in SOURCES.items():
-            self.source_box.addItem(text, key)
-            self.source_box.setItemData(self.source_box.count() - 1, SOURCE_HELP[key], Qt.ItemDataRole.ToolTipRole)
+        self._fill_source_box()
         self.source_box.setToolTip("What the left plot shows at each time step t. The probe sources are "
                                    "computed on the probe sequence every few seconds while training runs.")
         self.source_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
@@ -173,8 +182,16 @@ class GradientFlowPanel(QWidget):
         self.tau_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.tau_box.setMinimumContentsLength(10)
         self.tau_box.activated.connect(self._on_tau_box_activated)
+        # A stacked network's layer, which the image over training and the batch's curve show
+        self.layer_label = QLabel("Layer:")
+        self.layer_box = LayerBox("Which layer's ‖∂L/∂a[l]⟨t⟩‖ the image over training and the left plot's "
+                                  "curves show (layer 1 reads the input; the top layer feeds the output). "
+                                  "The probe sources and the why-views follow the same layer.")
+        self.layer_box.layer_chosen.connect(self._on_layer_box_chosen)
         source_row = QHBoxLayout()
         source_row.setContentsMargins(0, 0, 0, 0)
+        source_row.addWidget(self.layer_label)
+        source_row.addWidget(self.layer_box)
         source_row.addWidget(QLabel("Left plot:"))
         source_row.addWidget(self.source_box)
         source_row.addWidget(self.tau_label)
@@ -184,6 +201,7 @@ class GradientFlowPanel(QWidget):
         self.probe_note.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)   # never widens
         self.probe_note.setMinimumWidth(40)
         source_row.addWidget(self.probe_note, 1)
+        source_row.addStretch(0)         # (the controls stay together while the note is hidden)
 
         self.graphics = TimedGraphicsLayoutWidget()
         self.views = [self.graphics]
@@ -288,6 +306,7 @@ class GradientFlowPanel(QWidget):
         self._show_header(None, None)
         self._show_empty_ranges()
         self._show_source_controls()
+        self._show_layer_controls()
 
     def clear(self) -> None:
         self._revision = -1
@@ -299,7 +318,7 @@ class GradientFlowPanel(QWidget):
         self._param_curves.clear()
         self._set_params_title([])
         for item in (self.latest_a, self.latest_c, self.latest_ablock, self.latest_bound, self.global_curve,
-                     self.global_low_curve):
+                     self.global_low_curve, *self.layer_curves):
             item.setData([], [])
         self.tau_line.hide()
         self.image.clear()
@@ -387,9 +406,12 @@ class GradientFlowPanel(QWidget):
             self._set_time_steps(T)
         if self._source == "all":
             self._show_batch(data)
+        elif self._source == "layers":
+            self._show_layers(data)
         elif data.insight is not self._insight_shown:
             self._show_probe(data.insight)
-        img, first, last = data.gradient_image.image()
+        gradient_image = data.layer_image(self._layer)
+        img, first, last = (None, 0.0, 1.0) if gradient_image is None else gradient_image.image()
         if img is not None:
             finite = img[np.isfinite(img) & (img > math.log10(TINY) + 1)]
             lo, hi = (float(np.percentile(finite, 1)), float(np.percentile(finite, 99.5))) if finite.size \
@@ -402,10 +424,12 @@ class GradientFlowPanel(QWidget):
             self.image.setRect(QRectF(first - 0.5, 0.5, max(1.0, last - first + 1), T))
             self.image_follower.update(0.0, last)
             self.over_time.setYRange(0.5, T + 0.5, padding=0)
-            per_column = data.gradient_image.bin_size   # (a long title would widen the layout)
+            per_column = gradient_image.bin_size   # (a long title would widen the layout)
             self.over_time.getViewBox().setToolTip(
-                f"Each column is the mean of ~{per_column:,} training step(s): colour is log10 ‖∂L/∂a⟨t⟩‖ at "
-                "every time step t. Dark at small t: the gradient vanishes before it reaches early steps.")
+                f"Each column is the mean of ~{per_column:,} training step(s): colour is log10 "
+                f"‖∂L/∂{self._state_name()}⟨t⟩‖ at every time step t. Dark at small t: the gradient vanishes "
+                "before it reaches early steps." + ("" if self._layer == 1 else
+                                                    " (Layers above 1: from this window's training only.)"))
         rows = data.gradient_norms
         steps = rows.steps
         for i, name in enumerate(n for n in rows.names if n != "all"):
@@ -454,23 +478,25 @@ class GradientFlowPanel(QWidget):
     @property
     def wants_insight(self) -> bool:
         """Whether the plot draws the probe's LiveInsight (the window then has it computed)."""
-        return self._source != "all"
+        return self._source not in ("all", "layers")
 
     def set_source(self, source: str) -> None:
         """Show ``source`` (a key of SOURCES) in the latest-step plot; emits ``source_changed``."""
         if source not in SOURCES:
             raise ValueError(f"unknown gradient source {source!r}; choose one of {', '.join(SOURCES)}")
+        if source == "layers" and self._layers == 1:
+            raise ValueError("the per-layer view needs a stacked network (layers 2 or more)")
         if source == self._source:
             return
         self._source = source
         self.source_box.setCurrentIndex(self.source_box.findData(source))
         self._show_source_controls()
         self._insight_shown = None
-        if source == "all":
+        if source in ("all", "layers"):
             self._latest_steps = None
             self._set_latest_steps(self._time_steps or DEFAULT_TIME_STEPS)
             if self._data is not None:
-                self._show_batch(self._data)
+                (self._show_batch if source == "all" else self._show_layers)(self._data)
             else:
                 self._clear_latest(LATEST_TITLE)
         else:
@@ -481,7 +507,7 @@ class GradientFlowPanel(QWidget):
         self.set_source(self.source_box.itemData(index))
 
     def _show_source_controls(self) -> None:
-        probe = self._source != "all"
+        probe = self._source not in ("all", "layers")
         self.tau_label.setVisible(probe)
         self.tau_box.setVisible(probe)
         self.probe_note.setVisible(probe)
@@ -493,7 +519,7 @@ class GradientFlowPanel(QWidget):
         """The output step τ traced back (a probe index, 0 = the first step; shown as t = τ + 1),
         or None while no probe source is shown."""
         li = self._insight_shown
-        if self._source == "all" or li is None or not len(li.output_steps):
+        if self._source in ("all", "layers") or li is None or not len(li.output_steps):
             return None
         return int(li.output_steps[-1]) if self._tau is None else self._tau
 
@@ -517,7 +543,7 @@ class GradientFlowPanel(QWidget):
     def _on_latest_clicked(self, event) -> None:
         """A click on the latest-step plot picks the output nearest the click (probe sources)."""
         li = self._insight_shown
-        if (self._source == "all" or li is None or not len(li.output_steps)
+        if (self._source in ("all", "layers") or li is None or not len(li.output_steps)
                 or event.button() != Qt.MouseButton.LeftButton):
             return
         view = self.latest.getViewBox()
@@ -545,29 +571,130 @@ class GradientFlowPanel(QWidget):
 
     # ---- drawing the latest-step plot ---------------------------------------------------------
     def _clear_latest(self, title: str) -> None:
-        for item in (self.latest_a, self.latest_c, self.latest_ablock, self.latest_bound):
+        for item in (self.latest_a, self.latest_c, self.latest_ablock, self.latest_bound, *self.layer_curves):
             item.setData([], [])
         self.tau_line.hide()
         self.waiting.hide()
         self.latest.setTitle(title, size=TITLE_SIZE)
 
     def _show_batch(self, data: RunData) -> None:
-        """The latest training step's ‖∂L/∂a⟨t⟩‖ (and ‖∂L/∂c⟨t⟩‖), from every loss of the batch."""
-        self.latest.setLabel("left", Y_LABELS["all"])
-        if data.latest_grad_a is None:
-            self._clear_latest(LATEST_TITLE)
-            return
+        """The latest training step's ‖∂L/∂a⟨t⟩‖ (and ‖∂L/∂c⟨t⟩‖) of the chosen layer, from every
+        loss of the batch."""
+        a_name, c_name = self._state_name(), self._state_name("c")
+        self.latest.setLabel("left", f"‖∂L/∂{a_name}⟨t⟩‖ (log scale)")
+        grad_a, grad_c = data.latest_grad_a, data.latest_grad_c
+        if self._layer > 1:
+            layer_a, layer_c = data.latest_layer_grad_a, data.latest_layer_grad_c
+            ok = layer_a is not None and len(layer_a) >= self._layer
+            grad_a = layer_a[self._layer - 1] if ok else None
+            grad_c = layer_c[self._layer - 1] if ok and layer_c is not None else None
         self._clear_latest(LATEST_TITLE)
-        g = positive_or_nan(data.latest_grad_a)
+        if grad_a is None:
+            return
+        g = positive_or_nan(grad_a)
         self.latest_a.setData(np.arange(1, g.size + 1), g)
-        title = f"step {data.step:,}: ‖∂L/∂a⟨t⟩‖"
-        if data.latest_grad_c is not None:
-            c = positive_or_nan(data.latest_grad_c)
+        title = f"step {data.step:,}: ‖∂L/∂{a_name}⟨t⟩‖"
+        if grad_c is not None:
+            c = positive_or_nan(grad_c)
             self.latest_c.setData(np.arange(1, c.size + 1), c)
-            title += f" <span style='color:{RED}'>- - ‖∂L/∂c⟨t⟩‖</span>"
+            title += f" <span style='color:{RED}'>- - ‖∂L/∂{c_name}⟨t⟩‖</span>"
         self.latest.setTitle(title, size=TITLE_SIZE)
-        fit_log_range(self.latest, [data.latest_grad_a] +
-                      ([] if data.latest_grad_c is None else [data.latest_grad_c]))
+        fit_log_range(self.latest, [grad_a] + ([] if grad_c is None else [grad_c]))
+
+    def _show_layers(self, data: RunData) -> None:
+        """The latest training step's ‖∂L/∂a[l]⟨t⟩‖ for every layer l, one labelled curve each."""
+        self.latest.setLabel("left", Y_LABELS["layers"])
+        self._clear_latest(LATEST_TITLE)
+        norms = data.latest_layer_grad_a
+        if norms is None or len(norms) != len(self.layer_curves):
+            return
+        x = np.arange(1, norms.shape[1] + 1)
+        for curve, row in zip(self.layer_curves, norms):
+            curve.setData(x, positive_or_nan(row))
+        parts = [f"<span style='color:{LAYER_COLOURS[i % len(LAYER_COLOURS)]}'>━ layer {i + 1}</span>"
+                 for i in range(len(norms))]
+        self.latest.setTitle(f"step {data.step:,}: ‖∂L/∂a[l]⟨t⟩‖ &nbsp;" + " &nbsp;".join(parts), size=LEGEND_SIZE)
+        self.latest.titleLabel.setMinimumWidth(0)    # a narrow plot clips its legend rather than widen
+        fit_log_range(self.latest, list(norms))
+
+    # ---- the layer selector (stacked networks) ------------------------------------------------
+    @property
+    def layer(self) -> int:
+        """The layer (1 = bottom) whose gradient the image and the training batch's curve show."""
+        return self._layer
+
+    @property
+    def layers(self) -> int:
+        return self._layers
+
+    def set_layers(self, layers: int) -> None:
+        """The run has ``layers`` stacked layers: offer a layer selector and the per-layer view
+        when there are two or more (the chosen layer stays if the new run has it)."""
+        layers = max(1, int(layers))
+        if layers > 1:
+            self._waa = "layer 1's Waa"      # (the probe's spectral radius is the bottom layer's)
+        if layers == self._layers:
+            return
+        self._layers = layers
+        self._layer = layers                   # the top layer, which the readout reads
+        for curve in self.layer_curves:
+            self.latest.removeItem(curve)
+        self.layer_curves = []
+        if layers > 1:
+            for i in range(layers):
+                colour = LAYER_COLOURS[i % len(LAYER_COLOURS)]
+                self.layer_curves.append(self.latest.plot(
+                    pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=4, symbolBrush=colour,
+                    symbolPen=None, name=f"layer {i + 1}"))
+        if layers == 1 and self._source == "layers":
+            self.set_source("all")
+        self._fill_source_box()
+        self._show_layer_controls()
+        self._redraw()
+
+    def set_layer(self, layer: int) -> None:
+        """Show layer ``layer`` (1 … layers) in the image over training and the batch's curve."""
+        if not 1 <= layer <= self._layers:
+            raise ValueError(f"layer must be from 1 to {self._layers} (got {layer})")
+        if layer == self._layer:
+            return
+        self._layer = layer
+        self.layer_box.set_layer(layer)
+        self.image.clear()
+        self._insight_shown = None             # (a probe source: the chosen layer's numbers come next)
+        self._redraw()
+
+    def _on_layer_box_chosen(self, layer: int) -> None:
+        self.set_layer(layer)
+        self.layer_changed.emit(layer)
+
+    def _show_layer_controls(self) -> None:
+        stacked = self._layers > 1
+        self.layer_label.setVisible(stacked)
+        self.layer_box.setVisible(stacked)
+        self.layer_box.set_layers(self._layers, self._layer)
+        self.over_time.setTitle(f"‖∂L/∂{self._state_name()}⟨t⟩‖ over training")
+
+    def _fill_source_box(self) -> None:
+        """The sources on offer (the per-layer view only for a stacked network)."""
+        self.source_box.clear()
+        for key, text in SOURCES.items():
+            if key == "layers" and self._layers == 1:
+                continue
+            self.source_box.addItem(text, key)
+            self.source_box.setItemData(self.source_box.count() - 1, SOURCE_HELP[key], Qt.ItemDataRole.ToolTipRole)
+        self.source_box.setCurrentIndex(self.source_box.findData(self._source))
+
+    def _state_name(self, key: str = "a") -> str:
+        """The chosen layer's state in the course's notation: "a" (one layer), "a[2]" (stacked)."""
+        return key if self._layers == 1 else f"{key}[{self._layer}]"
+
+    def _redraw(self) -> None:
+        """Draw the kept data again (a new layer or layer count)."""
+        self.over_time.setTitle(f"‖∂L/∂{self._state_name()}⟨t⟩‖ over training")
+        if self._data is not None:
+            self._revision = -1
+            self.refresh(self._data)
 
     def _show_waiting(self) -> None:
         """A probe source without its numbers yet: "computing…", never an old run's curves."""
@@ -585,6 +712,8 @@ class GradientFlowPanel(QWidget):
 
     def _show_probe(self, li) -> None:
         """Draw the chosen probe source for output τ from ``li`` (a LiveInsight; None: computing)."""
+        if li is not None and getattr(li, "layer", 1) != self._layer:
+            li = None                           # another layer's numbers: the chosen one's come next
         self._insight_shown = li
         if li is None or not len(li.output_steps):
             self._show_waiting()
@@ -600,12 +729,12 @@ class GradientFlowPanel(QWidget):
             g = li.grad_a[tau, :tau + 1]
             self.latest_a.setData(x, positive_or_nan(g))
             shown.append(g)
-            legend = [(BLUE, "━", "‖∂L⟨τ⟩/∂a⟨t⟩‖")]
+            legend = [(BLUE, "━", f"‖∂L⟨τ⟩/∂{self._state_name()}⟨t⟩‖")]
             if lstm:
                 c = li.grad_c[tau, :tau + 1]
                 self.latest_c.setData(x, positive_or_nan(c))
                 shown.append(c)
-                legend.append((RED, "- -", "‖∂L⟨τ⟩/∂c⟨t⟩‖"))
+                legend.append((RED, "- -", f"‖∂L⟨τ⟩/∂{self._state_name('c')}⟨t⟩‖"))
             self.latest.setLabel("left", LSTM_Y_LABELS["output"] if lstm else Y_LABELS["output"])
         else:
             s = li.state_norm[tau, :tau + 1]

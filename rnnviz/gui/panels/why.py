@@ -38,7 +38,17 @@ HELP = ("<b>What am I looking at?</b> Top: how strongly the loss at the last out
         "below 1 per step, the gradient must vanish. Pick another output τ in the list, or click the plot "
         "near it. Middle: the median of that carry at each lag k; where it drops below 10⁻³ is the "
         "memory horizon, about how far back the network can learn from. Bottom: the horizon at each "
-        "step it was computed, so you can see training lengthen (or lose) the network's memory.")
+        "step it was computed, so you can see training lengthen (or lose) the network's memory. "
+        "<br><b>A stacked network:</b> every view shows the layer chosen beside the tabs (the top one "
+        "unless you choose another).")
+LAYER_HELP = ("A stacked network is analysed one layer l at a time: the views show its state a[l]⟨t⟩ "
+              "(and c[l]⟨t⟩ for the LSTM), its units and gates. The recurrence ∂a[l]⟨τ⟩/∂a[l]⟨t⟩ is the "
+              "product of layer l's own one-step Jacobians ∂a[l]⟨t⟩/∂a[l]⟨t−1⟩ with the lower layers' "
+              "states held fixed; that is exact, as no layer depends on the layers above it. The gradient "
+              "‖∂L⟨τ⟩/∂a[l]⟨t⟩‖ counts every path through the layers above and through time, and the "
+              "saliency still goes from the output down through every layer to the inputs x⟨s⟩. The "
+              "horizon over training restarts when you choose another layer.")
+"""What the why dock's layer selector shows (its tooltip, and the "what am I looking at" text)."""
 
 
 def _log(values) -> np.ndarray:
@@ -328,7 +338,16 @@ class WhyPanel(QWidget):
             for item in plot.plotItem.listDataItems():
                 x, _ = item.getOriginalDataset()
                 if x is not None and len(x):
-                    legend.addItem(item, self._names[item])
+                    legend.addItem(item, self._layer_name(self._names[item]))
+
+    def _layer_name(self, name: str) -> str:
+        """A curve's name for the layer shown: "∂a[2]<t>" for layer 2 of a stacked network."""
+        li = self._shown
+        layer = getattr(li, "layer", 1)
+        if li is None or getattr(li, "layers", 1) == 1:
+            return name
+        name = name.replace("∂a&lt;", f"∂a[{layer}]&lt;").replace("∂c&lt;", f"∂c[{layer}]&lt;")
+        return name if layer == 1 else name.replace("Waa", f"Waa[{layer}]")
 
     def clear(self) -> None:
         """A new run: nothing to show until its first numbers arrive."""

@@ -335,6 +335,11 @@ class DynamicsView(QWidget):
         self.stack.setCurrentWidget(self.scroll)
         S = li.step_sigma.shape[1]
         state = f"state [a; c], {S} numbers" if li.cell == "lstm" else f"state a, {S} numbers"
+        layers = getattr(li, "layers", 1)
+        if layers > 1:     # a stacked network: the chosen layer's a[l] (and c[l])
+            state = state.replace("a;", f"a[{li.layer}];").replace("c]", f"c[{li.layer}]]") if li.cell == "lstm" \
+                else state.replace("state a,", f"state a[{li.layer}],")
+            state += f" · layer {li.layer} of {layers}"
         self.status.setText(f"As of training step {li.step:,} · {li.cell.upper()} · probe of {li.T} steps · {state}")
         self.status.show()
         self._show_spectrum()

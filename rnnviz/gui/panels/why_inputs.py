@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from rnnviz.insight.units import selectivity
 from rnnviz.training.config import CELL_TITLES
+from rnnviz.training.trainer import layer_words
 
 from .gradient_flow import plain_axis
 from .hidden_states import DIVERGING, SEQUENTIAL
@@ -535,7 +536,7 @@ class InputsView(QWidget):
         self.state_box.blockSignals(True)
         self.state_box.clear()
         for name in names:
-            self.state_box.addItem(STATE_NAMES.get(name, name), name)
+            self.state_box.addItem(self._state_name(name), name)
         if self._state not in names:
             self._state = "a"
         self.state_box.setCurrentIndex(names.index(self._state))
@@ -659,7 +660,7 @@ class InputsView(QWidget):
             lo, hi, cmap = -bound, bound, DIVERGING
         self.unit_levels = (lo, hi)
         self.unit_cmap = cmap
-        name = STATE_NAMES.get(self._state, self._state)
+        name = self._state_name(self._state)
         colours, tips = [], []
         for t, (label, v) in enumerate(zip(li.labels, values)):
             colours.append(cmap.map(min(max((v - lo) / (hi - lo), 0.0), 1.0), mode="qcolor"))
@@ -693,7 +694,7 @@ class InputsView(QWidget):
         for unit, score in self.ranked_units:
             item = QListWidgetItem(f"unit {unit:>3}  d = {score:+.2f}")
             item.setData(Qt.ItemDataRole.UserRole, unit)
-            item.setToolTip(f"Unit {unit} of the {STATE_NAMES.get(self._state, self._state)}: mean on the span "
+            item.setToolTip(f"Unit {unit} of the {self._state_name(self._state)}: mean on the span "
                             f"{'above' if score > 0 else 'below'} the rest by {abs(score):.2f} pooled "
                             "standard deviations. Click to colour the text by it.")
             self.rank_list.addItem(item)
@@ -775,7 +776,7 @@ class InputsView(QWidget):
         task = memory_task(li)
         self.memory_curve.setData(np.asarray(curve.lags, dtype=float), np.asarray(curve.score, dtype=float))
         self.chance_curve.setData(np.asarray(curve.lags, dtype=float), np.asarray(curve.chance, dtype=float))
-        self.memory_plot.setTitle(html.escape(MEMORY_TITLES[task]), size="10pt")
+        self.memory_plot.setTitle(html.escape(layer_words(MEMORY_TITLES[task], getattr(li, "layer", 1))), size="10pt")
         self.memory_plot.setLabel("left", "R² of a linear read-out" if curve.metric == "r2"
                                   else "held-out accuracy of a linear read-out")
         top = 1.0 if curve.metric == "accuracy" else max(1.0, float(np.nanmax(curve.score)))
@@ -785,6 +786,10 @@ class InputsView(QWidget):
                                     "dashed: chance.")
 
     # ------------------------------------------------------------------ handlers
+    def _state_name(self, name: str) -> str:
+        """A state's name for the layer shown ("hidden state a[2]<t>" for layer 2 of a stack)."""
+        return layer_words(STATE_NAMES.get(name, name), getattr(self._li, "layer", 1))
+
     def _on_output_box_activated(self, index: int) -> None:
         if self._li is not None and index >= 0:
             self.select_output(int(self._li.output_steps[index]))

@@ -1,0 +1,103 @@
+"""A stacked run in the window: the gradient-flow panel's layer selector and per-layer view."""
+
+import numpy as np
+import pytest
+
+from conftest import small_config
+
+
+def trained_window(qtbot, make_window, steps=20, **changes):
+    window = make_window(small_config(layers=2, **changes))
+    window.resize(1600, 1000)
+    window.controller.start(max_steps=steps)
+    qtbot.waitUntil(lambda: not window.controller.is_running, timeout=20_000)
+    window.render_now()
+    return window
+
+
+def test_a_one_layer_run_has_no_layer_selector_nor_per_layer_view(qtbot, make_window):
+    window = make_window()
+    panel = window.gradient_panel
+    assert panel.layers == 1
+    assert not panel.layer_box.isVisibleTo(panel)
+    assert panel.source_box.findData("layers") < 0
+    with pytest.raises(ValueError, match="stacked"):
+        panel.set_source("layers")
+
+
+def test_the_per_layer_view_draws_one_labelled_curve_per_layer(qtbot, make_window):
+    window = trained_window(qtbot, make_window)
+    panel, data = window.gradient_panel, window.controller.data
+    assert panel.layer_box.isVisibleTo(panel) and panel.layer_box.count() == 2
+    panel.source_box.setCurrentIndex(panel.source_box.findData("layers"))
+    panel.source_box.activated.emit(panel.source_box.currentIndex())
+    assert panel.source == "layers" and not panel.wants_insight
+    assert [c.opts["name"] for c in panel.layer_curves] == ["layer 1", "layer 2"]
+    title = panel.latest.titleLabel.text
+    assert "layer 1" in title and "layer 2" in title and f"step {data.step:,}" in title
+    assert "∂a[l]" in panel.latest.getAxis("left").labelText and panel.latest.ctrl.logYCheck.isChecked()
+    for layer, curve in enumerate(panel.layer_curves):
+        x, y = curve.getData()
+        np.testing.assert_array_equal(x, np.arange(1, 9))
+        np.testing.assert_allclose(10 ** y, data.latest_layer_grad_a[layer])   # (log-mode data)
+    # the gradient reaching the bottom layer went through the top one: the batch's curves are layer 1's
+    np.testing.assert_array_equal(data.latest_layer_grad_a[0], data.latest_grad_a)
+
+
+def test_the_layer_selector_switches_the_image_and_the_batch_curve(qtbot, make_window):
+    window = trained_window(qtbot, make_window)
+    panel, data = window.gradient_panel, window.controller.data
+    assert panel.layer == 2                    # the top layer, which the readout reads
+    panel.layer_box.setCurrentIndex(0)
+    panel.layer_box.activated.emit(0)
+    assert panel.layer == 1
+    assert "a[1]" in panel.over_time.titleLabel.text and "a[1]" in panel.latest.titleLabel.text
+    _, y = panel.latest_a.getData()
+    np.testing.assert_allclose(10 ** y, data.latest_grad_a)                    # layer 1's: the History's
+    layer1_image = np.array(panel.image.image)
+    panel.layer_box.setCurrentIndex(1)
+    panel.layer_box.activated.emit(1)
+    assert panel.layer == 2
+    assert "a[2]" in panel.over_time.titleLabel.text
+    assert "a[2]" in panel.latest.titleLabel.text and "a[2]" in panel.latest.getAxis("left").labelText
+    _, y = panel.latest_a.getData()
+    np.testing.assert_allclose(10 ** y, data.latest_layer_grad_a[1])
+    # every layer's image over training: the same steps, layer 2's own numbers
+    assert panel.image.image.shape == layer1_image.shape
+    assert not np.allclose(panel.image.image, layer1_image)
+    assert data.layer_images[2].last_step == data.gradient_image.last_step == data.step
+    # a one-layer run next: back to layer 1, no selector
+    window.controller.reset(small_config())
+    window.render_now()
+    assert panel.layers == 1 and panel.layer == 1 and not panel.layer_box.isVisibleTo(panel)
+
+
+def test_the_why_dock_and_the_gradient_panel_share_one_layer_choice(qtbot, make_window):
+    """The why dock explains the top layer of a 2-layer run; choosing layer 1 there (or in the
+    gradient panel) switches both, and the numbers drawn are layer 1's: its states, as the engine
+    computes them, in the why-views and in the gradient panel's probe source."""
+    window = trained_window(qtbot, make_window)
+    c, panel = window.controller, window.gradient_panel
+    window.show_why()
+    qtbot.waitUntil(lambda: c.data.insight is not None, timeout=10_000)
+    assert window.why_layer_row.isVisibleTo(window) and window.why_layer_box.count() == 2
+    assert c.data.insight.layer == 2 and window.why_layer_box.layer == panel.layer == 2
+    window.why_layer_box.setCurrentIndex(0)
+    window.why_layer_box.activated.emit(0)
+    assert panel.layer == 1 and c.insight_layer == 1
+    qtbot.waitUntil(lambda: c.data.insight is not None and c.data.insight.layer == 1, timeout=10_000)
+    li = c.data.insight
+    assert li.states["a"].shape[1] == c.config.hidden
+    panel.set_source("output")
+    window.render_now()
+    assert "a[1]" in panel.latest.titleLabel.text
+    tau = panel.tau
+    _, y = panel.latest_a.getData()
+    np.testing.assert_allclose(10 ** y, li.grad_a[tau, :tau + 1], rtol=1e-12)
+    # the gradient panel's selector moves the why dock's
+    panel.layer_box.setCurrentIndex(1)
+    panel.layer_box.activated.emit(1)
+    assert window.why_layer_box.layer == 2 and c.insight_layer == 2
+    qtbot.waitUntil(lambda: c.data.insight is not None and c.data.insight.layer == 2, timeout=10_000)
+    window.render_now()
+    assert "a[2]" in panel.latest.titleLabel.text
