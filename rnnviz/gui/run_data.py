@@ -264,6 +264,7 @@ class RunData:
         # for every layer l >= 2 (layer 1's is gradient_image), from the rows snapshots bring
         self.latest_layer_grad_a: np.ndarray | None = None
         self.latest_layer_grad_c: np.ndarray | None = None
+        self.latest_reverse_grad_a: np.ndarray | None = None   # bidirectional: (L, T) the reverse directions'
         self.layer_images: dict[int, GradientImage] = {}
         self.evals: list[tuple[int, dict]] = []
         self.setting_changes: list[tuple[int, str, object, object]] = []
@@ -337,6 +338,8 @@ class RunData:
             layer_c = getattr(last, "layer_grad_c_norms", None)
             self.latest_layer_grad_a = None if layer_a is None else np.asarray(layer_a, dtype=float)
             self.latest_layer_grad_c = None if layer_c is None else np.asarray(layer_c, dtype=float)
+            rev = getattr(last, "reverse_grad_a_norms", None)
+            self.latest_reverse_grad_a = None if rev is None else np.asarray(rev, dtype=float)
             self.step = max(self.step, int(last.step))
         self.revision += 1
 

@@ -96,6 +96,7 @@ class StepResult(NamedTuple):
     seconds: float
     layer_grad_a_norms: np.ndarray | None = None   # (L, T) ||dL/da[l]<t>|| per layer, bottom first
     layer_grad_c_norms: np.ndarray | None = None   # (L, T) ||dL/dc[l]<t>|| (LSTM)
+    reverse_grad_a_norms: np.ndarray | None = None # bidirectional: (L, T) the reverse directions', t in time order
 
 
 @dataclass(frozen=True)
@@ -509,7 +510,9 @@ def layer_words(text: str, layer: int) -> str:
     return re.sub(r"\b(a|c~|c)<t", rf"\1[{layer}]<t", text)
 
 
-def _layer_norms(res) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """A forward result's per-layer ``(||dL/da[l]<t>||, ||dL/dc[l]<t>||)`` (L, T) arrays; (None,
-    None) for an encoder–decoder, whose result has none."""
-    return getattr(res, "layer_grad_a_norms", None), getattr(res, "layer_grad_c_norms", None)
+def _layer_norms(res) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """A forward result's per-layer ``(||dL/da[l]<t>||, ||dL/dc[l]<t>||)`` (L, T) arrays and the
+    reverse directions' ``||dL/da[l]<t>||`` (L, T) of a bidirectional network; None for what the
+    result has not (an encoder–decoder has none)."""
+    return (getattr(res, "layer_grad_a_norms", None), getattr(res, "layer_grad_c_norms", None),
+            getattr(res, "reverse_grad_a_norms", None))

@@ -101,3 +101,26 @@ def test_the_why_dock_and_the_gradient_panel_share_one_layer_choice(qtbot, make_
     qtbot.waitUntil(lambda: c.data.insight is not None and c.data.insight.layer == 2, timeout=10_000)
     window.render_now()
     assert "a[2]" in panel.latest.titleLabel.text
+
+
+def test_a_bidirectional_run_draws_each_directions_gradient(qtbot, make_window):
+    """The reverse direction reads from the last step back: the panel draws its ‖∂L/∂←a⟨t⟩‖ (dash-dot)
+    beside the forward one's, for the chosen layer and in the per-layer view, as the engine computed them."""
+    window = trained_window(qtbot, make_window, bidirectional=True)
+    panel, data = window.gradient_panel, window.controller.data
+    reverse = data.latest_reverse_grad_a
+    assert reverse is not None and reverse.shape == data.latest_layer_grad_a.shape
+    x, y = panel.latest_reverse.getData()
+    np.testing.assert_allclose(10 ** y, reverse[1])            # (log10 in a log plot)                     # the top layer, chosen by default
+    assert "reverse" in panel.latest.titleLabel.text
+    panel.set_layer(1)
+    np.testing.assert_allclose(10 ** panel.latest_reverse.getData()[1], reverse[0])
+    panel.set_source("layers")
+    assert [c.opts["name"] for c in panel.layer_reverse_curves] == ["layer 1, reverse", "layer 2, reverse"]
+    for row, curve in zip(reverse, panel.layer_reverse_curves):
+        np.testing.assert_allclose(10 ** curve.getData()[1], row)
+    panel.set_source("all")
+    window.controller.reset(window.controller.config.replace(bidirectional=False))
+    window.render_now()
+    assert window.controller.data.latest_reverse_grad_a is None
+    assert panel.latest_reverse.getData()[1] is None or len(panel.latest_reverse.getData()[1]) == 0

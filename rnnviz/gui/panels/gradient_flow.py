@@ -44,11 +44,14 @@ SOURCES = {
 SOURCE_HELP = {
     "all": "‖∂L/∂a⟨t⟩‖ of the latest training step: the gradient of the batch's whole loss (every output's "
            "loss summed) at each time step t. On a task whose loss sits only at the end (copy), or has a "
-           "loss at every step (character models), the sum hides how far one loss reaches back.",
+           "loss at every step (character models), the sum hides how far one loss reaches back. A "
+           "bidirectional network adds its reverse direction (purple, dash-dot), which reads from the last "
+           "step back, so its gradient travels forwards in t.",
     "layers": "‖∂L/∂a[l]⟨t⟩‖ of the latest training step for every layer l of the stacked network, one curve "
               "each (layer 1 reads the input, layer L feeds the output): the gradient of the batch's whole "
               "loss, counting every path through depth and time. A curve below the one above it is the "
-              "gradient vanishing with depth; a curve falling towards small t, vanishing through time.",
+              "gradient vanishing with depth; a curve falling towards small t, vanishing through time. A "
+              "bidirectional network adds each layer's reverse direction, dash-dot.",
     "output": "‖∂L⟨τ⟩/∂a⟨t⟩‖ on the probe sequence: the gradient of the loss of the one output τ alone "
               "(−log p of its target) at every earlier step t ≤ τ (LSTM: the cell state's, dashed).",
     "recurrence": "σmax(∂a⟨τ⟩/∂a⟨t⟩) on the probe: how much the recurrence alone carries a change of the "
@@ -61,6 +64,8 @@ Y_LABELS = {"all": "‖∂L/∂a⟨t⟩‖ (log scale)", "layers": "‖∂L/∂a
 LSTM_Y_LABELS = {"output": "‖∂L⟨τ⟩/∂(a, c)⟨t⟩‖ (log)", "recurrence": "σmax ∂state⟨τ⟩/∂state⟨t⟩ (log)"}
 """The LSTM's (two or three curves; short, so they fit a short plot's axis)."""
 BLUE, RED, GREEN, GREY = "#1f77b4", "#d62728", "#2ca02c", "#555555"
+LEGEND_PER_LINE = 9     # names per line of the parameter plot's legend
+PURPLE = "#9467bd"      # a bidirectional network's reverse direction (dash-dot)
 LAYER_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"]   # layer 1 … 4 in the per-layer view
 TITLE_SIZE = "11pt"      # (pyqtgraph's title size)
 LEGEND_SIZE = "9pt"      # a probe source's title: its one-line legend
@@ -160,6 +165,7 @@ class GradientFlowPanel(QWidget):
         self._layers = 1                       # the run's stacked layers
         self._layer = 1                        # the layer the image and the batch's curve show
         self.layer_curves: list[pg.PlotDataItem] = []   # the per-layer view's, one per layer
+        self.layer_reverse_curves: list[pg.PlotDataItem] = []   # and a bidirectional run's reverse directions
 
         self.header = QLabel()
         self.header.setTextFormat(Qt.TextFormat.RichText)
@@ -221,6 +227,8 @@ class GradientFlowPanel(QWidget):
         self.latest_c = self.latest.plot(pen=pg.mkPen(RED, width=2, style=Qt.PenStyle.DashLine))
         self.latest_ablock = self.latest.plot(pen=pg.mkPen(GREEN, width=1.5))
         self.latest_bound = self.latest.plot(pen=pg.mkPen(GREY, width=1.5, style=Qt.PenStyle.DotLine))
+        # a bidirectional network's reverse direction, ‖∂L/∂←a⟨t⟩‖, t in time order (training batch)
+        self.latest_reverse = self.latest.plot(pen=pg.mkPen(PURPLE, width=2, style=Qt.PenStyle.DashDotLine))
         self.tau_line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", width=1, style=Qt.PenStyle.DashLine),
                                         label="τ", labelOpts={"position": 0.95, "color": "#555",
                                                                 "fill": (255, 255, 255, 200),
@@ -318,7 +326,7 @@ class GradientFlowPanel(QWidget):
         self._param_curves.clear()
         self._set_params_title([])
         for item in (self.latest_a, self.latest_c, self.latest_ablock, self.latest_bound, self.global_curve,
-                     self.global_low_curve, *self.layer_curves):
+                     self.global_low_curve, self.latest_reverse, *self.layer_curves, *self.layer_reverse_curves):
             item.setData([], [])
         self.tau_line.hide()
         self.image.clear()
@@ -571,7 +579,8 @@ class GradientFlowPanel(QWidget):
 
     # ---- drawing the latest-step plot ---------------------------------------------------------
     def _clear_latest(self, title: str) -> None:
-        for item in (self.latest_a, self.latest_c, self.latest_ablock, self.latest_bound, *self.layer_curves):
+        for item in (self.latest_a, self.latest_c, self.latest_ablock, self.latest_bound, self.latest_reverse,
+                     *self.layer_curves, *self.layer_reverse_curves):
             item.setData([], [])
         self.tau_line.hide()
         self.waiting.hide()
@@ -588,6 +597,8 @@ class GradientFlowPanel(QWidget):
             ok = layer_a is not None and len(layer_a) >= self._layer
             grad_a = layer_a[self._layer - 1] if ok else None
             grad_c = layer_c[self._layer - 1] if ok and layer_c is not None else None
+        reverse = data.latest_reverse_grad_a
+        reverse = reverse[self._layer - 1] if reverse is not None and len(reverse) >= self._layer else None
         self._clear_latest(LATEST_TITLE)
         if grad_a is None:
             return
@@ -598,8 +609,12 @@ class GradientFlowPanel(QWidget):
             c = positive_or_nan(grad_c)
             self.latest_c.setData(np.arange(1, c.size + 1), c)
             title += f" <span style='color:{RED}'>- - ‖∂L/∂{c_name}⟨t⟩‖</span>"
+        if reverse is not None:      # it reads from t = T down: its gradient vanishes towards t = T
+            r = positive_or_nan(reverse)
+            self.latest_reverse.setData(np.arange(1, r.size + 1), r)
+            title += f" <span style='color:{PURPLE}'>-· reverse</span>"
         self.latest.setTitle(title, size=TITLE_SIZE)
-        fit_log_range(self.latest, [grad_a] + ([] if grad_c is None else [grad_c]))
+        fit_log_range(self.latest, [grad_a] + [v for v in (grad_c, reverse) if v is not None])
 
     def _show_layers(self, data: RunData) -> None:
         """The latest training step's ‖∂L/∂a[l]⟨t⟩‖ for every layer l, one labelled curve each."""
@@ -613,9 +628,21 @@ class GradientFlowPanel(QWidget):
             curve.setData(x, positive_or_nan(row))
         parts = [f"<span style='color:{LAYER_COLOURS[i % len(LAYER_COLOURS)]}'>━ layer {i + 1}</span>"
                  for i in range(len(norms))]
+        shown = list(norms)
+        reverse = data.latest_reverse_grad_a
+        if reverse is not None and len(reverse) == len(norms):     # bidirectional: each layer's reverse, dash-dot
+            while len(self.layer_reverse_curves) < len(reverse):
+                colour = LAYER_COLOURS[len(self.layer_reverse_curves) % len(LAYER_COLOURS)]
+                self.layer_reverse_curves.append(self.latest.plot(
+                    pen=pg.mkPen(colour, width=1.5, style=Qt.PenStyle.DashDotLine),
+                    name=f"layer {len(self.layer_reverse_curves) + 1}, reverse"))
+            for curve, row in zip(self.layer_reverse_curves, reverse):
+                curve.setData(x, positive_or_nan(row))
+            parts.append("-· reverse")
+            shown += list(reverse)
         self.latest.setTitle(f"step {data.step:,}: ‖∂L/∂a[l]⟨t⟩‖ &nbsp;" + " &nbsp;".join(parts), size=LEGEND_SIZE)
         self.latest.titleLabel.setMinimumWidth(0)    # a narrow plot clips its legend rather than widen
-        fit_log_range(self.latest, list(norms))
+        fit_log_range(self.latest, shown)
 
     # ---- the layer selector (stacked networks) ------------------------------------------------
     @property
@@ -637,9 +664,9 @@ class GradientFlowPanel(QWidget):
             return
         self._layers = layers
         self._layer = layers                   # the top layer, which the readout reads
-        for curve in self.layer_curves:
+        for curve in (*self.layer_curves, *self.layer_reverse_curves):
             self.latest.removeItem(curve)
-        self.layer_curves = []
+        self.layer_curves, self.layer_reverse_curves = [], []
         if layers > 1:
             for i in range(layers):
                 colour = LAYER_COLOURS[i % len(LAYER_COLOURS)]
@@ -775,7 +802,11 @@ class GradientFlowPanel(QWidget):
         for i, name in enumerate(names):
             r, g, b = PARAM_COLOURS[i % len(PARAM_COLOURS)]
             parts.append(f"<span style='color:#{r:02x}{g:02x}{b:02x}'>━ {name}</span>")
-        self.params.setTitle(" &nbsp;".join(parts), size="9pt")
+        # Stacked and bidirectional networks have many parameters: lines of at most PER_LINE names,
+        # and a narrow panel clips the legend rather than widen past its place in the window.
+        lines = [" &nbsp;".join(parts[i:i + LEGEND_PER_LINE]) for i in range(0, len(parts), LEGEND_PER_LINE)]
+        self.params.setTitle("<br>".join(lines), size="9pt")
+        self.params.titleLabel.setMinimumWidth(0)
 
     def set_cell(self, cell: str, activation: str) -> None:
         self._cell = (cell, activation)
