@@ -107,9 +107,7 @@ def forward_sequence(params: dict, cell: str, activation: str, x: np.ndarray, st
     Returns ``(A, final_state, cache)``: A (T+1, N, H) with A[0] = a<0>; final_state holds copies.
     """
     cache = start_cache(params, cell, activation, x, state0)
-    for t in range(x.shape[0]):
-        _poll(cancel)
-        step_forward(params, cache, t)
+    forward_steps(params, cache, lambda t: _poll(cancel))
     return cache.A, final_state(cache), cache
 
 
@@ -152,18 +150,25 @@ def project_step(params: dict, cache: SequenceCache, t: int) -> None:
     input_projection(params["Wax"], params["ba"], cache.x[t:t + 1], out=step_target(cache)[t:t + 1])
 
 
-def step_forward(params: dict, cache: SequenceCache, t: int) -> None:
-    """Run step t of the cell, in place: its input half is in :func:`step_target` on entry, and
-    a<t+1> ... are written into the cache (``A[t+1]``, ``C[t+1]``, ``gates[t]``, ...)."""
+def forward_steps(params: dict, cache: SequenceCache, before_step) -> None:
+    """Run the cell over steps t = 0 … T-1 in place, calling ``before_step(t)`` before each (to poll
+    a cancel check; or to wait for x<t> and :func:`project_step` it, when the input arrives step by
+    step). Step t's input half is in :func:`step_target` when it runs; it writes ``A[t+1]``
+    (+ ``C[t+1]``, and its gates over the input half; ``RA[t]`` / ``HN[t]`` for the GRUs)."""
     cell, A, C, gates, Waa = cache.cell, cache.A, cache.C, cache.gates, params["Waa"]
-    if cell == "rnn":                                               # A[t+1] holds xw<t> on entry
-        cells.rnn_step_forward(A[t + 1], A[t], Waa, cache.activation, out=A[t + 1])
-    elif cell == "lstm":                                            # gates[t] holds xw<t> on entry
-        cells.lstm_step_forward(gates[t], A[t], C[t], Waa, gates[t], C[t + 1], A[t + 1])
-    elif cell == "gru":
-        cells.gru_step_forward(gates[t], A[t], Waa, gates[t], cache.RA[t], A[t + 1])
-    else:
-        cells.gru_torch_step_forward(gates[t], A[t], Waa, params["baa"], gates[t], cache.HN[t], A[t + 1])
+    if cell == "rnn":
+        for t, (a_prev, a) in enumerate(zip(A[:-1], A[1:])):       # a holds xw<t> on entry
+            before_step(t)
+            cells.rnn_step_forward(a, a_prev, Waa, cache.activation, out=a)
+        return
+    for t in range(len(gates)):                                     # gates[t] holds xw<t> on entry
+        before_step(t)
+        if cell == "lstm":
+            cells.lstm_step_forward(gates[t], A[t], C[t], Waa, gates[t], C[t + 1], A[t + 1])
+        elif cell == "gru":
+            cells.gru_step_forward(gates[t], A[t], Waa, gates[t], cache.RA[t], A[t + 1])
+        else:
+            cells.gru_torch_step_forward(gates[t], A[t], Waa, params["baa"], gates[t], cache.HN[t], A[t + 1])
 
 
 def final_state(cache: SequenceCache) -> dict:

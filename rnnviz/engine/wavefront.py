@@ -14,7 +14,7 @@ follows a step behind. NumPy releases the GIL inside its ufunc loops and BLAS ca
 cores the layers' arithmetic overlaps; the BLAS runs on one thread meanwhile (each layer's
 thread is one BLAS caller), restored after.
 
-The maths is the sequence module's own (:func:`sequence.step_forward`,
+The maths is the sequence module's own (:func:`sequence.forward_steps`,
 :func:`sequence.step_backward`, :func:`sequence.weight_grads`, the cells' step kernels); only the
 order differs. Two products move inside the loop: layer l ≥ 2's input half ``a[l-1]<t> Waxᵀ + ba``
 (one product per step instead of one for all steps) and ``dx<t> = dz<t> Wax`` (likewise), so
@@ -154,13 +154,16 @@ def forward_stack_wavefront(params: dict, cell: str, activation: str, layers: in
 
     def run(layer: int, poll) -> None:
         p, cache = views[layer - 1], caches[layer - 1]
-        for t in range(T):
+
+        def before_step(t: int) -> None:
+            progress.advance(layer, t)                              # steps 0 … t-1 are done
             poll()
             if layer > 1:
                 progress.wait(layer - 1, t + 1)                     # a[l-1]<t+1> is in
                 sequence.project_step(p, cache, t)
-            sequence.step_forward(p, cache, t)
-            progress.advance(layer, t + 1)
+
+        sequence.forward_steps(p, cache, before_step)
+        progress.advance(layer, T)
 
     jobs = [functools.partial(run, layers, _poller(cancel))]
     jobs += [functools.partial(run, layer, _no_poll) for layer in range(1, layers)]

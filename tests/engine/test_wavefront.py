@@ -16,12 +16,11 @@ def random_stack(rng, cell, layers, D, H, dtype=np.float64):
     G = GATE_BLOCKS[cell]
     params = {}
     for layer in range(1, layers + 1):
-        key = lambda name: stack.layer_key(name, layer)  # noqa: E731
-        params[key("Wax")] = rng.standard_normal((G * H, D if layer == 1 else H)) * 0.5
-        params[key("Waa")] = rng.standard_normal((G * H, H)) * 0.5
-        params[key("ba")] = rng.standard_normal(G * H) * 0.1
+        params[stack.layer_key("Wax", layer)] = rng.standard_normal((G * H, D if layer == 1 else H)) * 0.5
+        params[stack.layer_key("Waa", layer)] = rng.standard_normal((G * H, H)) * 0.5
+        params[stack.layer_key("ba", layer)] = rng.standard_normal(G * H) * 0.1
         if cell == "gru_torch":
-            params[key("baa")] = rng.standard_normal(H) * 0.1
+            params[stack.layer_key("baa", layer)] = rng.standard_normal(H) * 0.1
     return {k: v.astype(dtype) for k, v in params.items()}
 
 
@@ -122,14 +121,16 @@ def test_cancel_stops_every_layer(wavefront_on, cell, stop_after):
 def test_an_error_in_any_layer_reaches_the_caller(monkeypatch, failing_layer):
     from rnnviz.engine import sequence
     D, H = 4, 5                                      # layer 1's Wax is (4H, D), the others' (4H, H)
-    original = sequence.step_forward
+    original = sequence.forward_steps
 
-    def failing(params, cache, t):
-        if t == 2 and (params["Wax"].shape[1] == D) == (failing_layer == 1):
-            raise FloatingPointError(f"layer {failing_layer} failed")
-        return original(params, cache, t)
+    def failing(params, cache, before_step):
+        def before(t):
+            if t == 2 and (params["Wax"].shape[1] == D) == (failing_layer == 1):
+                raise FloatingPointError(f"layer {failing_layer} failed")
+            before_step(t)
+        return original(params, cache, before)
 
-    monkeypatch.setattr(sequence, "step_forward", failing)
+    monkeypatch.setattr(sequence, "forward_steps", failing)
     rng = np.random.default_rng(3)
     params, state0 = random_stack(rng, "lstm", 3, D, H), random_state(rng, "lstm", 3, 2, H)
     with pytest.raises(FloatingPointError, match=f"layer {failing_layer} failed"):
