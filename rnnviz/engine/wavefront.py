@@ -155,15 +155,23 @@ def forward_stack_wavefront(params: dict, cell: str, activation: str, layers: in
     def run(layer: int, poll) -> None:
         p, cache = views[layer - 1], caches[layer - 1]
 
+        def hand_over(t: int) -> None:
+            """Step t is done: layer l+1's input half of step t is this layer's work if t is even."""
+            if layer < layers and t % 2 == 0:
+                sequence.project_step(views[layer], caches[layer], t)
+            progress.advance(layer, t + 1)
+
         def before_step(t: int) -> None:
-            progress.advance(layer, t)                              # steps 0 … t-1 are done
+            if t > 0:
+                hand_over(t - 1)
             poll()
             if layer > 1:
                 progress.wait(layer - 1, t + 1)                     # a[l-1]<t+1> is in
-                sequence.project_step(p, cache, t)
+                if t % 2 == 1:
+                    sequence.project_step(p, cache, t)
 
         sequence.forward_steps(p, cache, before_step)
-        progress.advance(layer, T)
+        hand_over(T - 1)
 
     jobs = [functools.partial(run, layers, _poller(cancel))]
     jobs += [functools.partial(run, layer, _no_poll) for layer in range(1, layers)]
@@ -184,8 +192,8 @@ def backward_stack_wavefront(params: dict, dA_out: np.ndarray | None, dA_last: n
     layers, cell = len(caches), caches[0].cell
     A = caches[0].A
     T, N, H = A.shape[0] - 1, A.shape[1], A.shape[2]
-    # dx[l] (T, N, H): the gradient on layer l's states from layer l+1, written step by step
-    dx = [None] + [np.empty((T, N, H), dtype=A.dtype) for _ in range(1, layers)]
+    # dZ[l] (T, N, G·H): layer l's dz<t>, step by step; the layer below reads them
+    dZ = [c.gates if cell != "rnn" else np.empty_like(c.A[1:]) for c in caches]
     norms = [np.empty(T) for _ in range(layers)]
     c_norms = [np.empty(T) if cell == "lstm" else None for _ in range(layers)]
     dstate0 = [None] * layers
@@ -193,27 +201,29 @@ def backward_stack_wavefront(params: dict, dA_out: np.ndarray | None, dA_last: n
 
     def run(layer: int, poll) -> None:
         cache, p = caches[layer - 1], stack.layer_view(params, cell, layer)
-        Wax, Waa = p["Wax"], p["Waa"]
+        Waa, layer_dZ = p["Waa"], dZ[layer - 1]
         top = layer == layers
-        above = dA_out if top else dx[layer]                        # (T, N, H) or None
+        if not top:                                                 # dx<t> = dz[l+1]<t> Wax[l+1], made here
+            dZ_above, Wax_above = dZ[layer], params[stack.layer_key("Wax", layer + 1)]
+            dx = np.empty((N, H), dtype=A.dtype)
         dnext = np.zeros((N, H), dtype=A.dtype)                     # dL/da<t> from step t+1
         if top and dA_last is not None:
             dnext += dA_last
         dc_next = np.zeros_like(dnext)                              # LSTM: dL/dc<t> from step t+1
-        dZ = cache.gates if cell != "rnn" else np.empty_like(cache.A[1:])   # (T, N, G·H)
-        a_norms, layer_c_norms, dx_below = norms[layer - 1], c_norms[layer - 1], dx[layer - 1]
+        a_norms, layer_c_norms = norms[layer - 1], c_norms[layer - 1]
         for step, t in enumerate(range(T - 1, -1, -1), start=1):
             poll()
-            if not top:
-                progress.wait(layer + 1, step)                      # dx<t> from above is in
-            da = dnext if above is None else above[t] + dnext       # total dL/da<t>
+            if top:
+                da = dnext if dA_out is None else dA_out[t] + dnext  # total dL/da<t>
+            else:
+                progress.wait(layer + 1, step)                      # dz[l+1]<t> is in
+                da = np.matmul(dZ_above[t], Wax_above, out=dx)      # (N, G·H) x (G·H, H)
+                da += dnext
             a_norms[t] = math.sqrt(np.vdot(da, da))
             dz, dnext, dc_next = sequence.step_backward(Waa, cache, t, da, dc_next, layer_c_norms)
-            dZ[t] = dz
-            if dx_below is not None:                                # (N, G·H) x (G·H, H)
-                np.matmul(dz, Wax, out=dx_below[t])
+            layer_dZ[t] = dz
             progress.advance(layer, step)
-        sequence.weight_grads(cache, dZ, stack.layer_view(out, cell, layer))
+        sequence.weight_grads(cache, layer_dZ, stack.layer_view(out, cell, layer))
         dstate0[layer - 1] = {"a": dnext, "c": dc_next} if cell == "lstm" else {"a": dnext}
 
     jobs = [functools.partial(run, layers, _poller(cancel))]
