@@ -56,13 +56,12 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def applies(cell: str, layers: int, states: np.ndarray) -> bool:
-    """Whether a stack of ``layers`` layers of ``cell`` runs as a wavefront; states: any array
-    shaped like one layer's (T, N, H) states (or (N, H) for the forward pass, which has no limit
-    of size)."""
-    N, H = states.shape[-2:]
-    return (MIN_STEP is not None and layers >= 2 and N * H >= MIN_STEP and cores() >= 2
-            and not (cell == "rnn" and states.nbytes > sequence.SEPARATE_DZ_BYTES))
+def applies(cell: str, layers: int, batch: int, hidden: int, states_bytes: int = 0) -> bool:
+    """Whether a stack of ``layers`` layers of ``cell`` with steps of (N, H) = (batch, hidden) runs
+    as a wavefront; states_bytes: the size of one layer's (T, N, H) states, for BPTT (the vanilla
+    RNN's in-place BPTT above ``sequence.SEPARATE_DZ_BYTES`` stays layer by layer)."""
+    return (MIN_STEP is not None and layers >= 2 and batch * hidden >= MIN_STEP and cores() >= 2
+            and not (cell == "rnn" and states_bytes > sequence.SEPARATE_DZ_BYTES))
 
 
 class _Stopped(Exception):

@@ -150,13 +150,12 @@ def test_blas_threads_are_restored():
 
 def test_chosen_only_where_it_helps(monkeypatch):
     monkeypatch.setattr(wavefront, "cores", lambda: 2)
-    big, small = np.empty((32, 256)), np.empty((1, 100))
-    assert wavefront.applies("lstm", 2, big)
-    assert not wavefront.applies("lstm", 1, big)                 # one layer: nothing to overlap
-    assert not wavefront.applies("lstm", 2, small)               # too little work per step
-    assert not wavefront.applies("rnn", 2, np.empty((5000, 32, 256)))   # the in-place RNN BPTT
+    assert wavefront.applies("lstm", 2, 32, 256)
+    assert not wavefront.applies("lstm", 1, 32, 256)             # one layer: nothing to overlap
+    assert not wavefront.applies("lstm", 2, 1, 100)              # too little work per step
+    assert not wavefront.applies("rnn", 2, 32, 256, 5000 * 32 * 256 * 8)   # the in-place RNN BPTT
     monkeypatch.setattr(wavefront, "cores", lambda: 1)
-    assert not wavefront.applies("lstm", 2, big)
+    assert not wavefront.applies("lstm", 2, 32, 256)
 
 
 @pytest.mark.parametrize("cell", CELLS)

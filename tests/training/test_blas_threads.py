@@ -18,6 +18,7 @@ def test_width_rule():
     assert blas_threads_for(32, 64, 4) == 1          # copy / adding LSTM presets
     assert blas_threads_for(0, 25, 1) is None        # full batch: the whole training set
     assert blas_threads_for(256, 256, 4) is None
+    assert blas_threads_for(32, 256, 4, wavefront=True) == 1    # a 2-layer LSTM on a thread per layer
 
 
 @pytest.mark.parametrize("batch,expect_one", [(1, True), (0, False)])
