@@ -21,7 +21,7 @@ order differs. Two products move inside the loop: layer l ≥ 2's input half ``a
 results equal the layer-by-layer passes to floating-point rounding.
 
 When it runs (:func:`applies`): two or more layers, each step big enough that the overlap pays
-for the handoffs (``N·H ≥ MIN_STEP``, measured in benchmarks/README.md), two or more cores, and
+for the handoffs (``N·H² ≥ MIN_STEP``), two or more cores, and
 not the vanilla RNN's in-place BPTT (its ``dz<t>`` overwrites the states the layer above reads).
 
 Shapes: T time, N batch, D input features (V vocabulary for token inputs), H hidden, L layers.
@@ -41,10 +41,12 @@ from rnnviz.engine import sequence, stack
 from rnnviz.engine.blas import blas_limit
 from rnnviz.engine.sequence import SequenceCache
 
-#: Speed switch: stacks whose steps hold at least this many hidden values (N·H) run on a thread
-#: per layer; smaller ones (and everything when this is None) run layer by layer. The gain and
-#: the loss below the limit are measured in benchmarks/README.md (bench_engine.py --cases lstm2).
-MIN_STEP: int | None = 4096
+#: Speed switch: stacks whose steps do at least this much work, N·H² (a step's recurrent product
+#: ``a<t-1> Waaᵀ`` is G·N·H² multiply-adds), run on a thread per layer; smaller ones (and
+#: everything when this is None) run layer by layer. Measured on 2 cores, 2-layer LSTM, T = 50:
+#: N·H = 32·256 runs in 0.68-0.79 of the layer-by-layer time, 16·256 in 0.84; 32·128, 16·128 and
+#: 8·256 (N·H² ≤ 2^19) gain nothing or lose up to 12% (bench_engine.py --cases lstm2 measures it).
+MIN_STEP: int | None = 1 << 20
 
 
 @functools.lru_cache(maxsize=1)
@@ -60,7 +62,7 @@ def applies(cell: str, layers: int, batch: int, hidden: int, states_bytes: int =
     """Whether a stack of ``layers`` layers of ``cell`` with steps of (N, H) = (batch, hidden) runs
     as a wavefront; states_bytes: the size of one layer's (T, N, H) states, for BPTT (the vanilla
     RNN's in-place BPTT above ``sequence.SEPARATE_DZ_BYTES`` stays layer by layer)."""
-    return (MIN_STEP is not None and layers >= 2 and batch * hidden >= MIN_STEP and cores() >= 2
+    return (MIN_STEP is not None and layers >= 2 and batch * hidden * hidden >= MIN_STEP and cores() >= 2
             and not (cell == "rnn" and states_bytes > sequence.SEPARATE_DZ_BYTES))
 
 
