@@ -8,21 +8,22 @@ its own (the calling thread takes the top layer) and hands each finished step to
     layer 2:        a[2]<1>  a[2]<2>  a[2]<3>  ...
     layer 1: a<1>   a<2>     a<3>     a<4>     ...         (time →, one column per moment)
 
-BPTT runs the same way down: the top layer runs t = T … 1 and hands
-``dx<t> = dz<t> Wax[l]`` (the gradient on ``a[l-1]<t>`` from above) to the layer below, which
-follows a step behind. NumPy releases the GIL inside its ufunc loops and BLAS calls, so on two
+BPTT runs the same way down: the top layer runs t = T … 1 and hands each ``dz[l]<t>`` to the
+layer below, which follows a step behind and turns it into ``dx<t> = dz[l]<t> Wax[l]``, the
+gradient on its ``a[l-1]<t>`` from above. NumPy releases the GIL inside its ufunc loops and BLAS calls, so on two
 cores the layers' arithmetic overlaps; the BLAS runs on one thread meanwhile (each layer's
 thread is one BLAS caller), restored after.
 
 The maths is the sequence module's own (:func:`sequence.forward_steps`,
 :func:`sequence.step_backward`, :func:`sequence.weight_grads`, the cells' step kernels); only the
 order differs. Two products move inside the loop: layer l ≥ 2's input half ``a[l-1]<t> Waxᵀ + ba``
-(one product per step instead of one for all steps) and ``dx<t> = dz<t> Wax`` (likewise), so
-results equal the layer-by-layer passes to floating-point rounding.
+(one product per step instead of one for all steps; layer l-1 makes it for even t, layer l for
+odd t, which balances the two threads' work) and ``dx<t> = dz<t> Wax`` (likewise, made by the
+lower layer, whose weight gradients are the smaller), so results equal the layer-by-layer passes
+to floating-point rounding.
 
 When it runs (:func:`applies`): two or more layers, each step big enough that the overlap pays
-for the handoffs (``N·H² ≥ MIN_STEP``), two or more cores, and
-not the vanilla RNN's in-place BPTT (its ``dz<t>`` overwrites the states the layer above reads).
+for the handoffs (``N·H² ≥ MIN_STEP``), two or more cores, and not the vanilla RNN's in-place BPTT (its ``dz<t>`` overwrites the states the layer above reads).
 
 Shapes: T time, N batch, D input features (V vocabulary for token inputs), H hidden, L layers.
 """
@@ -43,9 +44,8 @@ from rnnviz.engine.sequence import SequenceCache
 
 #: Speed switch: stacks whose steps do at least this much work, N·H² (a step's recurrent product
 #: ``a<t-1> Waaᵀ`` is G·N·H² multiply-adds), run on a thread per layer; smaller ones (and
-#: everything when this is None) run layer by layer. Measured on 2 cores, 2-layer LSTM, T = 50:
-#: N·H = 32·256 runs in 0.68-0.79 of the layer-by-layer time, 16·256 in 0.84; 32·128, 16·128 and
-#: 8·256 (N·H² ≤ 2^19) gain nothing or lose up to 12% (bench_engine.py --cases lstm2 measures it).
+#: everything when this is None) run layer by layer. Below 2^20 (N·H = 32·128, 8·256) the
+#: handoffs cost what the overlap saves; bench_engine.py --cases lstm2 measures the gain above.
 MIN_STEP: int | None = 1 << 20
 
 
