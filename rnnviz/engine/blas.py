@@ -62,3 +62,10 @@ class blas_limit:
         self._changed = ()
         _in_force = self._outer
         return False
+
+
+def blas_threads() -> int | None:
+    """The BLAS libraries' thread count now (the largest of them); None if threadpoolctl finds none."""
+    counts = [lib.get_num_threads() for lib in _blas_libraries()]
+    counts = [c for c in counts if c is not None]
+    return max(counts) if counts else None

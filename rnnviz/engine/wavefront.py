@@ -22,7 +22,7 @@ odd t, which balances the two threads' work) and ``dx<t> = dz<t> Wax`` (likewise
 lower layer, whose weight gradients are the smaller), so results equal the layer-by-layer passes
 to floating-point rounding.
 
-When it runs (:func:`applies`): two or more layers, each step big enough that the overlap pays
+When it runs (:func:`chosen`): the BLAS on one thread, two or more layers, each step big enough that the overlap pays
 for the handoffs (``N·H² ≥ MIN_STEP``), two or more cores, and not the vanilla RNN's in-place BPTT (its ``dz<t>`` overwrites the states the layer above reads).
 
 Shapes: T time, N batch, D input features (V vocabulary for token inputs), H hidden, L layers.
@@ -39,7 +39,7 @@ import threading
 import numpy as np
 
 from rnnviz.engine import sequence, stack
-from rnnviz.engine.blas import blas_limit
+from rnnviz.engine.blas import blas_limit, blas_threads
 from rnnviz.engine.sequence import SequenceCache
 
 #: Speed switch: stacks whose steps do at least this much work, N·H² (a step's recurrent product
@@ -64,6 +64,14 @@ def applies(cell: str, layers: int, batch: int, hidden: int, states_bytes: int =
     RNN's in-place BPTT above ``sequence.SEPARATE_DZ_BYTES`` stays layer by layer)."""
     return (MIN_STEP is not None and layers >= 2 and batch * hidden * hidden >= MIN_STEP and cores() >= 2
             and not (cell == "rnn" and states_bytes > sequence.SEPARATE_DZ_BYTES))
+
+
+def chosen(cell: str, layers: int, batch: int, hidden: int, states_bytes: int = 0) -> bool:
+    """Whether a pass runs as a wavefront now: where it :func:`applies`, and the caller has the BLAS
+    on one thread (as the trainer does for such steps, see :mod:`rnnviz.training.blas`). With more
+    BLAS threads, the library's helper threads, spinning after the products outside the passes,
+    take the cores the layers need, and the layer-by-layer passes with threaded products are faster."""
+    return applies(cell, layers, batch, hidden, states_bytes) and blas_threads() == 1
 
 
 class _Stopped(Exception):

@@ -93,6 +93,12 @@ def wavefront_on(monkeypatch):
     """Every stack of two or more layers runs as a wavefront, even on one core."""
     monkeypatch.setattr(wavefront, "MIN_STEP", 0)
     monkeypatch.setattr(wavefront, "cores", lambda: 2)
+    monkeypatch.setattr(wavefront, "blas_threads", lambda: 1)
+    calls = []
+    original = wavefront.forward_stack_wavefront
+    monkeypatch.setattr(wavefront, "forward_stack_wavefront", lambda *a, **k: calls.append(1) or original(*a, **k))
+    yield
+    assert calls, "the wavefront never ran"
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm"])
@@ -156,6 +162,11 @@ def test_chosen_only_where_it_helps(monkeypatch):
     assert not wavefront.applies("rnn", 2, 32, 256, 5000 * 32 * 256 * 8)   # the in-place RNN BPTT
     monkeypatch.setattr(wavefront, "cores", lambda: 1)
     assert not wavefront.applies("lstm", 2, 32, 256)
+    monkeypatch.setattr(wavefront, "cores", lambda: 2)
+    monkeypatch.setattr(wavefront, "blas_threads", lambda: 1)
+    assert wavefront.chosen("lstm", 2, 32, 256)
+    monkeypatch.setattr(wavefront, "blas_threads", lambda: 2)    # threaded products beat it then
+    assert not wavefront.chosen("lstm", 2, 32, 256)
 
 
 @pytest.mark.parametrize("cell", CELLS)
