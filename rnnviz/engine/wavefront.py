@@ -44,9 +44,9 @@ from rnnviz.engine.sequence import SequenceCache
 
 #: Speed switch: stacks whose steps do at least this much work, N·H² (a step's recurrent product
 #: ``a<t-1> Waaᵀ`` is G·N·H² multiply-adds), run on a thread per layer; smaller ones (and
-#: everything when this is None) run layer by layer. Below 2^20 (N·H = 32·128, 8·256) the
-#: handoffs cost what the overlap saves; bench_engine.py --cases lstm2 measures the gain above.
-MIN_STEP: int | None = 1 << 20
+#: everything when this is None) run layer by layer. Below 2^19 (N·H = 8·256, 32·128) the
+#: handoffs cost what the overlap saves (see benchmarks/README.md; bench_engine.py --cases lstm2).
+MIN_STEP: int | None = 1 << 19
 
 
 @functools.lru_cache(maxsize=1)
