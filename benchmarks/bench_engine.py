@@ -21,7 +21,9 @@ Cases (``--cases``, default all):
 * ``biglstm``  LSTM, hidden 256, batch 64, T = 50, vocabulary 80, mean loss, Adam, float32.
 * ``lstm2``    2 stacked LSTM layers, hidden 256, batch 32, T = 50, vocabulary 65 (a character
   model's), mean loss, Adam, clip norm 5, float32: rnnviz (``layers=2``) vs
-  nn.LSTM(num_layers=2) + Linear (issue 18's target: at most 1.2x PyTorch's time).
+  nn.LSTM(num_layers=2) + Linear (issue 18's target: at most 1.2x PyTorch's time). rnnviz runs
+  its layers as a wavefront (a thread per layer, :mod:`rnnviz.engine.wavefront`); the
+  ``layer-by-layer`` entry switches that off (``wavefront.MIN_STEP`` None) to measure its gain.
 
 ``--factored-max-step N`` sets the switch of the engine's one fast path,
 ``sequence.FACTORED_BPTT_MAX_STEP``: 0 runs the plain step kernels everywhere, a large N the
@@ -47,7 +49,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rnnviz.engine import Network, NetworkSpec, clip_gradients, make_optimizer, sequence  # noqa: E402
+from rnnviz.engine import Network, NetworkSpec, clip_gradients, make_optimizer, sequence, wavefront  # noqa: E402
 
 try:
     from threadpoolctl import threadpool_info, threadpool_limits
@@ -403,16 +405,31 @@ def case_biglstm(args):
     return report("biglstm: LSTM H=256, batch 64, T=50, V=80, float32, Adam, clip norm 5", times, compare)
 
 
+def without_wavefront(run):
+    """A runner whose stacks run layer by layer (``wavefront.MIN_STEP`` None), restored after."""
+    def layer_by_layer(warm, k):
+        saved, wavefront.MIN_STEP = wavefront.MIN_STEP, None
+        try:
+            return run(warm, k)
+        finally:
+            wavefront.MIN_STEP = saved
+    return layer_by_layer
+
+
 def case_lstm2(args):
     V, H, T, N, L = 65, 256, 50, 32, 2
     impls = {}
-    add_blas_variants(impls, "rnnviz float32",
-                      rnnviz_biglstm_trainer(V, H, T, N, "float32", np.random.default_rng(4), layers=L))
+    train = rnnviz_biglstm_trainer(V, H, T, N, "float32", np.random.default_rng(4), layers=L)
+    add_blas_variants(impls, "rnnviz float32", train)
+    impls["layer-by-layer rnnviz float32 blas-1"] = without_wavefront(with_blas_threads(train, 1))
     if torch is not None:
         add_torch_variants(impls, "torch float32",
                            lambda: torch_biglstm_trainer(V, H, T, N, 4, np.random.default_rng(4), layers=L))
     times = run_round_robin(impls, args.block or 3, args.repeats or 9, warmup=2)
-    compare = [("rnnviz / torch (target <= 1.2)", "rnnviz", "torch")] if torch is not None else []
+    compare = [("wavefront rnnviz / rnnviz layer by layer, 1 BLAS thread", "rnnviz float32 blas-1", "layer-by-layer")]
+    if torch is not None:
+        compare += [("rnnviz / torch (target <= 1.2)", "rnnviz", "torch"),
+                    ("1 thread each: layer-by-layer rnnviz / torch", "layer-by-layer", "torch float32 threads-1")]
     return report("lstm2: 2-layer LSTM H=256, batch 32, T=50, V=65, float32, Adam, clip norm 5", times, compare)
 
 
@@ -469,7 +486,8 @@ def main(argv=None) -> int:
     if args.factored_max_step is not None:
         sequence.FACTORED_BPTT_MAX_STEP = args.factored_max_step
     describe_machine()
-    print(f"rnnviz fast path: factored BPTT for steps of N·H <= {sequence.FACTORED_BPTT_MAX_STEP}")
+    print(f"rnnviz fast path: factored BPTT for steps of N·H <= {sequence.FACTORED_BPTT_MAX_STEP}; "
+          f"stacks as a wavefront for steps of N·H² >= {wavefront.MIN_STEP} on {wavefront.cores()} cores")
     for name in args.cases.split(","):
         if name not in CASES:
             ap.error(f"unknown case {name!r}")

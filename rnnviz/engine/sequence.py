@@ -106,38 +106,77 @@ def forward_sequence(params: dict, cell: str, activation: str, x: np.ndarray, st
     by raising :class:`Cancelled` (nothing outside this call has been changed).
     Returns ``(A, final_state, cache)``: A (T+1, N, H) with A[0] = a<0>; final_state holds copies.
     """
-    Wax, Waa, ba = params["Wax"], params["Waa"], params["ba"]
+    cache = start_cache(params, cell, activation, x, state0)
+    forward_steps(params, cache, lambda t: _poll(cancel))
+    return cache.A, final_state(cache), cache
+
+
+def start_cache(params: dict, cell: str, activation: str, x: np.ndarray, state0: dict,
+                project: bool = True) -> SequenceCache:
+    """The buffers of a forward pass over x, with a<0> (and c<0>) written in and, if ``project``,
+    the input half ``x<t> Waxᵀ + ba`` of every step where the step will write its result (see
+    :func:`step_target`); without it, :func:`project_step` must fill step t before it runs.
+    Arguments as in :func:`forward_sequence`."""
+    Wax, ba = params["Wax"], params["ba"]
     T, (N, H) = x.shape[0], state0["a"].shape
     G = GATE_BLOCKS[cell]
     A = np.empty((T + 1, N, H), dtype=Wax.dtype)
     A[0] = state0["a"]
     C = gates = RA = HN = None
-    if cell == "rnn":
-        input_projection(Wax, ba, x, out=A[1:])                     # (T, N, H), becomes a<t>
-        for a_prev, a in zip(A[:-1], A[1:]):                        # a holds xw<t> on entry
-            _poll(cancel)
-            cells.rnn_step_forward(a, a_prev, Waa, activation, out=a)
-    else:
-        gates = input_projection(Wax, ba, x, out=np.empty((T, N, G * H), dtype=Wax.dtype))
-        if cell == "lstm":
-            C = np.empty_like(A)
-            C[0] = state0["c"]
-        elif cell == "gru":
-            RA = np.empty_like(A[1:])
-        else:
-            HN = np.empty_like(A[1:])
-        for t in range(T):                                          # gates[t] holds xw<t> on entry
-            _poll(cancel)
-            if cell == "lstm":
-                cells.lstm_step_forward(gates[t], A[t], C[t], Waa, gates[t], C[t + 1], A[t + 1])
-            elif cell == "gru":
-                cells.gru_step_forward(gates[t], A[t], Waa, gates[t], RA[t], A[t + 1])
-            else:
-                cells.gru_torch_step_forward(gates[t], A[t], Waa, params["baa"], gates[t], HN[t], A[t + 1])
-    final = {"a": A[T].copy()}
+    if cell != "rnn":
+        gates = np.empty((T, N, G * H), dtype=Wax.dtype)
     if cell == "lstm":
-        final["c"] = C[T].copy()
-    return A, final, SequenceCache(cell, activation, x, A, C, gates, RA, HN)
+        C = np.empty_like(A)
+        C[0] = state0["c"]
+    elif cell == "gru":
+        RA = np.empty_like(A[1:])
+    elif cell == "gru_torch":
+        HN = np.empty_like(A[1:])
+    cache = SequenceCache(cell, activation, x, A, C, gates, RA, HN)
+    if project:
+        input_projection(Wax, ba, x, out=step_target(cache))
+    return cache
+
+
+def step_target(cache: SequenceCache) -> np.ndarray:
+    """Where the forward pass writes each step's input half and then its result, in place: the
+    hidden states A[1:] (T, N, H) for the RNN, the gates (T, N, G·H) otherwise."""
+    return cache.A[1:] if cache.cell == "rnn" else cache.gates
+
+
+def project_step(params: dict, cache: SequenceCache, t: int) -> None:
+    """Step t's input half ``x<t> Waxᵀ + ba`` into :func:`step_target` (for a cache started
+    without ``project``, e.g. when x<t> arrives step by step from a layer below)."""
+    input_projection(params["Wax"], params["ba"], cache.x[t:t + 1], out=step_target(cache)[t:t + 1])
+
+
+def forward_steps(params: dict, cache: SequenceCache, before_step) -> None:
+    """Run the cell over steps t = 0 … T-1 in place, calling ``before_step(t)`` before each (to poll
+    a cancel check; or to wait for x<t> and :func:`project_step` it, when the input arrives step by
+    step). Step t's input half is in :func:`step_target` when it runs; it writes ``A[t+1]``
+    (+ ``C[t+1]``, and its gates over the input half; ``RA[t]`` / ``HN[t]`` for the GRUs)."""
+    cell, A, C, gates, Waa = cache.cell, cache.A, cache.C, cache.gates, params["Waa"]
+    if cell == "rnn":
+        for t, (a_prev, a) in enumerate(zip(A[:-1], A[1:])):       # a holds xw<t> on entry
+            before_step(t)
+            cells.rnn_step_forward(a, a_prev, Waa, cache.activation, out=a)
+        return
+    for t in range(len(gates)):                                     # gates[t] holds xw<t> on entry
+        before_step(t)
+        if cell == "lstm":
+            cells.lstm_step_forward(gates[t], A[t], C[t], Waa, gates[t], C[t + 1], A[t + 1])
+        elif cell == "gru":
+            cells.gru_step_forward(gates[t], A[t], Waa, gates[t], cache.RA[t], A[t + 1])
+        else:
+            cells.gru_torch_step_forward(gates[t], A[t], Waa, params["baa"], gates[t], cache.HN[t], A[t + 1])
+
+
+def final_state(cache: SequenceCache) -> dict:
+    """Copies of the last states of a finished forward pass: {"a": (N, H)} (+ "c" for LSTM)."""
+    final = {"a": cache.A[-1].copy()}
+    if cache.cell == "lstm":
+        final["c"] = cache.C[-1].copy()
+    return final
 
 
 def backward_sequence(params: dict, dA_out: np.ndarray | None, dA_last: np.ndarray | None,
@@ -168,7 +207,7 @@ def backward_sequence(params: dict, dA_out: np.ndarray | None, dA_last: np.ndarr
         out = {"Wax": np.empty_like(Wax), "Waa": np.empty_like(Waa), "ba": np.empty_like(params["ba"])}
         if cell == "gru_torch":
             out["baa"] = np.empty_like(params["baa"])
-    dWax, dWaa, dba = out["Wax"], out["Waa"], out["ba"]
+    dWaa = out["Waa"]
     norms = np.empty(T)
     c_norms = np.empty(T) if cell == "lstm" else None
     dnext = np.zeros((N, H), dtype=A.dtype)                  # dL/da<t> from step t+1
@@ -198,18 +237,48 @@ def backward_sequence(params: dict, dA_out: np.ndarray | None, dA_last: np.ndarr
             _poll(cancel)
             da = dnext if dA_out is None else dA_out[t] + dnext  # total dL/da<t>
             norms[t] = math.sqrt(np.vdot(da, da))
-            if cell == "rnn":
-                dz, dnext = cells.rnn_step_backward(da, A[t + 1], Waa, cache.activation)
-                if in_place:
-                    dWaa += dz.T @ A[t]
-            elif cell == "lstm":
-                dz, dnext, dc_next, dc = cells.lstm_step_backward(da, dc_next, C[t], C[t + 1], gates[t], Waa)
-                c_norms[t] = math.sqrt(np.vdot(dc, dc))
-            elif cell == "gru":
-                dz, dnext = cells.gru_step_backward(da, A[t], gates[t], Waa)
-            else:                                            # hn<t> consumed: it takes dhn<t>
-                dz, cache.HN[t], dnext = cells.gru_torch_step_backward(da, A[t], gates[t], cache.HN[t], Waa)
+            dz, dnext, dc_next = step_backward(Waa, cache, t, da, dc_next, c_norms)
+            if in_place:
+                dWaa += dz.T @ A[t]
             dZ[t] = dz
+    weight_grads(cache, dZ, out, recurrent=not in_place)
+    if dx_out is not None:                                   # (T·N, G·H) x (G·H, D)
+        np.matmul(dZ.reshape(T * N, -1), Wax, out=dx_out.reshape(T * N, -1))
+    dstate0 = {"a": dnext}
+    if cell == "lstm":
+        dstate0["c"] = dc_next
+    return out, dstate0, norms, c_norms
+
+
+def step_backward(Waa: np.ndarray, cache: SequenceCache, t: int, da: np.ndarray, dc_next: np.ndarray,
+                  c_norms: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """BPTT through step t with the step kernels of :mod:`rnnviz.engine.cells`.
+
+    da: (N, H) total gradient on a<t>.  dc_next: (N, H) LSTM's gradient on c<t> from step t+1
+    (passed through unchanged for the other cells).  c_norms: LSTM's (T,) ``||dL/dc<t>||``, whose
+    entry t is written. The PyTorch GRU's ``hn<t>`` in the cache is overwritten by ``dhn<t>``.
+    Returns ``(dz<t>, da<t-1>, dc<t-1>)``: (N, G·H), (N, H), (N, H).
+    """
+    cell, A, C, gates = cache.cell, cache.A, cache.C, cache.gates
+    if cell == "rnn":
+        dz, dnext = cells.rnn_step_backward(da, A[t + 1], Waa, cache.activation)
+    elif cell == "lstm":
+        dz, dnext, dc_next, dc = cells.lstm_step_backward(da, dc_next, C[t], C[t + 1], gates[t], Waa)
+        c_norms[t] = math.sqrt(np.vdot(dc, dc))
+    elif cell == "gru":
+        dz, dnext = cells.gru_step_backward(da, A[t], gates[t], Waa)
+    else:                                                    # hn<t> consumed: it takes dhn<t>
+        dz, cache.HN[t], dnext = cells.gru_torch_step_backward(da, A[t], gates[t], cache.HN[t], Waa)
+    return dz, dnext, dc_next
+
+
+def weight_grads(cache: SequenceCache, dZ: np.ndarray, out: dict, recurrent: bool = True) -> None:
+    """After the BPTT loop: ``dWax = Σt dz<t>ᵀ x<t>``, ``dba = Σt dz<t>`` and (if ``recurrent``; the
+    in-place RNN sums it in its loop) ``dWaa = Σt dz<t>ᵀ a<t-1>`` into out's arrays (+ the
+    PyTorch GRU's ``dbaa``, its ``dWaa`` candidate block from ``dhn<t>`` held in cache.HN).
+    dZ: (T, N, G·H) every step's dz<t>."""
+    cell, A, H = cache.cell, cache.A, cache.A.shape[2]
+    dWaa = out["Waa"]
     if cell == "gru":
         summed_over_time(dZ[..., :2 * H], A[:-1], out=dWaa[:2 * H])
         summed_over_time(dZ[..., 2 * H:], cache.RA, out=dWaa[2 * H:])
@@ -217,16 +286,10 @@ def backward_sequence(params: dict, dA_out: np.ndarray | None, dA_last: np.ndarr
         summed_over_time(dZ[..., :2 * H], A[:-1], out=dWaa[:2 * H])
         summed_over_time(cache.HN, A[:-1], out=dWaa[2 * H:])
         cache.HN.sum(axis=(0, 1), out=out["baa"])
-    elif not in_place:
+    elif recurrent:
         summed_over_time(dZ, A[:-1], out=dWaa)
-    summed_over_time(dZ, cache.x, out=dWax)
-    dZ.sum(axis=(0, 1), out=dba)
-    if dx_out is not None:                                   # (T·N, G·H) x (G·H, D)
-        np.matmul(dZ.reshape(T * N, -1), Wax, out=dx_out.reshape(T * N, -1))
-    dstate0 = {"a": dnext}
-    if cell == "lstm":
-        dstate0["c"] = dc_next
-    return out, dstate0, norms, c_norms
+    summed_over_time(dZ, cache.x, out=out["Wax"])
+    dZ.sum(axis=(0, 1), out=out["ba"])
 
 
 def loss_weights(T: int, N: int, mask: np.ndarray | None, reduction: str, many_to_one: bool,

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rnnviz.engine import sequence
+from rnnviz.engine import sequence, wavefront
 from rnnviz.engine.sequence import STATE_KEYS, SequenceCache
 
 MAX_LAYERS = 4
@@ -115,6 +115,8 @@ def forward_stack(params: dict, cell: str, activation: str, layers: int, x: np.n
     a<0>; final_state every layer's last states (copies); caches one per layer, bottom first
     (layer l's ``A`` is layer l+1's input, shared, not copied).
     """
+    if wavefront.chosen(cell, layers, *state0["a"].shape):    # the same passes, a layer per thread
+        return wavefront.forward_stack_wavefront(params, cell, activation, layers, x, state0, cancel)
     caches, final, inputs = [], {}, x
     for layer in range(1, layers + 1):
         A, last, cache = sequence.forward_sequence(layer_view(params, cell, layer), cell, activation, inputs,
@@ -141,6 +143,9 @@ def backward_stack(params: dict, dA_out: np.ndarray | None, dA_last: np.ndarray 
     """
     layers = len(caches)
     cell = caches[0].cell
+    A = caches[0].A                                            # (T+1, N, H)
+    if wavefront.chosen(cell, layers, A.shape[1], A.shape[2], A[1:].nbytes):    # a layer per thread
+        return wavefront.backward_stack_wavefront(params, dA_out, dA_last, caches, out, cancel)
     dstate0, a_norms, c_norms = {}, [None] * layers, [None] * layers
     for layer in range(layers, 0, -1):
         cache = caches[layer - 1]

@@ -24,6 +24,7 @@ import numpy as np
 from rnnviz.errors import InputError
 from rnnviz.engine import Network, NetworkSpec, clip_gradients, make_optimizer, nonfinite_report
 from rnnviz.engine import sample as sample_tokens
+from rnnviz.engine import wavefront
 from rnnviz.engine.diagnostics import array_norms, saturation, spectral_radius
 from rnnviz.engine.seq2seq import Seq2Seq, Seq2SeqSpec
 from rnnviz.engine.stack import direction_key
@@ -155,7 +156,10 @@ class Trainer:
         self._backup = self.network.params.copy()        # weights before the latest update
         self._grads = self.network.empty_grads()         # every step's gradients, written in place
         #: BLAS threads for this problem's steps: 1 for small ones (see rnnviz.training.blas)
-        self.blas_threads = blas_threads_for(config.batch_size, config.hidden, self.spec.gate_blocks)
+        layers = getattr(self.spec, "layers", 1)
+        self.blas_threads = blas_threads_for(
+            config.batch_size, config.hidden, self.spec.gate_blocks,
+            wavefront=wavefront.applies(config.cell, layers, config.batch_size, config.hidden))
         self.step_count = 0
         self.carried_state: dict | None = None
         self.smooth_loss = self._initial_smooth_loss()

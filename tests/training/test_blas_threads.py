@@ -18,6 +18,7 @@ def test_width_rule():
     assert blas_threads_for(32, 64, 4) == 1          # copy / adding LSTM presets
     assert blas_threads_for(0, 25, 1) is None        # full batch: the whole training set
     assert blas_threads_for(256, 256, 4) is None
+    assert blas_threads_for(32, 256, 4, wavefront=True) == 1    # a 2-layer LSTM on a thread per layer
 
 
 @pytest.mark.parametrize("batch,expect_one", [(1, True), (0, False)])
@@ -55,3 +56,19 @@ def test_running_sets_the_limit_once_for_a_loop_and_restores_it():
                 trainer.step()
                 assert blas_threads_now() == [1] * len(default)   # not restored between steps
         assert blas_threads_now() == default
+
+
+def test_a_stack_big_enough_for_the_wavefront_runs_it_on_one_blas_thread(monkeypatch):
+    from rnnviz.engine import wavefront
+    monkeypatch.setattr(wavefront, "cores", lambda: 2)              # as on the 2-core machines measured
+    ran = []
+    original = wavefront.forward_stack_wavefront
+    monkeypatch.setattr(wavefront, "forward_stack_wavefront", lambda *a, **k: ran.append(1) or original(*a, **k))
+    trainer = Trainer(Config(task="charlm", cell="lstm", layers=2, hidden=128, batch_size=32, seq_length=8,
+                             seed=0))
+    assert trainer.blas_threads == 1
+    trainer.step()
+    assert ran == ([1] if blas_threads_now() else [])              # without threadpoolctl: layer by layer
+    small = Trainer(Config(task="charlm", cell="lstm", layers=2, hidden=32, batch_size=4, seq_length=8, seed=0))
+    small.step()
+    assert ran == ([1] if blas_threads_now() else [])
