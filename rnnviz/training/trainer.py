@@ -159,7 +159,8 @@ class Trainer:
         layers = getattr(self.spec, "layers", 1)
         self.blas_threads = blas_threads_for(
             config.batch_size, config.hidden, self.spec.gate_blocks,
-            wavefront=wavefront.applies(config.cell, layers, config.batch_size, config.hidden))
+            wavefront=not getattr(self.spec, "bidirectional", False)     # (bidirectional runs layer by layer)
+            and wavefront.applies(config.cell, layers, config.batch_size, config.hidden))
         self.step_count = 0
         self.carried_state: dict | None = None
         self.smooth_loss = self._initial_smooth_loss()
