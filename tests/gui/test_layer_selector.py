@@ -124,3 +124,16 @@ def test_a_bidirectional_run_draws_each_directions_gradient(qtbot, make_window):
     window.render_now()
     assert window.controller.data.latest_reverse_grad_a is None
     assert panel.latest_reverse.getData()[1] is None or len(panel.latest_reverse.getData()[1]) == 0
+
+
+def test_an_upper_layers_caption_says_what_it_reads():
+    """Layer 2 reads layer 1's states; in a bidirectional network both directions' of layer 1, and its
+    reverse direction says it reads the sequence backwards."""
+    from rnnviz.gui.panels.hidden_states import explain_state
+
+    one_way = explain_state("layer 2: hidden a[2]<t>")
+    assert "reads layer 1's hidden states" in one_way and "both directions" not in one_way
+    both = explain_state("layer 2: hidden a[2]<t>", bidirectional=True)
+    assert "both directions' hidden states of layer 1" in both and "reverse direction" not in both
+    backwards = explain_state("layer 2, reverse: hidden a[2]<t>", bidirectional=True)
+    assert "both directions" in backwards and "reverse direction" in backwards

@@ -112,10 +112,11 @@ def state_axes(probe, name: str) -> tuple[list[str], list[str] | None, str, str]
     return list(probe.labels), None, INPUT_TITLE if outputs else TIME_TITLE, "hidden unit"
 
 
-def explain_state(name: str) -> str:
+def explain_state(name: str, bidirectional: bool = False) -> str:
     """What the probe state titled ``name`` is; a stacked network's upper layers ("layer 2: forget
-    gate Γf[2]") say which layer and what it reads; a bidirectional layer's reverse direction
-    ("reverse: hidden a<t>", "layer 2, reverse: …") says that it reads the sequence backwards."""
+    gate Γf[2]") say which layer and what it reads (``bidirectional``: both directions of the layer
+    below); a bidirectional layer's reverse direction ("reverse: hidden a<t>", "layer 2, reverse: …")
+    says that it reads the sequence backwards."""
     layer = re.match(r"layer (\d+)(, reverse)?: ", name)
     reverse = name.startswith("reverse: ") or bool(layer and layer.group(2))
     backwards = (" It belongs to the reverse direction, which reads the sequence from its last step back "
@@ -125,8 +126,9 @@ def explain_state(name: str) -> str:
         if key in low:
             if layer:
                 n = int(layer.group(1))
-                return (f"{layer_words(text, n)} — in layer {n}, which reads layer {n - 1}'s hidden states"
-                        + backwards)
+                below = (f"both directions' hidden states of layer {n - 1}, side by side" if bidirectional
+                         else f"layer {n - 1}'s hidden states")
+                return f"{layer_words(text, n)} — in layer {n}, which reads {below}" + backwards
             return text + backwards
     return name
 
@@ -379,7 +381,9 @@ class HiddenStatesPanel(QWidget):
             self.plot.setRange(xRange=(0, T), yRange=(0, H), padding=0)
 
     def _show_caption(self) -> None:
-        state = sentence(explain_state(self._state_name))
+        names = [self.state_box.itemText(i) for i in range(self.state_box.count())]
+        bidirectional = any(n.startswith("reverse: ") or ", reverse: " in n for n in names)
+        state = sentence(explain_state(self._state_name, bidirectional))
         at = "" if self._step is None else f" at step {self._step:,}"
         self.caption.setText(f"{state}. Probe{at}: {self._probe_description()}")
 
