@@ -45,10 +45,11 @@ def test_start_streams_snapshots_and_pause_stops_training(qtbot, make_window):
     assert window.controls.start_button.text() == "Start"
     window.render_now()
     x, y = window.cost_panel.raw_curve.getOriginalDataset()   # a closed band over the steps
-    # from step 1 to the last: its last pixel column's centre lies within one column of the last step
-    # (a column holds several steps when many ran before the pause)
+    # from step 1 to the last: its first and last pixel columns' centres lie within one column of
+    # them (a column holds several steps when many ran before the pause)
     spacing = np.diff(np.unique(x)).max() if np.unique(x).size > 1 else 0.0
-    assert x.min() == 1 and trainer.step_count - spacing <= x.max() <= trainer.step_count
+    assert 1 <= x.min() <= 1 + spacing
+    assert trainer.step_count - spacing <= x.max() <= trainer.step_count
     assert window.hidden_panel.image.image.shape == (8, 8)       # 8 hidden units x 8 bits
     assert window.gradient_panel.latest_a.getOriginalDataset()[0].size == 8
     assert "step" in window.sampling_panel.text.toPlainText()
