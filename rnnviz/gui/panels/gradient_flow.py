@@ -21,7 +21,7 @@ from ..run_data import TINY, RunData
 from ..widgets.layer_selector import LayerBox
 from ..widgets.views import StepRangeFollower, TimedGraphicsLayoutWidget
 from .markers import MarkerLines, training_changes
-from .probe_steps import step_number, tau_entry
+from .probe_steps import clicked_output, step_number, tau_entry
 
 IMAGE_MAP = pg.colormap.get("inferno")
 PARAM_COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189),
@@ -551,15 +551,11 @@ class GradientFlowPanel(QWidget):
     def _on_latest_clicked(self, event) -> None:
         """A click on the latest-step plot picks the output nearest the click (probe sources)."""
         li = self._insight_shown
-        if (self._source in ("all", "layers") or li is None or not len(li.output_steps)
-                or event.button() != Qt.MouseButton.LeftButton):
+        if self._source in ("all", "layers") or li is None:
             return
-        view = self.latest.getViewBox()
-        if not view.sceneBoundingRect().contains(event.scenePos()):
-            return
-        t = view.mapSceneToView(event.scenePos()).x() - 1       # (the axis counts steps from 1)
-        steps = np.asarray(li.output_steps)
-        self.select_tau(int(steps[np.argmin(np.abs(steps - t))]))
+        tau = clicked_output(self.latest.getViewBox(), event, li.output_steps)
+        if tau is not None:
+            self.select_tau(tau)
 
     def _fill_tau_box(self, li) -> None:
         """List ``li``'s output steps; the chosen τ stays if it is still an output, else the nearest

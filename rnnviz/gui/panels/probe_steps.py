@@ -8,6 +8,8 @@ through :func:`step_number`.
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
+
 NEWLINE = "⏎"
 
 
@@ -36,3 +38,16 @@ def step_ticks(T: int, max_labels: int = 10) -> list:
     every = next((s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 500) if T / s <= max_labels), 1000)
     labelled = list(range(1, T + 1, every)) if every <= 2 else [1, *range(every, T + 1, every)]
     return [[(n, str(n)) for n in labelled], [(n, "") for n in range(1, T + 1)]]
+
+
+def clicked_output(view, event, output_steps) -> int | None:
+    """The output step (an index from 0) nearest a left click inside the view box ``view`` of a plot
+    whose x axis draws probe step t at x = t + 1; None for another button, a click outside the plot,
+    or no outputs. Both plots where a click picks τ (the gradient-flow panel, the why dock) use it."""
+    if not len(output_steps) or event.button() != Qt.MouseButton.LeftButton:
+        return None
+    if not view.sceneBoundingRect().contains(event.scenePos()):
+        return None
+    t = view.mapSceneToView(event.scenePos()).x() - 1
+    steps = [int(s) for s in output_steps]
+    return min(steps, key=lambda s: abs(s - t))

@@ -23,7 +23,7 @@ from rnnviz.insight.memory import HORIZON_THRESHOLD
 from rnnviz.training.config import LIVE_FIELDS
 
 from .markers import marker_text
-from .probe_steps import step_number, tau_entry
+from .probe_steps import clicked_output, step_number, tau_entry
 
 MAX_TRIES = 3          # buttons for the first findings that name a setting to change
 
@@ -270,14 +270,9 @@ class WhyPanel(QWidget):
 
     def _on_gradient_plot_clicked(self, event) -> None:
         li = self._shown
-        if li is None or not len(li.output_steps) or event.button() != Qt.MouseButton.LeftButton:
-            return
-        view = self.gradient_plot.getViewBox()
-        if not view.sceneBoundingRect().contains(event.scenePos()):
-            return
-        t = view.mapSceneToView(event.scenePos()).x() - 1       # (the axis counts steps from 1)
-        steps = np.asarray(li.output_steps)
-        self.select_tau(int(steps[np.argmin(np.abs(steps - t))]))
+        tau = None if li is None else clicked_output(self.gradient_plot.getViewBox(), event, li.output_steps)
+        if tau is not None:
+            self.select_tau(tau)
 
     def _show_tau(self) -> None:
         li, tau = self._shown, self.tau
