@@ -82,52 +82,20 @@ def output_scores(trace: Trace) -> OutputScores:
 def output_gradients(trace: Trace, jac: StepJacobians, scores: OutputScores | None = None) -> OutputGradients:
     """Saliency over the inputs and gradient norms over the states, for every output at once.
 
-    One backward sweep over s = T-1 … 0 carrying G (n, S), whose row k is ∂score<τk>/∂state<s>
-    for the n output steps τk ≥ s: an output's row is seeded with its own gradient at s = τk,
-    then ``saliency[τ, s] = ‖G Jx[s]‖`` and ``G ← G Js[s]``. Cost: T products of (n, S) by
-    (S, S) and by (S, D) at most, so one output costs T vector-matrix products.
+    One backward sweep over s = T-1 … 0 carries, for every layer k (a 1-layer network is its own
+    only layer), G[k] (n, S), whose row i is ∂score<τi>/∂state[k]<s> for the n output steps τi ≥ s.
+    At step s, top layer first: an output's row of the top layer is seeded with its own gradient at
+    s = τi; each layer k < L adds what reaches it through the layer above at the same step,
+    ``G[k][:, :H] += G[k+1] Jx[k+1][s]``, which completes G[k] at s. Then ``saliency[τ, s] =
+    ‖G[1] Jx[1][s]‖``, the norms are those of the analysed layer ``trace.layer`` (``jac``: its
+    one-step Jacobians), and every layer steps back in time, ``G[k] ← G[k] Js[k][s]``.
+    Cost per layer: T products of (n, S) by (S, S) and by (S, D) at most.
     """
     scores = output_scores(trace) if scores is None else scores
-    if trace.layers:
-        return _stacked_output_gradients(trace, jac, scores)
     T, H, S = trace.T, trace.H, trace.state_size
-    steps = trace.output_steps                                                # (n,) ascending
-    G = np.zeros((len(steps), S))
-    first = len(steps)                                                        # rows first… are live: τ ≥ s
-    saliency = np.zeros((T, T))
-    a_norms = np.zeros((T, T))
-    c_norms = np.zeros((T, T)) if trace.cell == "lstm" else None
-    for s in range(T - 1, -1, -1):
-        if first > 0 and steps[first - 1] == s:
-            first -= 1
-            G[first, :H] = scores.dscore_da[first]                            # the readout sees a<τ> only
-        if first == len(steps):
-            continue                                                          # no output at or after s
-        live, rows = G[first:], steps[first:]
-        a_norms[rows, s] = np.linalg.norm(live[:, :H], axis=1)
-        if c_norms is not None:
-            c_norms[rows, s] = np.linalg.norm(live[:, H:], axis=1)
-        saliency[rows, s] = np.linalg.norm(live @ jac.input[s], axis=1)
-        if s > 0:
-            G[first:] = live @ jac.state[s]
-    return OutputGradients(saliency, a_norms, c_norms)
-
-
-def _stacked_output_gradients(trace: Trace, jac: StepJacobians, scores: OutputScores) -> OutputGradients:
-    """:func:`output_gradients` for a stacked network of L layers, analysing layer l = ``trace.layer``
-    (``jac``: its one-step Jacobians).
-
-    One sweep over s = T-1 … 0 carries G[k] (n, S), row i = ∂score<τi>/∂state[k]<s> for every
-    layer k. At step s, top layer first: the top layer's rows of outputs at s are seeded from the
-    readout, then each layer k < L adds what reaches it through the layer above at the same step,
-    ``G[k][:, :H] += G[k+1] Jx[k+1][s]`` (Jx[k+1] = ∂state[k+1]<s>/∂a[k]<s>), which completes
-    G[k] at s. Then ``saliency[τ, s] = ‖G[1] Jx[1][s]‖`` and every layer steps back in time,
-    ``G[k] ← G[k] Js[k][s]``. Cost: L times the one-layer sweep, plus the L-1 other layers' Jacobians.
-    """
-    T, H, S = trace.T, trace.H, trace.state_size
-    L, chosen = len(trace.layers), trace.layer
-    jacs = [jac if k == chosen else step_jacobians(layer_trace)
-            for k, layer_trace in enumerate(trace.layers, 1)]
+    layers = trace.layers or (trace,)                                         # a 1-layer network: itself
+    L, chosen = len(layers), trace.layer
+    jacs = [jac if k == chosen else step_jacobians(layer_trace) for k, layer_trace in enumerate(layers, 1)]
     steps = trace.output_steps                                                # (n,) ascending
     G = [np.zeros((len(steps), S)) for _ in range(L)]                         # G[k - 1]: layer k's
     first = len(steps)
