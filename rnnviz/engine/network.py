@@ -16,7 +16,6 @@ See :mod:`rnnviz.engine.cells` for the gate layout.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,7 +23,7 @@ import numpy as np
 from rnnviz.engine import readouts, sequence, stack
 from rnnviz.engine.flat import FlatDict
 from rnnviz.engine.init import init_params
-from rnnviz.engine.sequence import GATE_BLOCKS
+from rnnviz.engine.sequence import GATE_BLOCKS, Cancellable
 from rnnviz.engine.stack import MAX_LAYERS, cell_param_names, direction_key, directions, state_keys
 
 PARAM_NAMES = ("Wax", "Waa", "ba", "Wya", "by")
@@ -135,7 +134,7 @@ class ForwardResult:
     reverse_grad_c_norms: np.ndarray | None = None
 
 
-class Network:
+class Network(Cancellable):
     """Holds a :class:`NetworkSpec` and its name-keyed parameters; all numerics are in the kernels.
 
     ``params`` is a :class:`~rnnviz.engine.flat.FlatDict`: the arrays are views of one buffer,
@@ -146,19 +145,6 @@ class Network:
     def __init__(self, spec: NetworkSpec, params: dict[str, np.ndarray]):
         self.spec = spec
         self.params = FlatDict.from_arrays(check_params(spec, params), spec.dtype)
-        #: ``() -> bool`` polled at every time step of forward and backward passes; True stops the
-        #: pass with :class:`~rnnviz.engine.sequence.Cancelled`. Set it with :meth:`cancellable`.
-        self.cancel = None
-
-    @contextlib.contextmanager
-    def cancellable(self, check):
-        """Within this block, passes stop with ``Cancelled`` as soon as ``check()`` is True (polled
-        once per time step): how a window pauses a full-batch step that takes seconds."""
-        previous, self.cancel = self.cancel, check
-        try:
-            yield self
-        finally:
-            self.cancel = previous
 
     @classmethod
     def create(cls, spec: NetworkSpec, rng: np.random.Generator, init: str = "xavier",

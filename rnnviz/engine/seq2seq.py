@@ -53,7 +53,6 @@ decoding): the tasks here need no end symbol.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass
 
@@ -63,7 +62,7 @@ from rnnviz.engine import cells, readouts, sequence
 from rnnviz.engine.flat import FlatDict
 from rnnviz.engine.init import init_params
 from rnnviz.engine.network import check_params
-from rnnviz.engine.sequence import GATE_BLOCKS, STATE_KEYS, Cancelled, summed_over_time
+from rnnviz.engine.sequence import GATE_BLOCKS, STATE_KEYS, Cancellable, Cancelled, summed_over_time
 
 CELL_PARAMS = ("Wax", "Waa", "ba")
 
@@ -270,7 +269,7 @@ def _poll(cancel) -> None:
 
 
 # --------------------------------------------------------------------------- the model
-class Seq2Seq:
+class Seq2Seq(Cancellable):
     """Holds a :class:`Seq2SeqSpec` and its name-keyed parameters (a
     :class:`~rnnviz.engine.flat.FlatDict`, as :class:`~rnnviz.engine.network.Network` does, so the
     optimizers and clipping work on it unchanged)."""
@@ -278,17 +277,6 @@ class Seq2Seq:
     def __init__(self, spec: Seq2SeqSpec, params: dict[str, np.ndarray]):
         self.spec = spec
         self.params = FlatDict.from_arrays(check_params(spec, params), spec.dtype)
-        #: ``() -> bool`` polled at every time step; True stops the pass with ``Cancelled``.
-        self.cancel = None
-
-    @contextlib.contextmanager
-    def cancellable(self, check):
-        """Within this block, passes stop with ``Cancelled`` as soon as ``check()`` is True."""
-        previous, self.cancel = self.cancel, check
-        try:
-            yield self
-        finally:
-            self.cancel = previous
 
     @classmethod
     def create(cls, spec: Seq2SeqSpec, rng: np.random.Generator, init: str = "xavier",

@@ -16,6 +16,7 @@ is consumed. So a vanilla-RNN training pass costs about one copy of the hidden s
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -43,6 +44,23 @@ FACTORED_BPTT_MAX_STEP = 4096
 
 class Cancelled(Exception):
     """A forward or backward pass stopped early because its ``cancel`` callback returned True."""
+
+
+class Cancellable:
+    """A model whose passes poll ``self.cancel``, ``() -> bool`` or None, at every time step; True
+    stops the pass with :class:`Cancelled`. Set it with :meth:`cancellable`."""
+
+    cancel = None
+
+    @contextlib.contextmanager
+    def cancellable(self, check):
+        """Within this block, passes stop with ``Cancelled`` as soon as ``check()`` is True (polled
+        once per time step): how a window pauses a full-batch step that takes seconds."""
+        previous, self.cancel = self.cancel, check
+        try:
+            yield self
+        finally:
+            self.cancel = previous
 
 
 @dataclass
