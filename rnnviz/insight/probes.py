@@ -35,11 +35,16 @@ class ProbeCurve(NamedTuple):
 
 
 def ridge_fit(X: np.ndarray, Y: np.ndarray, alpha: float = RIDGE_ALPHA) -> np.ndarray:
-    """Ridge weights for features X (n, H) and targets Y (n, C): (H + 1, C), last row the bias (unpenalised)."""
-    Xb = np.hstack([X, np.ones((len(X), 1))])
-    reg = alpha * np.eye(Xb.shape[1])
-    reg[-1, -1] = 0.0
-    return np.linalg.solve(Xb.T @ Xb + reg, Xb.T @ Y)
+    """Ridge weights for features X (n, H) and targets Y (n, C): (H + 1, C), last row the bias (unpenalised).
+
+    Solved on centred features, which is the same minimiser (the unpenalised bias absorbs the means)
+    and keeps the system positive definite for any alpha > 0: with the bias as a column of ones, a
+    feature that is the same large constant on every row (a saturated or dead-but-huge unit) made it
+    singular in floating point."""
+    mean_x, mean_y = X.mean(axis=0), Y.mean(axis=0)
+    Xc = X - mean_x
+    W = np.linalg.solve(Xc.T @ Xc + alpha * np.eye(X.shape[1]), Xc.T @ (Y - mean_y))     # (H, C)
+    return np.vstack([W, mean_y - mean_x @ W])
 
 
 def ridge_predict(W: np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -102,12 +107,16 @@ PROBE_SEQUENCES = 256
 
 
 def task_readout_curve(task, network, lags=None, n_sequences: int = PROBE_SEQUENCES,
-                       layer: int = 1) -> ProbeCurve:
+                       layer: int = 1) -> ProbeCurve | None:
     """:func:`readout_curve` on the first ``n_sequences`` held-out sequences of a copy, parity or
     adding ``task`` (a :class:`rnnviz.tasks.Task`), from a zero state, read from the states of
-    ``layer`` (a stacked network's a[l]<t>). lags: default 0 … T-1."""
+    ``layer`` (a stacked network's a[l]<t>). lags: default 0 … T-1. None when those states are not
+    all finite (a diverged network: no read-out can be fitted to them)."""
     x = np.concatenate([b.x for b in task.test_batches()], axis=1)[:, :n_sequences]
     key = "a" if layer == 1 else f"a[{layer}]"
-    a = np.asarray(network.forward(x).states[key], dtype=np.float64)          # (T, N, H)
+    with np.errstate(all="ignore"):            # (a diverged network's overflow: checked just below)
+        a = np.asarray(network.forward(x).states[key], dtype=np.float64)      # (T, N, H)
+    if not np.isfinite(a).all():
+        return None
     lags = range(x.shape[0]) if lags is None else lags
     return readout_curve(task.name, x, a, lags)

@@ -115,3 +115,29 @@ def test_task_readout_curve_runs_on_a_copy_task():
     curve = task_readout_curve(trainer.task, trainer.network, lags=[0, 1, 2])
     assert curve.score.shape == (3,) and np.all((0 <= curve.score) & (curve.score <= 1))
     assert curve.score[0] > 0.9                       # the current input is always readable
+
+
+def test_ridge_fit_is_the_unpenalised_bias_ridge_and_survives_constant_huge_units():
+    """The read-out's ridge (bias not penalised) equals the normal-equations solution on random data,
+    and a unit stuck at one huge value on every row (a diverging ReLU network) no longer makes the
+    system singular: the fit ignores it and still reads the informative unit."""
+    from rnnviz.insight.probes import ridge_fit, ridge_predict
+
+    rng = np.random.default_rng(3)
+    X, Y, alpha = rng.standard_normal((40, 3)), rng.standard_normal((40, 2)), 0.7
+    Xb = np.hstack([X, np.ones((40, 1))])
+    reg = alpha * np.eye(4)
+    reg[-1, -1] = 0.0
+    np.testing.assert_allclose(ridge_fit(X, Y, alpha), np.linalg.solve(Xb.T @ Xb + reg, Xb.T @ Y), rtol=1e-10)
+    y = rng.integers(0, 2, 200)
+    X = np.stack([np.full(200, 1e12), y + 0.01 * rng.standard_normal(200)], axis=1)
+    W = ridge_fit(X, np.eye(2)[y])
+    assert np.all(np.isfinite(W)) and np.mean(np.argmax(ridge_predict(W, X), axis=1) == y) == 1.0
+
+
+def test_a_diverged_network_has_no_readout_curve():
+    cfg = Config(task="copy", cell="rnn", activation="relu", hidden=8, seq_length=4, copy_length=2,
+                 n_symbols=3, batch_size=8, n_test=64, eval_every=1000, sample_every=1000)
+    trainer = Trainer(cfg)
+    trainer.network.params["Waa"] = np.full_like(trainer.network.params["Waa"], np.inf)
+    assert task_readout_curve(trainer.task, trainer.network, lags=[0, 1]) is None
