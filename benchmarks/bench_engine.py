@@ -50,6 +50,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rnnviz.engine import Network, NetworkSpec, clip_gradients, make_optimizer, sequence, wavefront  # noqa: E402
+from rnnviz.training.allocator import keep_freed_memory  # noqa: E402
 
 try:
     from threadpoolctl import threadpool_info, threadpool_limits
@@ -486,6 +487,8 @@ def main(argv=None) -> int:
     if args.factored_max_step is not None:
         sequence.FACTORED_BPTT_MAX_STEP = args.factored_max_step
     describe_machine()
+    # as the app's trainer does: freed pages are kept for the next step (torch's steps get it too)
+    print(f"glibc malloc thresholds raised (rnnviz.training.allocator): {keep_freed_memory()}")
     print(f"rnnviz fast path: factored BPTT for steps of N·H <= {sequence.FACTORED_BPTT_MAX_STEP}; "
           f"stacks as a wavefront for steps of N·H² >= {wavefront.MIN_STEP} on {wavefront.cores()} cores")
     for name in args.cases.split(","):

@@ -31,6 +31,7 @@ from rnnviz.engine.stack import direction_key
 from rnnviz.tasks import make_task
 from rnnviz.tasks.base import escape_char
 from rnnviz.tasks.corpus import default_corpus, load_corpus
+from rnnviz.training.allocator import keep_freed_memory
 from rnnviz.training.blas import blas_limit, blas_threads_for
 from rnnviz.training.config import LIVE_FIELDS, MAX_SAMPLE_LENGTH, Config, SettingError
 from rnnviz.training.history import History
@@ -161,6 +162,7 @@ class Trainer:
             config.batch_size, config.hidden, self.spec.gate_blocks,
             wavefront=not getattr(self.spec, "bidirectional", False)     # (bidirectional runs layer by layer)
             and wavefront.applies(config.cell, layers, config.batch_size, config.hidden))
+        keep_freed_memory()                              # each step reuses the last one's pages
         self.step_count = 0
         self.carried_state: dict | None = None
         self.smooth_loss = self._initial_smooth_loss()
