@@ -93,7 +93,7 @@ def input_projection(Wax: np.ndarray, ba: np.ndarray, x: np.ndarray, out: np.nda
     if x.ndim == 2:
         np.take(Wax.T, x, axis=0, out=out)
     else:                                                   # one (T·N, D) x (D, G·H) product
-        np.matmul(x.reshape(T * N, -1), Wax.T, out=out.reshape(T * N, GH))
+        cells.times_transposed(x.reshape(T * N, -1), Wax, out=out.reshape(T * N, GH))
     out += ba
     return out
 
