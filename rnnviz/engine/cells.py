@@ -38,22 +38,27 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Speed switch of :func:`times_transposed`: in float32, a product ``a Wᵀ`` of (rows, columns) with
+#: Speed switch: in float32, a product ``a Wᵀ`` of (rows, columns) with
 #: ``TALL_PRODUCT[0] <= rows <= TALL_PRODUCT[1]`` and ``columns >= TALL_PRODUCT[2]`` (one step's
 #: recurrent product at batch 4–64 and gate width ≥ 512) is taken as ``(W aᵀ)ᵀ``. OpenBLAS's AVX-512
 #: float32 kernel runs the tall form 1.5–2.5× faster (its AVX2 kernel runs both alike, and float64
-#: gains nothing; benchmarks/README.md). None takes every product as ``a Wᵀ``.
+#: gains nothing; benchmarks/README.md). None takes every product as ``a Wᵀ``. The forward kernels
+#: take the choice as their ``tall`` flag, made once per sequence by :func:`tall_form`.
 TALL_PRODUCT: tuple[int, int, int] | None = (4, 64, 512)
+
+
+def tall_form(rows: int, columns: int, dtype) -> bool:
+    """Whether a product ``a Wᵀ`` of shape (rows, columns) in ``dtype`` is taken as ``(W aᵀ)ᵀ``."""
+    tall = TALL_PRODUCT
+    return tall is not None and dtype == np.float32 and tall[0] <= rows <= tall[1] and columns >= tall[2]
 
 
 def times_transposed(a: np.ndarray, W: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``a Wᵀ`` (N, M) for a (N, K) and W (M, K), into ``out`` if given (else a new array or, in
-    the tall form, a transposed view of one); see :data:`TALL_PRODUCT` for which form is taken."""
-    (N, _), M = a.shape, W.shape[0]
-    tall = TALL_PRODUCT
-    if tall is None or a.dtype != np.float32 or not (tall[0] <= N <= tall[1] and M >= tall[2]):
-        return np.dot(a, W.T) if out is None else np.matmul(a, W.T, out=out)   # (dot: less overhead)
-    product = np.matmul(W, a.T).T                          # (M, N) computed, (N, M) seen
+    the tall form, a transposed view of one); :func:`tall_form` chooses the form."""
+    if not tall_form(a.shape[0], W.shape[0], a.dtype):
+        return np.dot(a, W.T) if out is None else np.matmul(a, W.T, out=out)
+    product = np.dot(W, a.T).T                             # (M, N) computed, (N, M) seen
     if out is None:
         return product
     out[...] = product
@@ -90,13 +95,14 @@ def activation_grad(a: np.ndarray, activation: str) -> np.ndarray:
 
 # --------------------------------------------------------------------------- vanilla RNN
 def rnn_step_forward(xw: np.ndarray, a_prev: np.ndarray, Waa: np.ndarray, activation: str,
-                     out: np.ndarray) -> np.ndarray:
+                     out: np.ndarray, tall: bool = False) -> np.ndarray:
     """``a<t> = g(xw<t> + a<t-1> Waaᵀ)``.
 
     xw: (N, H) input half ``x<t> Waxᵀ + ba``.  a_prev: (N, H).  Waa: (H, H).
     out: (N, H) receives ``a<t>`` (it may be ``xw`` itself). Cache for backward: ``(a<t-1>, a<t>)``.
+    tall: take the recurrent product as ``(Waa a<t-1>ᵀ)ᵀ`` (see :func:`tall_form`; so in every kernel).
     """
-    z = np.add(xw, times_transposed(a_prev, Waa), out=out)
+    z = np.add(xw, np.dot(Waa, a_prev.T).T if tall else np.dot(a_prev, Waa.T), out=out)
     return ACTIVATIONS[activation](z, out=z)
 
 
@@ -114,7 +120,7 @@ def rnn_step_backward(da: np.ndarray, a: np.ndarray, Waa: np.ndarray, activation
 
 # --------------------------------------------------------------------------- LSTM
 def lstm_step_forward(xw: np.ndarray, a_prev: np.ndarray, c_prev: np.ndarray, Waa: np.ndarray,
-                      gates: np.ndarray, c: np.ndarray, a: np.ndarray) -> None:
+                      gates: np.ndarray, c: np.ndarray, a: np.ndarray, tall: bool = False) -> None:
     """One LSTM step.
 
     xw: (N, 4H) input half, blocks f, i, o, c.  a_prev, c_prev: (N, H).  Waa: (4H, H).
@@ -122,7 +128,7 @@ def lstm_step_forward(xw: np.ndarray, a_prev: np.ndarray, c_prev: np.ndarray, Wa
     Cache for backward: ``(c<t-1>, c<t>, gates)``.
     """
     H = c.shape[1]
-    z = np.add(xw, times_transposed(a_prev, Waa), out=gates)      # (N, 4H) pre-activations
+    z = np.add(xw, np.dot(Waa, a_prev.T).T if tall else np.dot(a_prev, Waa.T), out=gates)      # (N, 4H) pre-activations
     sigmoid(z[:, :3 * H], out=z[:, :3 * H])                # Γf, Γi, Γo
     np.tanh(z[:, 3 * H:], out=z[:, 3 * H:])                # c~
     f, i, o, cand = gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
@@ -154,7 +160,7 @@ def lstm_step_backward(da: np.ndarray, dc_next: np.ndarray, c_prev: np.ndarray, 
 
 # --------------------------------------------------------------------------- GRU
 def gru_step_forward(xw: np.ndarray, a_prev: np.ndarray, Waa: np.ndarray,
-                     gates: np.ndarray, ra: np.ndarray, a: np.ndarray) -> None:
+                     gates: np.ndarray, ra: np.ndarray, a: np.ndarray, tall: bool = False) -> None:
     """One GRU step (the course's full GRU).
 
     xw: (N, 3H) input half, blocks r, u, c.  a_prev: (N, H).  Waa: (3H, H).
@@ -162,11 +168,12 @@ def gru_step_forward(xw: np.ndarray, a_prev: np.ndarray, Waa: np.ndarray,
     block c) and ``a<t>`` into a (N, H). Cache for backward: ``(a<t-1>, gates)``.
     """
     H = a.shape[1]
-    ru = np.add(xw[:, :2 * H], times_transposed(a_prev, Waa[:2 * H]), out=gates[:, :2 * H])
+    Wru, Wc = Waa[:2 * H], Waa[2 * H:]
+    ru = np.add(xw[:, :2 * H], np.dot(Wru, a_prev.T).T if tall else np.dot(a_prev, Wru.T), out=gates[:, :2 * H])
     sigmoid(ru, out=ru)                                                  # Γr, Γu
     r, u = gates[:, :H], gates[:, H:2 * H]
     np.multiply(r, a_prev, out=ra)
-    cand = np.add(xw[:, 2 * H:], times_transposed(ra, Waa[2 * H:]), out=gates[:, 2 * H:])
+    cand = np.add(xw[:, 2 * H:], np.dot(Wc, ra.T).T if tall else np.dot(ra, Wc.T), out=gates[:, 2 * H:])
     np.tanh(cand, out=cand)                                              # c~
     np.add(u * cand, (1.0 - u) * a_prev, out=a)
 
@@ -191,7 +198,7 @@ def gru_step_backward(da: np.ndarray, a_prev: np.ndarray, gates: np.ndarray, Waa
 
 # --------------------------------------------------------------------------- PyTorch's GRU
 def gru_torch_step_forward(xw: np.ndarray, a_prev: np.ndarray, Waa: np.ndarray, baa: np.ndarray,
-                           gates: np.ndarray, hn: np.ndarray, a: np.ndarray) -> None:
+                           gates: np.ndarray, hn: np.ndarray, a: np.ndarray, tall: bool = False) -> None:
     """One step of PyTorch's GRU (``torch.nn.GRU``), reset gate after the recurrent product.
 
     xw: (N, 3H) input half, blocks r, z, n.  a_prev: (N, H).  Waa: (3H, H).  baa: (H,) the
@@ -202,10 +209,11 @@ def gru_torch_step_forward(xw: np.ndarray, a_prev: np.ndarray, Waa: np.ndarray, 
     Cache for backward: ``(a<t-1>, gates, hn)``.
     """
     H = a.shape[1]
-    rz = np.add(xw[:, :2 * H], times_transposed(a_prev, Waa[:2 * H]), out=gates[:, :2 * H])
+    Wrz, Wn = Waa[:2 * H], Waa[2 * H:]
+    rz = np.add(xw[:, :2 * H], np.dot(Wrz, a_prev.T).T if tall else np.dot(a_prev, Wrz.T), out=gates[:, :2 * H])
     sigmoid(rz, out=rz)                                                  # Γr, Γz
     r, z = gates[:, :H], gates[:, H:2 * H]
-    np.add(times_transposed(a_prev, Waa[2 * H:]), baa, out=hn)
+    np.add(np.dot(Wn, a_prev.T).T if tall else np.dot(a_prev, Wn.T), baa, out=hn)
     n = np.add(xw[:, 2 * H:], r * hn, out=gates[:, 2 * H:])
     np.tanh(n, out=n)                                                    # n
     np.add(n, z * (a_prev - n), out=a)                                   # (1-Γz)*n + Γz*a<t-1>

@@ -174,19 +174,21 @@ def forward_steps(params: dict, cache: SequenceCache, before_step) -> None:
     step). Step t's input half is in :func:`step_target` when it runs; it writes ``A[t+1]``
     (+ ``C[t+1]``, and its gates over the input half; ``RA[t]`` / ``HN[t]`` for the GRUs)."""
     cell, A, C, gates, Waa = cache.cell, cache.A, cache.C, cache.gates, params["Waa"]
+    tall = cells.tall_form(A.shape[1], Waa.shape[0], Waa.dtype)    # the recurrent product's form
     if cell == "rnn":
         for t, (a_prev, a) in enumerate(zip(A[:-1], A[1:])):       # a holds xw<t> on entry
             before_step(t)
-            cells.rnn_step_forward(a, a_prev, Waa, cache.activation, out=a)
+            cells.rnn_step_forward(a, a_prev, Waa, cache.activation, out=a, tall=tall)
         return
     for t in range(len(gates)):                                     # gates[t] holds xw<t> on entry
         before_step(t)
         if cell == "lstm":
-            cells.lstm_step_forward(gates[t], A[t], C[t], Waa, gates[t], C[t + 1], A[t + 1])
+            cells.lstm_step_forward(gates[t], A[t], C[t], Waa, gates[t], C[t + 1], A[t + 1], tall)
         elif cell == "gru":
-            cells.gru_step_forward(gates[t], A[t], Waa, gates[t], cache.RA[t], A[t + 1])
+            cells.gru_step_forward(gates[t], A[t], Waa, gates[t], cache.RA[t], A[t + 1], tall)
         else:
-            cells.gru_torch_step_forward(gates[t], A[t], Waa, params["baa"], gates[t], cache.HN[t], A[t + 1])
+            cells.gru_torch_step_forward(gates[t], A[t], Waa, params["baa"], gates[t], cache.HN[t], A[t + 1],
+                                         tall)
 
 
 def final_state(cache: SequenceCache) -> dict:
