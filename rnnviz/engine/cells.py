@@ -38,19 +38,22 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Speed switch: in float32, a product ``a Wᵀ`` of (rows, columns) with
-#: ``TALL_PRODUCT[0] <= rows <= TALL_PRODUCT[1]`` and ``columns >= TALL_PRODUCT[2]`` (one step's
-#: recurrent product at batch 4–64 and gate width ≥ 512) is taken as ``(W aᵀ)ᵀ``. OpenBLAS's AVX-512
-#: float32 kernel runs the tall form 1.5–2.5× faster (its AVX2 kernel runs both alike, and float64
-#: gains nothing; benchmarks/README.md). None takes every product as ``a Wᵀ``. The forward kernels
-#: take the choice as their ``tall`` flag, made once per sequence by :func:`tall_form`.
-TALL_PRODUCT: tuple[int, int, int] | None = (4, 64, 512)
+#: Speed switch: in float32, a product ``a Wᵀ`` of (rows, columns) with ``min_rows <= rows <=
+#: max_rows`` and ``columns >= max(min_columns, columns_per_row · rows)``, the tuple's four entries
+#: (one step's recurrent product at batch 4–64 and a gate width of 512 or more, and at least 16
+#: per example) is taken as ``(W aᵀ)ᵀ``. OpenBLAS's AVX-512 float32 kernel runs the tall form
+#: 1.2–3× faster there (its AVX2 kernel runs both alike; float64, batch 1 and batches past 64 gain
+#: nothing; benchmarks/README.md). None takes every product as ``a Wᵀ``. The forward kernels take
+#: the choice as their ``tall`` flag, made once per sequence by :func:`tall_form`.
+TALL_PRODUCT: tuple[int, int, int, int] | None = (4, 64, 512, 16)
 
 
 def tall_form(rows: int, columns: int, dtype) -> bool:
     """Whether a product ``a Wᵀ`` of shape (rows, columns) in ``dtype`` is taken as ``(W aᵀ)ᵀ``."""
-    tall = TALL_PRODUCT
-    return tall is not None and dtype == np.float32 and tall[0] <= rows <= tall[1] and columns >= tall[2]
+    if TALL_PRODUCT is None or dtype != np.float32:
+        return False
+    min_rows, max_rows, min_columns, per_row = TALL_PRODUCT
+    return min_rows <= rows <= max_rows and columns >= max(min_columns, per_row * rows)
 
 
 def times_transposed(a: np.ndarray, W: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
