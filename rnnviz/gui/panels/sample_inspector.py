@@ -27,7 +27,7 @@ from rnnviz.insight.sampling import InspectedSample, SampleScores, log_distribut
 from ..widgets.sliders import LogSlider
 from .hidden_states import SYMBOL_NAMES
 from .probe_steps import shown_symbol, step_number
-from .why_inputs import SALIENCY_MAP, TokenText, caption_label, colour_bar, help_button
+from .why_inputs import SALIENCY_MAP, TokenText, caption_label, colour_bar, empty_label, help_button
 
 MIN_TEMPERATURE, MAX_TEMPERATURE = 0.05, 3.0
 TIP_BAR = 80                      # pixels: the tooltip's bar for p = 1
@@ -160,10 +160,7 @@ class SampleInspector(QWidget):
         self._waiting: InspectedSample | None = None      # a newer sample, held while one is explained
         self._keep_waiting_temperature = False
 
-        self.empty = QLabel(EMPTY_TEXT)
-        self.empty.setWordWrap(True)
-        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setStyleSheet("color: #666; padding: 20px;")
+        self.empty = empty_label(EMPTY_TEXT)
 
         self.page = page = QWidget()
         page.setToolTip(SAMPLE_HELP)

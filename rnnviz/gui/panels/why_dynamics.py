@@ -37,7 +37,7 @@ from rnnviz.insight.saturation import SIGMOID_LOW, TANH_SATURATED
 from .gradient_flow import fit_log_range, plain_axis
 from .jacobian_gauge import CLASS_COLOURS, CLASSES, SIGMA_FLOOR, class_key, floored
 from .probe_steps import shown_symbol, step_number, step_ticks
-from .why_inputs import EMPTY_TEXT, STATE_NAMES, caption_label
+from .why_inputs import EMPTY_TEXT, STATE_NAMES, caption_label, empty_label
 
 MAX_SYMBOL_TICKS = 30
 """Probes up to this long show their input symbols above the spectrum."""
@@ -163,10 +163,7 @@ class DynamicsView(QWidget):
         self.gate_points: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.histogram: tuple[np.ndarray, int] | None = None
 
-        self.empty = QLabel(EMPTY_TEXT)
-        self.empty.setWordWrap(True)
-        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setStyleSheet("color: #666; padding: 20px;")
+        self.empty = empty_label(EMPTY_TEXT)
         self.content = QWidget()
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)

@@ -295,6 +295,15 @@ def _page(help_text: str) -> tuple[QWidget, QVBoxLayout]:
     return page, layout
 
 
+def empty_label(text: str) -> QLabel:
+    """The centred grey text a view shows while it has nothing to show."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setStyleSheet("color: #666; padding: 20px;")
+    return label
+
+
 def caption_label() -> QLabel:
     """A wrapped plain-text caption in the why-views' grey."""
     label = QLabel()
@@ -329,10 +338,7 @@ class InputsView(QWidget):
         self.unit_levels: tuple[float, float] = (-1.0, 1.0)
         self.ranked_units: list[tuple[int, float]] = []
 
-        self.empty = QLabel(EMPTY_TEXT)
-        self.empty.setWordWrap(True)
-        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setStyleSheet("color: #666; padding: 20px;")
+        self.empty = empty_label(EMPTY_TEXT)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.stack = QStackedWidget()
