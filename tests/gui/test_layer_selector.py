@@ -1,5 +1,7 @@
 """A stacked run in the window: the gradient-flow panel's layer selector and per-layer view."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -137,3 +139,22 @@ def test_an_upper_layers_caption_says_what_it_reads():
     assert "both directions' hidden states of layer 1" in both and "reverse direction" not in both
     backwards = explain_state("layer 2, reverse: hidden a[2]<t>", bidirectional=True)
     assert "both directions" in backwards and "reverse direction" in backwards
+
+
+def test_a_many_parameter_network_fits_the_gradient_panel(qtbot, make_window):
+    """A 2-layer bidirectional LSTM has 14 parameter names and long plot titles: at 1600 x 1000 they
+    wrap onto more lines, and every plot and the colour bar stay inside the panel's view (they used
+    to widen the layout past it, 757 px in a 689-px view, and be cut off on the right)."""
+    window = trained_window(qtbot, make_window, cell="lstm", bidirectional=True)
+    panel = window.gradient_panel
+    qtbot.wait(200)                                          # (the layout settles after the render)
+    assert panel.isVisible()
+    view_width = panel.graphics.width()
+    layout = panel.graphics.ci
+    assert layout.size().width() <= view_width + 1
+    for item in (panel.latest, panel.over_time, panel.colorbar, panel.params, panel.params_legend):
+        right = item.mapRectToScene(item.boundingRect()).right()
+        assert right <= view_width + 1, f"{type(item).__name__} ends at {right:.0f} px of {view_width}"
+    names = window.controller.trainer.network.params.keys()
+    shown = re.findall(r"━\s(\S+)", panel.params_legend.text)
+    assert len(names) == 14 and sorted(shown) == sorted([*names, "all"])

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBox
 
 from ..run_data import TINY, RunData
 from ..widgets.layer_selector import LayerBox
+from ..widgets.wrapping_label import WrappingLabel, wrap_title
 from ..widgets.views import StepRangeFollower, TimedGraphicsLayoutWidget
 from .markers import MarkerLines, training_changes
 from .probe_steps import clicked_output, step_number, tau_entry
@@ -64,7 +65,6 @@ Y_LABELS = {"all": "‖∂L/∂a⟨t⟩‖ (log scale)", "layers": "‖∂L/∂a
 LSTM_Y_LABELS = {"output": "‖∂L⟨τ⟩/∂(a, c)⟨t⟩‖ (log)", "recurrence": "σmax ∂state⟨τ⟩/∂state⟨t⟩ (log)"}
 """The LSTM's (two or three curves; short, so they fit a short plot's axis)."""
 BLUE, RED, GREEN, GREY = "#1f77b4", "#d62728", "#2ca02c", "#555555"
-LEGEND_PER_LINE = 9     # names per line of the parameter plot's legend
 PURPLE = "#9467bd"      # a bidirectional network's reverse direction (dash-dot)
 LAYER_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"]   # layer 1 … 4 in the per-layer view
 TITLE_SIZE = "11pt"      # (pyqtgraph's title size)
@@ -170,6 +170,7 @@ class GradientFlowPanel(QWidget):
         self.header = QLabel()
         self.header.setTextFormat(Qt.TextFormat.RichText)
         self.header.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)   # never widens the window
+        self.header.setWordWrap(True)                         # a narrow panel takes two lines
         self.header.setToolTip("Spectral radius: the largest |eigenvalue| of the recurrent matrix Waa. Above 1, "
                                "signals (and gradients) passed through time can grow; below 1 they shrink. "
                                "Saturated: fraction of hidden units stuck near ±1 on the probe, where tanh "
@@ -212,7 +213,9 @@ class GradientFlowPanel(QWidget):
         self.graphics = TimedGraphicsLayoutWidget()
         self.views = [self.graphics]
 
-        self.latest = self.graphics.addPlot(row=0, col=0, title=LATEST_TITLE)
+        self.latest = self.graphics.addPlot(row=0, col=0)
+        wrap_title(self.latest)              # (a long legend title wraps instead of widening the row)
+        self.latest.setTitle(LATEST_TITLE)
         self.latest.setLabel("bottom", "time step t")
         self.latest.setLabel("left", Y_LABELS["all"])
         self.latest.setLogMode(y=True)
@@ -242,7 +245,9 @@ class GradientFlowPanel(QWidget):
         self.latest.getViewBox().sigResized.connect(self._place_waiting)
         self.latest.scene().sigMouseClicked.connect(self._on_latest_clicked)
 
-        self.over_time = self.graphics.addPlot(row=0, col=1, title="‖∂L/∂a⟨t⟩‖ over training")
+        self.over_time = self.graphics.addPlot(row=0, col=1)
+        wrap_title(self.over_time)
+        self.over_time.setTitle("‖∂L/∂a⟨t⟩‖ over training")
         self.over_time.getViewBox().setToolTip("Each column is one training step (or the mean of several): "
                                                "colour is log10 ‖∂L/∂a⟨t⟩‖ at every time step t. Dark at "
                                                "small t: the gradient vanishes before it reaches early steps.")
@@ -259,7 +264,10 @@ class GradientFlowPanel(QWidget):
             plain_axis(self.colorbar.getAxis(side))
         self.graphics.addItem(self.colorbar, row=0, col=2)
 
-        self.params = self.graphics.addPlot(row=1, col=0, colspan=3)
+        # the parameter plot's legend, a row of its own that wraps (a title would widen the layout)
+        self.params_legend = WrappingLabel(size=LEGEND_SIZE)
+        self.graphics.addItem(self.params_legend, row=1, col=0, colspan=3)
+        self.params = self.graphics.addPlot(row=2, col=0, colspan=3)
         self.params.setLabel("bottom", "training step")
         self.params.setLabel("left", "‖∂L/∂W‖ (log)")
         self.params.getViewBox().setToolTip("Gradient norm of each weight matrix at every training step, before "
@@ -302,7 +310,7 @@ class GradientFlowPanel(QWidget):
         self.image_follower = StepRangeFollower(self.over_time)
         self.params_follower = StepRangeFollower(self.params)
         self.graphics.ci.layout.setRowStretchFactor(0, 3)
-        self.graphics.ci.layout.setRowStretchFactor(1, 2)
+        self.graphics.ci.layout.setRowStretchFactor(2, 2)
         self.graphics.ci.layout.setColumnStretchFactor(0, 2)
         self.graphics.ci.layout.setColumnStretchFactor(1, 3)
 
@@ -793,16 +801,13 @@ class GradientFlowPanel(QWidget):
         fit_log_range(self.latest, shown)
 
     def _set_params_title(self, names) -> None:
-        """The legend, as a coloured title line (a legend box would hide the curves)."""
-        parts = ["<b>‖∂L/∂W‖ per parameter</b>: <span style='color:#000'>━ all</span>"]
+        """The legend, as a coloured line above the plot (a legend box would hide the curves);
+        a stacked or bidirectional network's many names wrap onto more lines."""
+        parts = ["<b>‖∂L/∂W‖ per parameter</b>: <span style='color:#000'>━&nbsp;all</span>"]
         for i, name in enumerate(names):
             r, g, b = PARAM_COLOURS[i % len(PARAM_COLOURS)]
-            parts.append(f"<span style='color:#{r:02x}{g:02x}{b:02x}'>━ {name}</span>")
-        # Stacked and bidirectional networks have many parameters: lines of at most PER_LINE names,
-        # and a narrow panel clips the legend rather than widen past its place in the window.
-        lines = [" &nbsp;".join(parts[i:i + LEGEND_PER_LINE]) for i in range(0, len(parts), LEGEND_PER_LINE)]
-        self.params.setTitle("<br>".join(lines), size="9pt")
-        self.params.titleLabel.setMinimumWidth(0)
+            parts.append(f"<span style='color:#{r:02x}{g:02x}{b:02x}'>━&nbsp;{html.escape(name)}</span>")
+        self.params_legend.set_html(" &nbsp; ".join(parts))
 
     def set_cell(self, cell: str, activation: str) -> None:
         self._cell = (cell, activation)
