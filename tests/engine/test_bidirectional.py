@@ -3,11 +3,13 @@ time against centred finite differences (float64, seeded random shapes), for eve
 layers, many-to-many and many-to-one, token and dense inputs, every BPTT path; the reverse
 direction's names, states and time order; refusals (truncated BPTT, sampling)."""
 
+import functools
 import zlib
 
 import numpy as np
 import pytest
 
+from engine_testing import stack_problem
 from rnnviz.engine import Network, NetworkSpec, gradcheck, sample, sequence, truncated_bptt
 from rnnviz.engine.stack import state_keys
 
@@ -15,23 +17,7 @@ TOL = 1e-6
 CELLS = ["rnn", "lstm", "gru", "gru_torch"]
 
 
-def make_problem(rng, cell, layers, many_to_one, input_kind, readout="softmax"):
-    T, N = int(rng.integers(2, 6)), int(rng.integers(1, 4))
-    D, H, K = int(rng.integers(2, 5)), int(rng.integers(2, 6)), int(rng.integers(2, 4))
-    spec = NetworkSpec(cell, D, H, K, input_kind=input_kind, readout=readout, many_to_one=many_to_one,
-                       reduction="mean", layers=layers, bidirectional=True)
-    net = Network.create(spec, rng, "xavier")
-    for v in net.params.values():      # non-zero biases so every term is exercised
-        v += 0.1 * rng.standard_normal(v.shape)
-    x = rng.integers(0, D, (T, N)) if input_kind == "tokens" else rng.standard_normal((T, N, D))
-    lead = (N,) if many_to_one else (T, N)
-    y = rng.integers(0, K, lead) if readout == "softmax" else rng.standard_normal(lead + (K,))
-    state0 = {k: 0.5 * rng.standard_normal((N, H)) for k in net.zero_state(N)}
-    mask = None
-    if not many_to_one:
-        mask = rng.random(T).round(1)
-        mask[0] = 1.0
-    return net, x, y, state0, mask
+make_problem = functools.partial(stack_problem, bidirectional=True)
 
 
 @pytest.mark.parametrize("cell", CELLS)

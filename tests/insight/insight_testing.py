@@ -82,3 +82,16 @@ def fd_saliency_row(net: Network, x: np.ndarray, tau: int, target, h: float = 1e
             g[j] = (score_of(net, xp, tau, target) - score_of(net, xm, tau, target)) / (2 * h)
         row[s] = np.linalg.norm(g)
     return row
+
+
+def rel_error(a, b) -> float:
+    """‖a - b‖ / ‖b‖ (Frobenius), b = 0 counted as a tiny norm."""
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300))
+
+
+def jacobian_product(Js: np.ndarray, tau: int, s: int) -> np.ndarray:
+    """``∂state<τ>/∂state<s>`` as the product J<τ> J<τ-1> … J<s+1> of one-step Jacobians Js (T, S, S)."""
+    P = np.eye(Js.shape[1])
+    for t in range(tau, s, -1):
+        P = P @ Js[t]
+    return P

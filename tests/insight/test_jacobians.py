@@ -4,23 +4,13 @@ on the engine's own forward pass (float64, seeded random networks of every cell)
 import numpy as np
 import pytest
 
-from insight_testing import CASES, dense_twin, fd_saliency_row, fd_state_jacobian, random_network
+from insight_testing import (CASES, dense_twin, fd_saliency_row, fd_state_jacobian, jacobian_product, random_network,
+                             rel_error)
 from rnnviz.insight.jacobians import classify_steps, product_norms, step_jacobians, step_singular_values
 from rnnviz.insight.saliency import output_gradients, output_scores
 from rnnviz.insight.trace import run_trace
 
 T = 6
-
-
-def _rel(a, b):
-    return np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300)
-
-
-def _product(Js, tau, s):
-    P = np.eye(Js.shape[1])
-    for t in range(tau, s, -1):
-        P = P @ Js[t]
-    return P
 
 
 @pytest.mark.parametrize("cell,activation", CASES)
@@ -33,7 +23,7 @@ def test_state_jacobian_products_match_finite_differences(cell, activation):
     norms = product_norms(jac.state)
     for tau, s in [(1, 0), (3, 2), (5, 1), (5, 0), (4, 3)]:
         fd = fd_state_jacobian(net, x, tau, s)
-        assert _rel(_product(jac.state, tau, s), fd) < 1e-6, (tau, s)
+        assert rel_error(jacobian_product(jac.state, tau, s), fd) < 1e-6, (tau, s)
         assert abs(norms[tau, s] - np.linalg.norm(fd, 2)) < 1e-6 * np.linalg.norm(fd, 2)
     assert np.allclose(np.diag(norms), 1.0) and np.all(np.triu(norms, 1) == 0)
 
@@ -50,7 +40,7 @@ def test_saliency_matches_finite_differences(cell, activation, readout):
     grads = output_gradients(trace, step_jacobians(trace))
     for tau in (0, 3, 5):
         fd = fd_saliency_row(net, x, tau, targets[tau])
-        assert _rel(grads.saliency[tau], fd) < 1e-6
+        assert rel_error(grads.saliency[tau], fd) < 1e-6
         assert np.all(grads.saliency[tau, tau + 1:] == 0)
 
 
@@ -64,7 +54,7 @@ def test_token_saliency_is_the_one_hot_inputs(cell):
     grads = output_gradients(trace, step_jacobians(trace))
     onehot = np.eye(6)[tokens][:, None, :]
     for tau in (2, 5):
-        assert _rel(grads.saliency[tau], fd_saliency_row(dense_twin(net), onehot, tau, targets[tau])) < 1e-6
+        assert rel_error(grads.saliency[tau], fd_saliency_row(dense_twin(net), onehot, tau, targets[tau])) < 1e-6
 
 
 def test_many_to_one_scores_and_probabilities_match_the_engine():
@@ -77,7 +67,7 @@ def test_many_to_one_scores_and_probabilities_match_the_engine():
     assert np.isclose(scores.score[0], np.log(p))
     grads = output_gradients(trace, step_jacobians(trace))
     assert np.all(grads.saliency[:T - 1] == 0)        # one output: only the last row
-    assert _rel(grads.saliency[T - 1], fd_saliency_row(net, x, T - 1, [1.0])) < 1e-6
+    assert rel_error(grads.saliency[T - 1], fd_saliency_row(net, x, T - 1, [1.0])) < 1e-6
 
 
 def test_lstm_state_gradient_splits_into_a_and_c():
@@ -87,7 +77,7 @@ def test_lstm_state_gradient_splits_into_a_and_c():
     jac = step_jacobians(trace)
     grads = output_gradients(trace, jac)
     g = output_scores(trace).dscore_da[5]
-    full = np.concatenate([g, np.zeros(5)]) @ _product(jac.state, 5, 2)
+    full = np.concatenate([g, np.zeros(5)]) @ jacobian_product(jac.state, 5, 2)
     assert np.isclose(grads.a_norms[5, 2], np.linalg.norm(full[:5]))
     assert np.isclose(grads.c_norms[5, 2], np.linalg.norm(full[5:]))
     assert grads.c_norms[5, 5] == 0                   # the readout reads a<τ> only

@@ -6,7 +6,7 @@ one row is the full matrix's row; and the window's sample carries it."""
 import numpy as np
 import pytest
 
-from insight_testing import dense_twin, random_network
+from insight_testing import dense_twin, random_network, rel_error
 from rnnviz.bridge import to_torch
 from rnnviz.insight.sampling import draw_inspected_sample, sample_saliency
 from rnnviz.training.config import Config
@@ -14,10 +14,6 @@ from rnnviz.training.trainer import Trainer
 
 V, H, T = 6, 5, 9
 CELLS = ["rnn", "lstm", "gru", "gru_torch"]
-
-
-def _rel(a, b):
-    return np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300)
 
 
 def _case(cell, seed=0):
@@ -60,9 +56,9 @@ def test_every_row_matches_finite_differences_from_the_initial_state(cell):
     assert S.shape == (T - 1, T - 1) and S.dtype == np.float64
     assert np.all(np.triu(S, 1) == 0)                   # a character cannot depend on later ones
     for t in range(T - 1):
-        assert _rel(S[t, :t + 1], fd_row(net, tokens, state0, t)) < 1e-6, t
+        assert rel_error(S[t, :t + 1], fd_row(net, tokens, state0, t)) < 1e-6, t
     # the initial state matters: from zeros the numbers differ
-    assert _rel(sample_saliency(net, tokens), S) > 1e-3
+    assert rel_error(sample_saliency(net, tokens), S) > 1e-3
 
 
 @pytest.mark.parametrize("cell", CELLS)

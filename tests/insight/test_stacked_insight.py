@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from insight_testing import fd_saliency_row, random_network
+from insight_testing import fd_saliency_row, jacobian_product, random_network, rel_error
 from rnnviz.engine import Network
 from rnnviz.engine.stack import cell_param_names, layer_key
 from rnnviz.errors import InputError
@@ -16,17 +16,6 @@ from rnnviz.insight.trace import run_trace
 
 T, D, H, K = 6, 3, 4, 5
 CELLS = ["rnn", "lstm", "gru", "gru_torch"]
-
-
-def _rel(a, b):
-    return np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300)
-
-
-def _product(Js, tau, s):
-    P = np.eye(Js.shape[1])
-    for t in range(tau, s, -1):
-        P = P @ Js[t]
-    return P
 
 
 def state_of(result, t, cell, layer):
@@ -125,7 +114,7 @@ def test_a_layers_jacobian_products_are_the_whole_networks_derivative(cell, laye
     norms = product_norms(jac.state)
     for tau, s in [(1, 0), (3, 2), (5, 1), (5, 0)]:
         fd = fd_layer_jacobian(net, x, tau, s, layer)
-        assert _rel(_product(jac.state, tau, s), fd) < 1e-6, (tau, s)
+        assert rel_error(jacobian_product(jac.state, tau, s), fd) < 1e-6, (tau, s)
         assert abs(norms[tau, s] - np.linalg.norm(fd, 2)) < 1e-6 * np.linalg.norm(fd, 2)
 
 
@@ -137,7 +126,7 @@ def test_saliency_goes_through_every_layer_to_the_inputs(cell):
         grads = output_gradients(trace, step_jacobians(trace))
         for tau in (0, 3, 5):
             fd = fd_saliency_row(net, x, tau, targets[tau])
-            assert _rel(grads.saliency[tau], fd) < 1e-6, (layer, tau)
+            assert rel_error(grads.saliency[tau], fd) < 1e-6, (layer, tau)
             assert np.all(grads.saliency[tau, tau + 1:] == 0)
 
 

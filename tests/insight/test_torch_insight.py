@@ -13,6 +13,18 @@ torch = pytest.importorskip("torch")
 T = 7
 
 
+def assert_gradients_match(grads, tau, xs, states, H, cell):
+    """rnnviz's output-τ saliency and ‖∂/∂a<t>‖ (and ‖∂/∂c<t>‖) equal autograd's, after
+    ``logp.backward()`` on output τ with ``xs`` and each kept state retaining its gradient."""
+    want_sal = xs.grad.norm(dim=1).numpy()[:tau + 1]
+    want_a = np.array([s.grad[:H].norm().item() for s in states])
+    assert np.allclose(grads.saliency[tau, :tau + 1], want_sal, rtol=1e-9, atol=1e-14)
+    assert np.allclose(grads.a_norms[tau, :tau + 1], want_a, rtol=1e-9, atol=1e-14)
+    if cell == "lstm":
+        want_c = np.array([s.grad[H:].norm().item() for s in states])
+        assert np.allclose(grads.c_norms[tau, :tau + 1], want_c, rtol=1e-9, atol=1e-14)
+
+
 def _step(cell, activation, p, x, state):
     """One step in torch, the engine's equations (blocks LSTM f,i,o,c; GRU r,u,c); PyTorch's GRU
     is torch.nn.functional's own GRU cell."""
@@ -60,13 +72,7 @@ def test_against_torch_autograd(cell, activation):
         logp = torch.log_softmax(p["Wya"] @ state[:H] + p["by"], 0)[int(targets[tau])]
         xs.grad = None
         logp.backward()
-        want_sal = xs.grad.norm(dim=1).numpy()[:tau + 1]
-        want_a = np.array([s.grad[:H].norm().item() for s in states])
-        assert np.allclose(grads.saliency[tau, :tau + 1], want_sal, rtol=1e-9, atol=1e-14)
-        assert np.allclose(grads.a_norms[tau, :tau + 1], want_a, rtol=1e-9, atol=1e-14)
-        if cell == "lstm":
-            want_c = np.array([s.grad[H:].norm().item() for s in states])
-            assert np.allclose(grads.c_norms[tau, :tau + 1], want_c, rtol=1e-9, atol=1e-14)
+        assert_gradients_match(grads, tau, xs, states, H, cell)
 
     # ∂state<τ>/∂state<s> by torch.autograd.functional.jacobian over the steps s+1 … τ
     start = torch.zeros(S, dtype=torch.float64)
@@ -121,13 +127,7 @@ def test_a_stacked_layer_against_torch_autograd(cell, activation, layer):
         logp = torch.log_softmax(Wya @ state[1][:H] + by, 0)[int(targets[tau])]
         xs.grad = None
         logp.backward()
-        want_sal = xs.grad.norm(dim=1).numpy()[:tau + 1]
-        want_a = np.array([s.grad[:H].norm().item() for s in kept])
-        assert np.allclose(grads.saliency[tau, :tau + 1], want_sal, rtol=1e-9, atol=1e-14)
-        assert np.allclose(grads.a_norms[tau, :tau + 1], want_a, rtol=1e-9, atol=1e-14)
-        if cell == "lstm":
-            want_c = np.array([s.grad[H:].norm().item() for s in kept])
-            assert np.allclose(grads.c_norms[tau, :tau + 1], want_c, rtol=1e-9, atol=1e-14)
+        assert_gradients_match(grads, tau, xs, kept, H, cell)
 
     with torch.no_grad():
         path = [(torch.zeros(S, dtype=torch.float64),) * 2]
